@@ -1,0 +1,3 @@
+//! The kbatch command-line tool.
+#![deny(missing_docs)]
+fn main() {}

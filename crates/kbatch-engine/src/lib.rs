@@ -1,0 +1,2 @@
+//! kbatch-engine (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! kbatch-reader (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! kbatch-records (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! kbatch-testkit (in progress).
+#![deny(missing_docs)]

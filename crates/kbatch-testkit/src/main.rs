@@ -1,0 +1,3 @@
+//! kbatch-testkit command-line entry.
+#![deny(missing_docs)]
+fn main() {}

@@ -1,0 +1,2 @@
+//! kbatch-trending (in progress).
+#![deny(missing_docs)]

@@ -1,0 +1,2 @@
+//! kbatch-wire (in progress).
+#![deny(missing_docs)]

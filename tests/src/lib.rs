@@ -1,0 +1,1 @@
+//! Holder crate for the end-to-end tests under `e2e/`.
