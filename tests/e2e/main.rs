@@ -1,1 +1,19 @@
-//! End-to-end tests against a real broker.
+//! End-to-end tests of the `kbatch` binary against a real Apache Kafka broker (KRaft, started by
+//! `kbatch-testkit` on 127.0.0.1, one per test binary). Data is written by Kafka's own Java
+//! producer; every expected figure is computed from what the test produced, never from kbatch.
+//!
+//! The module list is the index:
+//! - `count_dump`: every codec, uneven partitions: exact counts and the exact record multiset;
+//! - `ranges`: per-partition offsets, mid-batch starts, timestamps, empty partitions and ranges;
+//! - `transactions`: commits, aborts, a commit marker as the last offset, both isolation levels;
+//! - `errors`: unknown topic, unreachable broker, out-of-range offsets, hostile "brokers"
+//!   (HTTP, 2 GiB length prefix, array-count bomb), usage errors and exit codes;
+//! - `trending`: the flagship job against an independently computed report.
+
+mod common;
+
+mod count_dump;
+mod errors;
+mod ranges;
+mod transactions;
+mod trending;

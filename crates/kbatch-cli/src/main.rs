@@ -1,3 +1,183 @@
-//! The kbatch command-line tool.
+//! `kbatch`: bounded, exact reads of Kafka topics, aggregated as they arrive.
+//!
+//! Thin glue over `kbatch-reader`: flags become a [`kbatch_reader::Config`] and a
+//! [`kbatch_reader::ReadSpec`], subcommands pick a job, and outputs are rendered here.
+//! Exit codes: 0 success (also when stdout is a closed pipe), 1 runtime or range errors,
+//! 2 usage or SPEC syntax errors, 130 on Ctrl-C (the default SIGINT disposition).
 #![deny(missing_docs)]
-fn main() {}
+
+mod args;
+mod dump;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+use kbatch_reader::{Count, PartitionSpec, Progress, Reader};
+
+use args::{Cli, Command, CommonArgs, TrendingFormat};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            if let Some(usage) = e.downcast_ref::<args::UsageError>() {
+                eprintln!("kbatch: {usage}");
+                return ExitCode::from(2);
+            }
+            eprintln!("kbatch: {}", one_line(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,kbatch=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Offsets(common) => offsets(&common),
+        Command::Count(common) => count(&common),
+        Command::Dump { common, binary } => dump::dump(&common, binary),
+        Command::Trending {
+            common,
+            top,
+            format,
+            strict,
+        } => trending(&common, top, format, strict),
+    }
+}
+
+fn connect(common: &CommonArgs) -> anyhow::Result<Reader> {
+    let config = common.config()?;
+    let bootstrap = config.bootstrap.join(",");
+    Reader::connect(config).with_context(|| format!("connecting to {bootstrap}"))
+}
+
+fn offsets(common: &CommonArgs) -> anyhow::Result<()> {
+    common.spec()?; // flags are checked the same way for every subcommand
+    let reader = connect(common)?;
+    let offsets = reader.offsets(&common.topic, common.partitions.as_deref())?;
+    let out = serde_json::json!({ "partitions": offsets });
+    write_stdout(&format!("{out}\n"))
+}
+
+fn plan_and_progress(
+    reader: &Reader,
+    common: &CommonArgs,
+) -> anyhow::Result<(Vec<kbatch_reader::PartitionPlan>, Progress)> {
+    let plan = reader.plan(&common.spec()?)?;
+    let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
+    let progress = Progress::new(&specs);
+    Ok((plan, progress))
+}
+
+fn count(common: &CommonArgs) -> anyhow::Result<()> {
+    let reader = connect(common)?;
+    let (plan, progress) = plan_and_progress(&reader, common)?;
+    let started = Instant::now();
+    let outcome = progress::while_running(&progress, || reader.run(&plan, &Count, Some(&progress)))?;
+    let records: u64 = outcome.stats.iter().map(|s| s.records).sum();
+    let partitions: Vec<_> = outcome
+        .stats
+        .iter()
+        .map(|s| {
+            serde_json::json!({
+                "topic": &*s.topic, "partition": s.partition, "start": s.start, "end": s.end,
+                "records": s.records, "aborted": s.aborted, "control": s.control,
+            })
+        })
+        .collect();
+    let out = serde_json::json!({ "records": records, "partitions": partitions });
+    summary(records, None, outcome.stats.len(), started);
+    write_stdout(&format!("{out}\n"))
+}
+
+fn trending(
+    common: &CommonArgs,
+    top: u32,
+    format: TrendingFormat,
+    strict: bool,
+) -> anyhow::Result<()> {
+    if top == 0 {
+        return Err(args::UsageError("--top must be at least 1".into()).into());
+    }
+    let reader = connect(common)?;
+    let (plan, progress) = plan_and_progress(&reader, common)?;
+    let job = kbatch_trending::Trending { top, strict };
+    let started = Instant::now();
+    let outcome = progress::while_running(&progress, || reader.run(&plan, &job, Some(&progress)))?;
+    let report = outcome.output;
+    summary(
+        report.records,
+        Some(report.invalid),
+        report.partitions.len(),
+        started,
+    );
+    let text = match format {
+        TrendingFormat::Table => kbatch_trending::render_table(&report),
+        TrendingFormat::Json => format!("{}\n", serde_json::to_string(&report)?),
+        TrendingFormat::Csv => kbatch_trending::render_csv(&report),
+    };
+    write_stdout(&text)
+}
+
+fn summary(records: u64, invalid: Option<u64>, partitions: usize, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    let rate = if secs > 0.0 { records as f64 / secs } else { 0.0 };
+    let invalid = invalid.map_or(String::new(), |i| format!(", {i} invalid"));
+    eprintln!(
+        "kbatch: {records} records{invalid}, {partitions} partitions, {secs:.2} s, {rate:.0} records/s"
+    );
+}
+
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,2 +1,174 @@
-//! kbatch-reader (in progress).
+//! kbatch's embeddable reader: bounded reads of Kafka topics, computed on as they arrive.
+//!
+//! Three roles, and the seams between them:
+//!
+//! * the **reader** ([`Reader`]) talks to the cluster: it resolves a [`ReadSpec`] into one
+//!   half-open offset range `[start, end)` per partition ([`Reader::plan`]: Metadata, then
+//!   ListOffsets for earliest / latest / timestamps), then runs one fetch loop per broker that
+//!   fetches every partition it leads up to its end ([`Reader::run`]);
+//! * the **engine** ([`kbatch_engine`]) receives the fetched bytes on bounded channels and
+//!   decodes them on worker threads, each owning the partitions routed to it;
+//! * a **job** ([`Job`]) is what you compute: `update` per record on a per-worker partial,
+//!   `merge` once at the end, `finish` into your output. [`Count`] is the simplest;
+//!   `kbatch-trending` is the flagship.
+//!
+//! Every record in range is either passed to the job or accounted for (aborted, control), or
+//! the run fails naming topic, partition and offset: nothing is skipped silently.
+//!
+//! ```no_run
+//! use kbatch_reader::{Config, Count, ReadSpec, Reader};
+//!
+//! let config = Config { bootstrap: vec!["127.0.0.1:9092".into()], ..Config::default() };
+//! let reader = Reader::connect(config)?;
+//! let plan = reader.plan(&ReadSpec::topics(["web_stream"]))?;
+//! let outcome = reader.run(&plan, &Count, None)?;
+//! let total: u64 = outcome.stats.iter().map(|s| s.records).sum();
+//! println!("{total} records");
+//! # Ok::<(), kbatch_reader::ReadError>(())
+//! ```
 #![deny(missing_docs)]
+
+mod config;
+mod error;
+mod fetch;
+mod plan;
+mod spec;
+
+use std::sync::Arc;
+
+use kbatch_wire::Cluster;
+use tokio::runtime::Runtime;
+
+pub use config::Config;
+pub use error::ReadError;
+pub use kbatch_engine::{
+    Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
+};
+pub use kbatch_records::{Isolation, Record};
+pub use plan::{PartitionOffsets, PartitionPlan};
+pub use spec::{Bound, Position, ReadSpec, SpecError};
+
+/// A connection to one cluster, and the runtime its I/O runs on.
+pub struct Reader {
+    rt: Runtime,
+    cluster: Arc<Cluster>,
+    config: Arc<Config>,
+}
+
+impl Reader {
+    /// Connect to the first reachable bootstrap broker (within `config.timeout`).
+    pub fn connect(config: Config) -> Result<Reader, ReadError> {
+        if config.bootstrap.is_empty() {
+            return Err(ReadError::Config("no bootstrap address".into()));
+        }
+        if config.frame_limit < config.fetch_max_bytes.max(0) as usize + (1 << 20) {
+            return Err(ReadError::Config(format!(
+                "frame limit {} must exceed fetch max bytes {} by at least 1 MiB",
+                config.frame_limit, config.fetch_max_bytes
+            )));
+        }
+        // One I/O thread: the fetch loops only walk batch headers; decoding happens on the
+        // engine's workers, and the calling thread relays fetched data to them.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("kbatch-io")
+            .enable_all()
+            .build()
+            .map_err(|e| ReadError::Config(format!("cannot start the I/O runtime: {e}")))?;
+        let cluster = rt.block_on(Cluster::connect(&config.bootstrap, config.wire()))?;
+        Ok(Reader {
+            rt,
+            cluster: Arc::new(cluster),
+            config: Arc::new(config),
+        })
+    }
+
+    /// The configuration this reader was made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Leader, earliest, high watermark and last stable offset of each partition of `topics`
+    /// (all partitions, or only `partitions`).
+    pub fn offsets(
+        &self,
+        topics: &[String],
+        partitions: Option<&[i32]>,
+    ) -> Result<Vec<PartitionOffsets>, ReadError> {
+        self.rt.block_on(async {
+            let meta = self.cluster.metadata(Some(topics)).await?;
+            let mut spec = ReadSpec::topics(topics.iter().cloned());
+            spec.partitions = partitions.map(<[i32]>::to_vec);
+            let parts = plan::select(&meta, &spec)?;
+            plan::offsets_of(&self.cluster, &parts).await
+        })
+    }
+
+    /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).
+    pub fn plan(&self, spec: &ReadSpec) -> Result<Vec<PartitionPlan>, ReadError> {
+        self.rt
+            .block_on(plan::plan(&self.cluster, &self.config, spec))
+    }
+
+    /// Fetch and decode every planned range, running `job` on each data record.
+    ///
+    /// `progress`, if given, must have been made from the same plan
+    /// (`Progress::new(&specs)`); it is updated while the run goes on, so another thread can
+    /// draw a progress bar from it.
+    pub fn run<J: Job>(
+        &self,
+        plan: &[PartitionPlan],
+        job: &J,
+        progress: Option<&Progress>,
+    ) -> Result<Outcome<J::Output>, ReadError> {
+        let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
+        let own;
+        let progress = match progress {
+            Some(p) => p,
+            None => {
+                own = Progress::new(&specs);
+                &own
+            }
+        };
+        let outcome = kbatch_engine::run(
+            &self.config.engine,
+            job,
+            &specs,
+            self.config.isolation,
+            progress,
+            |feeder| {
+                let depth = self.config.engine.channel_capacity.max(1);
+                let (tx, mut rx) = tokio::sync::mpsc::channel(depth);
+                let task = self.rt.spawn(fetch::supervise(
+                    self.cluster.clone(),
+                    self.config.clone(),
+                    plan.to_vec(),
+                    tx,
+                ));
+                while let Some(work) = rx.blocking_recv() {
+                    if feeder.send(work).is_err() {
+                        break;
+                    }
+                }
+                drop(rx);
+                if feeder.halted() {
+                    task.abort();
+                    return Ok(());
+                }
+                match self.rt.block_on(task) {
+                    Ok(result) => result,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => Ok(()),
+                }
+            },
+        )?;
+        Ok(outcome)
+    }
+}
+
+/// Plan and run in one call: the whole of `spec`, with `job`.
+pub fn read<J: Job>(config: Config, spec: &ReadSpec, job: &J) -> Result<Outcome<J::Output>, ReadError> {
+    let reader = Reader::connect(config)?;
+    let plan = reader.plan(spec)?;
+    reader.run(&plan, job, None)
+}

@@ -1,0 +1,72 @@
+# Every CI step is a make target; .ci/run calls `make test`.
+#   make demo   - the main job end to end: installs Kafka jars, starts a local broker, loads
+#                 sample browsing events, runs `kbatch trending --top 3`, stops the broker
+#   make test   - everything CI checks: fmt, clippy, docs, unit tests, real-broker tests
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+KAFKA_VERSION := 4.3.1
+CACHE         := $(CURDIR)/.cache
+KAFKA_LIBS    := $(CACHE)/kafka-$(KAFKA_VERSION)/libs
+KAFKA_MARKER  := $(KAFKA_LIBS)/.complete
+CARGO         ?= cargo
+export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
+
+.PHONY: all kafka build release test test-unit test-e2e lint fmt-check clippy doc demo \
+        fixtures fuzz-build static clean-cache
+
+all: build
+
+## Apache Kafka (broker, tools, clients) and their dependencies, once, into a git-ignored cache.
+kafka: $(KAFKA_MARKER)
+$(KAFKA_MARKER): crates/kbatch-testkit/java/pom.xml
+	@command -v mvn >/dev/null || { echo "mvn (Maven) is required"; exit 1; }
+	@command -v java >/dev/null || { echo "java (17+) is required"; exit 1; }
+	mkdir -p $(KAFKA_LIBS)
+	mvn -q -B -f crates/kbatch-testkit/java/pom.xml dependency:copy-dependencies \
+	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS)
+	touch $@
+
+build:
+	$(CARGO) build --workspace
+
+release:
+	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+doc:
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+lint: fmt-check clippy doc
+
+test-unit:
+	$(CARGO) test --workspace --exclude kbatch-cli
+	$(CARGO) test -p kbatch-cli --bins
+
+## Real-broker tests: the testkit starts one Kafka per test binary and reaps it at exit.
+test-e2e: kafka
+	$(CARGO) test -p kbatch-testkit --tests
+	$(CARGO) test -p kbatch-cli --test e2e
+
+test: kafka lint test-unit test-e2e
+
+## The main job end to end (README's first command).
+DEMO_DIR := $(CACHE)/demo-broker
+demo: kafka release
+	@set -eu; bin=target/release; \
+	$$bin/kbatch-testkit stop --dir $(DEMO_DIR) >/dev/null 2>&1 || true; \
+	trap '$$bin/kbatch-testkit stop --dir $(DEMO_DIR) >/dev/null 2>&1 || true' EXIT; \
+	boot=$$($$bin/kbatch-testkit start --dir $(DEMO_DIR)); \
+	echo "broker: $$boot (Kafka $(KAFKA_VERSION), KRaft)"; \
+	$$bin/kbatch-testkit create-topic --bootstrap $$boot --topic web_stream --partitions 5; \
+	$$bin/kbatch-testkit produce-trending --bootstrap $$boot --topic web_stream --partitions 5 \
+	    --events 200000 --seed 2018 --invalid 12; \
+	$$bin/kbatch trending --bootstrap $$boot --topic web_stream --top 3
+
+clean-cache:
+	rm -rf $(CACHE)

@@ -1,0 +1,72 @@
+//! The library's one configuration struct; every CLI flag maps onto a field.
+
+use std::time::Duration;
+
+use kbatch_engine::EngineConfig;
+use kbatch_records::Isolation;
+use kbatch_wire::WireConfig;
+
+/// How to read. `Config::default()` is what the CLI uses without flags.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Bootstrap addresses (`host:port`); the first that answers is used.
+    pub bootstrap: Vec<String>,
+    /// Bounds connecting, each request, and the retries of one failing step: an unreachable
+    /// or silent broker ends the run within it (default 30 s).
+    pub timeout: Duration,
+    /// read_committed (default, like librdkafka and the Java consumer) or read_uncommitted.
+    pub isolation: Isolation,
+    /// Fetch `max_bytes`: the most one Fetch response may carry (default 32 MiB).
+    pub fetch_max_bytes: i32,
+    /// Fetch `partition_max_bytes` (default 8 MiB). A batch bigger than this is still returned
+    /// whole (KIP-74).
+    pub partition_max_bytes: i32,
+    /// Fetch `max_wait_ms` (default 500).
+    pub fetch_max_wait_ms: i32,
+    /// Largest response frame accepted (default 100 MiB); must exceed `fetch_max_bytes`.
+    pub frame_limit: usize,
+    /// First retry backoff (default 100 ms; doubles up to 2 s, with jitter).
+    pub retry_backoff: Duration,
+    /// Decode workers (0 = one per core), queued chunks per worker, decompression cap.
+    pub engine: EngineConfig,
+    /// Client id sent to brokers.
+    pub client_id: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut engine = EngineConfig::default();
+        // The fetch loop's header walk verifies every batch's CRC before handing it over.
+        engine.verify_crc = false;
+        Config {
+            bootstrap: vec!["localhost:9092".into()],
+            timeout: Duration::from_secs(30),
+            isolation: Isolation::ReadCommitted,
+            fetch_max_bytes: 32 << 20,
+            partition_max_bytes: 8 << 20,
+            fetch_max_wait_ms: 500,
+            frame_limit: 100 << 20,
+            retry_backoff: Duration::from_millis(100),
+            engine,
+            client_id: "kbatch".into(),
+        }
+    }
+}
+
+impl Config {
+    pub(crate) fn wire(&self) -> WireConfig {
+        WireConfig {
+            client_id: self.client_id.clone(),
+            frame_limit: self.frame_limit,
+            request_timeout: self.timeout,
+            connect_timeout: self.timeout,
+        }
+    }
+
+    pub(crate) fn isolation_level(&self) -> i8 {
+        match self.isolation {
+            Isolation::ReadUncommitted => 0,
+            Isolation::ReadCommitted => 1,
+        }
+    }
+}

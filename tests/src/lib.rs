@@ -1,1 +1,0 @@
-//! Holder crate for the end-to-end tests under `e2e/`.
