@@ -1,0 +1,231 @@
+//! Records inside a (decompressed) batch body, parsed lazily straight from the slice.
+
+use crate::{BatchHeader, RecordsError};
+
+/// A record: borrowed views into the fetched bytes or into the decoder's scratch buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Absolute offset.
+    pub offset: i64,
+    /// Timestamp in ms (create time, or the log-append time when the topic says so).
+    pub timestamp: i64,
+    /// Key; `None` is a null key.
+    pub key: Option<&'a [u8]>,
+    /// Value; `None` is a null value (a tombstone).
+    pub value: Option<&'a [u8]>,
+    headers: &'a [u8],
+    header_count: i32,
+    base_offset: i64,
+}
+
+impl<'a> Record<'a> {
+    /// The record's headers, decoded on demand: `(key, value)` pairs, `None` for a null value.
+    pub fn headers(&self) -> Headers<'a> {
+        Headers {
+            rest: self.headers,
+            left: self.header_count,
+            offset: self.offset,
+            base_offset: self.base_offset,
+        }
+    }
+}
+
+/// Iterator over a record's headers.
+#[derive(Debug, Clone)]
+pub struct Headers<'a> {
+    rest: &'a [u8],
+    left: i32,
+    offset: i64,
+    base_offset: i64,
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = Result<(&'a [u8], Option<&'a [u8]>), RecordsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left <= 0 {
+            return None;
+        }
+        self.left -= 1;
+        let err = |reason| RecordsError::CorruptRecord {
+            base_offset: self.base_offset,
+            offset: self.offset,
+            reason,
+        };
+        let mut c = Cursor {
+            b: self.rest,
+            pos: 0,
+        };
+        let item = (|| {
+            let key = c.bytes()?.ok_or("null header key")?;
+            let value = c.bytes()?;
+            Ok((key, value))
+        })();
+        match item {
+            Ok(kv) => {
+                self.rest = &self.rest[c.pos..];
+                Some(Ok(kv))
+            }
+            Err(reason) => {
+                self.left = 0;
+                Some(Err(err(reason)))
+            }
+        }
+    }
+}
+
+pub(crate) enum ForEachError<E> {
+    Records(RecordsError),
+    Job(E),
+}
+
+/// A bounds-checked reader over one record or header section.
+struct Cursor<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    #[inline]
+    fn varlong(&mut self) -> Result<i64, &'static str> {
+        let mut v: u64 = 0;
+        let mut shift = 0;
+        loop {
+            let byte = *self.b.get(self.pos).ok_or("truncated varint")?;
+            self.pos += 1;
+            v |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+            if shift > 63 {
+                return Err("varint overflow");
+            }
+        }
+        Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+    }
+
+    #[inline]
+    fn varint(&mut self) -> Result<i32, &'static str> {
+        let mut v: u32 = 0;
+        let mut shift = 0;
+        loop {
+            let byte = *self.b.get(self.pos).ok_or("truncated varint")?;
+            self.pos += 1;
+            if shift == 28 && byte & 0xf0 != 0 {
+                return Err("varint overflow");
+            }
+            v |= u32::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+            shift += 7;
+        }
+        Ok((v >> 1) as i32 ^ -((v & 1) as i32))
+    }
+
+    /// A varint length then that many bytes; -1 is null.
+    #[inline]
+    fn bytes(&mut self) -> Result<Option<&'a [u8]>, &'static str> {
+        let len = self.varint()?;
+        if len < 0 {
+            return if len == -1 {
+                Ok(None)
+            } else {
+                Err("negative length")
+            };
+        }
+        let end = self
+            .pos
+            .checked_add(len as usize)
+            .ok_or("length overflow")?;
+        let s = self
+            .b
+            .get(self.pos..end)
+            .ok_or("length beyond the record")?;
+        self.pos = end;
+        Ok(Some(s))
+    }
+}
+
+/// Call `f` for every record of a batch body (after decompression), checking that exactly
+/// `record_count` records fill it.
+pub(crate) fn for_each<E>(
+    h: &BatchHeader,
+    body: &[u8],
+    mut f: impl FnMut(&Record<'_>) -> Result<(), E>,
+) -> Result<(), ForEachError<E>> {
+    let mut outer = Cursor { b: body, pos: 0 };
+    let log_append = h.log_append_time();
+    let mut offset = h.base_offset;
+    for _ in 0..h.record_count {
+        let corrupt = |offset, reason| {
+            ForEachError::Records(RecordsError::CorruptRecord {
+                base_offset: h.base_offset,
+                offset,
+                reason,
+            })
+        };
+        let len = outer.varint().map_err(|r| corrupt(offset, r))?;
+        if len < 0 {
+            return Err(corrupt(offset, "negative record length"));
+        }
+        let end = outer
+            .pos
+            .checked_add(len as usize)
+            .filter(|&e| e <= body.len());
+        let Some(end) = end else {
+            return Err(corrupt(offset, "record longer than its batch"));
+        };
+        let mut c = Cursor {
+            b: &body[..end],
+            pos: outer.pos,
+        };
+        outer.pos = end;
+        let parsed = (|| {
+            c.pos += 1; // attributes (unused)
+            let ts_delta = c.varlong()?;
+            let off_delta = c.varint()?;
+            let key = c.bytes()?;
+            let value = c.bytes()?;
+            let header_count = c.varint()?;
+            if header_count < 0 {
+                return Err("negative header count");
+            }
+            let headers = c.b.get(c.pos..).ok_or("truncated record")?;
+            // Every header takes at least two bytes (two varint lengths).
+            if header_count as usize > headers.len() / 2 {
+                return Err("header count larger than the record");
+            }
+            Ok((ts_delta, off_delta, key, value, header_count, headers))
+        })();
+        let (ts_delta, off_delta, key, value, header_count, headers) =
+            parsed.map_err(|r| corrupt(offset, r))?;
+        if off_delta < 0 || off_delta > h.last_offset_delta {
+            return Err(corrupt(offset, "offset delta outside the batch"));
+        }
+        offset = h.base_offset + i64::from(off_delta);
+        let timestamp = if log_append {
+            h.max_timestamp
+        } else {
+            h.base_timestamp.wrapping_add(ts_delta)
+        };
+        let r = Record {
+            offset,
+            timestamp,
+            key,
+            value,
+            headers,
+            header_count,
+            base_offset: h.base_offset,
+        };
+        f(&r).map_err(ForEachError::Job)?;
+    }
+    if outer.pos != body.len() {
+        return Err(ForEachError::Records(RecordsError::CorruptBatch {
+            base_offset: h.base_offset,
+            reason: "bytes left after the last record (record count too small)",
+        }));
+    }
+    Ok(())
+}

@@ -1,0 +1,514 @@
+//! Unit tests over hand-built bytes (RELIABILITY.md cases cited by number).
+
+use proptest::prelude::*;
+
+use crate::testenc::{concat, Batch, Rec};
+use crate::*;
+
+fn values(
+    bytes: &[u8],
+    start: i64,
+    end: i64,
+    isolation: Isolation,
+    aborted: &[AbortedTxn],
+) -> Result<(Vec<(i64, Option<String>)>, Tally, Option<i64>), RecordsError> {
+    let mut d = Decoder::new(1 << 20);
+    let mut out = Vec::new();
+    let chunk = Chunk {
+        bytes,
+        start,
+        end,
+        isolation,
+        aborted,
+    };
+    match d.decode(&chunk, |r| {
+        out.push((
+            r.offset,
+            r.value.map(|v| String::from_utf8_lossy(v).into_owned()),
+        ));
+        Ok::<(), ()>(())
+    }) {
+        Ok((t, n)) => Ok((out, t, n)),
+        Err(Stop::Records(e)) => Err(e),
+        Err(Stop::Job(())) => unreachable!(),
+    }
+}
+
+fn recs(n: i32, tag: &str) -> Vec<Rec> {
+    (0..n)
+        .map(|i| Rec::value(i, &format!("{tag}{i}")))
+        .collect()
+}
+
+fn offsets(v: &[(i64, Option<String>)]) -> Vec<i64> {
+    v.iter().map(|(o, _)| *o).collect()
+}
+
+const ALL: i64 = i64::MAX;
+const RC: Isolation = Isolation::ReadCommitted;
+
+#[test]
+fn every_codec_roundtrips() {
+    for (codec, xerial) in [
+        (Compression::None, false),
+        (Compression::Gzip, false),
+        (Compression::Snappy, false),
+        (Compression::Snappy, true),
+        (Compression::Lz4, false),
+        (Compression::Zstd, false),
+    ] {
+        let bytes = concat(&[
+            Batch::with(0, &recs(10, "a"), codec, xerial),
+            Batch::with(10, &recs(5, "b"), codec, xerial),
+        ]);
+        let (v, t, next) = values(&bytes, 0, ALL, RC, &[]).unwrap();
+        assert_eq!(offsets(&v), (0..15).collect::<Vec<_>>(), "{codec:?}");
+        assert_eq!(v[12].1.as_deref(), Some("b2"));
+        assert_eq!((t.records, t.batches, next), (15, 2, Some(15)));
+    }
+}
+
+#[test]
+fn case2_truncated_at_every_byte_never_panics() {
+    let batches = [
+        Batch::with(0, &recs(3, "a"), Compression::Gzip, false),
+        Batch::plain(3, &recs(4, "b")),
+        Batch::plain(7, &recs(2, "c")),
+    ];
+    let bytes = concat(&batches);
+    let ends: Vec<usize> = batches
+        .iter()
+        .scan(0, |acc, b| {
+            *acc += b.encode().len();
+            Some(*acc)
+        })
+        .collect();
+    for cut in 0..=bytes.len() {
+        let w = walk(&bytes[..cut], true).unwrap();
+        let complete = ends.iter().filter(|&&e| e <= cut).count();
+        assert_eq!(w.batches, complete, "cut {cut}");
+        let (v, _, next) = values(&bytes[..cut], 0, ALL, RC, &[]).unwrap();
+        let expect = [0usize, 3, 7, 9][complete];
+        assert_eq!(v.len(), expect);
+        assert_eq!(next, [None, Some(3), Some(7), Some(9)][complete]);
+        assert_eq!(w.next_offset, next);
+    }
+}
+
+#[test]
+fn case5_records_below_start_are_skipped() {
+    let bytes = concat(&[
+        Batch::with(0, &recs(10, "a"), Compression::Gzip, false),
+        Batch::plain(10, &recs(3, "b")),
+    ]);
+    let (v, t, next) = values(&bytes, 5, ALL, RC, &[]).unwrap();
+    assert_eq!(offsets(&v), vec![5, 6, 7, 8, 9, 10, 11, 12]);
+    assert_eq!((t.records, next), (8, Some(13)));
+    let (v, t, _) = values(&bytes, 5, 11, RC, &[]).unwrap();
+    assert_eq!(offsets(&v), vec![5, 6, 7, 8, 9, 10]);
+    assert_eq!(t.records, 6);
+}
+
+#[test]
+fn case6_crc_mismatch_in_batch_2_of_4() {
+    let batches: Vec<Batch> = (0..4).map(|i| Batch::plain(i * 3, &recs(3, "x"))).collect();
+    let mut bytes = concat(&batches);
+    let len = batches[0].encode().len();
+    bytes[2 * len + 70] ^= 0x01;
+    let err = walk(&bytes, true).unwrap_err();
+    assert!(
+        matches!(err, RecordsError::Crc { base_offset: 6, .. }),
+        "{err}"
+    );
+    let mut seen = Vec::new();
+    let mut d = Decoder::new(1 << 20);
+    let chunk = Chunk {
+        bytes: &bytes,
+        start: 0,
+        end: ALL,
+        isolation: RC,
+        aborted: &[],
+    };
+    let r = d.decode(&chunk, |r| {
+        seen.push(r.offset);
+        Ok::<(), ()>(())
+    });
+    assert!(matches!(
+        r,
+        Err(Stop::Records(RecordsError::Crc { base_offset: 6, .. }))
+    ));
+    assert!(
+        seen.iter().all(|&o| o < 6),
+        "nothing from batch 2 on: {seen:?}"
+    );
+    assert!(err.to_string().contains("offset 6"));
+}
+
+fn set_i32(bytes: &mut [u8], at: usize, v: i32) {
+    bytes[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+fn recrc(bytes: &mut [u8]) {
+    let crc = crc32c::crc32c(&bytes[21..]);
+    bytes[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+#[test]
+fn case7_corrupt_headers_are_errors() {
+    let good = Batch::plain(0, &recs(3, "a")).encode();
+    // Negative and tiny batch lengths.
+    for len in [-1, 0, 10] {
+        let mut b = good.clone();
+        set_i32(&mut b, 8, len);
+        assert!(
+            matches!(walk(&b, true), Err(RecordsError::CorruptBatch { .. })),
+            "len {len}"
+        );
+    }
+    // 0x7FFFFFF0: a truncated batch (need more), never an allocation.
+    let mut b = good.clone();
+    set_i32(&mut b, 8, 0x7FFF_FFF0);
+    assert_eq!(walk(&b, true).unwrap().batches, 0);
+    // Record count -1, 10^9 with a few bytes, >0 with no bytes.
+    for count in [-1, 1_000_000_000, 4] {
+        let mut b = good.clone();
+        set_i32(&mut b, 57, count);
+        recrc(&mut b);
+        assert!(values(&b, 0, ALL, RC, &[]).is_err(), "count {count}");
+    }
+    let mut empty = Batch::plain(0, &[]);
+    empty.record_count = 3;
+    assert!(values(&empty.encode(), 0, ALL, RC, &[]).is_err());
+    // Varint overflow in a record length.
+    let mut bad = Batch::plain(0, &[]);
+    bad.record_count = 1;
+    bad.records = vec![0xff; 12];
+    assert!(matches!(
+        values(&bad.encode(), 0, ALL, RC, &[]),
+        Err(RecordsError::CorruptRecord { .. })
+    ));
+    // Header count 2^31 - 1 inside a small record.
+    let mut raw = Vec::new();
+    let mut body = vec![0u8, 0, 0, 1, 0, 1, 0];
+    testenc::zigzag(i64::from(i32::MAX), &mut body);
+    testenc::zigzag(body.len() as i64, &mut raw);
+    raw.extend(body);
+    let mut b = Batch::plain(0, &[]);
+    b.record_count = 1;
+    b.records = raw;
+    let err = values(&b.encode(), 0, ALL, RC, &[]).unwrap_err();
+    assert!(matches!(err, RecordsError::CorruptRecord { .. }), "{err}");
+}
+
+#[test]
+fn case8_empty_batch_after_compaction() {
+    let mut b = Batch::plain(37, &[]);
+    b.last_offset_delta = 17;
+    let (v, t, next) = values(&b.encode(), 0, ALL, RC, &[]).unwrap();
+    assert!(v.is_empty());
+    assert_eq!((t.records, next), (0, Some(55)));
+    assert_eq!(walk(&b.encode(), true).unwrap().next_offset, Some(55));
+}
+
+#[test]
+fn case10_nulls_empties_and_headers() {
+    let recs = vec![
+        Rec {
+            offset_delta: 0,
+            ts_delta: 5,
+            key: None,
+            value: None,
+            headers: vec![],
+        },
+        Rec {
+            offset_delta: 1,
+            ts_delta: 6,
+            key: Some(b"k".to_vec()),
+            value: Some(vec![]),
+            headers: vec![],
+        },
+        Rec {
+            offset_delta: 2,
+            ts_delta: 7,
+            key: Some(vec![]),
+            value: Some(b"v".to_vec()),
+            headers: vec![
+                (b"h".to_vec(), Some(b"1".to_vec())),
+                (b"h".to_vec(), None),
+                (b"".to_vec(), Some(vec![])),
+            ],
+        },
+    ];
+    let bytes = Batch::plain(100, &recs).encode();
+    let mut d = Decoder::new(1 << 20);
+    let chunk = Chunk {
+        bytes: &bytes,
+        start: 0,
+        end: ALL,
+        isolation: RC,
+        aborted: &[],
+    };
+    let mut seen = Vec::new();
+    d.decode(&chunk, |r| {
+        let headers: Vec<(Vec<u8>, Option<Vec<u8>>)> = r
+            .headers()
+            .map(|h| {
+                let (k, v) = h.unwrap();
+                (k.to_vec(), v.map(<[u8]>::to_vec))
+            })
+            .collect();
+        seen.push((
+            r.offset,
+            r.timestamp,
+            r.key.map(<[u8]>::to_vec),
+            r.value.map(<[u8]>::to_vec),
+            headers,
+        ));
+        Ok::<(), ()>(())
+    })
+    .unwrap();
+    assert_eq!(seen[0], (100, 1005, None, None, vec![]));
+    assert_eq!(
+        seen[1],
+        (101, 1006, Some(b"k".to_vec()), Some(vec![]), vec![])
+    );
+    assert_eq!(
+        seen[2],
+        (
+            102,
+            1007,
+            Some(vec![]),
+            Some(b"v".to_vec()),
+            vec![
+                (b"h".to_vec(), Some(b"1".to_vec())),
+                (b"h".to_vec(), None),
+                (vec![], Some(vec![]))
+            ]
+        )
+    );
+}
+
+#[test]
+fn transactions_commit_abort_and_markers() {
+    // pid 1 commits 0-2 (marker 3); pid 2 aborts 4-5 (marker 6); plain 7-8.
+    let bytes = concat(&[
+        Batch::plain(0, &recs(3, "c")).txn(1),
+        Batch::marker(3, 1, true),
+        Batch::plain(4, &recs(2, "a")).txn(2),
+        Batch::marker(6, 2, false),
+        Batch::plain(7, &recs(2, "p")),
+    ]);
+    let aborted = [AbortedTxn {
+        producer_id: 2,
+        first_offset: 4,
+    }];
+    let (v, t, next) = values(&bytes, 0, ALL, RC, &aborted).unwrap();
+    assert_eq!(offsets(&v), vec![0, 1, 2, 7, 8]);
+    assert_eq!((t.records, t.aborted, t.control, next), (5, 2, 2, Some(9)));
+    let (v, t, _) = values(&bytes, 0, ALL, Isolation::ReadUncommitted, &aborted).unwrap();
+    assert_eq!(offsets(&v), vec![0, 1, 2, 4, 5, 7, 8]);
+    assert_eq!((t.records, t.aborted, t.control), (7, 0, 2));
+    // Counts are clipped to the range: [5, 7) holds one aborted record and one marker.
+    let (_, t, _) = values(&bytes, 5, 7, RC, &aborted).unwrap();
+    assert_eq!((t.records, t.aborted, t.control), (0, 1, 1));
+}
+
+#[test]
+fn case14_empty_aborted_transaction() {
+    let bytes = concat(&[
+        Batch::marker(100, 7, false),
+        Batch::plain(101, &recs(10, "c")).txn(7),
+    ]);
+    let aborted = [AbortedTxn {
+        producer_id: 7,
+        first_offset: 100,
+    }];
+    let (v, t, _) = values(&bytes, 0, ALL, RC, &aborted).unwrap();
+    assert_eq!(v.len(), 10);
+    assert_eq!((t.records, t.control), (10, 1));
+}
+
+#[test]
+fn case15_unsorted_list_and_double_abort_marker() {
+    // pid 1: aborted txn at 0-1 (marker 2), committed 3-4 (marker 5), aborted 6-7 (marker 8, twice at 9).
+    let bytes = concat(&[
+        Batch::plain(0, &recs(2, "a")).txn(1),
+        Batch::marker(2, 1, false),
+        Batch::plain(3, &recs(2, "c")).txn(1),
+        Batch::marker(5, 1, true),
+        Batch::plain(6, &recs(2, "a")).txn(1),
+        Batch::marker(8, 1, false),
+        Batch::marker(9, 1, false),
+        Batch::plain(10, &recs(1, "c")).txn(1),
+    ]);
+    let aborted = [
+        AbortedTxn {
+            producer_id: 1,
+            first_offset: 6,
+        },
+        AbortedTxn {
+            producer_id: 1,
+            first_offset: 0,
+        },
+    ];
+    let (v, t, _) = values(&bytes, 0, ALL, RC, &aborted).unwrap();
+    assert_eq!(offsets(&v), vec![3, 4, 10]);
+    assert_eq!((t.aborted, t.control), (4, 4));
+}
+
+#[test]
+fn case19_decompression_bombs_hit_the_cap() {
+    let zeros = vec![b'0'; 8 << 20];
+    for (codec, xerial) in [
+        (Compression::Gzip, false),
+        (Compression::Snappy, false),
+        (Compression::Snappy, true),
+        (Compression::Lz4, false),
+        (Compression::Zstd, false),
+    ] {
+        let mut b = Batch::with(0, &[], codec, xerial);
+        b.records = testenc::compress(codec, &zeros, xerial);
+        b.record_count = 1;
+        let bytes = b.encode();
+        let mut d = Decoder::new(1 << 20);
+        let chunk = Chunk {
+            bytes: &bytes,
+            start: 0,
+            end: ALL,
+            isolation: RC,
+            aborted: &[],
+        };
+        let r = d.decode(&chunk, |_| Ok::<(), ()>(()));
+        assert!(
+            matches!(
+                r,
+                Err(Stop::Records(RecordsError::DecompressTooLarge { .. }))
+            ),
+            "{codec:?} xerial={xerial}"
+        );
+    }
+    // A snappy block header claiming 4 GiB, and xerial chunk lengths negative / too large.
+    let mut claims = Vec::new();
+    testenc::zigzag(0, &mut claims);
+    let mut b = Batch::plain(0, &[]);
+    b.attributes = 2;
+    b.record_count = 1;
+    b.records = vec![0x80, 0x80, 0x80, 0x80, 0x0f, 0, 0];
+    assert!(values(&b.encode(), 0, ALL, RC, &[]).is_err());
+    for len in [-5i32, 1 << 30] {
+        let mut x = b"\x82SNAPPY\x00".to_vec();
+        x.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1]);
+        x.extend_from_slice(&len.to_be_bytes());
+        x.extend_from_slice(&[1, 2, 3]);
+        b.records = x;
+        assert!(
+            matches!(
+                values(&b.encode(), 0, ALL, RC, &[]),
+                Err(RecordsError::Decompress { .. })
+            ),
+            "len {len}"
+        );
+    }
+    // A zstd frame declaring a huge content size is refused by the cap, not trusted.
+    let mut d = Decoder::new(1 << 20);
+    let mut zb = Batch::with(0, &[], Compression::Zstd, false);
+    zb.records = zstd::bulk::compress(&zeros, 3).unwrap();
+    zb.record_count = 1;
+    let bytes = zb.encode();
+    let chunk = Chunk {
+        bytes: &bytes,
+        start: 0,
+        end: ALL,
+        isolation: RC,
+        aborted: &[],
+    };
+    assert!(d.decode(&chunk, |_| Ok::<(), ()>(())).is_err());
+}
+
+#[test]
+fn case20_unknown_codec_and_magic() {
+    for codec in 5..=7 {
+        let mut b = Batch::plain(40, &recs(1, "a"));
+        b.attributes = codec;
+        let err = values(&b.encode(), 0, ALL, RC, &[]).unwrap_err();
+        assert_eq!(
+            err,
+            RecordsError::UnknownCodec {
+                base_offset: 40,
+                codec: codec as u8
+            }
+        );
+    }
+    let mut bytes = Batch::plain(40, &recs(1, "a")).encode();
+    bytes[16] = 3;
+    assert_eq!(
+        walk(&bytes, true).unwrap_err(),
+        RecordsError::UnknownMagic {
+            base_offset: 40,
+            magic: 3
+        }
+    );
+}
+
+#[test]
+fn case21_legacy_message_sets_are_a_clear_error() {
+    for magic in [0u8, 1] {
+        // offset, size, crc, magic, attributes, [timestamp], key -1, value "x"
+        let mut msg = vec![0, 0, 0, 0, magic, 0];
+        if magic == 1 {
+            msg.extend_from_slice(&0i64.to_be_bytes());
+        }
+        msg.extend_from_slice(&(-1i32).to_be_bytes());
+        msg.extend_from_slice(&1i32.to_be_bytes());
+        msg.push(b'x');
+        let mut set = 9i64.to_be_bytes().to_vec();
+        set.extend_from_slice(&(msg.len() as i32).to_be_bytes());
+        set.extend(msg);
+        let err = walk(&set, true).unwrap_err();
+        assert_eq!(
+            err,
+            RecordsError::LegacyFormat {
+                base_offset: 9,
+                magic: magic as i8
+            }
+        );
+        assert!(values(&set, 0, ALL, RC, &[]).is_err());
+    }
+}
+
+proptest! {
+    #[test]
+    fn roundtrip(batches in prop::collection::vec(prop::collection::vec((any::<Option<Vec<u8>>>(), any::<Option<Vec<u8>>>()), 1..8), 1..6), codec in 0usize..5) {
+        let codec = [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd][codec];
+        let mut base = 0i64;
+        let mut encoded = Vec::new();
+        let mut expect = Vec::new();
+        for recs in &batches {
+            let rs: Vec<Rec> = recs.iter().enumerate().map(|(i, (k, v))| Rec { offset_delta: i as i32, ts_delta: i as i64, key: k.clone(), value: v.clone(), headers: vec![] }).collect();
+            encoded.push(Batch::with(base, &rs, codec, false));
+            for (i, (k, v)) in recs.iter().enumerate() {
+                expect.push((base + i as i64, k.clone(), v.clone()));
+            }
+            base += recs.len() as i64;
+        }
+        let bytes = concat(&encoded);
+        let mut got = Vec::new();
+        let mut d = Decoder::new(1 << 20);
+        let chunk = Chunk { bytes: &bytes, start: 0, end: ALL, isolation: RC, aborted: &[] };
+        d.decode(&chunk, |r| { got.push((r.offset, r.key.map(<[u8]>::to_vec), r.value.map(<[u8]>::to_vec))); Ok::<(), ()>(()) }).unwrap();
+        prop_assert_eq!(got, expect);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..400), flip in any::<usize>()) {
+        let _ = walk(&bytes, true);
+        let _ = values(&bytes, 0, ALL, RC, &[AbortedTxn { producer_id: 1, first_offset: 0 }]);
+        // Also corrupt a valid batch at one position (no CRC check) and decode it.
+        let mut good = Batch::with(0, &recs(3, "a"), Compression::None, false).encode();
+        let i = flip % good.len();
+        good[i] = good[i].wrapping_add(1 + (flip % 200) as u8);
+        let mut d = Decoder::new(1 << 16).verify_crc(false);
+        let chunk = Chunk { bytes: &good, start: 0, end: ALL, isolation: RC, aborted: &[] };
+        let _ = d.decode(&chunk, |_| Ok::<(), ()>(()));
+    }
+}
