@@ -1,2 +1,62 @@
-//! kbatch-wire (in progress).
+//! kbatch's Kafka wire client: talking to one broker, and to the cluster.
+//!
+//! * A [`Connection`] is one TCP connection to one broker: length-prefixed frames with a size
+//!   limit and guards against peers that are not Kafka (HTTP, TLS), correlation ids, several
+//!   requests in flight, a request timeout that *closes* the connection, and ApiVersions
+//!   negotiation (the highest version both sides speak of each API kbatch uses).
+//! * A [`Cluster`] keeps a bootstrap connection for Metadata and one connection per broker.
+//! * `messages::*` encode requests with `kafka-protocol` and decode responses with our own
+//!   bounded decoders: no response, however hostile, allocates more than a small multiple of
+//!   its own size ([`decode`]).
+//! * [`kafka_code`] is the one table of Kafka error codes, with what a reader should do.
+//!
+//! Connections are generic over the stream ([`Connection::over`]), so tests run over
+//! `tokio::io::duplex` without a broker. Host names are resolved without the C library's NSS
+//! ([`resolve`]), so a fully static binary resolves `/etc/hosts` and DNS on any host.
 #![deny(missing_docs)]
+
+mod cluster;
+mod conn;
+pub mod decode;
+mod error;
+pub mod messages;
+pub mod resolve;
+
+use std::time::Duration;
+
+pub use cluster::Cluster;
+pub use conn::{Connection, Versions};
+pub use decode::DecodeError;
+pub use error::{kafka_code, KafkaCode, WireError};
+pub use messages::fetch::{
+    FetchPartitionRequest, FetchPartitionResponse, FetchRequest, FetchResponse,
+};
+pub use messages::list_offsets::{ListOffsetsPartition, ListOffsetsRequest, ListOffsetsResponse};
+pub use messages::metadata::{BrokerMeta, MetadataResponse, PartitionMeta, TopicMeta};
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct WireConfig {
+    /// Client id sent with every request.
+    pub client_id: String,
+    /// Largest response frame accepted (default 100 MiB).
+    pub frame_limit: usize,
+    /// A request not answered within this closes its connection (default 30 s).
+    pub request_timeout: Duration,
+    /// Resolving and connecting must finish within this (default 10 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for WireConfig {
+    fn default() -> Self {
+        WireConfig {
+            client_id: "kbatch".into(),
+            frame_limit: 100 << 20,
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
