@@ -9,7 +9,6 @@ use kbatch_reader::{Bound, Config, Isolation, Position, ReadSpec};
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
-
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -148,7 +147,9 @@ impl CommonArgs {
             partition_max_bytes: self.partition_max_bytes,
             ..Config::default()
         };
-        config.frame_limit = config.frame_limit.max(self.fetch_max_bytes.max(0) as usize + (4 << 20));
+        config.frame_limit = config
+            .frame_limit
+            .max(self.fetch_max_bytes.max(0) as usize + (4 << 20));
         config.engine.threads = self.threads;
         config.engine.channel_capacity = self.channel_depth.max(1);
         config.engine.decompress_cap = self.decompress_cap;
@@ -157,8 +158,10 @@ impl CommonArgs {
 
     /// The read these flags describe.
     pub fn spec(&self) -> Result<ReadSpec, UsageError> {
-        let from = Bound::parse(&self.from, Position::Earliest).map_err(|e| UsageError(format!("--from: {e}")))?;
-        let to = Bound::parse(&self.to, Position::Latest).map_err(|e| UsageError(format!("--to: {e}")))?;
+        let from = Bound::parse(&self.from, Position::Earliest)
+            .map_err(|e| UsageError(format!("--from: {e}")))?;
+        let to = Bound::parse(&self.to, Position::Latest)
+            .map_err(|e| UsageError(format!("--to: {e}")))?;
         Ok(ReadSpec {
             topics: self.topic.clone(),
             partitions: self.partitions.clone(),
@@ -200,11 +203,24 @@ mod tests {
     #[test]
     fn flags_map_onto_config() {
         let cli = Cli::try_parse_from([
-            "kbatch", "count", "--topic", "t", "--bootstrap", "a:1,b:2", "--threads", "3",
-            "--isolation", "read_uncommitted", "--from=-24h", "--to", "0:5",
+            "kbatch",
+            "count",
+            "--topic",
+            "t",
+            "--bootstrap",
+            "a:1,b:2",
+            "--threads",
+            "3",
+            "--isolation",
+            "read_uncommitted",
+            "--from=-24h",
+            "--to",
+            "0:5",
         ])
         .unwrap();
-        let Command::Count(common) = cli.command else { panic!("count") };
+        let Command::Count(common) = cli.command else {
+            panic!("count")
+        };
         let config = common.config().unwrap();
         assert_eq!(config.bootstrap, vec!["a:1", "b:2"]);
         assert_eq!(config.engine.threads, 3);

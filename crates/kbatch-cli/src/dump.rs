@@ -26,7 +26,11 @@ impl Dump {
             None => out.extend_from_slice(b"null"),
             Some(b) if self.binary => {
                 out.push(b'"');
-                out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b).as_bytes());
+                out.extend_from_slice(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(b)
+                        .as_bytes(),
+                );
                 out.push(b'"');
             }
             Some(b) => {
@@ -60,7 +64,11 @@ impl Job for Dump {
         let (topic, p) = &self.names[partition];
         buf.extend_from_slice(b"{\"topic\":");
         let _ = serde_json::to_writer(&mut *buf, &**topic);
-        let _ = write!(buf, ",\"partition\":{p},\"offset\":{},\"timestamp\":{},\"key\":", r.offset, r.timestamp);
+        let _ = write!(
+            buf,
+            ",\"partition\":{p},\"offset\":{},\"timestamp\":{},\"key\":",
+            r.offset, r.timestamp
+        );
         self.field(buf, r.key);
         buf.extend_from_slice(b",\"value\":");
         self.field(buf, r.value);
@@ -90,7 +98,10 @@ pub fn dump(common: &CommonArgs, binary: bool) -> anyhow::Result<()> {
     let plan = reader.plan(&common.spec()?)?;
     let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
     let job = Dump {
-        names: specs.iter().map(|s| (s.topic.clone(), s.partition)).collect(),
+        names: specs
+            .iter()
+            .map(|s| (s.topic.clone(), s.partition))
+            .collect(),
         binary,
     };
     reader.run(&plan, &job, None)?;

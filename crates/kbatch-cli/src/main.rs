@@ -120,7 +120,8 @@ fn count(common: &CommonArgs) -> anyhow::Result<()> {
     let reader = connect(common)?;
     let (plan, progress) = plan_and_progress(&reader, common)?;
     let started = Instant::now();
-    let outcome = progress::while_running(&progress, || reader.run(&plan, &Count, Some(&progress)))?;
+    let outcome =
+        progress::while_running(&progress, || reader.run(&plan, &Count, Some(&progress)))?;
     let records: u64 = outcome.stats.iter().map(|s| s.records).sum();
     let partitions: Vec<_> = outcome
         .stats
@@ -168,7 +169,11 @@ fn trending(
 
 fn summary(records: u64, invalid: Option<u64>, partitions: usize, started: Instant) {
     let secs = started.elapsed().as_secs_f64();
-    let rate = if secs > 0.0 { records as f64 / secs } else { 0.0 };
+    let rate = if secs > 0.0 {
+        records as f64 / secs
+    } else {
+        0.0
+    };
     let invalid = invalid.map_or(String::new(), |i| format!(", {i} invalid"));
     eprintln!(
         "kbatch: {records} records{invalid}, {partitions} partitions, {secs:.2} s, {rate:.0} records/s"

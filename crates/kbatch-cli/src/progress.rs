@@ -33,9 +33,17 @@ pub fn while_running<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
 
 fn draw(progress: &Progress, started: Instant) {
     let (done, total) = progress.fraction();
-    let frac = if total == 0 { 1.0 } else { done as f64 / total as f64 };
+    let frac = if total == 0 {
+        1.0
+    } else {
+        done as f64 / total as f64
+    };
     let secs = started.elapsed().as_secs_f64();
-    let eta = if frac > 0.0 { secs / frac - secs } else { f64::NAN };
+    let eta = if frac > 0.0 {
+        secs / frac - secs
+    } else {
+        f64::NAN
+    };
     let width = 30;
     let filled = ((frac * width as f64) as usize).min(width);
     eprint!(
@@ -44,7 +52,11 @@ fn draw(progress: &Progress, started: Instant) {
         "-".repeat(width - filled),
         frac * 100.0,
         progress.records(),
-        if eta.is_finite() { format!("{eta:.0}s") } else { "?".into() }
+        if eta.is_finite() {
+            format!("{eta:.0}s")
+        } else {
+            "?".into()
+        }
     );
     let _ = std::io::stderr().flush();
 }

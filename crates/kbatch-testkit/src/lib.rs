@@ -1,2 +1,722 @@
-//! kbatch-testkit (in progress).
+//! Dev-only harness: a real Apache Kafka broker for kbatch's tests, benchmarks and demo.
+//!
+//! * [`kafka_libs`] finds (or, once, installs through Maven) the jars of one Kafka version
+//!   into a git-ignored cache;
+//! * [`Broker::start`] formats KRaft storage in a fresh directory and starts a combined
+//!   broker+controller on 127.0.0.1 free ports, in its own process group, with its log in a
+//!   file; a watchdog kills it within a second of the test process exiting for any reason
+//!   (a Rust `static` is never dropped, so [`shared_broker`] relies on it);
+//! * [`Broker::create_topic`] and [`Broker::produce`] drive Kafka's own Java `Admin` and
+//!   `KafkaProducer` (two short programs under `java/src`), so test data is written by an
+//!   independent producer: explicit partitions, timestamps, null keys and values, headers,
+//!   transactions that commit or abort.
 #![deny(missing_docs)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+
+pub mod trending;
+
+/// The Apache Kafka version the harness installs and runs.
+pub const KAFKA_VERSION: &str = "4.3.1";
+
+/// Marks JVMs started by the harness, so `.ci/run` can reap any survivor by name.
+pub const BROKER_MARK: &str = "-Dkbatch-testkit-broker=1";
+
+/// What went wrong in the harness.
+#[derive(Debug, thiserror::Error)]
+pub enum TestkitError {
+    /// A command failed.
+    #[error("{what} failed: {detail}")]
+    Command {
+        /// What was run.
+        what: String,
+        /// Its error output or status.
+        detail: String,
+    },
+    /// File-system or process trouble.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The broker did not come up.
+    #[error("broker did not start within {secs} s; log tail:\n{log}")]
+    Start {
+        /// Seconds waited.
+        secs: u64,
+        /// Tail of the broker log.
+        log: String,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> TestkitError {
+    let what = what.into();
+    move |source| TestkitError::Io { what, source }
+}
+
+/// The workspace root (two levels above this crate).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+}
+
+fn cache_dir() -> PathBuf {
+    workspace_root().join(".cache")
+}
+
+/// Hold an exclusive `flock` on `path` while `f` runs (several test binaries may install at once).
+fn locked<T>(path: &Path, f: impl FnOnce() -> Result<T, TestkitError>) -> Result<T, TestkitError> {
+    std::fs::create_dir_all(path.parent().unwrap()).map_err(io("creating the cache dir"))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(io(format!("opening {}", path.display())))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor we own; released when `file` is dropped.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+    let r = f();
+    drop(file);
+    r
+}
+
+/// The folder holding the Kafka jars: `$KBATCH_KAFKA_LIBS`, else `.cache/kafka-<v>/libs`,
+/// installed through Maven (`java/pom.xml`) on first use.
+pub fn kafka_libs() -> Result<PathBuf, TestkitError> {
+    let dir = std::env::var_os("KBATCH_KAFKA_LIBS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join(format!("kafka-{KAFKA_VERSION}/libs")));
+    let marker = dir.join(".complete");
+    if marker.exists() {
+        return Ok(dir);
+    }
+    locked(&cache_dir().join("kafka.lock"), || {
+        if marker.exists() {
+            return Ok(dir.clone());
+        }
+        let pom = workspace_root().join("crates/kbatch-testkit/java/pom.xml");
+        let out = Command::new("mvn")
+            .args(["-q", "-B", "-f"])
+            .arg(&pom)
+            .arg("dependency:copy-dependencies")
+            .arg("-DincludeScope=runtime")
+            .arg(format!("-DoutputDirectory={}", dir.display()))
+            .output()
+            .map_err(io("running mvn (is Maven installed?)"))?;
+        if !out.status.success() {
+            return Err(TestkitError::Command {
+                what: "mvn dependency:copy-dependencies".into(),
+                detail: String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            });
+        }
+        std::fs::write(&marker, KAFKA_VERSION).map_err(io("writing the install marker"))?;
+        Ok(dir.clone())
+    })
+}
+
+/// Compiled Java helpers (`Produce`, `Admin`), rebuilt when a source is newer.
+fn classes() -> Result<PathBuf, TestkitError> {
+    let libs = kafka_libs()?;
+    let out = cache_dir().join("testkit-classes");
+    let src = workspace_root().join("crates/kbatch-testkit/java/src");
+    let sources = ["Produce.java", "Admin.java"].map(|f| src.join(f));
+    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let fresh = |out: &Path| {
+        sources.iter().all(|s| {
+            let class = out.join(s.file_stem().unwrap()).with_extension("class");
+            matches!((mtime(s), mtime(&class)), (Some(a), Some(b)) if b >= a)
+        })
+    };
+    if fresh(&out) {
+        return Ok(out);
+    }
+    locked(&cache_dir().join("javac.lock"), || {
+        if fresh(&out) {
+            return Ok(out.clone());
+        }
+        std::fs::create_dir_all(&out).map_err(io("creating the classes dir"))?;
+        let status = Command::new("javac")
+            .arg("-nowarn")
+            .arg("-cp")
+            .arg(format!("{}/*", libs.display()))
+            .arg("-d")
+            .arg(&out)
+            .args(&sources)
+            .output()
+            .map_err(io("running javac (is a JDK installed?)"))?;
+        if !status.status.success() {
+            return Err(TestkitError::Command {
+                what: "javac".into(),
+                detail: String::from_utf8_lossy(&status.stderr).into_owned(),
+            });
+        }
+        Ok(out.clone())
+    })
+}
+
+/// Compile the Java helpers and make sure the jars are there.
+pub fn install() -> Result<(), TestkitError> {
+    classes().map(|_| ())
+}
+
+fn java_tool(main: &str, args: &[String], fast_start: bool) -> Result<Command, TestkitError> {
+    let libs = kafka_libs()?;
+    let classes = classes()?;
+    let mut cmd = Command::new("java");
+    if fast_start {
+        cmd.arg("-XX:TieredStopAtLevel=1");
+    }
+    cmd.arg("-Xmx512m")
+        .arg("-Dlog4j2.level=error")
+        .arg("-cp")
+        .arg(format!("{}/*:{}", libs.display(), classes.display()))
+        .arg(main)
+        .args(args);
+    Ok(cmd)
+}
+
+fn run_tool(main: &str, args: &[String]) -> Result<String, TestkitError> {
+    let out = java_tool(main, args, true)?
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io(format!("running {main}")))?;
+    if !out.status.success() {
+        return Err(TestkitError::Command {
+            what: format!("{main} {}", args.join(" ")),
+            detail: tail(&String::from_utf8_lossy(&out.stderr), 20),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("binding a free port on 127.0.0.1")
+}
+
+/// A Kafka cluster id: 16 random bytes, base64url without padding.
+fn cluster_id() -> String {
+    let mut bytes = [0u8; 16];
+    let seed = Instant::now().elapsed().as_nanos() as u64
+        ^ (std::process::id() as u64) << 32
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let mut x = seed | 1;
+    for b in &mut bytes {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// How the broker's life is tied to its starter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tie {
+    /// Killed by a watchdog when this process exits.
+    ToThisProcess,
+    /// Lives until `stop` (the Makefile's demo and benchmarks).
+    Detached,
+}
+
+/// One running broker (combined broker + controller, KRaft).
+#[derive(Debug)]
+pub struct Broker {
+    /// `127.0.0.1:PORT` of the PLAINTEXT listener.
+    pub bootstrap: String,
+    dir: PathBuf,
+    child: Option<Child>,
+    pid: u32,
+    owned: bool,
+}
+
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+impl Broker {
+    /// Start a broker tied to this process: it dies within about a second after this process
+    /// exits, however it exits.
+    pub fn start() -> Result<Broker, TestkitError> {
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kbatch-broker-{}-{n}", std::process::id()));
+        Broker::start_in(&dir, Tie::ToThisProcess)
+    }
+
+    /// Start a broker that outlives this process, with its state in `dir`; stop it with
+    /// [`stop_detached`].
+    pub fn start_detached(dir: &Path) -> Result<Broker, TestkitError> {
+        let mut b = Broker::start_in(dir, Tie::Detached)?;
+        std::fs::write(dir.join("bootstrap"), &b.bootstrap).map_err(io("writing bootstrap"))?;
+        std::fs::write(dir.join("pid"), b.pid.to_string()).map_err(io("writing pid"))?;
+        b.owned = false;
+        b.child = None;
+        Ok(b)
+    }
+
+    fn start_in(dir: &Path, tie: Tie) -> Result<Broker, TestkitError> {
+        let libs = kafka_libs()?;
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir.join("data"))
+            .map_err(io(format!("creating {}", dir.display())))?;
+        let (port, cport) = (free_port(), free_port());
+        let props = format!(
+            "process.roles=broker,controller\n\
+             node.id=1\n\
+             controller.quorum.voters=1@127.0.0.1:{cport}\n\
+             listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+             controller.listener.names=CONTROLLER\n\
+             inter.broker.listener.name=PLAINTEXT\n\
+             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+             log.dirs={data}\n\
+             num.partitions=1\n\
+             auto.create.topics.enable=false\n\
+             group.initial.rebalance.delay.ms=0\n\
+             offsets.topic.replication.factor=1\n\
+             offsets.topic.num.partitions=4\n\
+             transaction.state.log.replication.factor=1\n\
+             transaction.state.log.min.isr=1\n\
+             transaction.state.log.num.partitions=4\n\
+             share.coordinator.state.topic.replication.factor=1\n\
+             share.coordinator.state.topic.min.isr=1\n\
+             log.segment.bytes=268435456\n",
+            data = dir.join("data").display()
+        );
+        let config = dir.join("server.properties");
+        std::fs::write(&config, props).map_err(io("writing server.properties"))?;
+        let cp = format!("{}/*", libs.display());
+        let fmt = Command::new("java")
+            .args([
+                "-XX:TieredStopAtLevel=1",
+                "-cp",
+                &cp,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+            ])
+            .arg(cluster_id())
+            .arg("-c")
+            .arg(&config)
+            .output()
+            .map_err(io("running StorageTool"))?;
+        if !fmt.status.success() {
+            return Err(TestkitError::Command {
+                what: "kafka storage format".into(),
+                detail: String::from_utf8_lossy(&fmt.stdout).into_owned()
+                    + &String::from_utf8_lossy(&fmt.stderr),
+            });
+        }
+        let log =
+            std::fs::File::create(dir.join("broker.log")).map_err(io("creating broker.log"))?;
+        let child = Command::new("java")
+            .args(["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", BROKER_MARK])
+            .arg(format!("-Dkafka.logs.dir={}", dir.display()))
+            .args(["-cp", &cp, "kafka.Kafka"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(io("broker log"))?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(io("starting the broker JVM"))?;
+        let pid = child.id();
+        if tie == Tie::ToThisProcess {
+            watchdog(std::process::id(), pid, dir)?;
+        }
+        let mut broker = Broker {
+            bootstrap: format!("127.0.0.1:{port}"),
+            dir: dir.to_path_buf(),
+            child: Some(child),
+            pid,
+            owned: true,
+        };
+        broker.wait_ready(port)?;
+        Ok(broker)
+    }
+
+    fn wait_ready(&mut self, port: u16) -> Result<(), TestkitError> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    return Err(TestkitError::Start {
+                        secs: 0,
+                        log: format!("the broker exited ({status})\n{}", self.log_tail(40)),
+                    });
+                }
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(TestkitError::Start {
+                    secs: 90,
+                    log: self.log_tail(40),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        run_tool("Admin", &[self.bootstrap.clone(), "wait-ready".into()]).map_err(|e| {
+            TestkitError::Start {
+                secs: 90,
+                log: format!("{e}\n{}", self.log_tail(40)),
+            }
+        })?;
+        Ok(())
+    }
+
+    /// The broker JVM's process id (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The broker's state directory (log dirs, config, `broker.log`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The last `lines` lines of the broker's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = std::fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default();
+        tail(&text, lines)
+    }
+
+    /// Create a topic (replication factor 1) and wait until every partition has a leader.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), TestkitError> {
+        create_topic(&self.bootstrap, name, partitions, configs)
+    }
+
+    /// Move a partition's log start offset (kafka-delete-records).
+    pub fn delete_records(
+        &self,
+        topic: &str,
+        partition: i32,
+        before_offset: i64,
+    ) -> Result<(), TestkitError> {
+        let args = [
+            self.bootstrap.clone(),
+            "delete-records".into(),
+            topic.into(),
+            partition.to_string(),
+            before_offset.to_string(),
+        ];
+        run_tool("Admin", &args).map(|_| ())
+    }
+
+    /// Produce `ops` with Kafka's Java producer; returns where each record landed, in op order.
+    pub fn produce(
+        &self,
+        topic: &str,
+        settings: &ProducerSettings,
+        ops: &[ProduceOp],
+    ) -> Result<Vec<Produced>, TestkitError> {
+        produce_lines(
+            &self.bootstrap,
+            topic,
+            settings,
+            ops.len(),
+            ops.iter().map(op_line),
+        )
+    }
+
+    /// Stop the broker: kill its process group and remove its directory.
+    pub fn stop(&mut self) {
+        if !self.owned {
+            return;
+        }
+        self.owned = false;
+        // SAFETY: signalling the broker's own process group.
+        unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
+        if let Some(mut child) = self.child.take() {
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Kill `broker_pgid`'s group (and remove `dir`) once `watched` is gone. The watchdog is a
+/// tiny shell loop in its own session, so neither a panic, nor `exit`, nor SIGKILL of the
+/// test process leaves a broker behind.
+fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<(), TestkitError> {
+    let script = format!(
+        "while kill -0 {watched} 2>/dev/null; do sleep 1; done; kill -9 -- -{broker_pgid} 2>/dev/null; rm -rf '{}'",
+        dir.display()
+    );
+    Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(io("starting the broker watchdog"))?;
+    Ok(())
+}
+
+/// A broker this process did not start (by address), for the Admin and producer helpers.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// Its bootstrap address.
+    pub bootstrap: String,
+}
+
+impl Remote {
+    /// Create a topic (replication factor 1) and wait until every partition has a leader.
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &[(&str, &str)],
+    ) -> Result<(), TestkitError> {
+        create_topic(&self.bootstrap, name, partitions, configs)
+    }
+}
+
+fn create_topic(
+    bootstrap: &str,
+    name: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> Result<(), TestkitError> {
+    let mut args = vec![
+        bootstrap.to_string(),
+        "create".into(),
+        name.into(),
+        partitions.to_string(),
+    ];
+    args.extend(configs.iter().map(|(k, v)| format!("{k}={v}")));
+    run_tool("Admin", &args).map(|_| ())
+}
+
+/// Stop a broker started with [`Broker::start_detached`].
+pub fn stop_detached(dir: &Path) -> Result<(), TestkitError> {
+    if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
+        if let Ok(pid) = pid.trim().parse::<i32>() {
+            // SAFETY: signalling the broker's own process group.
+            unsafe { libc::kill(-pid, libc::SIGKILL) };
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+    Ok(())
+}
+
+/// One broker per test process, started on first use and killed by its watchdog when the
+/// process exits. Panics (with the broker log) if it cannot start: a missing broker fails
+/// tests, it never skips them.
+pub fn shared_broker() -> &'static Broker {
+    static SHARED: OnceLock<Broker> = OnceLock::new();
+    SHARED.get_or_init(|| match Broker::start() {
+        Ok(b) => b,
+        Err(e) => panic!(
+            "cannot start the test broker (Kafka {KAFKA_VERSION}; needs java and mvn, or run `make kafka` first): {e}"
+        ),
+    })
+}
+
+/// Producer settings (`compression.type`, batching, transactions, anything else).
+#[derive(Clone, Debug, Default)]
+pub struct ProducerSettings {
+    /// `compression.type`: none, gzip, snappy, lz4, zstd.
+    pub compression: Option<String>,
+    /// `linger.ms` (default 5).
+    pub linger_ms: Option<u32>,
+    /// `batch.size` (default 65536).
+    pub batch_size: Option<u32>,
+    /// `transactional.id`: makes the producer transactional.
+    pub transactional_id: Option<String>,
+    /// Any other producer properties.
+    pub extra: Vec<(String, String)>,
+}
+
+impl ProducerSettings {
+    fn args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        if let Some(c) = &self.compression {
+            a.push(format!("compression.type={c}"));
+        }
+        if let Some(l) = self.linger_ms {
+            a.push(format!("linger.ms={l}"));
+        }
+        if let Some(b) = self.batch_size {
+            a.push(format!("batch.size={b}"));
+        }
+        if let Some(t) = &self.transactional_id {
+            a.push(format!("transactional.id={t}"));
+        }
+        a.extend(self.extra.iter().map(|(k, v)| format!("{k}={v}")));
+        a
+    }
+}
+
+/// One producer step.
+#[derive(Clone, Debug)]
+pub enum ProduceOp {
+    /// Send a record.
+    Record(ProducedRecord),
+    /// `beginTransaction()`.
+    BeginTxn,
+    /// `commitTransaction()`.
+    CommitTxn,
+    /// `abortTransaction()`.
+    AbortTxn,
+    /// `flush()`.
+    Flush,
+}
+
+/// A record to send (explicit partition).
+#[derive(Clone, Debug, Default)]
+pub struct ProducedRecord {
+    /// Partition.
+    pub partition: i32,
+    /// Create timestamp (ms); `None` lets the producer stamp it.
+    pub timestamp: Option<i64>,
+    /// Key (`None`: null).
+    pub key: Option<Vec<u8>>,
+    /// Value (`None`: null, a tombstone).
+    pub value: Option<Vec<u8>>,
+    /// Headers; a `None` value is a null header value.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+}
+
+/// Where a record landed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Produced {
+    /// Partition.
+    pub partition: i32,
+    /// Offset assigned by Kafka.
+    pub offset: i64,
+}
+
+fn b64(b: &Option<Vec<u8>>) -> String {
+    b.as_ref().map_or_else(
+        || "-".to_string(),
+        |b| base64::engine::general_purpose::STANDARD.encode(b),
+    )
+}
+
+fn op_line(op: &ProduceOp) -> String {
+    match op {
+        ProduceOp::BeginTxn => "B".into(),
+        ProduceOp::CommitTxn => "C".into(),
+        ProduceOp::AbortTxn => "A".into(),
+        ProduceOp::Flush => "F".into(),
+        ProduceOp::Record(r) => {
+            let mut line = format!(
+                "R\t{}\t{}\t{}\t{}",
+                r.partition,
+                r.timestamp
+                    .map_or_else(|| "-".to_string(), |t| t.to_string()),
+                b64(&r.key),
+                b64(&r.value)
+            );
+            for (k, v) in &r.headers {
+                line.push('\t');
+                line.push_str(&base64::engine::general_purpose::STANDARD.encode(k));
+                line.push('=');
+                line.push_str(&b64(v));
+            }
+            line
+        }
+    }
+}
+
+/// Run the Java producer over a stream of op lines (see `java/src/Produce.java`).
+pub fn produce_lines(
+    bootstrap: &str,
+    topic: &str,
+    settings: &ProducerSettings,
+    size_hint: usize,
+    lines: impl Iterator<Item = String> + Send,
+) -> Result<Vec<Produced>, TestkitError> {
+    let mut args = vec![bootstrap.to_string(), topic.to_string()];
+    args.extend(settings.args());
+    let mut child = java_tool("Produce", &args, false)?
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(io("starting the Java producer"))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut stderr = child.stderr.take().expect("piped stderr");
+    let (produced, err_text) = std::thread::scope(|s| {
+        let reader = s.spawn(move || {
+            let mut out = Vec::with_capacity(size_hint);
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut f = line.split('\t');
+                let p = f.next().and_then(|p| p.parse().ok());
+                let o = f.next().and_then(|o| o.parse().ok());
+                if let (Some(partition), Some(offset)) = (p, o) {
+                    out.push(Produced { partition, offset });
+                }
+            }
+            out
+        });
+        let err_reader = s.spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
+        {
+            let mut w = std::io::BufWriter::with_capacity(1 << 16, &mut stdin);
+            for line in lines {
+                if w.write_all(line.as_bytes())
+                    .and_then(|_| w.write_all(b"\n"))
+                    .is_err()
+                {
+                    break;
+                }
+            }
+            let _ = w.flush();
+        }
+        drop(stdin);
+        (
+            reader.join().unwrap_or_default(),
+            err_reader.join().unwrap_or_default(),
+        )
+    });
+    let status = child.wait().map_err(io("waiting for the Java producer"))?;
+    if !status.success() {
+        return Err(TestkitError::Command {
+            what: format!("Java producer to {topic}"),
+            detail: tail(&err_text, 20),
+        });
+    }
+    Ok(produced)
+}

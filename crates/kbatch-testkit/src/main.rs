@@ -1,3 +1,133 @@
-//! kbatch-testkit command-line entry.
+//! `kbatch-testkit`: the harness as a command, for the Makefile's demo and benchmarks.
+//!
+//! ```text
+//! kbatch-testkit install
+//! kbatch-testkit start --dir DIR            # prints the bootstrap address; broker stays up
+//! kbatch-testkit stop --dir DIR
+//! kbatch-testkit create-topic --bootstrap B --topic T --partitions N [--config k=v]...
+//! kbatch-testkit produce-trending --bootstrap B --topic T --partitions N --events COUNT
+//!                [--seed S] [--compression C] [--invalid K]
+//! ```
 #![deny(missing_docs)]
-fn main() {}
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use kbatch_testkit::{produce_lines, Broker, ProducerSettings};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kbatch-testkit: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `--name value` flags (repeatable ones collected in order).
+fn flags(args: &[String]) -> Result<HashMap<String, Vec<String>>, String> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let name = a
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {a:?}"))?;
+        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        out.entry(name.to_string()).or_default().push(value.clone());
+    }
+    Ok(out)
+}
+
+fn one<'a>(f: &'a HashMap<String, Vec<String>>, name: &str) -> Result<&'a str, String> {
+    f.get(name)
+        .and_then(|v| v.last())
+        .map(String::as_str)
+        .ok_or_else(|| format!("--{name} is required"))
+}
+
+fn num<T: std::str::FromStr>(
+    f: &HashMap<String, Vec<String>>,
+    name: &str,
+    default: Option<T>,
+) -> Result<T, String> {
+    match f.get(name).and_then(|v| v.last()) {
+        Some(v) => v.parse().map_err(|_| format!("--{name}: bad number {v:?}")),
+        None => default.ok_or_else(|| format!("--{name} is required")),
+    }
+}
+
+fn run(args: &[String]) -> Result<(), String> {
+    let (cmd, rest) = args
+        .split_first()
+        .ok_or("usage: kbatch-testkit install|start|stop|create-topic|produce-trending ...")?;
+    let f = flags(rest)?;
+    match cmd.as_str() {
+        "install" => kbatch_testkit::install().map_err(|e| e.to_string()),
+        "start" => {
+            let dir = PathBuf::from(one(&f, "dir")?);
+            let b = Broker::start_detached(&dir).map_err(|e| e.to_string())?;
+            println!("{}", b.bootstrap);
+            Ok(())
+        }
+        "stop" => kbatch_testkit::stop_detached(&PathBuf::from(one(&f, "dir")?))
+            .map_err(|e| e.to_string()),
+        "create-topic" => {
+            let bootstrap = one(&f, "bootstrap")?;
+            let configs: Vec<(String, String)> = f
+                .get("config")
+                .into_iter()
+                .flatten()
+                .map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .ok_or(format!("--config {kv:?}: expected key=value"))
+                })
+                .collect::<Result<_, _>>()?;
+            let configs: Vec<(&str, &str)> = configs
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            attach(bootstrap)
+                .create_topic(one(&f, "topic")?, num(&f, "partitions", None)?, &configs)
+                .map_err(|e| e.to_string())
+        }
+        "produce-trending" => {
+            let bootstrap = one(&f, "bootstrap")?;
+            let topic = one(&f, "topic")?;
+            let partitions: i32 = num(&f, "partitions", None)?;
+            let events: u64 = num(&f, "events", None)?;
+            let seed: u64 = num(&f, "seed", Some(2018))?;
+            let invalid: u64 = num(&f, "invalid", Some(0))?;
+            let settings = ProducerSettings {
+                compression: f.get("compression").and_then(|v| v.last()).cloned(),
+                linger_ms: Some(20),
+                batch_size: Some(256 << 10),
+                ..ProducerSettings::default()
+            };
+            let started = std::time::Instant::now();
+            let lines = kbatch_testkit::trending::lines(events, invalid, partitions, seed);
+            let total = lines.len();
+            let produced = produce_lines(bootstrap, topic, &settings, total, lines.into_iter())
+                .map_err(|e| e.to_string())?;
+            if produced.len() != total {
+                return Err(format!("produced {} of {total} records", produced.len()));
+            }
+            eprintln!(
+                "kbatch-testkit: produced {total} records ({invalid} invalid) to {topic} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        other => Err(format!("unknown command {other:?}")),
+    }
+}
+
+/// A handle on an already running broker, for the Admin/producer helpers.
+fn attach(bootstrap: &str) -> kbatch_testkit::Remote {
+    kbatch_testkit::Remote {
+        bootstrap: bootstrap.to_string(),
+    }
+}

@@ -1,2 +1,26 @@
-//! kbatch-trending (in progress).
+//! The trending job: "the top products of every category" from web-browsing events.
+//!
+//! Roles, in the order records meet them:
+//!
+//! * the **extractor** ([`extract`]) reads one record value and returns the event's category
+//!   and product (unescaped), or an [`Invalid`] reason from a fixed list;
+//! * the **partial** ([`Partial`]), one per engine worker, interns each (category, product)
+//!   pair and counts it under an integer id; invalid records are counted per partition with
+//!   their lowest offsets as samples;
+//! * the **job** ([`Trending`]) implements `kbatch_engine::Job`: `update` per record, `merge`
+//!   of partials (strings come back here), `finish` into a [`Report`] whose `top` rows carry
+//!   the competition rank (1 + products with strictly more views), so `top = 1` keeps every
+//!   product tied at the maximum, like the Spark SQL join on `max(count)` it replaces;
+//! * **renderers** ([`render_table`], [`render_csv`]; JSON is the `Report`'s serde form).
 #![deny(missing_docs)]
+
+mod extract;
+mod job;
+mod report;
+
+pub use extract::{extract, Event, Invalid};
+pub use job::{FxHasher, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
+pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
+
+#[cfg(test)]
+mod tests;
