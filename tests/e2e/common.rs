@@ -4,7 +4,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use kbatch_testkit::{shared_broker, Broker, ProduceOp, Produced, ProducedRecord, ProducerSettings};
+use kbatch_testkit::{
+    shared_broker, Broker, ProduceOp, Produced, ProducedRecord, ProducerSettings,
+};
 use serde_json::Value;
 
 /// The broker shared by every test of this binary (started on first use).
@@ -15,7 +17,11 @@ pub fn broker() -> &'static Broker {
 /// A topic name no other test (or earlier run) uses.
 pub fn topic(prefix: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// What one `kbatch` run did.

@@ -12,7 +12,11 @@ const COUNTS: [usize; 5] = [23, 301, 0, 57, 1250];
 fn check_codec(codec: &str) {
     let t = topic(&format!("codec-{codec}"));
     // The topic-level name of "no compression" is `uncompressed`; the producer's is `none`.
-    let topic_codec = if codec == "none" { "uncompressed" } else { codec };
+    let topic_codec = if codec == "none" {
+        "uncompressed"
+    } else {
+        codec
+    };
     create_topic(&t, 5, &[("compression.type", topic_codec)]);
     let mut ops = Vec::new();
     let mut expected: BTreeMap<(i64, Option<String>, Option<String>), usize> = BTreeMap::new();
@@ -22,7 +26,11 @@ fn check_codec(codec: &str) {
             id += 1;
             let key = (i % 7 != 0).then(|| format!("k{}", i % 13));
             let value = format!(r#"{{"id":{id},"p":{p},"pad":"{}"}}"#, "x".repeat(i % 40));
-            let headers = if i % 5 == 0 { vec![("h".to_string(), Some(b"v".to_vec()))] } else { vec![] };
+            let headers = if i % 5 == 0 {
+                vec![("h".to_string(), Some(b"v".to_vec()))]
+            } else {
+                vec![]
+            };
             ops.push(ProduceOp::Record(ProducedRecord {
                 partition: p as i32,
                 key: key.as_ref().map(|k| k.as_bytes().to_vec()),
@@ -45,11 +53,21 @@ fn check_codec(codec: &str) {
     let parts = partitions(&count);
     assert_eq!(parts.len(), 5, "{count}");
     for (p, start, end, records, aborted, control) in parts {
-        assert_eq!(records as usize, COUNTS[p as usize], "{codec}: partition {p}");
-        assert_eq!((start, end), (0, COUNTS[p as usize] as i64), "{codec}: partition {p}");
+        assert_eq!(
+            records as usize, COUNTS[p as usize],
+            "{codec}: partition {p}"
+        );
+        assert_eq!(
+            (start, end),
+            (0, COUNTS[p as usize] as i64),
+            "{codec}: partition {p}"
+        );
         assert_eq!((aborted, control), (0, 0));
     }
-    assert_eq!(count["records"].as_u64(), Some(COUNTS.iter().sum::<usize>() as u64));
+    assert_eq!(
+        count["records"].as_u64(),
+        Some(COUNTS.iter().sum::<usize>() as u64)
+    );
 
     let dump = kbatch(&["dump", "--topic", &t]);
     assert_eq!(dump.code, 0, "{}", dump.stderr);
@@ -61,7 +79,10 @@ fn check_codec(codec: &str) {
         let p = v["partition"].as_i64().unwrap();
         let offset = v["offset"].as_i64().unwrap();
         let prev = last_offset.insert(p, offset);
-        assert!(prev.is_none_or(|prev| prev < offset), "offsets increase per partition");
+        assert!(
+            prev.is_none_or(|prev| prev < offset),
+            "offsets increase per partition"
+        );
         let key = v["key"].as_str().map(String::from);
         let value = v["value"].as_str().map(String::from);
         *got.entry((p, key, value)).or_default() += 1;

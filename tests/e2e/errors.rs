@@ -13,13 +13,22 @@ use crate::common::*;
 
 fn assert_fails(run: &Run, code: i32, needle: &str) {
     assert_eq!(run.code, code, "stderr: {}", run.stderr);
-    assert!(run.stdout.is_empty(), "stdout must be empty on failure: {}", run.stdout);
+    assert!(
+        run.stdout.is_empty(),
+        "stdout must be empty on failure: {}",
+        run.stdout
+    );
     assert!(
         run.stderr.contains(needle),
         "stderr should mention {needle:?}: {}",
         run.stderr
     );
-    assert_eq!(run.stderr.trim().lines().count(), 1, "one line on stderr: {}", run.stderr);
+    assert_eq!(
+        run.stderr.trim().lines().count(),
+        1,
+        "one line on stderr: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -35,7 +44,15 @@ fn unreachable_broker_ends_within_the_timeout() {
         l.local_addr().unwrap().port()
     };
     let addr = format!("127.0.0.1:{port}");
-    let r = kbatch(&["count", "--topic", "t", "--bootstrap", &addr, "--timeout", "2s"]);
+    let r = kbatch(&[
+        "count",
+        "--topic",
+        "t",
+        "--bootstrap",
+        &addr,
+        "--timeout",
+        "2s",
+    ]);
     assert_fails(&r, 1, &addr);
     assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
 }
@@ -125,7 +142,15 @@ fn frame(body: Vec<u8>) -> Vec<u8> {
 #[test]
 fn http_server_as_broker() {
     let addr = fake_broker(|_| b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n".to_vec());
-    let r = kbatch(&["count", "--topic", "t", "--bootstrap", &addr, "--timeout", "5s"]);
+    let r = kbatch(&[
+        "count",
+        "--topic",
+        "t",
+        "--bootstrap",
+        &addr,
+        "--timeout",
+        "5s",
+    ]);
     assert_fails(&r, 1, "HTTP");
 }
 
@@ -136,7 +161,15 @@ fn two_gib_length_prefix() {
         out.extend_from_slice(&correlation_id(req));
         out
     });
-    let r = kbatch(&["count", "--topic", "t", "--bootstrap", &addr, "--timeout", "5s"]);
+    let r = kbatch(&[
+        "count",
+        "--topic",
+        "t",
+        "--bootstrap",
+        &addr,
+        "--timeout",
+        "5s",
+    ]);
     assert_fails(&r, 1, &addr);
     assert!(r.stderr.contains("2147483647"), "{}", r.stderr);
 }
@@ -158,6 +191,14 @@ fn array_count_bomb_in_a_tiny_metadata_response() {
         body.extend_from_slice(&[0, 0]);
         frame(body)
     });
-    let r = kbatch(&["count", "--topic", "t", "--bootstrap", &addr, "--timeout", "5s"]);
+    let r = kbatch(&[
+        "count",
+        "--topic",
+        "t",
+        "--bootstrap",
+        &addr,
+        "--timeout",
+        "5s",
+    ]);
     assert_fails(&r, 1, &addr);
 }

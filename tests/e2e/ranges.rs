@@ -36,12 +36,22 @@ fn setup() -> String {
         ..ProducerSettings::default()
     };
     let produced = produce(&t, &settings, &ops);
-    assert_eq!(produced.iter().filter(|p| p.partition == 0).map(|p| p.offset).max(), Some(199));
+    assert_eq!(
+        produced
+            .iter()
+            .filter(|p| p.partition == 0)
+            .map(|p| p.offset)
+            .max(),
+        Some(199)
+    );
     t
 }
 
 fn records_of(doc: &serde_json::Value) -> Vec<(i64, i64, i64, u64)> {
-    partitions(doc).into_iter().map(|(p, s, e, r, _, _)| (p, s, e, r)).collect()
+    partitions(doc)
+        .into_iter()
+        .map(|(p, s, e, r, _, _)| (p, s, e, r))
+        .collect()
 }
 
 #[test]
@@ -50,24 +60,59 @@ fn ranges_are_exact() {
 
     // Whole topic, empty partition included.
     let all = kbatch(&["count", "--topic", &t]).json();
-    assert_eq!(records_of(&all), vec![(0, 0, 200, 200), (1, 0, 50, 50), (2, 0, 0, 0)]);
+    assert_eq!(
+        records_of(&all),
+        vec![(0, 0, 200, 200), (1, 0, 50, 50), (2, 0, 0, 0)]
+    );
 
     // Per-partition offsets; the others keep their defaults.
-    let some = kbatch(&["count", "--topic", &t, "--from", "0:17,1:5", "--to", "0:120"]).json();
-    assert_eq!(records_of(&some), vec![(0, 17, 120, 103), (1, 5, 50, 45), (2, 0, 0, 0)]);
+    let some = kbatch(&[
+        "count", "--topic", &t, "--from", "0:17,1:5", "--to", "0:120",
+    ])
+    .json();
+    assert_eq!(
+        records_of(&some),
+        vec![(0, 17, 120, 103), (1, 5, 50, 45), (2, 0, 0, 0)]
+    );
 
     // Topic-qualified and Spark JSON forms.
     let spark = format!(r#"{{"{t}":{{"0":23,"1":-2}}}}"#);
-    let s = kbatch(&["count", "--topic", &t, "--from", &spark, "--to", &format!("{t}:1:10")]).json();
-    assert_eq!(records_of(&s), vec![(0, 23, 200, 177), (1, 0, 10, 10), (2, 0, 0, 0)]);
+    let s = kbatch(&[
+        "count",
+        "--topic",
+        &t,
+        "--from",
+        &spark,
+        "--to",
+        &format!("{t}:1:10"),
+    ])
+    .json();
+    assert_eq!(
+        records_of(&s),
+        vec![(0, 23, 200, 177), (1, 0, 10, 10), (2, 0, 0, 0)]
+    );
 
     // A mid-batch start and end, exact offsets in the dump.
-    let d = kbatch(&["dump", "--topic", &t, "--partitions", "0", "--from", "5", "--to", "8"]);
+    let d = kbatch(&[
+        "dump",
+        "--topic",
+        &t,
+        "--partitions",
+        "0",
+        "--from",
+        "5",
+        "--to",
+        "8",
+    ]);
     assert_eq!(d.code, 0, "{}", d.stderr);
     let offsets: Vec<i64> = d
         .stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["offset"].as_i64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["offset"]
+                .as_i64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(offsets, vec![5, 6, 7]);
     let first: serde_json::Value = serde_json::from_str(d.stdout.lines().next().unwrap()).unwrap();
@@ -78,11 +123,17 @@ fn ranges_are_exact() {
     let from = format!("@{}", BASE_TS + 10_000);
     let to = format!("@{}", BASE_TS + 20_000);
     let ts = kbatch(&["count", "--topic", &t, "--from", &from, "--to", &to]).json();
-    assert_eq!(records_of(&ts), vec![(0, 10, 20, 10), (1, 10, 20, 10), (2, 0, 0, 0)]);
+    assert_eq!(
+        records_of(&ts),
+        vec![(0, 10, 20, 10), (1, 10, 20, 10), (2, 0, 0, 0)]
+    );
 
     // A timestamp past every record: latest. RFC 3339 form of BASE_TS + 100 s.
     let rfc = kbatch(&["count", "--topic", &t, "--from", "@2023-11-14T22:15:00Z"]).json();
-    assert_eq!(records_of(&rfc), vec![(0, 100, 200, 100), (1, 50, 50, 0), (2, 0, 0, 0)]);
+    assert_eq!(
+        records_of(&rfc),
+        vec![(0, 100, 200, 100), (1, 50, 50, 0), (2, 0, 0, 0)]
+    );
 
     // An empty range.
     let empty = kbatch(&["count", "--topic", &t, "--from", "latest"]).json();

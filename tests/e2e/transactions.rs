@@ -24,7 +24,9 @@ fn commit_abort_mix_is_exact_under_both_isolation_levels() {
     ops.push(ProduceOp::AbortTxn);
     produce(&t, &txn, &ops);
     // 10 non-transactional records from another producer.
-    let plain: Vec<_> = (150..160).map(|i| rec(0, Some("plain"), &value(i))).collect();
+    let plain: Vec<_> = (150..160)
+        .map(|i| rec(0, Some("plain"), &value(i)))
+        .collect();
     produce(&t, &ProducerSettings::default(), &plain);
     // T3 commits 100: its commit marker is the last offset of the partition.
     let mut ops = vec![ProduceOp::BeginTxn];
@@ -40,9 +42,17 @@ fn commit_abort_mix_is_exact_under_both_isolation_levels() {
     assert_eq!(p["earliest"].as_i64(), Some(0));
 
     let committed = kbatch(&["count", "--topic", &t]).json();
-    assert_eq!(partitions(&committed), vec![(0, 0, 263, 210, 50, 3)], "{committed}");
+    assert_eq!(
+        partitions(&committed),
+        vec![(0, 0, 263, 210, 50, 3)],
+        "{committed}"
+    );
     let uncommitted = kbatch(&["count", "--topic", &t, "--isolation", "read_uncommitted"]).json();
-    assert_eq!(partitions(&uncommitted), vec![(0, 0, 263, 260, 0, 3)], "{uncommitted}");
+    assert_eq!(
+        partitions(&uncommitted),
+        vec![(0, 0, 263, 260, 0, 3)],
+        "{uncommitted}"
+    );
 
     // The aborted values never appear under read_committed; control records never appear.
     let dump = kbatch(&["dump", "--topic", &t]);
@@ -52,7 +62,8 @@ fn commit_abort_mix_is_exact_under_both_isolation_levels() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let inner: serde_json::Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+            let inner: serde_json::Value =
+                serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
             inner["id"].as_u64().unwrap()
         })
         .collect();
@@ -76,11 +87,11 @@ fn open_transaction_end_is_named() {
         transactional_id: Some(format!("{t}-tx")),
         ..ProducerSettings::default()
     };
-    // Begin and write, then the producer exits without committing: the transaction stays open
-    // until the broker's transaction timeout.
+    // Begin and write, then the producer exits without closing (closing would abort): the
+    // transaction stays open until the broker's transaction timeout.
     let mut ops = vec![ProduceOp::BeginTxn];
     ops.extend((0..3).map(|i| rec(0, None, &format!("open{i}"))));
-    ops.push(ProduceOp::Flush);
+    ops.push(ProduceOp::ExitWithoutClose);
     produce(&t, &txn, &ops);
 
     let offsets = kbatch(&["offsets", "--topic", &t]).json();
@@ -93,7 +104,11 @@ fn open_transaction_end_is_named() {
     let bad = kbatch(&["count", "--topic", &t, "--to", "7"]);
     assert_eq!(bad.code, 1);
     assert!(bad.stdout.is_empty());
-    assert!(bad.stderr.contains("transaction is still open"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("transaction is still open"),
+        "{}",
+        bad.stderr
+    );
     let uncommitted = kbatch(&["count", "--topic", &t, "--isolation", "read_uncommitted"]).json();
     assert_eq!(partitions(&uncommitted), vec![(0, 0, 8, 8, 0, 0)]);
 }

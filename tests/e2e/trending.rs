@@ -48,7 +48,13 @@ fn event(rng: &mut Rng, partition: i32) -> Gen {
     // Skewed popularity: product k with weight ~ 1/(k+1); PD0000 and PD0001 tie often.
     let k = {
         let r = rng.below(100);
-        if r < 30 { 0 } else if r < 60 { 1 } else { 2 + rng.below(8) }
+        if r < 30 {
+            0
+        } else if r < 60 {
+            1
+        } else {
+            2 + rng.below(8)
+        }
     };
     let p = format!("PD{k:04}");
     let cust = format!("cus{:02}", rng.below(50));
@@ -58,11 +64,15 @@ fn event(rng: &mut Rng, partition: i32) -> Gen {
         _ => (c.replace('"', "\\\""), p.clone()),
     };
     let value = match rng.below(3) {
-        0 => format!(r#"{{"customer":"{cust}","product":"{pj}","category":"{cj}","ts":"1516978415"}}"#),
+        0 => format!(
+            r#"{{"customer":"{cust}","product":"{pj}","category":"{cj}","ts":"1516978415"}}"#
+        ),
         1 => format!(
             r#"{{"meta":{{"product":"DECOY","category":"DECOY"}},"category":"{cj}","list":[{{"product":"x"}}],"product":"{pj}"}}"#
         ),
-        _ => format!(r#" {{ "product" : "{pj}" , "category" : "{cj}" , "n": -1.5e3, "ok": true }} "#),
+        _ => {
+            format!(r#" {{ "product" : "{pj}" , "category" : "{cj}" , "n": -1.5e3, "ok": true }} "#)
+        }
     };
     Gen {
         partition,
@@ -75,13 +85,28 @@ fn invalid(i: usize, partition: i32) -> Gen {
     let (value, reason): (Option<&[u8]>, &str) = match i % 9 {
         0 => (None, "tombstone"),
         1 => (Some(b""), "empty"),
-        2 => (Some(b"{\"product\":\"P\xff\",\"category\":\"Books\"}"), "bad_utf8"),
-        3 => (Some(b"{\"product\":\"PD0001\",\"category\":\"Books\"} x"), "bad_json"),
+        2 => (
+            Some(b"{\"product\":\"P\xff\",\"category\":\"Books\"}"),
+            "bad_utf8",
+        ),
+        3 => (
+            Some(b"{\"product\":\"PD0001\",\"category\":\"Books\"} x"),
+            "bad_json",
+        ),
         4 => (Some(b"[\"product\",\"category\"]"), "not_object"),
         5 => (Some(b"{\"product\":\"PD0001\"}"), "missing_field"),
-        6 => (Some(b"{\"product\":null,\"category\":\"Books\"}"), "wrong_type"),
-        7 => (Some(b"{\"product\":\"A\",\"category\":\"Books\",\"product\":\"B\"}"), "duplicate_field"),
-        _ => (Some(b"{\"product\":\"PD0001\",\"category\":\"Books\""), "bad_json"),
+        6 => (
+            Some(b"{\"product\":null,\"category\":\"Books\"}"),
+            "wrong_type",
+        ),
+        7 => (
+            Some(b"{\"product\":\"A\",\"category\":\"Books\",\"product\":\"B\"}"),
+            "duplicate_field",
+        ),
+        _ => (
+            Some(b"{\"product\":\"PD0001\",\"category\":\"Books\""),
+            "bad_json",
+        ),
     };
     Gen {
         partition,
@@ -122,10 +147,19 @@ fn expected(
         }
         e.0 += 1;
         match &g.meaning {
-            Ok((c, p)) => *counts.entry(c.clone()).or_default().entry(p.clone()).or_default() += 1,
+            Ok((c, p)) => {
+                *counts
+                    .entry(c.clone())
+                    .or_default()
+                    .entry(p.clone())
+                    .or_default() += 1
+            }
             Err(reason) => {
                 e.1 += 1;
-                samples.entry(g.partition).or_default().push((*offset, reason));
+                samples
+                    .entry(g.partition)
+                    .or_default()
+                    .push((*offset, reason));
             }
         }
     }
@@ -133,12 +167,20 @@ fn expected(
     for (category, products) in &counts {
         let mut rows: Vec<(u64, &String, u64)> = products
             .iter()
-            .map(|(p, &n)| (1 + products.values().filter(|&&m| m > n).count() as u64, p, n))
+            .map(|(p, &n)| {
+                (
+                    1 + products.values().filter(|&&m| m > n).count() as u64,
+                    p,
+                    n,
+                )
+            })
             .filter(|(rank, _, _)| *rank <= top)
             .collect();
         rows.sort_by(|a, b| (a.0, a.1.as_bytes()).cmp(&(b.0, b.1.as_bytes())));
         for (rank, product, views) in rows {
-            top_rows.push(json!({"category": category, "product": product, "views": views, "rank": rank}));
+            top_rows.push(
+                json!({"category": category, "product": product, "views": views, "rank": rank}),
+            );
         }
     }
     let mut parts = Vec::new();
@@ -148,12 +190,15 @@ fn expected(
         let (records, invalid, aborted) = per_part.get(&p).copied().unwrap_or_default();
         total += records;
         total_invalid += invalid;
-        parts.push(json!({"topic": topic, "partition": p, "start": start, "end": end,
-            "records": records, "aborted": aborted, "control": 0, "invalid": invalid}));
+        parts.push(
+            json!({"topic": topic, "partition": p, "start": start, "end": end,
+            "records": records, "aborted": aborted, "control": 0, "invalid": invalid}),
+        );
         let mut s = samples.get(&p).cloned().unwrap_or_default();
         s.sort();
         for (offset, reason) in s.into_iter().take(5) {
-            inv_samples.push(json!({"topic": topic, "partition": p, "offset": offset, "reason": reason}));
+            inv_samples
+                .push(json!({"topic": topic, "partition": p, "offset": offset, "reason": reason}));
         }
     }
     json!({"records": total, "invalid": total_invalid, "partitions": parts, "top": top_rows,
@@ -206,12 +251,29 @@ fn trending_matches_an_independent_report() {
 
     // Whole range: every partition ends after its abort marker.
     let ends: BTreeMap<i32, i64> = (0..5)
-        .map(|p| (p, all.iter().filter(|(g, _, _)| g.partition == p).map(|(_, o, _)| o + 2).max().unwrap()))
+        .map(|p| {
+            (
+                p,
+                all.iter()
+                    .filter(|(g, _, _)| g.partition == p)
+                    .map(|(_, o, _)| o + 2)
+                    .max()
+                    .unwrap(),
+            )
+        })
         .collect();
     let whole: BTreeMap<i32, (i64, i64)> = ends.iter().map(|(&p, &e)| (p, (0, e))).collect();
 
     for top in [1u64, 3] {
-        let run = kbatch(&["trending", "--topic", &t, "--format", "json", "--top", &top.to_string()]);
+        let run = kbatch(&[
+            "trending",
+            "--topic",
+            &t,
+            "--format",
+            "json",
+            "--top",
+            &top.to_string(),
+        ]);
         let mut want = expected(&t, &all, &whole, false, top);
         // Control records: one abort marker per partition.
         for p in want["partitions"].as_array_mut().unwrap() {
@@ -227,8 +289,17 @@ fn trending_matches_an_independent_report() {
     }
     for threads in ["1", "4"] {
         let run = kbatch(&[
-            "trending", "--topic", &t, "--format", "json", "--top", "2",
-            "--isolation", "read_uncommitted", "--threads", threads,
+            "trending",
+            "--topic",
+            &t,
+            "--format",
+            "json",
+            "--top",
+            "2",
+            "--isolation",
+            "read_uncommitted",
+            "--threads",
+            threads,
         ]);
         assert_eq!(run.json(), want, "read_uncommitted, {threads} threads");
     }
@@ -238,8 +309,17 @@ fn trending_matches_an_independent_report() {
     mid.insert(0, (7, 700));
     mid.insert(3, (250, 251));
     let run = kbatch(&[
-        "trending", "--topic", &t, "--format", "json", "--top", "3",
-        "--from", "0:7,3:250", "--to", "0:700,3:251",
+        "trending",
+        "--topic",
+        &t,
+        "--format",
+        "json",
+        "--top",
+        "3",
+        "--from",
+        "0:7,3:250",
+        "--to",
+        "0:700,3:251",
     ]);
     let mut want = expected(&t, &all, &mid, false, 3);
     for p in want["partitions"].as_array_mut().unwrap() {
@@ -259,14 +339,28 @@ fn trending_matches_an_independent_report() {
     let csv = kbatch(&["trending", "--topic", &t, "--format", "csv"]);
     assert_eq!(csv.code, 0, "{}", csv.stderr);
     let want1 = expected(&t, &all, &whole, false, 1);
-    assert_eq!(csv.stdout.lines().count(), 1 + want1["top"].as_array().unwrap().len());
-    assert_eq!(csv.stdout.lines().next(), Some("category,product,views,rank"));
-    assert!(csv.stdout.contains("\"Toys, \"\"Games\"\"\""), "{}", csv.stdout);
+    assert_eq!(
+        csv.stdout.lines().count(),
+        1 + want1["top"].as_array().unwrap().len()
+    );
+    assert_eq!(
+        csv.stdout.lines().next(),
+        Some("category,product,views,rank")
+    );
+    assert!(
+        csv.stdout.contains("\"Toys, \"\"Games\"\"\""),
+        "{}",
+        csv.stdout
+    );
     let table = kbatch(&["trending", "--topic", &t]);
     assert_eq!(table.code, 0, "{}", table.stderr);
     for row in want1["top"].as_array().unwrap() {
         assert!(table.stdout.contains(row["product"].as_str().unwrap()));
         assert!(table.stdout.contains(row["category"].as_str().unwrap()));
     }
-    assert!(table.stderr.contains("records"), "summary on stderr: {}", table.stderr);
+    assert!(
+        table.stderr.contains("records"),
+        "summary on stderr: {}",
+        table.stderr
+    );
 }

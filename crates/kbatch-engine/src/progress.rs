@@ -37,7 +37,10 @@ impl Progress {
 
     /// Partition `index`'s decoded position and its end offset.
     pub fn position(&self, index: usize) -> (i64, i64) {
-        (self.decoded[index].load(Ordering::Relaxed), self.ranges[index].1)
+        (
+            self.decoded[index].load(Ordering::Relaxed),
+            self.ranges[index].1,
+        )
     }
 
     /// Offsets decoded out of offsets in range, over all partitions: exact, because end
@@ -46,7 +49,9 @@ impl Progress {
         let mut done = 0u64;
         let mut total = 0u64;
         for (i, &(start, end)) in self.ranges.iter().enumerate() {
-            let pos = self.decoded[i].load(Ordering::Relaxed).clamp(start, end.max(start));
+            let pos = self.decoded[i]
+                .load(Ordering::Relaxed)
+                .clamp(start, end.max(start));
             done += (pos - start) as u64;
             total += (end - start).max(0) as u64;
         }

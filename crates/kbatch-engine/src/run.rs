@@ -128,7 +128,9 @@ pub enum EngineError<E> {
     },
     /// Feeding ended before a partition was decoded to its end: a bug in the feeder, reported
     /// rather than returning a short count.
-    #[error("{topic}/{partition}: decoding stopped at offset {decoded}, before the range end {end}")]
+    #[error(
+        "{topic}/{partition}: decoding stopped at offset {decoded}, before the range end {end}"
+    )]
     Incomplete {
         /// Topic.
         topic: Arc<str>,
@@ -232,7 +234,11 @@ where
         (fed, results)
     });
 
-    if let Some(failure) = shared.failure.into_inner().unwrap_or_else(|e| e.into_inner()) {
+    if let Some(failure) = shared
+        .failure
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+    {
         return Err(match failure {
             WorkerFailure::Decode(i, source) => EngineError::Decode {
                 topic: specs[i].topic.clone(),

@@ -101,7 +101,9 @@ pub enum ReadError {
         hwm: i64,
     },
     /// Retries of a retriable error ran out of time.
-    #[error("{topic}/{partition} at offset {offset}: gave up after {elapsed_ms} ms of retries: {last}")]
+    #[error(
+        "{topic}/{partition} at offset {offset}: gave up after {elapsed_ms} ms of retries: {last}"
+    )]
     RetriesExhausted {
         /// Topic.
         topic: String,
@@ -138,7 +140,9 @@ pub enum ReadError {
         message: String,
     },
     /// Internal consistency check: a partition's decoding stopped short of its end.
-    #[error("{topic}/{partition}: decoding stopped at offset {decoded}, before the range end {end}")]
+    #[error(
+        "{topic}/{partition}: decoding stopped at offset {decoded}, before the range end {end}"
+    )]
     Incomplete {
         /// Topic.
         topic: Arc<str>,

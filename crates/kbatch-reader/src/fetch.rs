@@ -356,13 +356,12 @@ async fn fetch_loop(
                         });
                     }
                 }
-                let walk = kbatch_records::walk(&p.records, true).map_err(|source| {
-                    ReadError::Decode {
+                let walk =
+                    kbatch_records::walk(&p.records, true).map_err(|source| ReadError::Decode {
                         topic: c.topic.clone(),
                         partition: c.partition,
                         source,
-                    }
-                })?;
+                    })?;
                 match walk.next_offset {
                     Some(next) if next > c.next && walk.complete_len > 0 => {
                         works.push(Work {
@@ -381,8 +380,7 @@ async fn fetch_loop(
                         progress = true;
                     }
                     _ => {
-                        let stable = if config.isolation_level() == 1 && p.last_stable_offset >= 0
-                        {
+                        let stable = if config.isolation_level() == 1 && p.last_stable_offset >= 0 {
                             p.last_stable_offset
                         } else {
                             p.high_watermark
@@ -452,7 +450,11 @@ async fn connection(
     Ok(c)
 }
 
-fn send_fetch(conn: &Arc<Connection>, config: &Config, cursors: &[Cursor]) -> (Pending, Vec<(usize, i64)>) {
+fn send_fetch(
+    conn: &Arc<Connection>,
+    config: &Config,
+    cursors: &[Cursor],
+) -> (Pending, Vec<(usize, i64)>) {
     let mut topics: Vec<(String, Vec<FetchPartitionRequest>)> = Vec::new();
     for c in cursors {
         let req = FetchPartitionRequest {
@@ -485,9 +487,9 @@ async fn retry(
     last: &str,
 ) -> Result<(), ReadError> {
     backoff.wait(config.timeout).await.map_err(|elapsed| {
-        let (topic, partition, offset) = cursors
-            .first()
-            .map_or((String::new(), -1, -1), |c| (c.topic.to_string(), c.partition, c.next));
+        let (topic, partition, offset) = cursors.first().map_or((String::new(), -1, -1), |c| {
+            (c.topic.to_string(), c.partition, c.next)
+        });
         ReadError::RetriesExhausted {
             topic,
             partition,

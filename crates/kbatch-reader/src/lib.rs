@@ -167,7 +167,11 @@ impl Reader {
 }
 
 /// Plan and run in one call: the whole of `spec`, with `job`.
-pub fn read<J: Job>(config: Config, spec: &ReadSpec, job: &J) -> Result<Outcome<J::Output>, ReadError> {
+pub fn read<J: Job>(
+    config: Config,
+    spec: &ReadSpec,
+    job: &J,
+) -> Result<Outcome<J::Output>, ReadError> {
     let reader = Reader::connect(config)?;
     let plan = reader.plan(spec)?;
     reader.run(&plan, job, None)

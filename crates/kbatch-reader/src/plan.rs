@@ -202,35 +202,33 @@ pub(crate) async fn plan(
     let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
     for ((topic, partition, leader, epoch), o) in parts.iter().zip(&offsets) {
         let latest = if committed { o.last_stable } else { o.latest };
-        let resolve = |pos: Position, ts: &BTreeMap<(String, i32), i64>, is_end: bool| {
-            match pos {
-                Position::Earliest => Ok(o.earliest),
-                Position::Latest => Ok(latest),
-                Position::Timestamp(_) => {
-                    let off = ts.get(&(topic.clone(), *partition)).copied().unwrap_or(-1);
-                    Ok(if off < 0 { latest } else { off.min(latest) })
+        let resolve = |pos: Position, ts: &BTreeMap<(String, i32), i64>, is_end: bool| match pos {
+            Position::Earliest => Ok(o.earliest),
+            Position::Latest => Ok(latest),
+            Position::Timestamp(_) => {
+                let off = ts.get(&(topic.clone(), *partition)).copied().unwrap_or(-1);
+                Ok(if off < 0 { latest } else { off.min(latest) })
+            }
+            Position::Offset(off) => {
+                if is_end && committed && off > o.last_stable && off <= o.latest {
+                    return Err(ReadError::OpenTransaction {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        end: off,
+                        lso: o.last_stable,
+                        hwm: o.latest,
+                    });
                 }
-                Position::Offset(off) => {
-                    if is_end && committed && off > o.last_stable && off <= o.latest {
-                        return Err(ReadError::OpenTransaction {
-                            topic: topic.clone(),
-                            partition: *partition,
-                            end: off,
-                            lso: o.last_stable,
-                            hwm: o.latest,
-                        });
-                    }
-                    if off < o.earliest || off > latest {
-                        return Err(ReadError::OffsetOutOfRange {
-                            topic: topic.clone(),
-                            partition: *partition,
-                            offset: off,
-                            earliest: o.earliest,
-                            latest,
-                        });
-                    }
-                    Ok(off)
+                if off < o.earliest || off > latest {
+                    return Err(ReadError::OffsetOutOfRange {
+                        topic: topic.clone(),
+                        partition: *partition,
+                        offset: off,
+                        earliest: o.earliest,
+                        latest,
+                    });
                 }
+                Ok(off)
             }
         };
         let start = resolve(spec.from.position(topic, *partition), &from_ts, false)?;

@@ -170,7 +170,8 @@ fn parse_duration_ms(t: &str) -> Result<i64, String> {
         "d" => 86_400_000,
         _ => return Err(format!("bad unit in {t:?}")),
     };
-    n.checked_mul(scale).ok_or_else(|| "duration too large".into())
+    n.checked_mul(scale)
+        .ok_or_else(|| "duration too large".into())
 }
 
 /// `1700000000000` (ms) or an RFC 3339 UTC time `2026-11-24T10:00:00Z` (fractional seconds and
@@ -203,7 +204,8 @@ fn parse_time(t: &str) -> Result<i64, String> {
             return Err(bad());
         }
         let ms_digits = &r[..digits.min(3)];
-        frac_ms = ms_digits.parse::<i64>().map_err(|_| bad())? * 10i64.pow(3 - ms_digits.len() as u32);
+        frac_ms =
+            ms_digits.parse::<i64>().map_err(|_| bad())? * 10i64.pow(3 - ms_digits.len() as u32);
         rest = &r[digits..];
     }
     let offset_ms = match rest {
@@ -294,7 +296,10 @@ mod tests {
         let b = p("web_stream:0:17");
         assert_eq!(b.position("web_stream", 0), Position::Offset(17));
         assert_eq!(b.position("other", 0), Position::Earliest);
-        assert_eq!(p("@1700000000000"), Bound::all(Position::Timestamp(1_700_000_000_000)));
+        assert_eq!(
+            p("@1700000000000"),
+            Bound::all(Position::Timestamp(1_700_000_000_000))
+        );
         assert_eq!(
             p("@2026-11-24T10:00:00Z"),
             Bound::all(Position::Timestamp(1_795_514_400_000))
@@ -315,8 +320,18 @@ mod tests {
     #[test]
     fn rejects_bad_specs() {
         for bad in [
-            "", "-5", "0:", "a:b", "x:1:2:3", "@yesterday", "-3w", "{", r#"{"t":{"0":-3}}"#,
-            "@2026-13-01T00:00:00Z", "0:-1", "-1:5",
+            "",
+            "-5",
+            "0:",
+            "a:b",
+            "x:1:2:3",
+            "@yesterday",
+            "-3w",
+            "{",
+            r#"{"t":{"0":-3}}"#,
+            "@2026-13-01T00:00:00Z",
+            "0:-1",
+            "-1:5",
         ] {
             assert!(
                 Bound::parse_at(bad, Position::Latest, NOW).is_err(),

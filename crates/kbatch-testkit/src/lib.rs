@@ -597,6 +597,9 @@ pub enum ProduceOp {
     AbortTxn,
     /// `flush()`.
     Flush,
+    /// Flush, report, and exit without closing the producer: an open transaction stays open
+    /// (until the broker's transaction timeout). Must be the last op.
+    ExitWithoutClose,
 }
 
 /// A record to send (explicit partition).
@@ -636,6 +639,7 @@ fn op_line(op: &ProduceOp) -> String {
         ProduceOp::CommitTxn => "C".into(),
         ProduceOp::AbortTxn => "A".into(),
         ProduceOp::Flush => "F".into(),
+        ProduceOp::ExitWithoutClose => "X".into(),
         ProduceOp::Record(r) => {
             let mut line = format!(
                 "R\t{}\t{}\t{}\t{}",
@@ -648,7 +652,7 @@ fn op_line(op: &ProduceOp) -> String {
             for (k, v) in &r.headers {
                 line.push('\t');
                 line.push_str(&base64::engine::general_purpose::STANDARD.encode(k));
-                line.push('=');
+                line.push(':');
                 line.push_str(&b64(v));
             }
             line

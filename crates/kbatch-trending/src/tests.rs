@@ -1,1 +1,554 @@
+//! Extractor tests against the committed example table and against serde_json as an oracle;
+//! algebra tests for merging; ranking, strict mode and renderings.
 
+use std::sync::Arc;
+
+use base64::Engine as _;
+use kbatch_engine::{Job, JobError, PartitionStats};
+use proptest::prelude::*;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
+
+use crate::*;
+
+/// The reference verdict, built on serde_json (it keeps the last of duplicate keys, so the
+/// top-level entries are collected in order to see duplicates).
+fn reference(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+    struct Entries(Vec<(String, Value)>);
+    impl<'de> Deserialize<'de> for Entries {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Entries;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Entries, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = m.next_entry::<String, Value>()? {
+                        out.push((k, v));
+                    }
+                    Ok(Entries(out))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let b = value.ok_or("tombstone")?;
+    if b.is_empty() {
+        return Err("empty");
+    }
+    if std::str::from_utf8(b).is_err() {
+        return Err("bad_utf8");
+    }
+    let v: Value = serde_json::from_slice(b).map_err(|_| "bad_json")?;
+    if !v.is_object() {
+        return Err("not_object");
+    }
+    let Entries(entries) = serde_json::from_slice(b).map_err(|_| "bad_json")?;
+    let get = |name: &str| {
+        entries
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>()
+    };
+    let (p, c) = (get("product"), get("category"));
+    if p.len() > 1 || c.len() > 1 {
+        return Err("duplicate_field");
+    }
+    if p.iter().chain(&c).any(|v| !v.is_string()) {
+        return Err("wrong_type");
+    }
+    match (p.first(), c.first()) {
+        (Some(Value::String(p)), Some(Value::String(c))) => {
+            Ok((c.as_bytes().to_vec(), p.as_bytes().to_vec()))
+        }
+        _ => Err("missing_field"),
+    }
+}
+
+fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+    extract(value)
+        .map(|e| (e.category.into_owned(), e.product.into_owned()))
+        .map_err(Invalid::as_str)
+}
+
+fn table() -> Vec<(Option<Vec<u8>>, String, Option<(String, String)>, String)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/trending/extract_cases.jsonl"
+    );
+    let text = std::fs::read_to_string(path).expect("fixtures/trending/extract_cases.jsonl");
+    text.lines()
+        .map(|l| {
+            let r: Value = serde_json::from_str(l).unwrap();
+            let value = if r["value_null"] == Value::Bool(true) {
+                None
+            } else if let Some(b) = r["value_b64"].as_str() {
+                Some(base64::engine::general_purpose::STANDARD.decode(b).unwrap())
+            } else {
+                Some(r["value"].as_str().unwrap().as_bytes().to_vec())
+            };
+            let expect = r["expect"].as_str().unwrap().to_string();
+            let fields = r["category"]
+                .as_str()
+                .map(|c| (c.to_string(), r["product"].as_str().unwrap().to_string()));
+            (
+                value,
+                expect,
+                fields,
+                r["note"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn example_table() {
+    let rows = table();
+    assert!(rows.len() >= 40);
+    let mut reasons_seen = std::collections::BTreeSet::new();
+    for (value, expect, fields, note) in rows {
+        let got = ours(value.as_deref());
+        match (&got, expect.as_str()) {
+            (Ok((c, p)), "valid") => {
+                let (ec, ep) = fields.clone().unwrap();
+                assert_eq!(
+                    (c.as_slice(), p.as_slice()),
+                    (ec.as_bytes(), ep.as_bytes()),
+                    "{note}"
+                );
+            }
+            (Err(reason), want) => assert_eq!(
+                *reason,
+                want,
+                "{note}: {:?}",
+                value.as_deref().map(String::from_utf8_lossy)
+            ),
+            (Ok(_), want) => panic!("{note}: expected {want}, got valid"),
+        }
+        // serde_json agrees on every row.
+        assert_eq!(got, reference(value.as_deref()), "oracle disagrees: {note}");
+        reasons_seen.insert(expect);
+    }
+    for r in Invalid::ALL {
+        assert!(
+            reasons_seen.contains(r.as_str()),
+            "table lacks {}",
+            r.as_str()
+        );
+    }
+}
+
+fn json_string() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        prop_oneof![
+            Just("a".to_string()),
+            Just("É".to_string()),
+            Just("\\u00c9".to_string()),
+            Just("\\\"".to_string()),
+            Just("\\\\".to_string()),
+            Just("\\n".to_string()),
+            Just("\\ud83d\\ude00".to_string()),
+            Just("\\ud83d".to_string()),
+            Just("\\u0041".to_string()),
+            Just("\t".to_string()),
+            Just("\\x".to_string()),
+            "[a-zA-Z0-9 ]{0,3}",
+        ],
+        0..4,
+    )
+    .prop_map(|parts| format!("\"{}\"", parts.concat()))
+}
+
+fn json_value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        json_string(),
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("-0.5e3".to_string()),
+        Just("12".to_string()),
+        Just("01".to_string()),
+        Just("1.".to_string()),
+    ];
+    leaf.prop_recursive(3, 16, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..3).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((key(), inner), 0..4).prop_map(|kv| {
+                format!(
+                    "{{{}}}",
+                    kv.into_iter()
+                        .map(|(k, v)| format!("{k}:{v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            }),
+        ]
+    })
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("\"product\"".to_string()),
+        Just("\"category\"".to_string()),
+        Just("\"pro\\u0064uct\"".to_string()),
+        Just("\"customer\"".to_string()),
+        Just("\"x\"".to_string()),
+        json_string(),
+    ]
+}
+
+fn top_object() -> impl Strategy<Value = String> {
+    prop::collection::vec((key(), json_value(), " {0,2}"), 0..5).prop_map(|kv| {
+        format!(
+            "{{{}}}",
+            kv.into_iter()
+                .map(|(k, v, ws)| format!("{ws}{k}{ws}:{ws}{v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn oracle_on_generated_objects(obj in top_object(), tail in prop_oneof![Just(""), Just(" "), Just("x"), Just(",")], cut in any::<prop::sample::Index>(), do_cut in any::<bool>()) {
+        let mut text = format!("{obj}{tail}");
+        if do_cut && !text.is_empty() {
+            let mut i = cut.index(text.len());
+            while !text.is_char_boundary(i) { i -= 1; }
+            text.truncate(i);
+        }
+        prop_assert_eq!(ours(Some(text.as_bytes())), reference(Some(text.as_bytes())), "{}", text);
+    }
+
+    #[test]
+    fn oracle_on_arbitrary_values(v in json_value()) {
+        prop_assert_eq!(ours(Some(v.as_bytes())), reference(Some(v.as_bytes())), "{}", v);
+    }
+
+    #[test]
+    fn oracle_on_arbitrary_bytes(b in prop::collection::vec(any::<u8>(), 0..40)) {
+        prop_assert_eq!(ours(Some(&b)), reference(Some(&b)));
+    }
+}
+
+// ----- the job -----
+
+/// Run `job.update` for `(partition, offset, value)` triples through a real decoder, one batch
+/// per record, into `partial`.
+fn feed(
+    job: &Trending,
+    partial: &mut Partial,
+    recs: &[(usize, i64, Option<Vec<u8>>)],
+) -> Result<(), JobError> {
+    for (p, offset, value) in recs {
+        let batch = one_record_batch(*offset, value.as_deref());
+        let mut d = kbatch_records::Decoder::new(1 << 20).verify_crc(false);
+        let chunk = kbatch_records::Chunk {
+            bytes: &batch,
+            start: 0,
+            end: i64::MAX,
+            isolation: kbatch_records::Isolation::ReadCommitted,
+            aborted: &[],
+        };
+        match d.decode(&chunk, |r| job.update(partial, *p, r)) {
+            Ok(_) => {}
+            Err(kbatch_records::Stop::Job(e)) => return Err(e),
+            Err(kbatch_records::Stop::Records(e)) => panic!("{e}"),
+        }
+    }
+    Ok(())
+}
+
+fn zigzag(v: i64, out: &mut Vec<u8>) {
+    let mut u = ((v << 1) ^ (v >> 63)) as u64;
+    while u >= 0x80 {
+        out.push(u as u8 | 0x80);
+        u >>= 7;
+    }
+    out.push(u as u8);
+}
+
+fn one_record_batch(offset: i64, value: Option<&[u8]>) -> Vec<u8> {
+    let mut rec = vec![0u8];
+    zigzag(0, &mut rec);
+    zigzag(0, &mut rec);
+    zigzag(-1, &mut rec);
+    match value {
+        None => zigzag(-1, &mut rec),
+        Some(v) => {
+            zigzag(v.len() as i64, &mut rec);
+            rec.extend_from_slice(v);
+        }
+    }
+    zigzag(0, &mut rec);
+    let mut records = Vec::new();
+    zigzag(rec.len() as i64, &mut records);
+    records.extend(rec);
+    let mut after = Vec::new();
+    after.extend_from_slice(&0i16.to_be_bytes());
+    after.extend_from_slice(&0i32.to_be_bytes());
+    after.extend_from_slice(&0i64.to_be_bytes());
+    after.extend_from_slice(&0i64.to_be_bytes());
+    after.extend_from_slice(&(-1i64).to_be_bytes());
+    after.extend_from_slice(&0i16.to_be_bytes());
+    after.extend_from_slice(&0i32.to_be_bytes());
+    after.extend_from_slice(&1i32.to_be_bytes());
+    after.extend(records);
+    let mut out = offset.to_be_bytes().to_vec();
+    out.extend_from_slice(&((after.len() + 9) as i32).to_be_bytes());
+    out.extend_from_slice(&0i32.to_be_bytes());
+    out.push(2);
+    out.extend_from_slice(&0u32.to_be_bytes());
+    out.extend(after);
+    out
+}
+
+fn stats(n: usize, records: &[(usize, i64, Option<Vec<u8>>)]) -> Vec<PartitionStats> {
+    (0..n)
+        .map(|p| PartitionStats {
+            topic: Arc::from("t"),
+            partition: p as i32,
+            start: 0,
+            end: 1000,
+            records: records.iter().filter(|r| r.0 == p).count() as u64,
+            aborted: 0,
+            control: 0,
+            bytes: 0,
+            decoded: 1000,
+        })
+        .collect()
+}
+
+fn ev(c: &str, p: &str) -> Option<Vec<u8>> {
+    Some(format!(r#"{{"product":"{p}","category":"{c}"}}"#).into_bytes())
+}
+
+#[test]
+fn competition_rank_keeps_ties() {
+    let job = Trending {
+        top: 1,
+        strict: false,
+    };
+    let mut recs = Vec::new();
+    let mut o = 0;
+    for (c, p, n) in [
+        ("Books", "B", 3),
+        ("Books", "A", 3),
+        ("Books", "C", 1),
+        ("Toys", "T1", 2),
+        ("Toys", "T2", 1),
+        ("Toys", "T3", 1),
+    ] {
+        for _ in 0..n {
+            recs.push((0, o, ev(c, p)));
+            o += 1;
+        }
+    }
+    let run = |top| {
+        let job = Trending { top, strict: false };
+        let mut partial = job.partial();
+        feed(&job, &mut partial, &recs).unwrap();
+        job.finish(partial, &stats(1, &recs))
+            .top
+            .into_iter()
+            .map(|r| (r.category, r.product, r.views, r.rank))
+            .collect::<Vec<_>>()
+    };
+    let s = |c: &str, p: &str, v, r| (c.to_string(), p.to_string(), v, r);
+    assert_eq!(
+        run(1),
+        vec![
+            s("Books", "A", 3, 1),
+            s("Books", "B", 3, 1),
+            s("Toys", "T1", 2, 1)
+        ]
+    );
+    assert_eq!(
+        run(2),
+        vec![
+            s("Books", "A", 3, 1),
+            s("Books", "B", 3, 1),
+            s("Toys", "T1", 2, 1),
+            s("Toys", "T2", 1, 2),
+            s("Toys", "T3", 1, 2)
+        ]
+    );
+    assert_eq!(run(3).len(), 6);
+    assert_eq!(run(3)[2], s("Books", "C", 1, 3));
+    let _ = job;
+}
+
+#[test]
+fn escaped_and_raw_spellings_count_together_and_invalid_are_sampled() {
+    let job = Trending {
+        top: 1,
+        strict: false,
+    };
+    let mut recs = vec![
+        (0, 0, ev("\\u00c9t\\u00e9", "P")),
+        (0, 1, ev("Été", "P")),
+        (0, 2, None),
+        (0, 3, Some(b"{".to_vec())),
+        (1, 10, Some(b"[]".to_vec())),
+    ];
+    for i in 0..8 {
+        recs.push((1, 20 + i, Some(b"".to_vec())));
+    }
+    let mut partial = job.partial();
+    feed(&job, &mut partial, &recs).unwrap();
+    let report = job.finish(partial, &stats(2, &recs));
+    assert_eq!(
+        report.top,
+        vec![TopRow {
+            category: "Été".into(),
+            product: "P".into(),
+            views: 2,
+            rank: 1
+        }]
+    );
+    assert_eq!(report.records, 13);
+    assert_eq!(report.invalid, 11);
+    assert_eq!(report.partitions[0].invalid, 2);
+    assert_eq!(report.partitions[1].invalid, 9);
+    let samples: Vec<(i32, i64, &str)> = report
+        .invalid_samples
+        .iter()
+        .map(|s| (s.partition, s.offset, s.reason))
+        .collect();
+    assert_eq!(
+        samples,
+        vec![
+            (0, 2, "tombstone"),
+            (0, 3, "bad_json"),
+            (1, 10, "not_object"),
+            (1, 20, "empty"),
+            (1, 21, "empty"),
+            (1, 22, "empty"),
+            (1, 23, "empty")
+        ]
+    );
+}
+
+#[test]
+fn strict_fails_at_the_first_invalid_record() {
+    let job = Trending {
+        top: 1,
+        strict: true,
+    };
+    let mut partial = job.partial();
+    let recs = vec![
+        (0, 5, ev("C", "P")),
+        (0, 6, Some(b"nope".to_vec())),
+        (0, 7, ev("C", "P")),
+    ];
+    let err = feed(&job, &mut partial, &recs).unwrap_err();
+    match err {
+        JobError::Fail { offset, message } => {
+            assert_eq!(offset, 6);
+            assert!(message.contains("bad_json"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Any split of partitions across workers, merged in any order, gives the same report.
+    #[test]
+    fn merge_is_order_and_split_independent(
+        events in prop::collection::vec((0usize..4, 0usize..3, 0usize..6, any::<bool>()), 1..120),
+        workers in 1usize..5,
+        assignment in prop::collection::vec(0usize..5, 4),
+        order_seed in any::<u64>(),
+    ) {
+        let cats = ["Books", "Toys", "\\u00c9t\\u00e9"];
+        let mut per_part: Vec<Vec<(usize, i64, Option<Vec<u8>>)>> = vec![Vec::new(); 4];
+        for (i, &(p, c, prod, bad)) in events.iter().enumerate() {
+            let value = if bad && prod == 0 { Some(b"bad".to_vec()) } else { ev(cats[c], &format!("P{prod}")) };
+            per_part[p].push((p, i as i64, value));
+        }
+        let all: Vec<_> = per_part.iter().flatten().cloned().collect();
+        let job = Trending { top: 2, strict: false };
+        // One worker owning everything.
+        let mut single = job.partial();
+        for part in &per_part { feed(&job, &mut single, part).unwrap(); }
+        let expected = job.finish(single, &stats(4, &all));
+        // `workers` partials, partitions assigned arbitrarily, merged in a shuffled order.
+        let mut partials: Vec<Partial> = (0..workers).map(|_| job.partial()).collect();
+        for (p, part) in per_part.iter().enumerate() {
+            feed(&job, &mut partials[assignment[p] % workers], part).unwrap();
+        }
+        let mut x = order_seed | 1;
+        let mut order: Vec<usize> = (0..workers).collect();
+        for i in (1..order.len()).rev() {
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            order.swap(i, (x % (i as u64 + 1)) as usize);
+        }
+        let mut slots: Vec<Option<Partial>> = partials.into_iter().map(Some).collect();
+        let mut merged = slots[order[0]].take().unwrap();
+        for &i in &order[1..] { job.merge(&mut merged, slots[i].take().unwrap()); }
+        prop_assert_eq!(job.finish(merged, &stats(4, &all)), expected);
+    }
+}
+
+#[test]
+fn renderings() {
+    let report = Report {
+        records: 3,
+        invalid: 0,
+        partitions: vec![],
+        top: vec![
+            TopRow {
+                category: "Toys, \"Games\"".into(),
+                product: "PD1".into(),
+                views: 12,
+                rank: 1,
+            },
+            TopRow {
+                category: "Été".into(),
+                product: "P\n2".into(),
+                views: 3,
+                rank: 1,
+            },
+        ],
+        invalid_samples: vec![],
+    };
+    assert_eq!(
+        render_csv(&report),
+        "category,product,views,rank\r\n\"Toys, \"\"Games\"\"\",PD1,12,1\r\nÉté,\"P\n2\",3,1\r\n"
+    );
+    let table = render_table(&report);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "+-------------+-------+-----+----+");
+    assert_eq!(lines[1], "|     category|product|views|rank|");
+    assert_eq!(lines[3], "|Toys, \"Games\"|    PD1|   12|   1|");
+    assert!(table.contains("|          Été|"), "{table}");
+    let json: Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["top"][0]["category"], "Toys, \"Games\"");
+    assert_eq!(
+        json.as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>(),
+        vec!["invalid", "invalid_samples", "partitions", "records", "top"]
+    );
+}
+
+#[test]
+fn fx_hasher_distinguishes_lengths() {
+    use std::hash::{Hash, Hasher};
+    let h = |b: &[u8]| {
+        let mut s = FxHasher::default();
+        b.hash(&mut s);
+        s.finish()
+    };
+    assert_ne!(h(b"a"), h(b"a\0"));
+    assert_ne!(h(b"ab"), h(b"ba"));
+}

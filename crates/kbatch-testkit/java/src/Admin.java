@@ -38,9 +38,16 @@ public class Admin {
                     NewTopic t = new NewTopic(topic, partitions, (short) 1).configs(configs);
                     admin.createTopics(Collections.singleton(t)).all().get(30, TimeUnit.SECONDS);
                     // Wait until every partition has a leader.
-                    for (int i = 0; i < 100; i++) {
-                        TopicDescription d = admin.describeTopics(Collections.singleton(topic)).allTopicNames()
-                                .get(30, TimeUnit.SECONDS).get(topic);
+                    for (int i = 0; i < 300; i++) {
+                        TopicDescription d;
+                        try {
+                            d = admin.describeTopics(Collections.singleton(topic)).allTopicNames()
+                                    .get(30, TimeUnit.SECONDS).get(topic);
+                        } catch (java.util.concurrent.ExecutionException e) {
+                            // Metadata may lag the creation by a moment.
+                            Thread.sleep(100);
+                            continue;
+                        }
                         if (d.partitions().size() == partitions
                                 && d.partitions().stream().allMatch(p -> p.leader() != null && !p.leader().isEmpty())) {
                             return;

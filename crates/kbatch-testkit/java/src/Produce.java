@@ -3,10 +3,12 @@
 //
 // Usage: java -cp 'LIBS/*:CLASSES' Produce BOOTSTRAP TOPIC [key=value producer properties...]
 // Ops, one per line, tab separated:
-//   R <partition> <timestamp|-> <key b64|-> <value b64|-> [<header key b64>=<value b64|->]...
+//   R <partition> <timestamp|-> <key b64|-> <value b64|-> [<header key b64>:<value b64|->]...
 //   V <partition> <value as UTF-8 text>          (null key; bulk loading)
 //   K <partition> <key text> <value text>          (bulk loading with a key)
 //   B | C | A | F                                (begin, commit, abort transaction; flush)
+//   X                                            (flush, report, and exit *without* closing:
+//                                                 an open transaction stays open)
 // Prints "<partition>\t<offset>" per record, in op order, once everything is acknowledged.
 import java.io.BufferedReader;
 import java.io.BufferedWriter;
@@ -56,8 +58,17 @@ public class Produce {
                 switch (op) {
                     case 'B': producer.beginTransaction(); break;
                     case 'C': producer.commitTransaction(); break;
-                    case 'A': producer.abortTransaction(); break;
+                    case 'A':
+                        // Flush first: batches still unsent at abort time are failed, never written.
+                        producer.flush();
+                        producer.abortTransaction();
+                        break;
                     case 'F': producer.flush(); break;
+                    case 'X':
+                        producer.flush();
+                        report(sent);
+                        Runtime.getRuntime().halt(0);
+                        break;
                     case 'V': {
                         int t1 = line.indexOf('\t');
                         int t2 = line.indexOf('\t', t1 + 1);
@@ -82,7 +93,7 @@ public class Produce {
                         Long ts = f[2].equals("-") ? null : Long.parseLong(f[2]);
                         RecordHeaders headers = new RecordHeaders();
                         for (int i = 5; i < f.length; i++) {
-                            int eq = f[i].indexOf('=');
+                            int eq = f[i].indexOf(':');
                             String hk = new String(Base64.getDecoder().decode(f[i].substring(0, eq)), StandardCharsets.UTF_8);
                             headers.add(hk, b64(f[i].substring(eq + 1)));
                         }
@@ -94,6 +105,10 @@ public class Produce {
             }
             producer.flush();
         }
+        report(sent);
+    }
+
+    static void report(List<Future<RecordMetadata>> sent) throws Exception {
         BufferedWriter out = new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), 1 << 16);
         for (Future<RecordMetadata> f : sent) {
             RecordMetadata m = f.get();
