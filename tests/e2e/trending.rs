@@ -235,7 +235,7 @@ fn trending_matches_an_independent_report() {
             all.push((g, p.offset, false));
         }
     }
-    let aborted: Vec<Gen> = (0..40).map(|i| event(&mut rng, (i % 5) as i32)).collect();
+    let aborted: Vec<Gen> = (0..40).map(|i| event(&mut rng, i % 5)).collect();
     let mut ops = vec![ProduceOp::BeginTxn];
     ops.extend(aborted.iter().map(op));
     ops.push(ProduceOp::AbortTxn);

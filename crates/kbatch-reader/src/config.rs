@@ -35,9 +35,11 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
-        let mut engine = EngineConfig::default();
         // The fetch loop's header walk verifies every batch's CRC before handing it over.
-        engine.verify_crc = false;
+        let engine = EngineConfig {
+            verify_crc: false,
+            ..EngineConfig::default()
+        };
         Config {
             bootstrap: vec!["localhost:9092".into()],
             timeout: Duration::from_secs(30),

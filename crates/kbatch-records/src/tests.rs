@@ -5,13 +5,16 @@ use proptest::prelude::*;
 use crate::testenc::{concat, Batch, Rec};
 use crate::*;
 
+/// (offset, value) pairs delivered, the tally, the next offset.
+type Decoded = (Vec<(i64, Option<String>)>, Tally, Option<i64>);
+
 fn values(
     bytes: &[u8],
     start: i64,
     end: i64,
     isolation: Isolation,
     aborted: &[AbortedTxn],
-) -> Result<(Vec<(i64, Option<String>)>, Tally, Option<i64>), RecordsError> {
+) -> Result<Decoded, RecordsError> {
     let mut d = Decoder::new(1 << 20);
     let mut out = Vec::new();
     let chunk = Chunk {

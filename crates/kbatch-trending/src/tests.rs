@@ -74,7 +74,13 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
         .map_err(Invalid::as_str)
 }
 
-fn table() -> Vec<(Option<Vec<u8>>, String, Option<(String, String)>, String)> {
+/// (value, expected verdict, expected (category, product), note)
+type Row = (Option<Vec<u8>>, String, Option<(String, String)>, String);
+
+/// (partition index, offset, value)
+type Rec = (usize, i64, Option<Vec<u8>>);
+
+fn table() -> Vec<Row> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../fixtures/trending/extract_cases.jsonl"
@@ -468,7 +474,7 @@ proptest! {
         order_seed in any::<u64>(),
     ) {
         let cats = ["Books", "Toys", "\\u00c9t\\u00e9"];
-        let mut per_part: Vec<Vec<(usize, i64, Option<Vec<u8>>)>> = vec![Vec::new(); 4];
+        let mut per_part: Vec<Vec<Rec>> = vec![Vec::new(); 4];
         for (i, &(p, c, prod, bad)) in events.iter().enumerate() {
             let value = if bad && prod == 0 { Some(b"bad".to_vec()) } else { ev(cats[c], &format!("P{prod}")) };
             per_part[p].push((p, i as i64, value));
