@@ -474,7 +474,7 @@ impl Drop for Broker {
 /// test process leaves a broker behind.
 fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<(), TestkitError> {
     let script = format!(
-        "while kill -0 {watched} 2>/dev/null; do sleep 1; done; kill -9 -- -{broker_pgid} 2>/dev/null; rm -rf '{}'",
+        "while kill -0 {watched} 2>/dev/null; do sleep 1; done; kill -9 -{broker_pgid} 2>/dev/null; rm -rf '{}'",
         dir.display()
     );
     Command::new("sh")
