@@ -12,8 +12,10 @@ KAFKA_MARKER  := $(KAFKA_LIBS)/.complete
 CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
+
+.PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e lint fmt-check clippy doc demo \
-        fixtures fuzz-build static clean-cache
+        fixtures fuzz-build static clean-cache bench bench-e2e bench-smoke
 
 all: build
 
@@ -53,7 +55,25 @@ test-e2e: kafka
 	$(CARGO) test -p kbatch-testkit --tests
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e
+test: kafka lint test-unit test-e2e bench-smoke
+
+## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
+BENCH_BIN := benches/target/release
+bench-build: release
+	cd benches && $(CARGO) build --release --bins
+
+## Micro-benchmarks on fixtures, no broker (criterion; one core).
+bench:
+	cd benches && $(CARGO) bench --bench decode
+
+## kbatch vs rust-rdkafka end to end on one real broker; writes benches/results/<date>-<host>.md.
+bench-e2e: kafka bench-build
+	$(BENCH_BIN)/bench_e2e $(BENCH_ARGS)
+
+## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
+bench-smoke: kafka bench-build
+	$(BENCH_BIN)/bench_e2e --smoke
+	cd benches && $(CARGO) bench --bench decode -- --test
 
 ## The main job end to end (README's first command).
 DEMO_DIR := $(CACHE)/demo-broker

@@ -1,0 +1,1 @@
+//! Shared helpers of kbatch's benchmarks.
