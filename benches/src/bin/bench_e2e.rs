@@ -147,12 +147,13 @@ fn main() {
                 let topic = format!("web_stream_{c}");
                 sh(testkit, &["create-topic", "--bootstrap", bootstrap, "--topic", &topic, "--partitions", "8"]);
                 let n = events.to_string();
-                Command::new("taskset")
+                let status = Command::new("taskset")
                     .args(["-c", "1"])
                     .arg(testkit)
                     .args(["produce-trending", "--bootstrap", bootstrap, "--topic", &topic, "--partitions", "8", "--events", &n, "--seed", "7", "--invalid", "100", "--compression", c])
                     .status()
                     .unwrap();
+                assert!(status.success(), "producing {topic} failed");
             });
         }
     });

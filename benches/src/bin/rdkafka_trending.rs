@@ -10,42 +10,16 @@
 //!
 //! Usage: rdkafka_trending --bootstrap HOST:PORT --topic T [--top N]
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use hashbrown::{Equivalent, HashMap};
+use hashbrown::HashMap;
+use kbatch_benches::count_serde;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-struct Event<'a> {
-    #[serde(borrow)]
-    product: Cow<'a, str>,
-    #[serde(borrow)]
-    category: Cow<'a, str>,
-}
-
-/// A borrowed (category, product) that hashes and compares like the owned key.
-struct Key<'a>(&'a str, &'a str);
-
-impl Hash for Key<'_> {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.0.hash(h);
-        self.1.hash(h);
-    }
-}
-
-impl Equivalent<(String, String)> for Key<'_> {
-    fn equivalent(&self, k: &(String, String)) -> bool {
-        self.0 == k.0 && self.1 == k.1
-    }
-}
 
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
@@ -111,19 +85,8 @@ fn main() {
             continue;
         }
         records += 1;
-        // serde's derived struct also accepts a JSON array; an event must be an object.
-        let payload = msg.payload().filter(|v| v.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));
-        match payload.map(serde_json::from_slice::<Event>) {
-            Some(Ok(e)) => {
-                let key = Key(&e.category, &e.product);
-                match counts.get_mut(&key) {
-                    Some(n) => *n += 1,
-                    None => {
-                        counts.insert((e.category.into_owned(), e.product.into_owned()), 1);
-                    }
-                }
-            }
-            _ => invalid += 1,
+        if !count_serde(&mut counts, msg.payload()) {
+            invalid += 1;
         }
         if msg.offset() + 1 >= end && !done[&p] {
             done.insert(p, true);

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+pub mod fixtures;
 pub mod trending;
 
 /// The Apache Kafka version the harness installs and runs.
@@ -668,7 +669,34 @@ pub fn produce_lines(
     size_hint: usize,
     lines: impl Iterator<Item = String> + Send,
 ) -> Result<Vec<Produced>, TestkitError> {
-    let mut args = vec![bootstrap.to_string(), topic.to_string()];
+    run_producer(false, bootstrap, topic, settings, size_hint, lines)
+}
+
+/// Bulk load: like [`produce_lines`] but keeps nothing per record; returns how many records
+/// Kafka acknowledged (for millions of records).
+pub fn produce_count(
+    bootstrap: &str,
+    topic: &str,
+    settings: &ProducerSettings,
+    lines: impl Iterator<Item = String> + Send,
+) -> Result<u64, TestkitError> {
+    let out = run_producer(true, bootstrap, topic, settings, 0, lines)?;
+    Ok(out.first().map_or(0, |p| p.offset as u64))
+}
+
+fn run_producer(
+    count_only: bool,
+    bootstrap: &str,
+    topic: &str,
+    settings: &ProducerSettings,
+    size_hint: usize,
+    lines: impl Iterator<Item = String> + Send,
+) -> Result<Vec<Produced>, TestkitError> {
+    let mut args = Vec::new();
+    if count_only {
+        args.push("--count-only".to_string());
+    }
+    args.extend([bootstrap.to_string(), topic.to_string()]);
     args.extend(settings.args());
     let mut child = java_tool("Produce", &args, false)?
         .stdin(Stdio::piped())
@@ -683,6 +711,13 @@ pub fn produce_lines(
         let reader = s.spawn(move || {
             let mut out = Vec::with_capacity(size_hint);
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(n) = line.strip_prefix("count ").and_then(|n| n.parse().ok()) {
+                    out.push(Produced {
+                        partition: -1,
+                        offset: n,
+                    });
+                    continue;
+                }
                 let mut f = line.split('\t');
                 let p = f.next().and_then(|p| p.parse().ok());
                 let o = f.next().and_then(|o| o.parse().ok());

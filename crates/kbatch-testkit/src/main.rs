@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! kbatch-testkit install
+//! kbatch-testkit fixtures --out DIR          # capture fixtures/ from a fresh broker
 //! kbatch-testkit start --dir DIR            # prints the bootstrap address; broker stays up
 //! kbatch-testkit stop --dir DIR
 //! kbatch-testkit create-topic --bootstrap B --topic T --partitions N [--config k=v]...
@@ -14,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use kbatch_testkit::{produce_lines, Broker, ProducerSettings};
+use kbatch_testkit::{produce_count, Broker, ProducerSettings};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -66,6 +67,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let f = flags(rest)?;
     match cmd.as_str() {
         "install" => kbatch_testkit::install().map_err(|e| e.to_string()),
+        "fixtures" => kbatch_testkit::fixtures::make(&PathBuf::from(one(&f, "out")?)),
         "start" => {
             let dir = PathBuf::from(one(&f, "dir")?);
             let b = Broker::start_detached(&dir).map_err(|e| e.to_string())?;
@@ -108,12 +110,12 @@ fn run(args: &[String]) -> Result<(), String> {
                 ..ProducerSettings::default()
             };
             let started = std::time::Instant::now();
-            let lines = kbatch_testkit::trending::lines(events, invalid, partitions, seed);
-            let total = lines.len();
-            let produced = produce_lines(bootstrap, topic, &settings, total, lines.into_iter())
-                .map_err(|e| e.to_string())?;
-            if produced.len() != total {
-                return Err(format!("produced {} of {total} records", produced.len()));
+            let (total, lines) =
+                kbatch_testkit::trending::lazy_lines(events, invalid, partitions, seed);
+            let acked =
+                produce_count(bootstrap, topic, &settings, lines).map_err(|e| e.to_string())?;
+            if acked != total as u64 {
+                return Err(format!("Kafka acknowledged {acked} of {total} records"));
             }
             eprintln!(
                 "kbatch-testkit: produced {total} records ({invalid} invalid) to {topic} in {:.1} s",

@@ -39,6 +39,16 @@ fn weight(c: usize, k: usize) -> u64 {
 /// Producer op lines (`K` with a customer key, `R` for tombstones) for `events` valid events
 /// plus `invalid` invalid ones, round-robin over `partitions`, shuffled deterministically.
 pub fn lines(events: u64, invalid: u64, partitions: i32, seed: u64) -> Vec<String> {
+    lazy_lines(events, invalid, partitions, seed).1.collect()
+}
+
+/// [`lines`], made one at a time (for millions of events): `(how many, the lines)`.
+pub fn lazy_lines(
+    events: u64,
+    invalid: u64,
+    partitions: i32,
+    seed: u64,
+) -> (usize, impl Iterator<Item = String> + Send) {
     let per_cat = events / CATEGORIES.len() as u64;
     let mut items: Vec<(u16, u16)> = Vec::with_capacity(events as usize + invalid as usize);
     for c in 0..CATEGORIES.len() {
@@ -56,10 +66,11 @@ pub fn lines(events: u64, invalid: u64, partitions: i32, seed: u64) -> Vec<Strin
         let j = (rng.next() % (i as u64 + 1)) as usize;
         items.swap(i, j);
     }
-    items
+    let n = items.len();
+    let lines = items
         .into_iter()
         .enumerate()
-        .map(|(i, (c, k))| {
+        .map(move |(i, (c, k))| {
             let p = i as i32 % partitions;
             let cust = format!("cus{:03}", rng.next() % 500);
             if c == u16::MAX {
@@ -77,5 +88,6 @@ pub fn lines(events: u64, invalid: u64, partitions: i32, seed: u64) -> Vec<Strin
             let ts = 1_516_978_415 + (i as u64 % 86_400);
             format!("K\t{p}\t{cust}\t{{\"customer\":\"{cust}\",\"product\":\"{prod}\",\"category\":\"{cat}\",\"ts\":\"{ts}\",\"page\":\"/item/{prod}\"}}")
         })
-        .collect()
+        ;
+    (n, lines)
 }

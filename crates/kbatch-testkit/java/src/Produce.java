@@ -1,7 +1,9 @@
 // Test producer for kbatch: Kafka's own Java client, driven by ops on stdin, so kbatch's
 // decoder is checked against what a real producer writes.
 //
-// Usage: java -cp 'LIBS/*:CLASSES' Produce BOOTSTRAP TOPIC [key=value producer properties...]
+// Usage: java -cp 'LIBS/*:CLASSES' Produce [--count-only] BOOTSTRAP TOPIC [key=value producer properties...]
+// With --count-only (bulk loads of millions of records) nothing is kept per record: it prints
+// "count <acknowledged records>" at the end, and fails if any send failed.
 // Ops, one per line, tab separated:
 //   R <partition> <timestamp|-> <key b64|-> <value b64|-> [<header key b64>:<value b64|->]...
 //   V <partition> <value as UTF-8 text>          (null key; bulk loading)
@@ -31,7 +33,14 @@ public class Produce {
         return s.equals("-") ? null : Base64.getDecoder().decode(s);
     }
 
-    public static void main(String[] args) throws Exception {
+    public static void main(String[] argv) throws Exception {
+        boolean countOnly = argv.length > 0 && argv[0].equals("--count-only");
+        String[] args = countOnly ? java.util.Arrays.copyOfRange(argv, 1, argv.length) : argv;
+        java.util.concurrent.atomic.AtomicLong acked = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicReference<Exception> failed = new java.util.concurrent.atomic.AtomicReference<>();
+        org.apache.kafka.clients.producer.Callback onAck = (m, e) -> {
+            if (e != null) failed.compareAndSet(null, e); else acked.incrementAndGet();
+        };
         Properties props = new Properties();
         props.put("bootstrap.servers", args[0]);
         props.put("key.serializer", ByteArraySerializer.class.getName());
@@ -74,7 +83,8 @@ public class Produce {
                         int t2 = line.indexOf('\t', t1 + 1);
                         int partition = Integer.parseInt(line.substring(t1 + 1, t2));
                         byte[] value = line.substring(t2 + 1).getBytes(StandardCharsets.UTF_8);
-                        sent.add(producer.send(new ProducerRecord<>(topic, partition, null, value)));
+                        ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partition, null, value);
+                        if (countOnly) producer.send(r, onAck); else sent.add(producer.send(r));
                         break;
                     }
                     case 'K': {
@@ -84,7 +94,8 @@ public class Produce {
                         int partition = Integer.parseInt(line.substring(t1 + 1, t2));
                         byte[] key = line.substring(t2 + 1, t3).getBytes(StandardCharsets.UTF_8);
                         byte[] value = line.substring(t3 + 1).getBytes(StandardCharsets.UTF_8);
-                        sent.add(producer.send(new ProducerRecord<>(topic, partition, key, value)));
+                        ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partition, key, value);
+                        if (countOnly) producer.send(r, onAck); else sent.add(producer.send(r));
                         break;
                     }
                     case 'R': {
@@ -97,13 +108,19 @@ public class Produce {
                             String hk = new String(Base64.getDecoder().decode(f[i].substring(0, eq)), StandardCharsets.UTF_8);
                             headers.add(hk, b64(f[i].substring(eq + 1)));
                         }
-                        sent.add(producer.send(new ProducerRecord<>(topic, partition, ts, b64(f[3]), b64(f[4]), headers)));
+                        ProducerRecord<byte[], byte[]> r = new ProducerRecord<>(topic, partition, ts, b64(f[3]), b64(f[4]), headers);
+                        if (countOnly) producer.send(r, onAck); else sent.add(producer.send(r));
                         break;
                     }
                     default: throw new IllegalArgumentException("unknown op: " + line);
                 }
             }
             producer.flush();
+        }
+        if (countOnly) {
+            if (failed.get() != null) throw failed.get();
+            System.out.println("count " + acked.get());
+            return;
         }
         report(sent);
     }

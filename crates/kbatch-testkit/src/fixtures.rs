@@ -1,0 +1,235 @@
+//! `kbatch-testkit fixtures --out DIR`: capture record bytes from a real broker.
+//!
+//! Starts a broker, writes each fixture's topic with Kafka's Java producer, then fetches
+//! partition 0 back with kbatch's wire client (read_uncommitted, so every batch — aborted data
+//! and markers included — is captured exactly as the broker serves it). Each fixture is a
+//! `.bin` of concatenated complete record batches plus an entry in `manifest.json`: how it was
+//! made, the aborted transactions the broker reported, and the expected data-record count and
+//! value checksum computed *from what was produced*, not from kbatch's decoder.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use kbatch_wire::{
+    Connection, FetchPartitionRequest, FetchRequest, ListOffsetsRequest, WireConfig,
+};
+use serde_json::json;
+
+use crate::{trending, Broker, ProduceOp, ProducedRecord, ProducerSettings, KAFKA_VERSION};
+
+/// FNV-1a over the values (null = 0xff marker) in offset order: the fixtures' checksum.
+pub fn checksum<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for v in values {
+        for &b in v.unwrap_or(&[0xff]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100_0000_01b3);
+        }
+        h ^= 0x0a;
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+fn capture(bootstrap: &str, topic: &str) -> Result<(Vec<u8>, Vec<(i64, i64)>, i64), String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let conn = Connection::connect(bootstrap, &WireConfig::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let lo = conn
+            .list_offsets(&ListOffsetsRequest {
+                isolation_level: 0,
+                topics: vec![(topic.to_string(), vec![(0, -1)])],
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let hwm = lo.topics[0].1[0].offset;
+        let mut bytes = Vec::new();
+        let mut aborted = BTreeSet::new();
+        let mut next = 0i64;
+        while next < hwm {
+            let req = FetchRequest {
+                max_wait_ms: 500,
+                min_bytes: 1,
+                max_bytes: 8 << 20,
+                isolation_level: 0,
+                topics: vec![(
+                    topic.to_string(),
+                    vec![FetchPartitionRequest {
+                        partition: 0,
+                        fetch_offset: next,
+                        partition_max_bytes: 8 << 20,
+                        current_leader_epoch: -1,
+                    }],
+                )],
+            };
+            let resp = conn.fetch(&req).await.map_err(|e| e.to_string())?;
+            let p = &resp.topics[0].1[0];
+            let walk = kbatch_records::walk(&p.records, true).map_err(|e| e.to_string())?;
+            bytes.extend_from_slice(&p.records[..walk.complete_len]);
+            aborted.extend(p.aborted_transactions.iter().copied());
+            next = walk.next_offset.ok_or("no complete batch in a response")?;
+        }
+        Ok((bytes, aborted.into_iter().collect(), hwm))
+    })
+}
+
+fn rec(
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+    headers: Vec<(String, Option<Vec<u8>>)>,
+) -> ProduceOp {
+    ProduceOp::Record(ProducedRecord {
+        partition: 0,
+        timestamp: None,
+        key: key.map(<[u8]>::to_vec),
+        value: value.map(<[u8]>::to_vec),
+        headers,
+    })
+}
+
+/// Make every fixture into `out`.
+pub fn make(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let broker = Broker::start().map_err(|e| e.to_string())?;
+    let mut manifest = Vec::new();
+
+    // One per codec: 20,000 sample browsing events, 1 partition, producer-side compression.
+    for codec in ["none", "gzip", "snappy", "lz4", "zstd"] {
+        let topic = format!("fixture-{codec}");
+        broker
+            .create_topic(&topic, 1, &[])
+            .map_err(|e| e.to_string())?;
+        let lines = trending::lines(20_000, 20, 1, 11);
+        let values: Vec<Option<Vec<u8>>> = lines
+            .iter()
+            .map(|l| {
+                if l.starts_with('R') {
+                    None
+                } else {
+                    Some(l.splitn(4, '\t').nth(3).unwrap_or("").as_bytes().to_vec())
+                }
+            })
+            .collect();
+        let settings = ProducerSettings {
+            compression: Some(codec.into()),
+            linger_ms: Some(50),
+            batch_size: Some(256 << 10),
+            ..ProducerSettings::default()
+        };
+        let n = lines.len();
+        crate::produce_lines(&broker.bootstrap, &topic, &settings, n, lines.into_iter())
+            .map_err(|e| e.to_string())?;
+        let (bytes, aborted, hwm) = capture(&broker.bootstrap, &topic)?;
+        std::fs::write(out.join(format!("trending-{codec}.bin")), &bytes)
+            .map_err(|e| e.to_string())?;
+        manifest.push(json!({
+            "file": format!("trending-{codec}.bin"), "producer": format!("Kafka Java producer {KAFKA_VERSION}, compression.type={codec}, linger.ms=50, batch.size=262144"),
+            "records": n, "aborted": 0, "control": 0, "end": hwm, "aborted_transactions": aborted,
+            "value_checksum": format!("{:016x}", checksum(values.iter().map(|v| v.as_deref()))),
+        }));
+    }
+
+    // A transactional partition: commit 30, abort 20, 5 plain, commit 10 (marker last).
+    {
+        let topic = "fixture-txn";
+        broker
+            .create_topic(topic, 1, &[])
+            .map_err(|e| e.to_string())?;
+        let txn = ProducerSettings {
+            transactional_id: Some("fixture-tx".into()),
+            compression: Some("zstd".into()),
+            ..ProducerSettings::default()
+        };
+        let v = |i: usize| format!("{{\"id\":{i}}}").into_bytes();
+        let mut committed: Vec<Vec<u8>> = Vec::new();
+        let mut ops = vec![ProduceOp::BeginTxn];
+        for i in 0..30 {
+            ops.push(rec(None, Some(&v(i)), vec![]));
+            committed.push(v(i));
+        }
+        ops.push(ProduceOp::CommitTxn);
+        ops.push(ProduceOp::BeginTxn);
+        for i in 30..50 {
+            ops.push(rec(None, Some(&v(i)), vec![]));
+        }
+        ops.push(ProduceOp::AbortTxn);
+        broker
+            .produce(topic, &txn, &ops)
+            .map_err(|e| e.to_string())?;
+        let plain: Vec<ProduceOp> = (50..55)
+            .map(|i| {
+                committed.push(v(i));
+                rec(Some(b"k"), Some(&v(i)), vec![])
+            })
+            .collect();
+        broker
+            .produce(topic, &ProducerSettings::default(), &plain)
+            .map_err(|e| e.to_string())?;
+        let mut ops = vec![ProduceOp::BeginTxn];
+        for i in 55..65 {
+            ops.push(rec(None, Some(&v(i)), vec![]));
+            committed.push(v(i));
+        }
+        ops.push(ProduceOp::CommitTxn);
+        broker
+            .produce(topic, &txn, &ops)
+            .map_err(|e| e.to_string())?;
+        let (bytes, aborted, hwm) = capture(&broker.bootstrap, topic)?;
+        std::fs::write(out.join("txn.bin"), &bytes).map_err(|e| e.to_string())?;
+        manifest.push(json!({
+            "file": "txn.bin", "producer": format!("Kafka Java producer {KAFKA_VERSION}, transactional (zstd) and plain"),
+            "records": committed.len(), "aborted": 20, "control": 3, "end": hwm, "aborted_transactions": aborted,
+            "value_checksum": format!("{:016x}", checksum(committed.iter().map(|v| Some(v.as_slice())))),
+        }));
+    }
+
+    // Tombstones, null keys, empty values, duplicate header keys, a null header value.
+    {
+        let topic = "fixture-nulls";
+        broker
+            .create_topic(topic, 1, &[])
+            .map_err(|e| e.to_string())?;
+        let h = |k: &str, v: Option<&[u8]>| (k.to_string(), v.map(<[u8]>::to_vec));
+        let values: Vec<Option<Vec<u8>>> = vec![
+            None,
+            Some(vec![]),
+            Some(b"v".to_vec()),
+            Some(b"{}".to_vec()),
+        ];
+        let ops = vec![
+            rec(Some(b"k0"), None, vec![]),
+            rec(
+                None,
+                Some(b""),
+                vec![h("dup", Some(b"1")), h("dup", Some(b"2"))],
+            ),
+            rec(Some(b""), Some(b"v"), vec![h("null", None)]),
+            rec(None, Some(b"{}"), vec![]),
+        ];
+        broker
+            .produce(
+                topic,
+                &ProducerSettings {
+                    linger_ms: Some(50),
+                    ..ProducerSettings::default()
+                },
+                &ops,
+            )
+            .map_err(|e| e.to_string())?;
+        let (bytes, aborted, hwm) = capture(&broker.bootstrap, topic)?;
+        std::fs::write(out.join("nulls.bin"), &bytes).map_err(|e| e.to_string())?;
+        manifest.push(json!({
+            "file": "nulls.bin", "producer": format!("Kafka Java producer {KAFKA_VERSION}, uncompressed"),
+            "records": 4, "aborted": 0, "control": 0, "end": hwm, "aborted_transactions": aborted,
+            "value_checksum": format!("{:016x}", checksum(values.iter().map(|v| v.as_deref()))),
+        }));
+    }
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+    std::fs::write(out.join("manifest.json"), text).map_err(|e| e.to_string())?;
+    Ok(())
+}
