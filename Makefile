@@ -15,7 +15,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e lint fmt-check clippy doc demo \
-        fixtures fuzz-build static clean-cache bench bench-e2e bench-smoke
+        fixtures static test-static clean-cache bench bench-e2e bench-smoke
 
 all: build
 
@@ -46,16 +46,31 @@ doc:
 
 lint: fmt-check clippy doc
 
-test-unit:
+## Library tests (the testkit's and the embedding example's use a real broker too).
+test-unit: kafka
 	$(CARGO) test --workspace --exclude kbatch-cli
 	$(CARGO) test -p kbatch-cli --bins
 
-## Real-broker tests: the testkit starts one Kafka per test binary and reaps it at exit.
+## End-to-end tests of the binary: the testkit starts one Kafka per test binary and reaps it.
 test-e2e: kafka
-	$(CARGO) test -p kbatch-testkit --tests
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e bench-smoke
+test: kafka lint test-unit test-e2e test-static bench-smoke
+
+## Record bytes captured from a real broker into fixtures/batches (see fixtures/README.md).
+fixtures: kafka release
+	target/release/kbatch-testkit fixtures --out fixtures/batches
+
+## A fully static x86-64 Linux `kbatch` (glibc, crt-static; resolves names without NSS).
+STATIC_TARGET := x86_64-unknown-linux-gnu
+STATIC_BIN    := target/$(STATIC_TARGET)/release/kbatch
+static:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p kbatch-cli --target $(STATIC_TARGET)
+	@file $(STATIC_BIN); ls -l $(STATIC_BIN)
+
+## The static binary inside an empty root (chroot) against a real broker.
+test-static: kafka static release
+	tests/static/run.sh $(STATIC_BIN) target/release/kbatch-testkit
 
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
 BENCH_BIN := benches/target/release

@@ -43,6 +43,11 @@ fn main() {
         .set("max.partition.fetch.bytes", "8388608")
         .set("fetch.wait.max.ms", "100")
         .set("queued.max.messages.kbytes", "65536")
+        // librdkafka 2.x pauses a partition's fetches for fetch.queue.backoff.ms (default 1 s)
+        // whenever its local queue is over the thresholds: for a batch read that consumes as
+        // fast as it can, a short backoff and a deeper message queue keep the fetcher busy.
+        .set("queued.min.messages", "1000000")
+        .set("fetch.queue.backoff.ms", "5")
         .create()
         .expect("creating the consumer");
 
