@@ -25,20 +25,35 @@ impl Job for ViewsPerCustomer {
     }
 
     fn merge(&self, into: &mut Self::Partial, other: Self::Partial) {
-        other.into_iter().for_each(|(k, n)| *into.entry(k).or_default() += n);
+        other
+            .into_iter()
+            .for_each(|(k, n)| *into.entry(k).or_default() += n);
     }
 
     fn finish(&self, p: Self::Partial, _: &[PartitionStats]) -> Self::Output {
-        let mut rows: Vec<_> = p.into_iter().map(|(k, n)| (String::from_utf8_lossy(&k).into_owned(), n)).collect();
+        let mut rows: Vec<_> = p
+            .into_iter()
+            .map(|(k, n)| (String::from_utf8_lossy(&k).into_owned(), n))
+            .collect();
         rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         rows
     }
 }
 
 /// Views per customer in `topic` from `from` (a SPEC such as `-1h`) to now, most first.
-pub fn views(bootstrap: &str, topic: &str, from: &str) -> Result<Vec<(String, u64)>, Box<dyn std::error::Error>> {
-    let config = Config { bootstrap: vec![bootstrap.to_string()], ..Config::default() };
-    let spec = ReadSpec { from: Bound::parse(from, Position::Earliest)?, ..ReadSpec::topics([topic]) };
+pub fn views(
+    bootstrap: &str,
+    topic: &str,
+    from: &str,
+) -> Result<Vec<(String, u64)>, Box<dyn std::error::Error>> {
+    let config = Config {
+        bootstrap: vec![bootstrap.to_string()],
+        ..Config::default()
+    };
+    let spec = ReadSpec {
+        from: Bound::parse(from, Position::Earliest)?,
+        ..ReadSpec::topics([topic])
+    };
     Ok(kbatch_reader::read(config, &spec, &ViewsPerCustomer)?.output)
 }
 

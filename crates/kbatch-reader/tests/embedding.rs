@@ -14,7 +14,10 @@ fn views_per_customer_over_the_last_hour() {
     let broker = shared_broker();
     let topic = "embedding-views";
     broker.create_topic(topic, 3, &[]).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let mut ops = Vec::new();
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
     // Two hours old: outside the range.
@@ -39,10 +42,19 @@ fn views_per_customer_over_the_last_hour() {
             headers: vec![],
         }));
     }
-    broker.produce(topic, &ProducerSettings::default(), &ops).unwrap();
+    broker
+        .produce(topic, &ProducerSettings::default(), &ops)
+        .unwrap();
 
-    let got: BTreeMap<String, u64> = example::views(&broker.bootstrap, topic, "-1h").unwrap().into_iter().collect();
+    let got: BTreeMap<String, u64> = example::views(&broker.bootstrap, topic, "-1h")
+        .unwrap()
+        .into_iter()
+        .collect();
     assert_eq!(got, expected);
-    let all: u64 = example::views(&broker.bootstrap, topic, "earliest").unwrap().iter().map(|r| r.1).sum();
+    let all: u64 = example::views(&broker.bootstrap, topic, "earliest")
+        .unwrap()
+        .iter()
+        .map(|r| r.1)
+        .sum();
     assert_eq!(all, 130);
 }

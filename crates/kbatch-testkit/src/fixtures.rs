@@ -1,8 +1,9 @@
 //! `kbatch-testkit fixtures --out DIR`: capture record bytes from a real broker.
 //!
 //! Starts a broker, writes each fixture's topic with Kafka's Java producer, then fetches
-//! partition 0 back with kbatch's wire client (read_uncommitted, so every batch — aborted data
-//! and markers included — is captured exactly as the broker serves it). Each fixture is a
+//! partition 0 back with kbatch's wire client (read_committed: every batch — aborted data and
+//! markers included — is captured exactly as the broker serves it, with the aborted
+//! transactions the broker reports only to read_committed fetches). Each fixture is a
 //! `.bin` of concatenated complete record batches plus an entry in `manifest.json`: how it was
 //! made, the aborted transactions the broker reported, and the expected data-record count and
 //! value checksum computed *from what was produced*, not from kbatch's decoder.
@@ -56,7 +57,9 @@ fn capture(bootstrap: &str, topic: &str) -> Result<(Vec<u8>, Vec<(i64, i64)>, i6
                 max_wait_ms: 500,
                 min_bytes: 1,
                 max_bytes: 8 << 20,
-                isolation_level: 0,
+                // read_committed: the broker still serves every batch (aborted data and markers
+                // included) but only then reports the aborted transactions.
+                isolation_level: 1,
                 topics: vec![(
                     topic.to_string(),
                     vec![FetchPartitionRequest {
