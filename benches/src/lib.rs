@@ -36,7 +36,10 @@ impl Equivalent<(String, String)> for Key<'_> {
 
 /// Count one parsed value the serde way (shared by both comparison readers). Returns false for
 /// an invalid value.
-pub fn count_serde(counts: &mut hashbrown::HashMap<(String, String), u64>, value: Option<&[u8]>) -> bool {
+pub fn count_serde(
+    counts: &mut hashbrown::HashMap<(String, String), u64>,
+    value: Option<&[u8]>,
+) -> bool {
     // serde's derived struct also accepts a JSON array; an event must be an object.
     let value = value.filter(|v| v.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{'));
     match value.map(serde_json::from_slice::<Event>) {

@@ -22,10 +22,15 @@ struct Measure {
 }
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// Run `cmd` pinned to `core`, measuring it with wait4.
+// The child is reaped by `wait4` (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measure(core: &str, program: &Path, args: &[&str]) -> Measure {
     let started = Instant::now();
     let child = Command::new("taskset")
@@ -57,7 +62,11 @@ fn measure(core: &str, program: &Path, args: &[&str]) -> Measure {
     let wall = started.elapsed().as_secs_f64();
     let stdout = out_reader.join().unwrap();
     let stderr = err_reader.join().unwrap();
-    assert!(r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{} {args:?} failed: {stderr}", program.display());
+    assert!(
+        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{} {args:?} failed: {stderr}",
+        program.display()
+    );
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Measure {
         wall,
@@ -68,15 +77,27 @@ fn measure(core: &str, program: &Path, args: &[&str]) -> Measure {
 }
 
 fn sh(program: &Path, args: &[&str]) -> String {
-    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-    assert!(out.status.success(), "{} {args:?}: {}", program.display(), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
+    assert!(
+        out.status.success(),
+        "{} {args:?}: {}",
+        program.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 #[derive(Default)]
@@ -93,10 +114,17 @@ impl Series {
         self.rss.push(m.rss_mb);
     }
     fn med(&self) -> (f64, f64, f64) {
-        (median(&mut self.wall.clone()), median(&mut self.cpu.clone()), median(&mut self.rss.clone()))
+        (
+            median(&mut self.wall.clone()),
+            median(&mut self.cpu.clone()),
+            median(&mut self.rss.clone()),
+        )
     }
     fn range(v: &[f64]) -> (f64, f64) {
-        (v.iter().cloned().fold(f64::INFINITY, f64::min), v.iter().cloned().fold(0.0, f64::max))
+        (
+            v.iter().cloned().fold(f64::INFINITY, f64::min),
+            v.iter().cloned().fold(0.0, f64::max),
+        )
     }
 }
 
@@ -107,10 +135,19 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let smoke = args.iter().any(|a| a == "--smoke");
-    let events: u64 = arg(&args, "--events").map_or(if smoke { 5_000 } else { 10_000_000 }, |v| v.parse().unwrap());
-    let rounds: usize = arg(&args, "--rounds").map_or(if smoke { 1 } else { 5 }, |v| v.parse().unwrap());
+    let events: u64 = arg(&args, "--events").map_or(if smoke { 5_000 } else { 10_000_000 }, |v| {
+        v.parse().unwrap()
+    });
+    let rounds: usize =
+        arg(&args, "--rounds").map_or(if smoke { 1 } else { 5 }, |v| v.parse().unwrap());
     let codecs: Vec<String> = arg(&args, "--codecs")
-        .unwrap_or_else(|| if smoke { "lz4".into() } else { "none,lz4,zstd".into() })
+        .unwrap_or_else(|| {
+            if smoke {
+                "lz4".into()
+            } else {
+                "none,lz4,zstd".into()
+            }
+        })
         .split(',')
         .map(String::from)
         .collect();
@@ -119,20 +156,35 @@ fn main() {
     let testkit = root.join("target/release/kbatch-testkit");
     let rdk = root.join("benches/target/release/rdkafka_trending");
     for p in [&kbatch, &testkit, &rdk] {
-        assert!(p.exists(), "{} is missing: build it first (make bench-e2e does)", p.display());
+        assert!(
+            p.exists(),
+            "{} is missing: build it first (make bench-e2e does)",
+            p.display()
+        );
     }
     let dir = std::env::temp_dir().join(format!("kbatch-bench-{}", std::process::id()));
     let dir_s = dir.display().to_string();
     // Broker on core 0 (its JVM threads inherit the affinity).
     let bootstrap = {
-        let out = Command::new("taskset").args(["-c", "0"]).arg(&testkit).args(["start", "--dir", &dir_s]).output().unwrap();
-        assert!(out.status.success(), "broker start: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("taskset")
+            .args(["-c", "0"])
+            .arg(&testkit)
+            .args(["start", "--dir", &dir_s])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "broker start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
     struct Stop<'a>(&'a Path, String);
     impl Drop for Stop<'_> {
         fn drop(&mut self) {
-            let _ = Command::new(self.0).args(["stop", "--dir", &self.1]).status();
+            let _ = Command::new(self.0)
+                .args(["stop", "--dir", &self.1])
+                .status();
         }
     }
     let _stop = Stop(&testkit, dir_s.clone());
@@ -145,12 +197,39 @@ fn main() {
             let (testkit, bootstrap) = (&testkit, &bootstrap);
             s.spawn(move || {
                 let topic = format!("web_stream_{c}");
-                sh(testkit, &["create-topic", "--bootstrap", bootstrap, "--topic", &topic, "--partitions", "8"]);
+                sh(
+                    testkit,
+                    &[
+                        "create-topic",
+                        "--bootstrap",
+                        bootstrap,
+                        "--topic",
+                        &topic,
+                        "--partitions",
+                        "8",
+                    ],
+                );
                 let n = events.to_string();
                 let status = Command::new("taskset")
                     .args(["-c", "1"])
                     .arg(testkit)
-                    .args(["produce-trending", "--bootstrap", bootstrap, "--topic", &topic, "--partitions", "8", "--events", &n, "--seed", "7", "--invalid", "100", "--compression", c])
+                    .args([
+                        "produce-trending",
+                        "--bootstrap",
+                        bootstrap,
+                        "--topic",
+                        &topic,
+                        "--partitions",
+                        "8",
+                        "--events",
+                        &n,
+                        "--seed",
+                        "7",
+                        "--invalid",
+                        "100",
+                        "--compression",
+                        c,
+                    ])
                     .status()
                     .unwrap();
                 assert!(status.success(), "producing {topic} failed");
@@ -160,9 +239,29 @@ fn main() {
     eprintln!("produced in {:.0} s", started.elapsed().as_secs_f64());
 
     let mut report = String::new();
-    let commit = Command::new("git").args(["rev-parse", "--short", "HEAD"]).current_dir(&root).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|t| t.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())).unwrap_or_default();
-    let mem_gb = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| t.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok())).map_or(0.0, |k| k / 1024.0 / 1024.0);
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(&root)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    let mem_gb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map_or(0.0, |k| k / 1024.0 / 1024.0);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let date = sh(Path::new("date"), &["-u", "+%Y-%m-%d %H:%M UTC"]);
     report.push_str(&format!(
@@ -177,18 +276,53 @@ fn main() {
         let (mut kb, mut rd, mut cnt) = (Series::default(), Series::default(), Series::default());
         let mut records = 0u64;
         for round in 0..rounds {
-            let k = measure("1", &kbatch, &["trending", "--bootstrap", &bootstrap, "--topic", &topic, "--format", "json", "--threads", "1"]);
+            let k = measure(
+                "1",
+                &kbatch,
+                &[
+                    "trending",
+                    "--bootstrap",
+                    &bootstrap,
+                    "--topic",
+                    &topic,
+                    "--format",
+                    "json",
+                    "--threads",
+                    "1",
+                ],
+            );
             let r = measure("1", &rdk, &["--bootstrap", &bootstrap, "--topic", &topic]);
-            let n = measure("1", &kbatch, &["count", "--bootstrap", &bootstrap, "--topic", &topic, "--threads", "1"]);
+            let n = measure(
+                "1",
+                &kbatch,
+                &[
+                    "count",
+                    "--bootstrap",
+                    &bootstrap,
+                    "--topic",
+                    &topic,
+                    "--threads",
+                    "1",
+                ],
+            );
             let kj: Value = serde_json::from_str(&k.stdout).expect("kbatch json");
             let rj: Value = serde_json::from_str(&r.stdout).expect("rdkafka json");
             let nj: Value = serde_json::from_str(&n.stdout).expect("count json");
             for f in ["records", "invalid", "top"] {
-                assert_eq!(kj[f], rj[f], "{c} round {round}: kbatch and rdkafka disagree on {f}");
+                assert_eq!(
+                    kj[f], rj[f],
+                    "{c} round {round}: kbatch and rdkafka disagree on {f}"
+                );
             }
-            assert_eq!(kj["records"], nj["records"], "{c}: trending and count disagree");
+            assert_eq!(
+                kj["records"], nj["records"],
+                "{c}: trending and count disagree"
+            );
             records = kj["records"].as_u64().unwrap();
-            eprintln!("{c} round {round}: kbatch {:.2}s rdkafka {:.2}s count {:.2}s", k.wall, r.wall, n.wall);
+            eprintln!(
+                "{c} round {round}: kbatch {:.2}s rdkafka {:.2}s count {:.2}s",
+                k.wall, r.wall, n.wall
+            );
             kb.push(&k);
             rd.push(&r);
             cnt.push(&n);
@@ -196,13 +330,22 @@ fn main() {
         let mut row = |name: &str, s: &Series| {
             let (w, cpu, rss) = s.med();
             let (lo, hi) = Series::range(&s.wall);
-            report.push_str(&format!("| {c} | {name} | {w:.2} ({lo:.2}–{hi:.2}) | {cpu:.2} | {rss:.0} | {:.2} M |\n", records as f64 / w / 1e6));
+            report.push_str(&format!(
+                "| {c} | {name} | {w:.2} ({lo:.2}–{hi:.2}) | {cpu:.2} | {rss:.0} | {:.2} M |\n",
+                records as f64 / w / 1e6
+            ));
         };
         row("kbatch trending", &kb);
         row("rdkafka trending", &rd);
         row("kbatch count", &cnt);
         let ((kw, kc, kr), (rw, rc, rr), (cw, _, _)) = (kb.med(), rd.med(), cnt.med());
-        ratios.push_str(&format!("| {c} | {:.2}× | {:.2}× | {:.2}× | {:.2}× |\n", rw / kw, kc / rc, kr / rr, kw / cw));
+        ratios.push_str(&format!(
+            "| {c} | {:.2}× | {:.2}× | {:.2}× | {:.2}× |\n",
+            rw / kw,
+            kc / rc,
+            kr / rr,
+            kw / cw
+        ));
     }
     report.push_str(&ratios);
     println!("{report}");

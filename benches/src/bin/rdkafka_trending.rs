@@ -52,14 +52,23 @@ fn main() {
         .expect("creating the consumer");
 
     let timeout = Duration::from_secs(30);
-    let meta = consumer.fetch_metadata(Some(&topic), timeout).expect("metadata");
-    let partitions: Vec<i32> = meta.topics()[0].partitions().iter().map(|p| p.id()).collect();
+    let meta = consumer
+        .fetch_metadata(Some(&topic), timeout)
+        .expect("metadata");
+    let partitions: Vec<i32> = meta.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
     let mut tpl = TopicPartitionList::new();
     let mut ends: BTreeMap<i32, i64> = BTreeMap::new();
     for &p in &partitions {
-        let (low, high) = consumer.fetch_watermarks(&topic, p, timeout).expect("watermarks");
+        let (low, high) = consumer
+            .fetch_watermarks(&topic, p, timeout)
+            .expect("watermarks");
         if high > low {
-            tpl.add_partition_offset(&topic, p, Offset::Offset(low)).unwrap();
+            tpl.add_partition_offset(&topic, p, Offset::Offset(low))
+                .unwrap();
             ends.insert(p, high);
         }
     }
@@ -70,7 +79,9 @@ fn main() {
     let mut pending = ends.len();
     let mut done: BTreeMap<i32, bool> = ends.keys().map(|&p| (p, false)).collect();
     while pending > 0 {
-        let Some(msg) = consumer.poll(Duration::from_millis(500)) else { continue };
+        let Some(msg) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
         let msg = match msg {
             Ok(m) => m,
             Err(KafkaError::PartitionEOF(p)) => {
@@ -119,5 +130,8 @@ fn main() {
             rows.push(serde_json::json!({"category": c, "product": p, "views": n, "rank": rank}));
         }
     }
-    println!("{}", serde_json::json!({"records": records, "invalid": invalid, "top": rows}));
+    println!(
+        "{}",
+        serde_json::json!({"records": records, "invalid": invalid, "top": rows})
+    );
 }

@@ -32,7 +32,10 @@ pub fn checksum<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> u64 {
     h
 }
 
-fn capture(bootstrap: &str, topic: &str) -> Result<(Vec<u8>, Vec<(i64, i64)>, i64), String> {
+/// Captured partition 0: complete batches, aborted transactions `(producer, first offset)`, end.
+type Captured = (Vec<u8>, Vec<(i64, i64)>, i64);
+
+fn capture(bootstrap: &str, topic: &str) -> Result<Captured, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
