@@ -90,6 +90,33 @@ static STOP: [bool; 256] = {
 
 struct Bad;
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Index of the first byte at or after `i` that ends the fast scan of a string (`"`, `\`, or a
+/// control character), or `b.len()`. Eight bytes at a time: the classic "has zero byte" /
+/// "has byte less than" tricks, whose *lowest* flagged byte is exact.
+#[inline]
+fn find_stop(b: &[u8], mut i: usize) -> usize {
+    while i + 8 <= b.len() {
+        let x = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+        let quote = x ^ (LO * b'"' as u64);
+        let slash = x ^ (LO * b'\\' as u64);
+        let flags = (quote.wrapping_sub(LO) & !quote)
+            | (slash.wrapping_sub(LO) & !slash)
+            | (x.wrapping_sub(LO * 0x20) & !x);
+        let flags = flags & HI;
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < b.len() && !STOP[b[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -98,6 +125,12 @@ struct Scanner<'a> {
 impl<'a> Scanner<'a> {
     #[inline]
     fn ws(&mut self) {
+        // Compact JSON has no whitespace: one comparison settles the common case.
+        match self.b.get(self.i) {
+            Some(&c) if c > b' ' => return,
+            None => return,
+            _ => {}
+        }
         while let Some(&c) = self.b.get(self.i) {
             if matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 self.i += 1;
@@ -128,10 +161,7 @@ impl<'a> Scanner<'a> {
         self.expect(b'"')?;
         let start = self.i;
         let b = self.b;
-        let mut i = self.i;
-        while i < b.len() && !STOP[b[i] as usize] {
-            i += 1;
-        }
+        let i = find_stop(b, start);
         match b.get(i) {
             Some(b'"') => {
                 self.i = i + 1;
@@ -207,15 +237,26 @@ impl<'a> Scanner<'a> {
         Ok(v)
     }
 
+    /// An object key, as "which of our two fields is it" (unescaped only when it has escapes).
+    #[inline]
+    fn key(&mut self) -> Result<Option<usize>, Bad> {
+        self.expect(b'"')?;
+        let start = self.i;
+        let i = find_stop(self.b, start);
+        if self.b.get(i) == Some(&b'"') {
+            self.i = i + 1;
+            return Ok(field_of(&self.b[start..i]));
+        }
+        self.i = start - 1;
+        Ok(field_of(&self.string()?))
+    }
+
     /// Skip a string without unescaping (still validating escapes).
     fn skip_string(&mut self) -> Result<(), Bad> {
         self.expect(b'"')?;
         loop {
             let b = self.b;
-            let mut i = self.i;
-            while i < b.len() && !STOP[b[i] as usize] {
-                i += 1;
-            }
+            let i = find_stop(b, self.i);
             match b.get(i) {
                 Some(b'"') => {
                     self.i = i + 1;
@@ -418,11 +459,11 @@ pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
         }
         loop {
             s.ws();
-            let key = s.string()?;
+            let field = s.key()?;
             s.ws();
             s.expect(b':')?;
             s.ws();
-            match field_of(&key) {
+            match field {
                 Some(f) => {
                     if seen[f] {
                         duplicate = true;
@@ -438,7 +479,13 @@ pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
                         s.skip_value(1)?;
                     }
                 }
-                None => s.skip_value(1)?,
+                // Most other members are strings or numbers: skip them without the container
+                // machinery of `skip_value`.
+                None => match s.peek() {
+                    Some(b'"') => s.skip_string()?,
+                    Some(b'-' | b'0'..=b'9') => s.number()?,
+                    _ => s.skip_value(1)?,
+                },
             }
             s.ws();
             match s.peek() {

@@ -63,32 +63,40 @@ pub struct PartitionInvalid {
     pub samples: Vec<(i64, Invalid)>,
 }
 
+/// An interned (category, product) pair of unescaped bytes.
+type PairKey = (Box<[u8]>, Box<[u8]>);
+
+/// A borrowed pair that hashes and compares like [`PairKey`], so a hit allocates nothing.
+#[derive(Hash)]
+struct PairRef<'a>(&'a [u8], &'a [u8]);
+
+impl hashbrown::Equivalent<PairKey> for PairRef<'_> {
+    #[inline]
+    fn equivalent(&self, k: &PairKey) -> bool {
+        *self.0 == *k.0 && *self.1 == *k.1
+    }
+}
+
 /// One worker's aggregation state.
 ///
-/// A (category, product) pair is interned once as `len(category) ‖ category ‖ product` bytes
-/// and counted in a `Vec` by its id: one hash probe per record, no allocation on a hit.
+/// A (category, product) pair is interned once to a `u32` id and counted in a `Vec` by that
+/// id: one hash probe per record, no copy and no allocation on a hit.
 #[derive(Debug, Default, Clone)]
 pub struct Partial {
-    ids: HashMap<Box<[u8]>, u32, Fx>,
-    keys: Vec<Box<[u8]>>,
+    ids: HashMap<PairKey, u32, Fx>,
+    keys: Vec<PairKey>,
     counts: Vec<u64>,
-    scratch: Vec<u8>,
     invalid: Vec<PartitionInvalid>,
 }
 
 impl Partial {
     #[inline]
     fn count(&mut self, category: &[u8], product: &[u8], n: u64) {
-        self.scratch.clear();
-        self.scratch
-            .extend_from_slice(&(category.len() as u32).to_le_bytes());
-        self.scratch.extend_from_slice(category);
-        self.scratch.extend_from_slice(product);
-        match self.ids.get(self.scratch.as_slice()) {
+        match self.ids.get(&PairRef(category, product)) {
             Some(&id) => self.counts[id as usize] += n,
             None => {
                 let id = self.keys.len() as u32;
-                let key: Box<[u8]> = self.scratch.as_slice().into();
+                let key: PairKey = (category.into(), product.into());
                 self.ids.insert(key.clone(), id);
                 self.keys.push(key);
                 self.counts.push(n);
@@ -115,10 +123,10 @@ impl Partial {
 
     /// Every (category, product, views) counted, as unescaped bytes.
     pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8], u64)> + '_ {
-        self.keys.iter().zip(&self.counts).map(|(k, &n)| {
-            let len = u32::from_le_bytes(k[..4].try_into().unwrap()) as usize;
-            (&k[4..4 + len], &k[4 + len..], n)
-        })
+        self.keys
+            .iter()
+            .zip(&self.counts)
+            .map(|(k, &n)| (&*k.0, &*k.1, n))
     }
 
     /// Invalid records per partition index.
