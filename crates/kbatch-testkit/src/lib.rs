@@ -256,38 +256,45 @@ pub struct Broker {
     owned: bool,
 }
 
-static STARTED: AtomicUsize = AtomicUsize::new(0);
+/// One node of a cluster before it runs: its directory, id and ports.
+struct Node {
+    dir: PathBuf,
+    id: u32,
+    port: u16,
+    cport: u16,
+}
 
-impl Broker {
-    /// Start a broker tied to this process: it dies within about a second after this process
-    /// exits, however it exits.
-    pub fn start() -> Result<Broker, TestkitError> {
-        let n = STARTED.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("kbatch-broker-{}-{n}", std::process::id()));
-        Broker::start_in(&dir, Tie::ToThisProcess)
-    }
-
-    /// Start a broker that outlives this process, with its state in `dir`; stop it with
-    /// [`stop_detached`].
-    pub fn start_detached(dir: &Path) -> Result<Broker, TestkitError> {
-        let mut b = Broker::start_in(dir, Tie::Detached)?;
-        std::fs::write(dir.join("bootstrap"), &b.bootstrap).map_err(io("writing bootstrap"))?;
-        std::fs::write(dir.join("pid"), b.pid.to_string()).map_err(io("writing pid"))?;
-        b.owned = false;
-        b.child = None;
-        Ok(b)
-    }
-
-    fn start_in(dir: &Path, tie: Tie) -> Result<Broker, TestkitError> {
-        let libs = kafka_libs()?;
+impl Node {
+    fn prepare(dir: &Path, id: u32) -> Result<Node, TestkitError> {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("data"))
             .map_err(io(format!("creating {}", dir.display())))?;
-        let (port, cport) = (free_port(), free_port());
+        Ok(Node {
+            dir: dir.to_path_buf(),
+            id,
+            port: free_port(),
+            cport: free_port(),
+        })
+    }
+
+    fn voter(&self) -> String {
+        format!("{}@127.0.0.1:{}", self.id, self.cport)
+    }
+
+    /// Write the config, format the storage, start the JVM (not yet waiting for it).
+    fn spawn(self, voters: &str, cluster_id: &str, tie: Tie) -> Result<Broker, TestkitError> {
+        let libs = kafka_libs()?;
+        let Node {
+            dir,
+            id,
+            port,
+            cport,
+        } = self;
+        let rf = if voters.contains(',') { 3 } else { 1 };
         let props = format!(
             "process.roles=broker,controller\n\
-             node.id=1\n\
-             controller.quorum.voters=1@127.0.0.1:{cport}\n\
+             node.id={id}\n\
+             controller.quorum.voters={voters}\n\
              listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}\n\
              advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
              controller.listener.names=CONTROLLER\n\
@@ -297,12 +304,12 @@ impl Broker {
              num.partitions=1\n\
              auto.create.topics.enable=false\n\
              group.initial.rebalance.delay.ms=0\n\
-             offsets.topic.replication.factor=1\n\
+             offsets.topic.replication.factor={rf}\n\
              offsets.topic.num.partitions=4\n\
-             transaction.state.log.replication.factor=1\n\
+             transaction.state.log.replication.factor={rf}\n\
              transaction.state.log.min.isr=1\n\
              transaction.state.log.num.partitions=4\n\
-             share.coordinator.state.topic.replication.factor=1\n\
+             share.coordinator.state.topic.replication.factor={rf}\n\
              share.coordinator.state.topic.min.isr=1\n\
              log.segment.bytes=268435456\n",
             data = dir.join("data").display()
@@ -319,7 +326,7 @@ impl Broker {
                 "format",
                 "-t",
             ])
-            .arg(cluster_id())
+            .arg(cluster_id)
             .arg("-c")
             .arg(&config)
             .output()
@@ -346,17 +353,77 @@ impl Broker {
             .map_err(io("starting the broker JVM"))?;
         let pid = child.id();
         if tie == Tie::ToThisProcess {
-            watchdog(std::process::id(), pid, dir)?;
+            watchdog(std::process::id(), pid, &dir)?;
         }
-        let mut broker = Broker {
+        Ok(Broker {
             bootstrap: format!("127.0.0.1:{port}"),
-            dir: dir.to_path_buf(),
+            dir,
             child: Some(child),
             pid,
             owned: true,
-        };
-        broker.wait_ready(port)?;
+        })
+    }
+}
+
+static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+impl Broker {
+    /// Start a broker tied to this process: it dies within about a second after this process
+    /// exits, however it exits.
+    pub fn start() -> Result<Broker, TestkitError> {
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kbatch-broker-{}-{n}", std::process::id()));
+        Broker::start_in(&dir, Tie::ToThisProcess)
+    }
+
+    /// Start a broker that outlives this process, with its state in `dir`; stop it with
+    /// [`stop_detached`].
+    pub fn start_detached(dir: &Path) -> Result<Broker, TestkitError> {
+        let mut b = Broker::start_in(dir, Tie::Detached)?;
+        std::fs::write(dir.join("bootstrap"), &b.bootstrap).map_err(io("writing bootstrap"))?;
+        std::fs::write(dir.join("pid"), b.pid.to_string()).map_err(io("writing pid"))?;
+        b.owned = false;
+        b.child = None;
+        Ok(b)
+    }
+
+    fn start_in(dir: &Path, tie: Tie) -> Result<Broker, TestkitError> {
+        let node = Node::prepare(dir, 1)?;
+        let voters = node.voter();
+        let cluster_id = cluster_id();
+        let mut broker = node.spawn(&voters, &cluster_id, tie)?;
+        broker.wait_ready(broker.port())?;
         Ok(broker)
+    }
+
+    /// Start `n` combined broker+controller nodes (ids 1..=n, all of them voters) forming one
+    /// cluster, each tied to this process like [`Broker::start`]. For tests that kill or move
+    /// leaders.
+    pub fn start_cluster(n: usize) -> Result<Vec<Broker>, TestkitError> {
+        let k = STARTED.fetch_add(1, Ordering::Relaxed);
+        let base = std::env::temp_dir().join(format!("kbatch-cluster-{}-{k}", std::process::id()));
+        let nodes: Vec<Node> = (1..=n)
+            .map(|id| Node::prepare(&base.join(format!("node{id}")), id as u32))
+            .collect::<Result<_, _>>()?;
+        let voters = nodes.iter().map(Node::voter).collect::<Vec<_>>().join(",");
+        let cluster_id = cluster_id();
+        let mut brokers = Vec::with_capacity(n);
+        for node in nodes {
+            brokers.push(node.spawn(&voters, &cluster_id, Tie::ToThisProcess)?);
+        }
+        for b in &mut brokers {
+            let port = b.port();
+            b.wait_ready(port)?;
+        }
+        Ok(brokers)
+    }
+
+    fn port(&self) -> u16 {
+        self.bootstrap
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
     }
 
     fn wait_ready(&mut self, port: u16) -> Result<(), TestkitError> {

@@ -116,3 +116,36 @@ fn watchdog_reaps_the_broker_of_a_dead_starter() {
     }
     assert!(!alive(pid), "broker {pid} outlived its starter");
 }
+
+#[test]
+fn three_node_cluster_replicates() {
+    let brokers = Broker::start_cluster(3).expect("three nodes start");
+    assert_eq!(brokers.len(), 3);
+    let b = &brokers[0];
+    b.create_topic(
+        "replicated",
+        3,
+        &[
+            ("kbatch.replication.factor", "3"),
+            ("min.insync.replicas", "2"),
+        ],
+    )
+    .unwrap();
+    let produced = b
+        .produce(
+            "replicated",
+            &ProducerSettings::default(),
+            &[rec(0, "a"), rec(1, "b"), rec(2, "c")],
+        )
+        .unwrap();
+    assert_eq!(produced.len(), 3);
+    assert!(produced.iter().all(|p| p.offset == 0));
+    let pids: Vec<u32> = brokers.iter().map(Broker::pid).collect();
+    assert!(pids.iter().all(|&p| alive(p)));
+    drop(brokers);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        pids.iter().all(|&p| !alive(p)),
+        "every node is reaped on drop"
+    );
+}

@@ -2,6 +2,7 @@
 // instead of one per kafka-topics call).
 //
 // Usage: java -cp 'LIBS/*:CLASSES' Admin BOOTSTRAP create TOPIC PARTITIONS [key=value configs...]
+//        (kbatch.replication.factor=N sets the replication factor, default 1)
 //        java -cp 'LIBS/*:CLASSES' Admin BOOTSTRAP delete-records TOPIC PARTITION BEFORE_OFFSET
 //        java -cp 'LIBS/*:CLASSES' Admin BOOTSTRAP wait-ready
 import java.util.Collections;
@@ -31,11 +32,16 @@ public class Admin {
                     String topic = args[2];
                     int partitions = Integer.parseInt(args[3]);
                     Map<String, String> configs = new HashMap<>();
+                    short rf = 1;
                     for (int i = 4; i < args.length; i++) {
                         int eq = args[i].indexOf('=');
-                        configs.put(args[i].substring(0, eq), args[i].substring(eq + 1));
+                        String k = args[i].substring(0, eq);
+                        String v = args[i].substring(eq + 1);
+                        // Not a topic config: the replication factor (3-node clusters).
+                        if (k.equals("kbatch.replication.factor")) rf = Short.parseShort(v);
+                        else configs.put(k, v);
                     }
-                    NewTopic t = new NewTopic(topic, partitions, (short) 1).configs(configs);
+                    NewTopic t = new NewTopic(topic, partitions, rf).configs(configs);
                     admin.createTopics(Collections.singleton(t)).all().get(30, TimeUnit.SECONDS);
                     // Wait until every partition has a leader.
                     for (int i = 0; i < 300; i++) {
