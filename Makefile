@@ -15,7 +15,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e lint fmt-check clippy doc demo \
-        fixtures static test-static clean-cache bench bench-e2e bench-smoke
+        fixtures static test-static clean-cache bench bench-e2e bench-smoke fuzz-build fuzz
 
 all: build
 
@@ -55,7 +55,18 @@ test-unit: kafka
 test-e2e: kafka
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-static bench-smoke
+test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke
+
+## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
+## so the stable toolchain suffices. Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
+FUZZ_CRATES := kbatch-records kbatch-wire
+fuzz-build:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz build -s none --fuzz-dir fuzz) || exit 1; done
+
+FUZZ_SECONDS ?= 120
+fuzz: fuzz-build
+	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
 
 ## Record bytes captured from a real broker into fixtures/batches (see fixtures/README.md).
 fixtures: kafka release

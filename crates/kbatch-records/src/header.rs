@@ -43,7 +43,10 @@ pub struct BatchHeader {
 impl BatchHeader {
     /// The offset after this batch: `base_offset + last_offset_delta + 1`.
     pub fn next_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta) + 1
+        // `next_batch` refuses headers where this would overflow; saturate all the same.
+        self.base_offset
+            .saturating_add(i64::from(self.last_offset_delta))
+            .saturating_add(1)
     }
 
     /// Bytes of the whole batch: `12 + batch_length`.
@@ -168,6 +171,16 @@ pub(crate) fn next_batch(
         return Err(RecordsError::CorruptBatch {
             base_offset,
             reason: "negative last offset delta",
+        });
+    }
+    if base_offset < 0
+        || base_offset
+            .checked_add(i64::from(h.last_offset_delta) + 1)
+            .is_none()
+    {
+        return Err(RecordsError::CorruptBatch {
+            base_offset,
+            reason: "base offset negative or offsets overflow",
         });
     }
     if h.record_count < 0 {

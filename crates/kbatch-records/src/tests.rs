@@ -203,6 +203,25 @@ fn case7_corrupt_headers_are_errors() {
     assert!(matches!(err, RecordsError::CorruptRecord { .. }), "{err}");
 }
 
+/// Found by the `decode_batches` fuzz target: a base offset near i64::MAX made
+/// `base_offset + last_offset_delta + 1` overflow.
+#[test]
+fn fuzz_offset_overflow_is_a_corrupt_batch() {
+    for base in [i64::MAX - 1, i64::MAX, -5] {
+        let mut b = Batch::plain(base, &recs(3, "a"));
+        b.base_offset = base;
+        let bytes = b.encode();
+        assert!(
+            matches!(walk(&bytes, true), Err(RecordsError::CorruptBatch { .. })),
+            "base {base}"
+        );
+        assert!(values(&bytes, 0, ALL, RC, &[]).is_err());
+    }
+    let crash = include_bytes!("../fuzz/regressions/offset-overflow.bin");
+    let _ = walk(crash, false);
+    let _ = values(crash, 0, ALL, RC, &[]);
+}
+
 #[test]
 fn case8_empty_batch_after_compaction() {
     let mut b = Batch::plain(37, &[]);
