@@ -93,6 +93,17 @@ fn bench(c: &mut Criterion) {
             })
         });
         let frozen = Bytes::from(bytes.clone());
+        g.bench_function("kafka-protocol decode", |b| {
+            b.iter(|| {
+                let mut buf = frozen.clone();
+                let mut n = 0u64;
+                while !buf.is_empty() {
+                    let set = RecordBatchDecoder::decode(&mut buf).unwrap();
+                    n += set.records.iter().map(|r| r.value.as_ref().map_or(0, |v| v.len() as u64)).sum::<u64>();
+                }
+                black_box(n)
+            })
+        });
         g.bench_function("naive kafka-protocol+serde_json+hashbrown", |b| {
             b.iter(|| {
                 let mut buf = frozen.clone();
