@@ -119,13 +119,7 @@ pub fn kafka_libs() -> Result<PathBuf, TestkitError> {
             .arg(format!("-DoutputDirectory={}", dir.display()))
             .output()
             .map_err(io("running mvn (is Maven installed?)"))?;
-        if !out.status.success() {
-            return Err(TestkitError::Command {
-                what: "mvn dependency:copy-dependencies".into(),
-                detail: String::from_utf8_lossy(&out.stdout).into_owned()
-                    + &String::from_utf8_lossy(&out.stderr),
-            });
-        }
+        succeeded(&out, "mvn dependency:copy-dependencies")?;
         std::fs::write(&marker, KAFKA_VERSION).map_err(io("writing the install marker"))?;
         Ok(dir.clone())
     })
@@ -204,6 +198,18 @@ fn run_tool(main: &str, args: &[String]) -> Result<String, TestkitError> {
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A finished command's failure, with everything it printed.
+fn succeeded(out: &std::process::Output, what: &str) -> Result<(), TestkitError> {
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(TestkitError::Command {
+        what: what.into(),
+        detail: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+    })
 }
 
 fn tail(text: &str, lines: usize) -> String {
@@ -331,13 +337,7 @@ impl Node {
             .arg(&config)
             .output()
             .map_err(io("running StorageTool"))?;
-        if !fmt.status.success() {
-            return Err(TestkitError::Command {
-                what: "kafka storage format".into(),
-                detail: String::from_utf8_lossy(&fmt.stdout).into_owned()
-                    + &String::from_utf8_lossy(&fmt.stderr),
-            });
-        }
+        succeeded(&fmt, "kafka storage format")?;
         let log =
             std::fs::File::create(dir.join("broker.log")).map_err(io("creating broker.log"))?;
         let child = Command::new("java")

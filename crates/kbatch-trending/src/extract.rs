@@ -197,23 +197,7 @@ impl<'a> Scanner<'a> {
                         b'r' => out.push(b'\r'),
                         b't' => out.push(b'\t'),
                         b'u' => {
-                            let hi = self.hex4()?;
-                            let cp = if (0xD800..0xDC00).contains(&hi) {
-                                if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
-                                    return Err(Bad);
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(Bad);
-                                }
-                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
-                            } else if (0xDC00..0xE000).contains(&hi) {
-                                return Err(Bad);
-                            } else {
-                                hi
-                            };
-                            let ch = char::from_u32(cp).ok_or(Bad)?;
+                            let ch = self.unicode_escape()?;
                             let mut buf = [0u8; 4];
                             out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                         }
@@ -224,6 +208,28 @@ impl<'a> Scanner<'a> {
                 c => out.push(c),
             }
         }
+    }
+
+    /// The character of a `\uXXXX` escape (after the `u`), combining a surrogate pair; a lone
+    /// surrogate is invalid JSON text, as serde_json holds.
+    fn unicode_escape(&mut self) -> Result<char, Bad> {
+        let hi = self.hex4()?;
+        let cp = if (0xD800..0xDC00).contains(&hi) {
+            if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
+                return Err(Bad);
+            }
+            self.i += 2;
+            let lo = self.hex4()?;
+            if !(0xDC00..0xE000).contains(&lo) {
+                return Err(Bad);
+            }
+            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+        } else if (0xDC00..0xE000).contains(&hi) {
+            return Err(Bad);
+        } else {
+            hi
+        };
+        char::from_u32(cp).ok_or(Bad)
     }
 
     fn hex4(&mut self) -> Result<u32, Bad> {
@@ -268,19 +274,7 @@ impl<'a> Scanner<'a> {
                         b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.i += 1,
                         b'u' => {
                             self.i += 1;
-                            let hi = self.hex4()?;
-                            if (0xD800..0xDC00).contains(&hi) {
-                                if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
-                                    return Err(Bad);
-                                }
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if !(0xDC00..0xE000).contains(&lo) {
-                                    return Err(Bad);
-                                }
-                            } else if (0xDC00..0xE000).contains(&hi) {
-                                return Err(Bad);
-                            }
+                            self.unicode_escape()?;
                         }
                         _ => return Err(Bad),
                     }
