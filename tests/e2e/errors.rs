@@ -202,3 +202,22 @@ fn array_count_bomb_in_a_tiny_metadata_response() {
     ]);
     assert_fails(&r, 1, &addr);
 }
+
+#[test]
+fn silent_broker_ends_within_the_timeout() {
+    // Accepts connections and reads requests, never answers: the request timeout closes the
+    // connection and the run fails within --timeout instead of hanging.
+    let addr = fake_broker(|_| Vec::new());
+    let r = kbatch(&[
+        "count",
+        "--topic",
+        "t",
+        "--bootstrap",
+        &addr,
+        "--timeout",
+        "2s",
+    ]);
+    assert_fails(&r, 1, &addr);
+    assert!(r.stderr.contains("did not answer"), "{}", r.stderr);
+    assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
+}

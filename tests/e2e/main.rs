@@ -7,7 +7,7 @@
 //! - `ranges`: per-partition offsets, mid-batch starts, timestamps, empty partitions and ranges;
 //! - `transactions`: commits, aborts, a commit marker as the last offset, both isolation levels;
 //! - `errors`: unknown topic, unreachable broker, out-of-range offsets, hostile "brokers"
-//!   (HTTP, 2 GiB length prefix, array-count bomb), usage errors and exit codes;
+//!   (HTTP, 2 GiB length prefix, array-count bomb, a silent broker), usage errors and exit codes;
 //! - `trending`: the flagship job against an independently computed report.
 
 mod common;

@@ -143,3 +143,20 @@ fn ranges_are_exact() {
     let recent = kbatch(&["count", "--topic", &t, "--from=-1h"]).json();
     assert_eq!(recent["records"].as_u64(), Some(0));
 }
+
+#[test]
+fn deleted_records_move_earliest_and_are_never_reset_to() {
+    // RELIABILITY.md case 22 at planning time: after kafka-delete-records, `earliest` starts at
+    // the new log start, and an explicit offset below it is an error naming the range.
+    let t = topic("deleted");
+    create_topic(&t, 1, &[]);
+    let ops: Vec<_> = (0..100).map(|i| rec(0, None, &format!("{i}"))).collect();
+    produce(&t, &kbatch_testkit::ProducerSettings::default(), &ops);
+    broker().delete_records(&t, 0, 60).expect("delete-records");
+    let all = kbatch(&["count", "--topic", &t]).json();
+    assert_eq!(records_of(&all), vec![(0, 60, 100, 40)]);
+    let r = kbatch(&["count", "--topic", &t, "--from", "0"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.is_empty());
+    assert!(r.stderr.contains("[60, 100]"), "{}", r.stderr);
+}

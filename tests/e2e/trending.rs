@@ -264,6 +264,21 @@ fn trending_matches_an_independent_report() {
         .collect();
     let whole: BTreeMap<i32, (i64, i64)> = ends.iter().map(|(&p, &e)| (p, (0, e))).collect();
 
+    // RELIABILITY.md case 11: records = valid + invalid, and every offset in range is a data
+    // record, an aborted record or a control record (no compaction here, so no gaps).
+    let doc = kbatch(&["trending", "--topic", &t, "--format", "json"]).json();
+    let mut invalid_sum = 0;
+    for p in doc["partitions"].as_array().unwrap() {
+        let n = |f: &str| p[f].as_i64().unwrap();
+        assert_eq!(
+            n("records") + n("aborted") + n("control"),
+            n("end") - n("start"),
+            "{p}"
+        );
+        invalid_sum += n("invalid");
+    }
+    assert_eq!(doc["invalid"].as_i64(), Some(invalid_sum));
+
     for top in [1u64, 3] {
         let run = kbatch(&[
             "trending",
