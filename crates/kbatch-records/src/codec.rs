@@ -1,5 +1,11 @@
 //! Decompression into a reusable scratch buffer, never past a cap and never sized from a
 //! length the data claims.
+//!
+//! The scratch `Vec` is kept *initialised* up to its length (its high-water mark) and the
+//! decompressed batch is its first `n` bytes: codecs write straight into it, and reusing it for
+//! the next batch costs neither a copy nor a fresh zero-fill. It grows by doubling, with
+//! `reserve_exact` so that its capacity never exceeds `cap + 1` bytes (the one extra byte is
+//! how a stream that is too large gets noticed).
 
 use std::io::Read;
 
@@ -7,16 +13,14 @@ use crate::{Compression, RecordsError};
 
 const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
 
-/// Decompress `input` into `out` (cleared first). `out` grows only as data actually comes out,
-/// and never beyond `cap` bytes.
+/// Decompress `input` into `scratch`, returning how many of its leading bytes hold the result.
 pub(crate) fn decompress(
     codec: Compression,
     input: &[u8],
-    out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
     cap: usize,
     base_offset: i64,
-) -> Result<(), RecordsError> {
-    out.clear();
+) -> Result<usize, RecordsError> {
     let fail = |reason: String| RecordsError::Decompress {
         base_offset,
         codec,
@@ -27,31 +31,46 @@ pub(crate) fn decompress(
         codec,
         cap,
     };
-    match codec {
+    let out = match codec {
         Compression::None => {
             if input.len() > cap {
                 return Err(too_large);
             }
-            out.extend_from_slice(input);
-            Ok(())
+            ensure_len(scratch, input.len(), cap);
+            scratch[..input.len()].copy_from_slice(input);
+            Ok(input.len())
         }
-        Compression::Gzip => read_capped(flate2::read::GzDecoder::new(input), out, cap)
-            .map_err(|e| e.into_error(too_large, fail)),
-        Compression::Lz4 => read_capped(lz4_flex::frame::FrameDecoder::new(input), out, cap)
-            .map_err(|e| e.into_error(too_large, fail)),
+        // Multi-member: Java's GZIPInputStream reads concatenated members too, and trailing
+        // bytes that are not a member become an error rather than being ignored.
+        Compression::Gzip => read_capped(flate2::read::MultiGzDecoder::new(input), scratch, cap),
+        Compression::Lz4 => read_capped(lz4_flex::frame::FrameDecoder::new(input), scratch, cap),
         Compression::Zstd => {
+            // The streaming decoder never trusts the frame's declared content size.
             let decoder =
                 zstd::stream::read::Decoder::with_buffer(input).map_err(|e| fail(e.to_string()))?;
-            read_capped(decoder, out, cap).map_err(|e| e.into_error(too_large, fail))
+            read_capped(decoder, scratch, cap)
         }
         Compression::Snappy => {
             if input.starts_with(XERIAL_MAGIC) {
-                xerial(input, out, cap).map_err(|e| e.into_error(too_large, fail))
+                xerial(input, scratch, cap)
             } else {
-                snappy_block(input, out, cap).map_err(|e| e.into_error(too_large, fail))
+                snappy_block(input, scratch, 0, cap)
             }
         }
+    };
+    out.map_err(|e| e.into_error(too_large, fail))
+}
+
+/// Make `scratch` at least `len` bytes long (initialised), growing by doubling but never to a
+/// capacity beyond `cap + 1`.
+fn ensure_len(scratch: &mut Vec<u8>, len: usize, cap: usize) {
+    if scratch.len() >= len {
+        return;
     }
+    let limit = cap.saturating_add(1);
+    let target = scratch.len().saturating_mul(2).max(len).min(limit.max(len));
+    scratch.reserve_exact(target - scratch.len());
+    scratch.resize(target, 0);
 }
 
 enum CapError {
@@ -72,23 +91,48 @@ impl CapError {
     }
 }
 
-/// Read a decompressing stream to its end, refusing more than `cap` bytes.
-fn read_capped(reader: impl Read, out: &mut Vec<u8>, cap: usize) -> Result<(), CapError> {
-    // Ask for one byte more than the cap: getting it means the data is too large.
-    let limit = (cap as u64).saturating_add(1);
-    let mut limited = reader.take(limit);
-    match limited.read_to_end(out) {
-        Ok(_) if out.len() > cap => Err(CapError::TooLarge),
-        Ok(_) => Ok(()),
-        Err(e) => Err(CapError::Codec(e.to_string())),
+/// Read a decompressing stream to its end into `scratch`, refusing more than `cap` bytes.
+fn read_capped(
+    mut reader: impl Read,
+    scratch: &mut Vec<u8>,
+    cap: usize,
+) -> Result<usize, CapError> {
+    // Where growth starts for a fresh scratch: small batches stay small.
+    const FIRST: usize = 16 << 10;
+    let limit = cap.saturating_add(1);
+    let mut filled = 0;
+    loop {
+        if filled == scratch.len() {
+            if filled > cap {
+                return Err(CapError::TooLarge);
+            }
+            // Room for one byte past the cap: getting it means the data is too large.
+            ensure_len(scratch, (filled + 1).max(FIRST.min(limit)), cap);
+        }
+        let room = (limit - filled).min(scratch.len() - filled);
+        match reader.read(&mut scratch[filled..filled + room]) {
+            Ok(0) => return Ok(filled),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(CapError::Codec(e.to_string())),
+        }
+        if filled > cap {
+            return Err(CapError::TooLarge);
+        }
     }
 }
 
-/// One raw snappy block, appended to `out`. The block's declared length is checked against
-/// the cap before anything is reserved.
-fn snappy_block(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), CapError> {
+/// One raw snappy block, written to `scratch` at `at`; returns the end of the output. The
+/// block's declared length is checked against the room left under the cap before anything is
+/// reserved.
+fn snappy_block(
+    input: &[u8],
+    scratch: &mut Vec<u8>,
+    at: usize,
+    cap: usize,
+) -> Result<usize, CapError> {
     let len = snap::raw::decompress_len(input).map_err(|e| CapError::Codec(e.to_string()))?;
-    if len > cap.saturating_sub(out.len()) {
+    if len > cap.saturating_sub(at) {
         return Err(CapError::TooLarge);
     }
     // A valid block of `len` bytes needs at least len / 64 input bytes (the densest copy op
@@ -99,20 +143,21 @@ fn snappy_block(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), CapEr
             input.len()
         )));
     }
-    let start = out.len();
-    out.resize(start + len, 0);
+    let end = at + len;
+    ensure_len(scratch, end, cap);
     snap::raw::Decoder::new()
-        .decompress(input, &mut out[start..])
+        .decompress(input, &mut scratch[at..end])
         .map_err(|e| CapError::Codec(e.to_string()))?;
-    Ok(())
+    Ok(end)
 }
 
 /// Java's xerial framing: magic, version, compatible version, then chunks of
 /// `[i32 BE length][raw snappy block]`.
-fn xerial(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), CapError> {
+fn xerial(input: &[u8], scratch: &mut Vec<u8>, cap: usize) -> Result<usize, CapError> {
     let mut rest = input
         .get(16..)
         .ok_or_else(|| CapError::Codec("truncated xerial header".into()))?;
+    let mut end = 0;
     while !rest.is_empty() {
         let len_bytes = rest
             .get(..4)
@@ -126,8 +171,8 @@ fn xerial(input: &[u8], out: &mut Vec<u8>, cap: usize) -> Result<(), CapError> {
         let chunk = rest
             .get(4..4 + len as usize)
             .ok_or_else(|| CapError::Codec(format!("xerial chunk length {len} beyond the data")))?;
-        snappy_block(chunk, out, cap)?;
+        end = snappy_block(chunk, scratch, end, cap)?;
         rest = &rest[4 + len as usize..];
     }
-    Ok(())
+    Ok(end)
 }

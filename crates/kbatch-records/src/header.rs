@@ -9,6 +9,18 @@ pub const HEADER_LEN: usize = 61;
 /// `partition_leader_epoch` on (49 bytes) plus the records.
 const MIN_BATCH_LENGTH: i32 = (HEADER_LEN - 12) as i32;
 
+/// The largest `batch_length` taken for a batch still arriving rather than for corrupt bytes.
+///
+/// A batch travels whole in one Fetch response, and responses are refused far below this
+/// (kbatch's frame cap defaults to 100 MiB; brokers cap `message.max.bytes` the same way), so
+/// a longer batch can never complete: calling it "need more" would make the fetch loop wait for
+/// bytes that will never come. Calling it corrupt names the offset instead.
+pub const MAX_BATCH_LENGTH: i32 = 1 << 30;
+
+/// The smallest encoded record: a one-byte length, then attributes, timestamp delta, offset
+/// delta, key length, value length and header count of one byte each.
+const MIN_RECORD_LEN: usize = 7;
+
 /// The fixed 61-byte v2 batch header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
@@ -51,7 +63,8 @@ impl BatchHeader {
 
     /// Bytes of the whole batch: `12 + batch_length`.
     pub fn total_len(&self) -> usize {
-        12 + self.batch_length as usize
+        // Headers from `walk` never have a negative length; a hand-made one must not panic.
+        12 + self.batch_length.max(0) as usize
     }
 
     /// Part of a transaction.
@@ -131,12 +144,26 @@ pub fn walk(bytes: &[u8], verify_crc: bool) -> Result<Walk, RecordsError> {
     };
     let mut rest = bytes;
     while let Some((h, _)) = next_batch(rest, verify_crc)? {
+        check_order(w.next_offset, &h)?;
         rest = &rest[h.total_len()..];
         w.complete_len += h.total_len();
         w.batches += 1;
         w.next_offset = Some(h.next_offset());
     }
     Ok(w)
+}
+
+/// Batches of one partition come in offset order. A batch starting below the previous batch's
+/// next offset would hand the same offsets out twice, so it is corrupt, not a quirk to smooth
+/// over.
+pub(crate) fn check_order(prev_next: Option<i64>, h: &BatchHeader) -> Result<(), RecordsError> {
+    match prev_next {
+        Some(prev) if h.base_offset < prev => Err(RecordsError::CorruptBatch {
+            base_offset: h.base_offset,
+            reason: "batch starts below the previous batch's last offset (offsets go backwards)",
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The next complete batch at the front of `b`, or `None` if `b` holds no complete batch.
@@ -161,12 +188,30 @@ pub(crate) fn next_batch(
             reason: "batch length shorter than a batch header",
         });
     }
+    if batch_length > MAX_BATCH_LENGTH {
+        return Err(RecordsError::CorruptBatch {
+            base_offset,
+            reason: "batch length over 1 GiB, larger than any Fetch response can carry",
+        });
+    }
     let total = 12 + batch_length as usize;
     if b.len() < total {
         return Ok(None); // truncated trailing batch: need more
     }
     let batch = &b[..total];
     let h = BatchHeader::parse(batch);
+    // CRC first: when the bytes are damaged, "CRC mismatch" is the truer diagnosis than
+    // whichever field the damage happened to hit.
+    if verify_crc {
+        let actual = crc32c::crc32c(&batch[21..]);
+        if actual != h.crc {
+            return Err(RecordsError::Crc {
+                base_offset,
+                expected: h.crc,
+                actual,
+            });
+        }
+    }
     if h.last_offset_delta < 0 {
         return Err(RecordsError::CorruptBatch {
             base_offset,
@@ -189,15 +234,20 @@ pub(crate) fn next_batch(
             reason: "negative record count",
         });
     }
-    if verify_crc {
-        let actual = crc32c::crc32c(&batch[21..]);
-        if actual != h.crc {
-            return Err(RecordsError::Crc {
-                base_offset,
-                expected: h.crc,
-                actual,
-            });
-        }
+    // Offsets inside a batch are distinct and within [base, base + last_offset_delta], so a
+    // larger count is a lie; checking it here means no count ever drives a long loop.
+    if i64::from(h.record_count) > i64::from(h.last_offset_delta) + 1 {
+        return Err(RecordsError::CorruptBatch {
+            base_offset,
+            reason: "record count larger than the batch's offset span",
+        });
+    }
+    // Uncompressed records are all present: each takes at least MIN_RECORD_LEN bytes.
+    if h.attributes & 7 == 0 && h.record_count as usize > (total - HEADER_LEN) / MIN_RECORD_LEN {
+        return Err(RecordsError::CorruptBatch {
+            base_offset,
+            reason: "record count larger than the records present",
+        });
     }
     Ok(Some((h, batch)))
 }

@@ -25,7 +25,7 @@ mod testenc;
 #[cfg(test)]
 mod tests;
 
-pub use header::{walk, BatchHeader, Walk, HEADER_LEN};
+pub use header::{walk, BatchHeader, Walk, HEADER_LEN, MAX_BATCH_LENGTH};
 pub use record::{Headers, Record};
 
 use txn::TxnFilter;
@@ -75,9 +75,11 @@ pub struct Tally {
     pub aborted: u64,
     /// Control records (transaction markers).
     pub control: u64,
-    /// Complete batches decoded (any offset).
+    /// Complete batches holding any offset of the range (control and aborted ones included).
+    /// Batches wholly outside the range are not counted, so a refetch that resends batches
+    /// already decoded does not count them twice.
     pub batches: u64,
-    /// Bytes of the complete batches decoded (on the wire, compressed).
+    /// Wire (compressed) bytes of the batches counted in `batches`.
     pub bytes: u64,
 }
 
@@ -186,11 +188,25 @@ pub enum RecordsError {
 }
 
 /// Per-worker decoder: owns a reusable scratch buffer for decompression (capped).
-#[derive(Debug)]
+///
+/// One per decode worker, reused for every chunk it decodes: the scratch buffer grows to the
+/// largest decompressed batch seen (never beyond the cap) and stays, so steady-state decoding
+/// allocates nothing.
 pub struct Decoder {
     scratch: Vec<u8>,
     cap: usize,
     verify_crc: bool,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the scratch contents: that may be megabytes of somebody's records.
+        f.debug_struct("Decoder")
+            .field("scratch_len", &self.scratch.len())
+            .field("cap", &self.cap)
+            .field("verify_crc", &self.verify_crc)
+            .finish()
+    }
 }
 
 impl Decoder {
@@ -224,48 +240,59 @@ impl Decoder {
         while let Some((h, batch)) =
             header::next_batch(rest, self.verify_crc).map_err(Stop::Records)?
         {
+            header::check_order(next, &h).map_err(Stop::Records)?;
             rest = &rest[h.total_len()..];
-            tally.batches += 1;
-            tally.bytes += h.total_len() as u64;
             next = Some(h.next_offset());
             let last = h.base_offset + i64::from(h.last_offset_delta);
-            let skip_all = last < chunk.start || h.base_offset >= chunk.end;
+            let in_range = last >= chunk.start && h.base_offset < chunk.end;
+            if in_range {
+                tally.batches += 1;
+                tally.bytes += h.total_len() as u64;
+            }
             if h.is_control() {
-                // Markers update the transaction state even outside the range.
+                // Markers update the transaction state even outside the range: an ABORT
+                // marker below `start` still ends that producer's aborted transaction.
                 txn.consume_upto(last);
-                let body = &batch[HEADER_LEN..];
+                let body = self.body(&h, batch).map_err(Stop::Records)?;
+                let (start, end) = (chunk.start, chunk.end);
                 let mut control_in_range = 0;
                 record::for_each(&h, body, |r| {
-                    if r.offset >= chunk.start && r.offset < chunk.end {
+                    if r.offset >= start && r.offset < end {
                         control_in_range += 1;
                     }
-                    if let Some(key) = r.key {
-                        if key.len() >= 4 && i16::from_be_bytes([key[2], key[3]]) == 0 {
-                            txn.abort_marker(h.producer_id);
+                    match control_type(r.key) {
+                        Some(CONTROL_ABORT) => txn.abort_marker(h.producer_id),
+                        Some(_) => {}
+                        None => {
+                            return Err(RecordsError::CorruptRecord {
+                                base_offset: h.base_offset,
+                                offset: r.offset,
+                                reason: "control record key is not (version i16, type i16)",
+                            })
                         }
                     }
-                    Ok::<(), std::convert::Infallible>(())
+                    Ok(())
                 })
                 .map_err(|e| match e {
-                    record::ForEachError::Records(e) => Stop::Records(e),
-                    record::ForEachError::Job(never) => match never {},
+                    record::ForEachError::Records(e) | record::ForEachError::Job(e) => {
+                        Stop::Records(e)
+                    }
                 })?;
                 tally.control += control_in_range;
                 continue;
             }
             let aborted = h.is_transactional() && txn.is_aborted(h.producer_id, last);
-            if skip_all {
+            if !in_range {
                 continue;
             }
+            let body = self.body(&h, batch).map_err(Stop::Records)?;
             if aborted {
-                // Count the aborted records in range without decompressing: record offsets
-                // of a batch are dense only without compaction, so walk them properly.
-                let body = self.body(&h, batch).map_err(Stop::Records)?;
+                // Record offsets are dense only without compaction, so count them properly
+                // (which also validates the batch like any other).
                 let n = count_in_range(&h, body, chunk.start, chunk.end).map_err(Stop::Records)?;
                 tally.aborted += n;
                 continue;
             }
-            let body = self.body(&h, batch).map_err(Stop::Records)?;
             let (start, end) = (chunk.start, chunk.end);
             let mut delivered = 0u64;
             record::for_each(&h, body, |r| {
@@ -291,10 +318,21 @@ impl Decoder {
         match h.compression()? {
             Compression::None => Ok(raw),
             codec => {
-                codec::decompress(codec, raw, &mut self.scratch, self.cap, h.base_offset)?;
-                Ok(&self.scratch)
+                let n = codec::decompress(codec, raw, &mut self.scratch, self.cap, h.base_offset)?;
+                Ok(&self.scratch[..n])
             }
         }
+    }
+}
+
+/// The control record type for an ABORT marker (COMMIT is 1).
+const CONTROL_ABORT: i16 = 0;
+
+/// A control record's type, from its key (version i16, type i16); `None` if the key is not one.
+fn control_type(key: Option<&[u8]>) -> Option<i16> {
+    match key? {
+        [_, _, a, b, ..] => Some(i16::from_be_bytes([*a, *b])),
+        _ => None,
     }
 }
 

@@ -56,11 +56,7 @@ impl<'a> Iterator for Headers<'a> {
             b: self.rest,
             pos: 0,
         };
-        let item = (|| {
-            let key = c.bytes()?.ok_or("null header key")?;
-            let value = c.bytes()?;
-            Ok((key, value))
-        })();
+        let item = c.header();
         match item {
             Ok(kv) => {
                 self.rest = &self.rest[c.pos..];
@@ -86,6 +82,7 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    /// A zigzag varlong: at most 10 bytes, the tenth carrying only the top bit.
     #[inline]
     fn varlong(&mut self) -> Result<i64, &'static str> {
         let mut v: u64 = 0;
@@ -93,18 +90,19 @@ impl<'a> Cursor<'a> {
         loop {
             let byte = *self.b.get(self.pos).ok_or("truncated varint")?;
             self.pos += 1;
+            if shift == 63 && byte > 1 {
+                return Err("varlong overflow");
+            }
             v |= u64::from(byte & 0x7f) << shift;
             if byte & 0x80 == 0 {
                 break;
             }
             shift += 7;
-            if shift > 63 {
-                return Err("varint overflow");
-            }
         }
         Ok((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
+    /// A zigzag varint: at most 5 bytes, the fifth carrying only the top four bits.
     #[inline]
     fn varint(&mut self) -> Result<i32, &'static str> {
         let mut v: u32 = 0;
@@ -122,6 +120,14 @@ impl<'a> Cursor<'a> {
             shift += 7;
         }
         Ok((v >> 1) as i32 ^ -((v & 1) as i32))
+    }
+
+    /// One header: a non-null key, then a value that may be null.
+    #[inline]
+    fn header(&mut self) -> Result<(&'a [u8], Option<&'a [u8]>), &'static str> {
+        let key = self.bytes()?.ok_or("null header key")?;
+        let value = self.bytes()?;
+        Ok((key, value))
     }
 
     /// A varint length then that many bytes; -1 is null.
@@ -149,7 +155,9 @@ impl<'a> Cursor<'a> {
 }
 
 /// Call `f` for every record of a batch body (after decompression), checking that exactly
-/// `record_count` records fill it.
+/// `record_count` records fill it, that their offsets increase within the batch, and that each
+/// record's fields (headers included) fill exactly its length: a record the parser did not
+/// fully understand is never delivered as if it were fine.
 pub(crate) fn for_each<E>(
     h: &BatchHeader,
     body: &[u8],
@@ -157,15 +165,23 @@ pub(crate) fn for_each<E>(
 ) -> Result<(), ForEachError<E>> {
     let mut outer = Cursor { b: body, pos: 0 };
     let log_append = h.log_append_time();
+    // The offset of the record being parsed, as far as known: errors name it.
     let mut offset = h.base_offset;
+    let mut prev_delta: Option<i32> = None;
+    let corrupt = |offset, reason| {
+        ForEachError::Records(RecordsError::CorruptRecord {
+            base_offset: h.base_offset,
+            offset,
+            reason,
+        })
+    };
     for _ in 0..h.record_count {
-        let corrupt = |offset, reason| {
-            ForEachError::Records(RecordsError::CorruptRecord {
+        if outer.pos == body.len() {
+            return Err(ForEachError::Records(RecordsError::CorruptBatch {
                 base_offset: h.base_offset,
-                offset,
-                reason,
-            })
-        };
+                reason: "record count larger than the records present",
+            }));
+        }
         let len = outer.varint().map_err(|r| corrupt(offset, r))?;
         if len < 0 {
             return Err(corrupt(offset, "negative record length"));
@@ -183,7 +199,8 @@ pub(crate) fn for_each<E>(
         };
         outer.pos = end;
         let parsed = (|| {
-            c.pos += 1; // attributes (unused)
+            c.b.get(c.pos).ok_or("truncated record")?; // attributes: unused in v2
+            c.pos += 1;
             let ts_delta = c.varlong()?;
             let off_delta = c.varint()?;
             let key = c.bytes()?;
@@ -192,11 +209,19 @@ pub(crate) fn for_each<E>(
             if header_count < 0 {
                 return Err("negative header count");
             }
-            let headers = c.b.get(c.pos..).ok_or("truncated record")?;
-            // Every header takes at least two bytes (two varint lengths).
-            if header_count as usize > headers.len() / 2 {
+            let headers_at = c.pos;
+            // Every header takes at least two bytes (two varint lengths): this bounds the
+            // loop below by the bytes present, whatever the count claims.
+            if header_count as usize > (c.b.len() - c.pos) / 2 {
                 return Err("header count larger than the record");
             }
+            for _ in 0..header_count {
+                c.header()?;
+            }
+            if c.pos != c.b.len() {
+                return Err("bytes left after the record's headers");
+            }
+            let headers = &c.b[headers_at..];
             Ok((ts_delta, off_delta, key, value, header_count, headers))
         })();
         let (ts_delta, off_delta, key, value, header_count, headers) =
@@ -204,6 +229,13 @@ pub(crate) fn for_each<E>(
         if off_delta < 0 || off_delta > h.last_offset_delta {
             return Err(corrupt(offset, "offset delta outside the batch"));
         }
+        if prev_delta.is_some_and(|p| off_delta <= p) {
+            return Err(corrupt(
+                h.base_offset + i64::from(off_delta),
+                "offset deltas do not increase",
+            ));
+        }
+        prev_delta = Some(off_delta);
         offset = h.base_offset + i64::from(off_delta);
         let timestamp = if log_append {
             h.max_timestamp

@@ -156,51 +156,179 @@ fn recrc(bytes: &mut [u8]) {
     bytes[17..21].copy_from_slice(&crc.to_be_bytes());
 }
 
-#[test]
-fn case7_corrupt_headers_are_errors() {
-    let good = Batch::plain(0, &recs(3, "a")).encode();
-    // Negative and tiny batch lengths.
-    for len in [-1, 0, 10] {
-        let mut b = good.clone();
-        set_i32(&mut b, 8, len);
-        assert!(
-            matches!(walk(&b, true), Err(RecordsError::CorruptBatch { .. })),
-            "len {len}"
-        );
+fn corrupt_batch(r: Result<impl std::fmt::Debug, RecordsError>) -> &'static str {
+    match r {
+        Err(RecordsError::CorruptBatch { reason, .. }) => reason,
+        other => panic!("expected CorruptBatch, got {other:?}"),
     }
-    // 0x7FFFFFF0: a truncated batch (need more), never an allocation.
-    let mut b = good.clone();
-    set_i32(&mut b, 8, 0x7FFF_FFF0);
-    assert_eq!(walk(&b, true).unwrap().batches, 0);
-    // Record count -1, 10^9 with a few bytes, >0 with no bytes.
-    for count in [-1, 1_000_000_000, 4] {
-        let mut b = good.clone();
-        set_i32(&mut b, 57, count);
-        recrc(&mut b);
-        assert!(values(&b, 0, ALL, RC, &[]).is_err(), "count {count}");
+}
+
+fn corrupt_record(r: Result<impl std::fmt::Debug, RecordsError>) -> &'static str {
+    match r {
+        Err(RecordsError::CorruptRecord { reason, .. }) => reason,
+        other => panic!("expected CorruptRecord, got {other:?}"),
     }
-    let mut empty = Batch::plain(0, &[]);
-    empty.record_count = 3;
-    assert!(values(&empty.encode(), 0, ALL, RC, &[]).is_err());
-    // Varint overflow in a record length.
-    let mut bad = Batch::plain(0, &[]);
-    bad.record_count = 1;
-    bad.records = vec![0xff; 12];
-    assert!(matches!(
-        values(&bad.encode(), 0, ALL, RC, &[]),
-        Err(RecordsError::CorruptRecord { .. })
-    ));
-    // Header count 2^31 - 1 inside a small record.
-    let mut raw = Vec::new();
-    let mut body = vec![0u8, 0, 0, 1, 0, 1, 0];
-    testenc::zigzag(i64::from(i32::MAX), &mut body);
-    testenc::zigzag(body.len() as i64, &mut raw);
-    raw.extend(body);
-    let mut b = Batch::plain(0, &[]);
+}
+
+/// A one-record uncompressed batch whose record section is `raw`, CRC correct.
+fn raw_batch(base: i64, raw: Vec<u8>) -> Vec<u8> {
+    let mut b = Batch::plain(base, &[]);
     b.record_count = 1;
     b.records = raw;
-    let err = values(&b.encode(), 0, ALL, RC, &[]).unwrap_err();
-    assert!(matches!(err, RecordsError::CorruptRecord { .. }), "{err}");
+    b.encode()
+}
+
+/// A record section: one record whose body (after the length) is `body`.
+fn one_record(body: &[u8]) -> Vec<u8> {
+    let mut raw = Vec::new();
+    testenc::zigzag(body.len() as i64, &mut raw);
+    raw.extend_from_slice(body);
+    raw
+}
+
+#[test]
+fn case7_batch_length_negative_tiny_or_absurd() {
+    let good = Batch::plain(0, &recs(3, "a")).encode();
+    for len in [-1, 0, 10, 48, 0x7FFF_FFF0, i32::MAX, MAX_BATCH_LENGTH + 1] {
+        let mut b = good.clone();
+        set_i32(&mut b, 8, len);
+        corrupt_batch(walk(&b, true));
+        corrupt_batch(values(&b, 0, ALL, RC, &[]));
+    }
+    // Up to the limit a long length is a batch still arriving: need more, not an error.
+    let mut b = good.clone();
+    set_i32(&mut b, 8, MAX_BATCH_LENGTH);
+    assert_eq!(walk(&b, true).unwrap().batches, 0);
+}
+
+#[test]
+fn case7_record_counts_that_lie() {
+    let good = Batch::plain(0, &recs(3, "a")).encode();
+    // -1; 10^9 over ~20 payload bytes; 4 where 3 are present; 2 where 3 are present.
+    for (count, last_delta) in [(-1, 2), (1_000_000_000, 2), (1_000_000_000, i32::MAX - 1)] {
+        let mut b = good.clone();
+        set_i32(&mut b, 23, last_delta);
+        set_i32(&mut b, 57, count);
+        recrc(&mut b);
+        corrupt_batch(walk(&b, true));
+        corrupt_batch(values(&b, 0, ALL, RC, &[]));
+    }
+    for count in [4, 2] {
+        let mut b = good.clone();
+        set_i32(&mut b, 23, 10);
+        set_i32(&mut b, 57, count);
+        recrc(&mut b);
+        corrupt_batch(values(&b, 0, ALL, RC, &[]));
+    }
+    // Count > 0 with no record bytes at all, plain and compressed (caught after decompression).
+    for codec in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let mut empty = Batch::with(0, &[], codec, false);
+        empty.record_count = 3;
+        empty.last_offset_delta = 2;
+        corrupt_batch(values(&empty.encode(), 0, ALL, RC, &[]));
+    }
+    // 10^9 records claimed inside a compressed batch of 3: the walk cannot see inside, the
+    // decode stops when the decompressed records run out.
+    let mut b = Batch::with(0, &recs(3, "a"), Compression::Zstd, false);
+    b.record_count = 1_000_000_000;
+    b.last_offset_delta = i32::MAX - 1;
+    assert_eq!(walk(&b.encode(), true).unwrap().batches, 1);
+    assert_eq!(
+        corrupt_batch(values(&b.encode(), 0, ALL, RC, &[])),
+        "record count larger than the records present"
+    );
+}
+
+#[test]
+fn case7_varint_overflow_and_header_count_bombs() {
+    // Record length varint of 12 continuation bytes.
+    let b = raw_batch(0, vec![0xff; 12]);
+    assert_eq!(
+        corrupt_record(values(&b, 0, ALL, RC, &[])),
+        "varint overflow"
+    );
+    // A 10-byte varlong timestamp delta whose last byte carries more than the top bit.
+    let mut body = vec![0u8];
+    body.extend_from_slice(&[0xff; 9]);
+    body.push(0x02);
+    body.extend_from_slice(&[0, 1, 1, 0]);
+    assert_eq!(
+        corrupt_record(values(&raw_batch(0, one_record(&body)), 0, ALL, RC, &[])),
+        "varlong overflow"
+    );
+    // Header counts 2^31 - 1 (fits an i32) and 2^31 (does not: a varint overflow).
+    for (count, reason) in [
+        (i64::from(i32::MAX), "header count larger than the record"),
+        (1i64 << 31, "varint overflow"),
+    ] {
+        // attributes, timestamp delta, offset delta, null key, empty value; then the count.
+        let mut body = vec![0u8, 0, 0, 1, 0];
+        testenc::zigzag(count, &mut body);
+        let b = raw_batch(0, one_record(&body));
+        assert_eq!(corrupt_record(values(&b, 0, ALL, RC, &[])), reason);
+    }
+    // Bytes after the headers, and a header that runs past its record.
+    let b = raw_batch(0, one_record(&[0, 0, 0, 1, 1, 0, 9]));
+    assert_eq!(
+        corrupt_record(values(&b, 0, ALL, RC, &[])),
+        "bytes left after the record's headers"
+    );
+    let b = raw_batch(0, one_record(&[0, 0, 0, 1, 1, 2, 2, b'k']));
+    assert!(matches!(
+        values(&b, 0, ALL, RC, &[]),
+        Err(RecordsError::CorruptRecord { .. })
+    ));
+}
+
+#[test]
+fn offsets_must_increase_within_and_across_batches() {
+    // Two records with the same offset delta.
+    let mut twice = recs(2, "a");
+    twice[1].offset_delta = 0;
+    let mut b = Batch::plain(0, &twice);
+    b.last_offset_delta = 1;
+    assert_eq!(
+        corrupt_record(values(&b.encode(), 0, ALL, RC, &[])),
+        "offset deltas do not increase"
+    );
+    // A batch starting below the previous batch's next offset.
+    let bytes = concat(&[
+        Batch::plain(0, &recs(3, "a")),
+        Batch::plain(2, &recs(3, "b")),
+    ]);
+    corrupt_batch(walk(&bytes, true));
+    let mut seen = Vec::new();
+    let chunk = Chunk {
+        bytes: &bytes,
+        start: 0,
+        end: ALL,
+        isolation: RC,
+        aborted: &[],
+    };
+    let r = Decoder::new(1 << 20).decode(&chunk, |r| {
+        seen.push(r.offset);
+        Ok::<(), ()>(())
+    });
+    assert!(matches!(
+        r,
+        Err(Stop::Records(RecordsError::CorruptBatch {
+            base_offset: 2,
+            ..
+        }))
+    ));
+    assert_eq!(seen, vec![0, 1, 2]);
+}
+
+#[test]
+fn crc_is_reported_before_what_the_damage_hit() {
+    // Damage to the record count: with CRC on, the diagnosis is the CRC.
+    let mut b = Batch::plain(5, &recs(3, "a")).encode();
+    set_i32(&mut b, 57, -1);
+    assert!(matches!(
+        walk(&b, true),
+        Err(RecordsError::Crc { base_offset: 5, .. })
+    ));
+    corrupt_batch(walk(&b, false));
 }
 
 /// Found by the `decode_batches` fuzz target: a base offset near i64::MAX made
