@@ -176,3 +176,114 @@ fn xerial(input: &[u8], scratch: &mut Vec<u8>, cap: usize) -> Result<usize, CapE
     }
     Ok(end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testenc::compress;
+
+    const CODECS: [(Compression, bool); 5] = [
+        (Compression::Gzip, false),
+        (Compression::Snappy, false),
+        (Compression::Snappy, true),
+        (Compression::Lz4, false),
+        (Compression::Zstd, false),
+    ];
+
+    #[test]
+    fn exactly_the_cap_fits_one_more_byte_does_not() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for (codec, xerial) in CODECS {
+            let input = compress(codec, &data, xerial);
+            let mut scratch = Vec::new();
+            let n = decompress(codec, &input, &mut scratch, data.len(), 0).unwrap();
+            assert_eq!(&scratch[..n], &data[..], "{codec:?}");
+            let err = decompress(codec, &input, &mut scratch, data.len() - 1, 7).unwrap_err();
+            assert!(
+                matches!(err, RecordsError::DecompressTooLarge { base_offset: 7, cap, .. } if cap == data.len() - 1),
+                "{codec:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn scratch_capacity_never_exceeds_the_cap() {
+        let zeros = vec![0u8; 4 << 20];
+        let cap = 300_000;
+        for (codec, xerial) in CODECS {
+            let input = compress(codec, &zeros, xerial);
+            let mut scratch = Vec::new();
+            assert!(decompress(codec, &input, &mut scratch, cap, 0).is_err());
+            assert!(
+                scratch.capacity() <= cap + 1,
+                "{codec:?}: {}",
+                scratch.capacity()
+            );
+        }
+    }
+
+    #[test]
+    fn scratch_is_reused_without_stale_bytes() {
+        let mut scratch = Vec::new();
+        let big = compress(Compression::Lz4, &[7u8; 50_000], false);
+        let small = compress(Compression::Lz4, b"abc", false);
+        assert_eq!(
+            decompress(Compression::Lz4, &big, &mut scratch, 1 << 20, 0),
+            Ok(50_000)
+        );
+        let n = decompress(Compression::Lz4, &small, &mut scratch, 1 << 20, 0).unwrap();
+        assert_eq!(&scratch[..n], b"abc");
+    }
+
+    #[test]
+    fn garbage_is_a_codec_error_naming_the_batch() {
+        for (codec, _) in CODECS {
+            let err = decompress(
+                codec,
+                b"\x01\x02not compressed at all",
+                &mut Vec::new(),
+                1 << 20,
+                42,
+            )
+            .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    RecordsError::Decompress {
+                        base_offset: 42,
+                        ..
+                    }
+                ),
+                "{codec:?}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_all_read() {
+        let mut two = compress(Compression::Gzip, b"hello ", false);
+        two.extend(compress(Compression::Gzip, b"world", false));
+        let mut scratch = Vec::new();
+        let n = decompress(Compression::Gzip, &two, &mut scratch, 100, 0).unwrap();
+        assert_eq!(&scratch[..n], b"hello world");
+    }
+
+    #[test]
+    fn xerial_with_several_chunks() {
+        let mut x = XERIAL_MAGIC.to_vec();
+        x.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 1]);
+        for part in [&b"first,"[..], b"second"] {
+            let block = snap::raw::Encoder::new().compress_vec(part).unwrap();
+            x.extend_from_slice(&(block.len() as i32).to_be_bytes());
+            x.extend(block);
+        }
+        let mut scratch = Vec::new();
+        let n = decompress(Compression::Snappy, &x, &mut scratch, 100, 0).unwrap();
+        assert_eq!(&scratch[..n], b"first,second");
+        // The cap counts the chunks together, not each on its own.
+        assert!(matches!(
+            decompress(Compression::Snappy, &x, &mut scratch, 8, 0),
+            Err(RecordsError::DecompressTooLarge { .. })
+        ));
+    }
+}

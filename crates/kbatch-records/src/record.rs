@@ -261,3 +261,74 @@ pub(crate) fn for_each<E>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cursor;
+
+    fn varint(b: &[u8]) -> Result<i32, &'static str> {
+        Cursor { b, pos: 0 }.varint()
+    }
+
+    fn varlong(b: &[u8]) -> Result<i64, &'static str> {
+        Cursor { b, pos: 0 }.varlong()
+    }
+
+    fn enc(v: i64) -> Vec<u8> {
+        let mut out = Vec::new();
+        crate::testenc::zigzag(v, &mut out);
+        out
+    }
+
+    #[test]
+    fn varints_at_the_edges() {
+        for v in [
+            0,
+            -1,
+            1,
+            63,
+            -64,
+            64,
+            i64::from(i32::MAX),
+            i64::from(i32::MIN),
+        ] {
+            assert_eq!(varint(&enc(v)), Ok(v as i32), "{v}");
+        }
+        assert_eq!(enc(i64::from(i32::MIN)).len(), 5);
+        // One past i32 needs a 33rd bit; six bytes is always too many.
+        assert_eq!(varint(&enc(1 << 31)), Err("varint overflow"));
+        assert_eq!(
+            varint(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x00]),
+            Err("varint overflow")
+        );
+        assert_eq!(varint(&[0x80, 0x80]), Err("truncated varint"));
+        assert_eq!(varint(&[]), Err("truncated varint"));
+    }
+
+    #[test]
+    fn varlongs_at_the_edges() {
+        for v in [0, -1, 1, i64::MAX, i64::MIN, 1 << 40] {
+            assert_eq!(varlong(&enc(v)), Ok(v), "{v}");
+        }
+        assert_eq!(enc(i64::MIN).len(), 10);
+        let mut eleven = vec![0xff; 10];
+        eleven.push(0);
+        assert_eq!(varlong(&eleven), Err("varlong overflow"));
+        let mut top = vec![0xff; 9];
+        top.push(0x02);
+        assert_eq!(varlong(&top), Err("varlong overflow"));
+    }
+
+    #[test]
+    fn header_lengths_are_bounded_by_the_bytes() {
+        let mut c = Cursor {
+            b: &[2, b'k', 0x80, 0x80, 0x80, 0x80, 0x07],
+            pos: 0,
+        };
+        assert_eq!(c.header(), Err("length beyond the record"));
+        let mut c = Cursor { b: &[1, 0], pos: 0 };
+        assert_eq!(c.header(), Err("null header key"));
+        let mut c = Cursor { b: &[0, 3], pos: 0 };
+        assert_eq!(c.header(), Err("negative length"));
+    }
+}

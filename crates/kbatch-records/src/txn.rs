@@ -56,3 +56,35 @@ impl TxnFilter {
         self.aborted_producers.retain(|&p| p != producer_id);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(producer_id: i64, first_offset: i64) -> AbortedTxn {
+        AbortedTxn {
+            producer_id,
+            first_offset,
+        }
+    }
+
+    #[test]
+    fn a_producer_is_aborted_from_its_first_offset_until_its_marker() {
+        let mut f = TxnFilter::new(Isolation::ReadCommitted, &[t(1, 10), t(2, 5)]);
+        assert!(!f.is_aborted(1, 9), "before the txn starts");
+        assert!(f.is_aborted(2, 9));
+        assert!(f.is_aborted(1, 12));
+        f.abort_marker(1);
+        assert!(!f.is_aborted(1, 20), "after the marker");
+        assert!(f.is_aborted(2, 20), "pid 2 has not seen its marker");
+        f.abort_marker(2);
+        f.abort_marker(2);
+        assert!(!f.is_aborted(2, 30));
+    }
+
+    #[test]
+    fn read_uncommitted_aborts_nothing() {
+        let mut f = TxnFilter::new(Isolation::ReadUncommitted, &[t(1, 0)]);
+        assert!(!f.is_aborted(1, 100));
+    }
+}
