@@ -937,3 +937,186 @@ fn case21_legacy_gzip_wrapper_is_a_clear_error_too() {
     ));
     assert_eq!(seen, vec![30, 31]);
 }
+
+/// One record of the roundtrip model: (offset gap before it, ts delta, key, value, headers).
+type ModelRec = (
+    u8,
+    i64,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(Vec<u8>, Option<Vec<u8>>)>,
+);
+
+/// What a delivered record looked like, owned.
+type Seen = (
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<Vec<u8>>,
+    Vec<(Vec<u8>, Option<Vec<u8>>)>,
+);
+
+fn model_rec() -> impl Strategy<Value = ModelRec> {
+    let bytes = || prop::option::of(prop::collection::vec(any::<u8>(), 0..12));
+    (
+        0u8..3,
+        -5_000i64..5_000,
+        bytes(),
+        bytes(),
+        prop::collection::vec((prop::collection::vec(any::<u8>(), 0..4), bytes()), 0..3),
+    )
+}
+
+/// A transactional history step: (producer 1..=3, action). Action 0-1: transactional data
+/// of 1-3 records; 2: commit; 3: abort; 4: non-transactional data.
+fn txn_step() -> impl Strategy<Value = (i64, u8, i32)> {
+    (1i64..=3, 0u8..5, 1i32..4)
+}
+
+/// The transactional history behind `read_committed_matches_a_transaction_model`.
+#[derive(Default)]
+struct TxnModel {
+    /// Per producer 1..=3: the open transaction's first offset and its record offsets.
+    open: [Option<(i64, Vec<i64>)>; 4],
+    batches: Vec<Batch>,
+    aborted_list: Vec<AbortedTxn>,
+    committed: Vec<i64>,
+    aborted: Vec<i64>,
+    markers: Vec<i64>,
+    all_data: Vec<i64>,
+    offset: i64,
+}
+
+impl TxnModel {
+    /// `n` records, transactional for `producer` (opening its transaction if needed).
+    fn data(&mut self, producer: Option<i64>, n: i32, codec: Compression) {
+        let offs: Vec<i64> = (self.offset..self.offset + i64::from(n)).collect();
+        self.all_data.extend(&offs);
+        let b = Batch::with(self.offset, &recs(n, "r"), codec, false);
+        match producer {
+            None => {
+                self.committed.extend(&offs);
+                self.batches.push(b);
+            }
+            Some(p) => {
+                let first = self.offset;
+                self.open[p as usize]
+                    .get_or_insert_with(|| (first, vec![]))
+                    .1
+                    .extend(&offs);
+                self.batches.push(b.txn(p));
+            }
+        }
+        self.offset += i64::from(n);
+    }
+
+    /// End `producer`'s open transaction, if any, with a marker.
+    fn close(&mut self, producer: i64, commit: bool) {
+        if let Some((first, offs)) = self.open[producer as usize].take() {
+            if commit {
+                self.committed.extend(offs);
+            } else {
+                self.aborted.extend(offs);
+                self.aborted_list.push(AbortedTxn {
+                    producer_id: producer,
+                    first_offset: first,
+                });
+            }
+            self.batches
+                .push(Batch::marker(self.offset, producer, commit));
+            self.markers.push(self.offset);
+            self.offset += 1;
+        }
+    }
+}
+
+proptest! {
+    /// Random records (nulls, empties, headers, offset gaps, timestamps) in random batches with
+    /// a random codec, decoded over a random range: exactly the model's records in the range.
+    #[test]
+    fn roundtrip_with_headers_gaps_and_ranges(
+        batches in prop::collection::vec(prop::collection::vec(model_rec(), 0..6), 1..5),
+        codec in 0usize..6,
+        start in 0i64..40,
+        len in 0i64..40,
+    ) {
+        let (codec, xerial) = [
+            (Compression::None, false), (Compression::Gzip, false), (Compression::Snappy, false),
+            (Compression::Snappy, true), (Compression::Lz4, false), (Compression::Zstd, false),
+        ][codec];
+        let end = start + len;
+        let mut base = 0i64;
+        let mut encoded = Vec::new();
+        let mut model: Vec<Seen> = Vec::new();
+        for recs in &batches {
+            let mut delta = -1i32;
+            let rs: Vec<Rec> = recs.iter().map(|(gap, ts, k, v, h)| {
+                delta += 1 + i32::from(*gap);
+                model.push((base + i64::from(delta), 1000 + ts, k.clone(), v.clone(), h.clone()));
+                Rec { offset_delta: delta, ts_delta: *ts, key: k.clone(), value: v.clone(), headers: h.clone() }
+            }).collect();
+            let mut b = Batch::with(base, &rs, codec, xerial);
+            // Sometimes compaction removed the batch's tail: the span outlives its records.
+            b.last_offset_delta = delta.max(0) + i32::from(recs.len() % 2 == 1);
+            base += i64::from(b.last_offset_delta) + 1;
+            encoded.push(b);
+        }
+        let bytes = concat(&encoded);
+        let mut got: Vec<Seen> = Vec::new();
+        let chunk = Chunk { bytes: &bytes, start, end, isolation: RC, aborted: &[] };
+        let (tally, next) = Decoder::new(1 << 20).decode(&chunk, |r| {
+            let headers = r.headers().map(|h| h.map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))))
+                .collect::<Result<Vec<_>, _>>().unwrap();
+            got.push((r.offset, r.timestamp, r.key.map(<[u8]>::to_vec), r.value.map(<[u8]>::to_vec), headers));
+            Ok::<(), ()>(())
+        }).unwrap();
+        model.retain(|r| r.0 >= start && r.0 < end);
+        prop_assert_eq!(tally.records, model.len() as u64);
+        prop_assert_eq!(got, model);
+        prop_assert_eq!(next, Some(base));
+        prop_assert_eq!(walk(&bytes, true).unwrap(), Walk { complete_len: bytes.len(), batches: batches.len(), next_offset: Some(base) });
+    }
+
+    /// read_committed against a model of the transactions: every committed or
+    /// non-transactional record in range is delivered, every aborted one in range is counted as
+    /// aborted, every marker in range as control, whatever the order of the aborted list.
+    #[test]
+    fn read_committed_matches_a_transaction_model(
+        steps in prop::collection::vec(txn_step(), 1..30),
+        closing in prop::collection::vec(any::<bool>(), 3),
+        start in 0i64..30,
+        rotate in 0usize..8,
+        codec in 0usize..3,
+    ) {
+        let codec = [Compression::None, Compression::Gzip, Compression::Lz4][codec];
+        let mut m = TxnModel::default();
+        for (p, action, n) in steps {
+            match action {
+                0 | 1 => m.data(Some(p), n, codec),
+                4 => m.data(None, n, codec),
+                a => m.close(p, a == 2),
+            }
+        }
+        for p in 1..=3 {
+            m.close(p, closing[p as usize - 1]);
+        }
+        let TxnModel { batches, mut aborted_list, committed, aborted, markers, all_data, offset, .. } = m;
+        let n = aborted_list.len().max(1);
+        aborted_list.rotate_left(rotate % n);
+        let bytes = concat(&batches);
+        let in_range = |v: &Vec<i64>| v.iter().filter(|&&o| o >= start).count() as u64;
+
+        let (v, t, next) = values(&bytes, start, ALL, RC, &aborted_list).unwrap();
+        let mut want: Vec<i64> = committed.iter().copied().filter(|&o| o >= start).collect();
+        want.sort_unstable();
+        prop_assert_eq!(offsets(&v), want);
+        prop_assert_eq!(t.aborted, in_range(&aborted));
+        prop_assert_eq!(t.control, in_range(&markers));
+        prop_assert_eq!(t.records + t.aborted + t.control, (offset - start).max(0) as u64);
+        prop_assert_eq!(next, (offset > 0).then_some(offset));
+
+        let (v, t, _) = values(&bytes, start, ALL, Isolation::ReadUncommitted, &aborted_list).unwrap();
+        prop_assert_eq!(v.len() as u64, in_range(&all_data));
+        prop_assert_eq!((t.aborted, t.control), (0, in_range(&markers)));
+    }
+}
