@@ -13,6 +13,27 @@
 //!
 //! Nothing from the wire sizes an allocation: lengths and counts are checked against the bytes
 //! actually present, and decompression stops at the cap.
+//!
+//! # What counts as corrupt, and why it is never skipped
+//!
+//! A batch reader promises that every record in the range is counted exactly once or the run
+//! fails naming the offset, so anything the decoder does not fully understand is an error
+//! ([`RecordsError`], always carrying the batch's base offset) and nothing at or after it is
+//! delivered: a CRC mismatch; a batch length below the 49-byte header or above
+//! [`MAX_BATCH_LENGTH`] (such a batch could never arrive, and "need more" would stall the fetch
+//! loop); a record count that is negative, larger than the batch's offset span, or different
+//! from the records present; offsets that do not increase, within a batch or from one batch to
+//! the next (that would deliver duplicates); a record whose fields or headers do not fill its
+//! length exactly; a control record without a (version, type) key; unknown codecs and magics;
+//! and v0/v1 message sets, which are reported as [`RecordsError::LegacyFormat`] rather than
+//! decoded or dropped.
+//!
+//! # Positions
+//!
+//! Both entry points report the next offset as the last complete batch's
+//! `base_offset + last_offset_delta + 1`, never "last record seen + 1": the last offsets of a
+//! range may be transaction markers, aborted records or records removed by compaction, and a
+//! reader waiting to *see* them would wait forever.
 #![deny(missing_docs)]
 
 mod codec;

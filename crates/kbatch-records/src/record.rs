@@ -31,6 +31,10 @@ impl<'a> Record<'a> {
 }
 
 /// Iterator over a record's headers.
+///
+/// The decoder has already walked every header of a record before handing it out (a record is
+/// only delivered once all of it parsed), so for records from [`crate::Decoder::decode`] this
+/// never yields an error; the `Result` keeps a bad header from ever turning into a panic.
 #[derive(Debug, Clone)]
 pub struct Headers<'a> {
     rest: &'a [u8],
