@@ -10,8 +10,10 @@
 //! missing_field — the whole value is scanned before deciding, so a duplicate key followed by
 //! broken JSON is `bad_json`.
 //!
-//! Numbers follow the JSON grammar; unlike serde_json (which refuses `1e400` as out of range for
-//! an f64), any grammatical number is accepted: the job never reads numbers.
+//! serde_json is the reference for "valid JSON", including its two limits beyond the grammar:
+//! nesting deeper than 127 containers is refused (its recursion limit), and so is a number whose
+//! magnitude overflows an f64 (`1e400`; `1e-400` is fine, it rounds to zero). The job never
+//! reads numbers, but a value is either JSON by the same rules everywhere in kbatch or it is not.
 
 use std::borrow::Cow;
 
@@ -73,7 +75,13 @@ pub struct Event<'a> {
     pub product: Cow<'a, [u8]>,
 }
 
-const MAX_DEPTH: usize = 128;
+/// Containers that may be open at once, counting the top-level one: serde_json refuses the
+/// 128th level (its `remaining_depth` of 128 reaches zero there), and so do we.
+const MAX_DEPTH: usize = 127;
+
+/// Integer digits from which a number may overflow an f64 (`f64::MAX` ≈ 1.8e308 has 309); below
+/// this, and without an exponent, no number can, so the exact check is skipped.
+const BIG_INTEGER_DIGITS: usize = 300;
 
 /// Bytes that end the fast scan of a string: `"`, `\`, and control characters.
 static STOP: [bool; 256] = {
@@ -286,6 +294,7 @@ impl<'a> Scanner<'a> {
 
     fn number(&mut self) -> Result<(), Bad> {
         let b = self.b;
+        let start = self.i;
         let digits = |s: &mut Self| {
             let st = s.i;
             while s.i < b.len() && b[s.i].is_ascii_digit() {
@@ -296,13 +305,14 @@ impl<'a> Scanner<'a> {
         if self.peek() == Some(b'-') {
             self.i += 1;
         }
-        match self.peek() {
-            Some(b'0') => self.i += 1,
-            Some(b'1'..=b'9') => {
-                digits(self);
+        let mut may_overflow = match self.peek() {
+            Some(b'0') => {
+                self.i += 1;
+                false
             }
+            Some(b'1'..=b'9') => digits(self) >= BIG_INTEGER_DIGITS,
             _ => return Err(Bad),
-        }
+        };
         if self.peek() == Some(b'.') {
             self.i += 1;
             if digits(self) == 0 {
@@ -317,6 +327,13 @@ impl<'a> Scanner<'a> {
             if digits(self) == 0 {
                 return Err(Bad);
             }
+            may_overflow = true;
+        }
+        if may_overflow {
+            // Rare in events (timestamps and prices have no exponent): ask serde_json's own
+            // number parser, so the verdict at the edge of the f64 range (where a fast
+            // algorithm and a correctly rounded one can disagree) is exactly the reference's.
+            serde_json::from_slice::<f64>(&b[start..self.i]).map_err(|_| Bad)?;
         }
         Ok(())
     }
