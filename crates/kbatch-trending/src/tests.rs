@@ -242,6 +242,103 @@ proptest! {
     }
 }
 
+/// A number-ish token: mostly grammatical, with exponents and digit runs around the edges of
+/// the f64 range, sometimes broken.
+fn number_token() -> impl Strategy<Value = String> {
+    let exp = prop_oneof![
+        Just(String::new()),
+        (
+            prop_oneof![Just("e"), Just("E")],
+            prop_oneof![Just(""), Just("+"), Just("-")],
+            prop_oneof![
+                Just("308".to_string()),
+                Just("309".to_string()),
+                Just("-324".to_string()),
+                Just("400".to_string()),
+                Just("99999999999999999999".to_string()),
+                "[0-9]{0,4}",
+            ]
+        )
+            .prop_map(|(e, s, d)| format!("{e}{s}{d}")),
+    ];
+    (
+        prop_oneof![Just(""), Just("-"), Just("+")],
+        prop_oneof![
+            Just("0".to_string()),
+            Just("1.7976931348623157".to_string()),
+            Just("1.7976931348623159".to_string()),
+            Just("17976931348623157".to_string()),
+            (1usize..=8, 280usize..320).prop_map(|(d, n)| d.to_string().repeat(n)),
+            "[0-9]{1,25}",
+            Just("01".to_string()),
+        ],
+        prop_oneof![Just(String::new()), Just(".".to_string()), "\\.[0-9]{1,5}"],
+        exp,
+    )
+        .prop_map(|(sign, int, frac, exp)| format!("{sign}{int}{frac}{exp}"))
+}
+
+/// Bytes that matter to a JSON scanner, for mutating otherwise valid text.
+const JSONISH: &[u8] = b"{}[]:,\"\\ \t\n\r0123456789-+.eEtrufalsnu\x00\x1f\x7f\xc3\xa9\xff";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn oracle_on_numbers(n in number_token()) {
+        let text = format!(r#"{{"product":"p","category":"c","n":{n}}}"#);
+        prop_assert_eq!(ours(Some(text.as_bytes())), reference(Some(text.as_bytes())), "{}", text);
+        // And as the whole value (valid ones are `not_object`).
+        prop_assert_eq!(ours(Some(n.as_bytes())), reference(Some(n.as_bytes())), "{}", n);
+    }
+
+    /// Nesting around serde_json's recursion limit, mixing arrays and objects, at top level
+    /// and under a member of a valid event.
+    #[test]
+    fn oracle_on_nesting(kinds in prop::collection::vec(any::<bool>(), 120..132), inside in any::<bool>()) {
+        let mut open = String::new();
+        let mut close = String::new();
+        for &obj in &kinds {
+            if obj { open.push_str(r#"{"product":"#); close.insert(0, '}'); }
+            else { open.push('['); close.insert(0, ']'); }
+        }
+        let nested = format!("{open}1{close}");
+        let text = if inside { format!(r#"{{"product":"p","category":"c","x":{nested}}}"#) } else { nested };
+        prop_assert_eq!(ours(Some(text.as_bytes())), reference(Some(text.as_bytes())), "depth {}", kinds.len());
+    }
+
+    /// Valid-ish events with a few bytes inserted, removed or replaced: the JSON-ish fuzzing
+    /// that finds disagreements in the corners of the grammar.
+    #[test]
+    fn oracle_on_mutated_objects(
+        obj in top_object(),
+        edits in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), prop::sample::select(JSONISH)), 1..4),
+    ) {
+        let mut b = obj.into_bytes();
+        for (op, at, byte) in edits {
+            let i = at.index(b.len() + 1);
+            match op {
+                0 => b.insert(i, byte),
+                1 if i < b.len() => { b.remove(i); }
+                _ if i < b.len() => b[i] = byte,
+                _ => b.push(byte),
+            }
+        }
+        prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
+    }
+}
+
+#[test]
+fn borrowed_without_escapes_owned_with_them() {
+    use std::borrow::Cow;
+    let e = extract(Some(br#"{"product":"PD1","category":"Books"}"#)).unwrap();
+    assert!(matches!(e.product, Cow::Borrowed(b"PD1")));
+    assert!(matches!(e.category, Cow::Borrowed(b"Books")));
+    let e = extract(Some(br#"{"product":"P\u0044","category":"Books"}"#)).unwrap();
+    assert!(matches!(&e.product, Cow::Owned(v) if v == b"PD"));
+    assert!(matches!(e.category, Cow::Borrowed(_)));
+}
+
 // ----- the job -----
 
 /// Run `job.update` for `(partition, offset, value)` triples through a real decoder, one batch
