@@ -1,5 +1,6 @@
-//! The trending job on the engine: per-worker partials with interned (category, product)
-//! pairs and integer-indexed counters; one merge; ranking at `finish`.
+//! The trending job on the engine: per-worker partials counting (category, product) pairs
+//! under their unescaped bytes; one merge (strings are the common language of two partials);
+//! ranking at `finish`.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -13,11 +14,18 @@ use crate::report::{rank, InvalidSample, PartitionReport, Report};
 /// Invalid records kept as samples per partition (the lowest offsets).
 pub const SAMPLES_PER_PARTITION: usize = 5;
 
-/// A small, fast hasher for interning short byte strings (FxHash's multiply-rotate).
+/// A small, fast hasher for short byte strings: FxHash's rotate-xor-multiply per 8-byte word,
+/// plus a final folded multiply.
+///
+/// The fold matters: a multiply only carries bits *upwards*, so without it the high bytes of
+/// the last word (the changing digits of `PD000123`-style ids) never reach the low bits that
+/// hashbrown uses to pick a bucket, and such keys all probe the same group.
 #[derive(Default, Clone, Copy)]
 pub struct FxHasher(u64);
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+/// 2^64 / golden ratio, odd: spreads the fold's input over the whole 128-bit product.
+const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 impl Hasher for FxHasher {
     #[inline]
@@ -48,7 +56,9 @@ impl Hasher for FxHasher {
 
     #[inline]
     fn finish(&self) -> u64 {
-        self.0
+        // Folded multiply: the high half of the 128-bit product depends on every input bit.
+        let m = u128::from(self.0) * u128::from(FOLD);
+        (m as u64) ^ ((m >> 64) as u64)
     }
 }
 
@@ -63,7 +73,7 @@ pub struct PartitionInvalid {
     pub samples: Vec<(i64, Invalid)>,
 }
 
-/// An interned (category, product) pair of unescaped bytes.
+/// A counted (category, product) pair of unescaped bytes.
 type PairKey = (Box<[u8]>, Box<[u8]>);
 
 /// A borrowed pair that hashes and compares like [`PairKey`], so a hit allocates nothing.
@@ -79,27 +89,24 @@ impl hashbrown::Equivalent<PairKey> for PairRef<'_> {
 
 /// One worker's aggregation state.
 ///
-/// A (category, product) pair is interned once to a `u32` id and counted in a `Vec` by that
-/// id: one hash probe per record, no copy and no allocation on a hit.
+/// Each (category, product) pair is one key of one map whose value is its count: a record costs
+/// one hash of its two strings and one probe, with no copy and no allocation when the pair was
+/// seen before (the probe borrows the record's bytes). The strings are stored once, in the key.
+/// Interning category and product separately to ids and counting by the id pair would cost
+/// three probes per record for the same result, since ranking needs the strings anyway.
 #[derive(Debug, Default, Clone)]
 pub struct Partial {
-    ids: HashMap<PairKey, u32, Fx>,
-    keys: Vec<PairKey>,
-    counts: Vec<u64>,
+    counts: HashMap<PairKey, u64, Fx>,
     invalid: Vec<PartitionInvalid>,
 }
 
 impl Partial {
     #[inline]
     fn count(&mut self, category: &[u8], product: &[u8], n: u64) {
-        match self.ids.get(&PairRef(category, product)) {
-            Some(&id) => self.counts[id as usize] += n,
+        match self.counts.get_mut(&PairRef(category, product)) {
+            Some(views) => *views += n,
             None => {
-                let id = self.keys.len() as u32;
-                let key: PairKey = (category.into(), product.into());
-                self.ids.insert(key.clone(), id);
-                self.keys.push(key);
-                self.counts.push(n);
+                self.counts.insert((category.into(), product.into()), n);
             }
         }
     }
@@ -121,12 +128,9 @@ impl Partial {
         }
     }
 
-    /// Every (category, product, views) counted, as unescaped bytes.
+    /// Every (category, product, views) counted, as unescaped bytes, in no particular order.
     pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8], u64)> + '_ {
-        self.keys
-            .iter()
-            .zip(&self.counts)
-            .map(|(k, &n)| (&*k.0, &*k.1, n))
+        self.counts.iter().map(|(k, &n)| (&*k.0, &*k.1, n))
     }
 
     /// Invalid records per partition index.
@@ -169,10 +173,7 @@ impl Job for Trending {
                 if self.strict {
                     return Err(JobError::Fail {
                         offset: record.offset,
-                        message: format!(
-                            "invalid event ({}); --strict stops at the first one",
-                            why.as_str()
-                        ),
+                        message: format!("invalid event ({})", why.as_str()),
                     });
                 }
                 p.note_invalid(partition, record.offset, why);

@@ -4,9 +4,11 @@
 //!
 //! * the **extractor** ([`extract`]) reads one record value and returns the event's category
 //!   and product (unescaped), or an [`Invalid`] reason from a fixed list;
-//! * the **partial** ([`Partial`]), one per engine worker, interns each (category, product)
-//!   pair and counts it under an integer id; invalid records are counted per partition with
-//!   their lowest offsets as samples;
+//! * the **partial** ([`Partial`]), one per engine worker, is the interner and the counters in
+//!   one map: each distinct (category, product) pair is stored once, as unescaped bytes, with
+//!   its count, and a record that repeats a pair is counted by a borrowed probe (no copy, no
+//!   allocation); invalid records are counted per partition with their lowest offsets (and
+//!   reasons) as samples;
 //! * the **job** ([`Trending`]) implements `kbatch_engine::Job`: `update` per record, `merge`
 //!   of partials (strings come back here), `finish` into a [`Report`] whose `top` rows carry
 //!   the competition rank (1 + products with strictly more views), so `top = 1` keeps every
