@@ -677,3 +677,291 @@ fn fx_hasher_spreads_similar_keys_over_low_bits() {
         lows.len()
     );
 }
+
+// ----- ranking and order -----
+
+/// The specification of `top`, written the slow way: every pair's rank is 1 + the pairs of its
+/// category with strictly more views; keep rank <= top; order by category, rank, product bytes.
+fn rank_model(pairs: &[(Vec<u8>, Vec<u8>, u64)], top: u64) -> Vec<TopRow> {
+    let mut rows: Vec<(Vec<u8>, u64, Vec<u8>, u64)> = pairs
+        .iter()
+        .map(|(c, p, n)| {
+            let above = pairs.iter().filter(|(c2, _, n2)| c2 == c && n2 > n).count();
+            (c.clone(), above as u64 + 1, p.clone(), *n)
+        })
+        .filter(|r| r.1 <= top)
+        .collect();
+    rows.sort();
+    rows.into_iter()
+        .map(|(c, rank, p, views)| TopRow {
+            category: String::from_utf8(c).unwrap(),
+            product: String::from_utf8(p).unwrap(),
+            views,
+            rank,
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(500))]
+
+    #[test]
+    fn rank_matches_the_model(
+        counts in prop::collection::btree_map(
+            (prop::sample::select(vec!["Books", "books", "Z", "É", "a b"]),
+             prop::sample::select(vec!["P1", "P2", "p1", "Ü", "P10", "", "😀"])),
+            1u64..5,
+            0..20,
+        ),
+        top in 1u64..5,
+    ) {
+        let pairs: Vec<(Vec<u8>, Vec<u8>, u64)> = counts
+            .iter()
+            .map(|(&(c, p), &n)| (c.as_bytes().to_vec(), p.as_bytes().to_vec(), n))
+            .collect();
+        let got = rank(pairs.iter().map(|(c, p, n)| (&c[..], &p[..], *n)), top);
+        prop_assert_eq!(got, rank_model(&pairs, top));
+    }
+}
+
+fn rows(report: &Report) -> Vec<(&str, &str, u64, u64)> {
+    report
+        .top
+        .iter()
+        .map(|r| (&*r.category, &*r.product, r.views, r.rank))
+        .collect()
+}
+
+fn run_events(top: u32, events: &[(&str, &str, usize)]) -> Report {
+    let job = Trending { top, strict: false };
+    let mut recs = Vec::new();
+    for &(c, p, n) in events {
+        for _ in 0..n {
+            recs.push((0, recs.len() as i64, ev(c, p)));
+        }
+    }
+    let mut partial = job.partial();
+    feed(&job, &mut partial, &recs).unwrap();
+    job.finish(partial, &stats(1, &recs))
+}
+
+#[test]
+fn a_tie_at_rank_one_leaves_no_rank_two() {
+    let events = [("C", "x", 5), ("C", "y", 5), ("C", "z", 3), ("C", "w", 1)];
+    assert_eq!(
+        rows(&run_events(2, &events)),
+        vec![("C", "x", 5, 1), ("C", "y", 5, 1)]
+    );
+    assert_eq!(
+        rows(&run_events(3, &events)),
+        vec![("C", "x", 5, 1), ("C", "y", 5, 1), ("C", "z", 3, 3)]
+    );
+    assert_eq!(rows(&run_events(4, &events))[3], ("C", "w", 1, 4));
+    // A large `top` keeps everything; nothing is invented.
+    assert_eq!(run_events(u32::MAX, &events).top.len(), 4);
+}
+
+#[test]
+fn rows_are_ordered_bytewise_by_category_rank_product() {
+    // 'Z' (0x5A) < 'a' (0x61) < 'É' (0xC3 0x89): byte order, not a locale's.
+    let events = [
+        ("É", "b", 1),
+        ("a", "B", 2),
+        ("a", "b", 2),
+        ("a", "A", 2),
+        ("a", "Z", 7),
+        ("Z", "é", 1),
+        ("Z", "e", 1),
+    ];
+    assert_eq!(
+        rows(&run_events(3, &events)),
+        vec![
+            ("Z", "e", 1, 1),
+            ("Z", "é", 1, 1),
+            ("a", "Z", 7, 1),
+            ("a", "A", 2, 2),
+            ("a", "B", 2, 2),
+            ("a", "b", 2, 2),
+            ("É", "b", 1, 1),
+        ]
+    );
+}
+
+/// The committed producer fixture, run through the job, against a model built on serde_json:
+/// the same counts, ranks and invalid samples as the slow, obvious computation.
+#[test]
+fn producer_fixture_matches_the_serde_json_model() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/batches/trending-none.bin"
+    );
+    let bytes = std::fs::read(path).expect("fixtures/batches/trending-none.bin (make fixtures)");
+    let mut values: Vec<(i64, Option<Vec<u8>>)> = Vec::new();
+    let mut d = kbatch_records::Decoder::new(64 << 20);
+    let chunk = kbatch_records::Chunk {
+        bytes: &bytes,
+        start: 0,
+        end: i64::MAX,
+        isolation: kbatch_records::Isolation::ReadCommitted,
+        aborted: &[],
+    };
+    let job = Trending {
+        top: 3,
+        strict: false,
+    };
+    let mut partial = job.partial();
+    d.decode(&chunk, |r| {
+        values.push((r.offset, r.value.map(<[u8]>::to_vec)));
+        job.update(&mut partial, 0, r)
+    })
+    .unwrap();
+    let recs: Vec<Rec> = values.iter().map(|(o, v)| (0, *o, v.clone())).collect();
+    let report = job.finish(partial, &stats(1, &recs));
+
+    let mut counts: std::collections::BTreeMap<(Vec<u8>, Vec<u8>), u64> = Default::default();
+    let mut invalid = Vec::new();
+    for (offset, v) in &values {
+        match reference(v.as_deref()) {
+            Ok(pair) => *counts.entry(pair).or_default() += 1,
+            Err(why) => invalid.push((*offset, why)),
+        }
+    }
+    let pairs: Vec<_> = counts.into_iter().map(|((c, p), n)| (c, p, n)).collect();
+    assert_eq!(report.records, 19_859);
+    assert_eq!(report.invalid, invalid.len() as u64);
+    assert_eq!(report.invalid, 20, "fixtures/README.md: 20 invalid values");
+    assert_eq!(report.top, rank_model(&pairs, 3));
+    let samples: Vec<(i64, &str)> = report
+        .invalid_samples
+        .iter()
+        .map(|s| (s.offset, s.reason))
+        .collect();
+    assert_eq!(samples, invalid[..SAMPLES_PER_PARTITION].to_vec());
+}
+
+#[test]
+fn table_layout() {
+    let empty = Report {
+        records: 0,
+        invalid: 0,
+        partitions: vec![],
+        top: vec![],
+        invalid_samples: vec![],
+    };
+    assert_eq!(
+        render_table(&empty),
+        "+--------+-------+-----+----+\n\
+         |category|product|views|rank|\n\
+         +--------+-------+-----+----+\n\
+         +--------+-------+-----+----+\n"
+    );
+    assert_eq!(render_csv(&empty), "category,product,views,rank\r\n");
+    let report = Report {
+        top: vec![
+            TopRow {
+                category: "Électronique".into(),
+                product: "日本".into(),
+                views: 1234567,
+                rank: 1,
+            },
+            TopRow {
+                category: "Électronique".into(),
+                product: "a-rather-long-product-name-that-spark-would-truncate".into(),
+                views: 2,
+                rank: 2,
+            },
+        ],
+        ..empty
+    };
+    assert_eq!(
+        render_table(&report),
+        "+------------+----------------------------------------------------+-------+----+\n\
+         |    category|                                             product|  views|rank|\n\
+         +------------+----------------------------------------------------+-------+----+\n\
+         |Électronique|                                                  日本|1234567|   1|\n\
+         |Électronique|a-rather-long-product-name-that-spark-would-truncate|      2|   2|\n\
+         +------------+----------------------------------------------------+-------+----+\n"
+    );
+}
+
+#[test]
+fn csv_quotes_only_what_rfc_4180_requires() {
+    let row = |category: &str, product: &str| TopRow {
+        category: category.into(),
+        product: product.into(),
+        views: 1,
+        rank: 1,
+    };
+    let report = Report {
+        records: 0,
+        invalid: 0,
+        partitions: vec![],
+        top: vec![
+            row("plain", "with space"),
+            row("a,b", "say \"hi\""),
+            row("cr\r", "lf\n"),
+            row("", "'single'"),
+        ],
+        invalid_samples: vec![],
+    };
+    assert_eq!(
+        render_csv(&report),
+        "category,product,views,rank\r\n\
+         plain,with space,1,1\r\n\
+         \"a,b\",\"say \"\"hi\"\"\",1,1\r\n\
+         \"cr\r\",\"lf\n\",1,1\r\n\
+         ,'single',1,1\r\n"
+    );
+}
+
+#[test]
+fn json_field_names() {
+    let report = Report {
+        records: 3,
+        invalid: 1,
+        partitions: vec![PartitionReport {
+            topic: "t".into(),
+            partition: 2,
+            start: 0,
+            end: 4,
+            records: 3,
+            aborted: 1,
+            control: 0,
+            invalid: 1,
+        }],
+        top: vec![TopRow {
+            category: "C".into(),
+            product: "P".into(),
+            views: 2,
+            rank: 1,
+        }],
+        invalid_samples: vec![InvalidSample {
+            topic: "t".into(),
+            partition: 2,
+            offset: 3,
+            reason: Invalid::WrongType.as_str(),
+        }],
+    };
+    assert_eq!(
+        serde_json::to_string(&report).unwrap(),
+        r#"{"records":3,"invalid":1,"partitions":[{"topic":"t","partition":2,"start":0,"end":4,"records":3,"aborted":1,"control":0,"invalid":1}],"top":[{"category":"C","product":"P","views":2,"rank":1}],"invalid_samples":[{"topic":"t","partition":2,"offset":3,"reason":"wrong_type"}]}"#
+    );
+}
+
+#[test]
+fn reason_codes() {
+    let codes: Vec<&str> = Invalid::ALL.iter().map(|r| r.as_str()).collect();
+    assert_eq!(
+        codes,
+        [
+            "tombstone",
+            "empty",
+            "bad_utf8",
+            "bad_json",
+            "not_object",
+            "duplicate_field",
+            "wrong_type",
+            "missing_field"
+        ]
+    );
+}
