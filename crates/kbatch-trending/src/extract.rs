@@ -125,6 +125,40 @@ fn find_stop(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The containers open inside a skipped value, innermost last: one bit each (object = 1), so
+/// skipping nested values never allocates. `MAX_DEPTH` < 128 keeps it within the `u128`.
+#[derive(Default)]
+struct Open {
+    bits: u128,
+    len: usize,
+}
+
+const _: () = assert!(MAX_DEPTH <= 128);
+
+impl Open {
+    #[inline]
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline]
+    fn push(&mut self, is_obj: bool) {
+        self.bits = (self.bits << 1) | u128::from(is_obj);
+        self.len += 1;
+    }
+
+    #[inline]
+    fn pop(&mut self) {
+        self.bits >>= 1;
+        self.len -= 1;
+    }
+
+    #[inline]
+    fn last(&self) -> Option<bool> {
+        (self.len > 0).then_some(self.bits & 1 == 1)
+    }
+}
+
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
@@ -350,7 +384,7 @@ impl<'a> Scanner<'a> {
     /// Skip any JSON value (iteratively, with a depth limit: no recursion on hostile input).
     fn skip_value(&mut self, depth: usize) -> Result<(), Bad> {
         // Stack of open containers: true = object, false = array.
-        let mut stack: Vec<bool> = Vec::new();
+        let mut stack = Open::default();
         loop {
             self.ws();
             // Parse one value (scalars return to the container logic below).
@@ -392,7 +426,7 @@ impl<'a> Scanner<'a> {
             }
             // After a complete value: close containers or move to the next element.
             loop {
-                let Some(&is_obj) = stack.last() else {
+                let Some(is_obj) = stack.last() else {
                     return Ok(());
                 };
                 self.ws();

@@ -143,7 +143,8 @@ impl Partial {
 /// rank.
 #[derive(Debug, Clone, Copy)]
 pub struct Trending {
-    /// Keep rows whose rank is at most this (≥ 1; 1 keeps every product tied at the maximum).
+    /// Keep rows whose rank is at most this (≥ 1; 1 keeps every product tied at the maximum;
+    /// 0 is read as 1 rather than giving an empty report).
     pub top: u32,
     /// Fail the run at the first invalid record.
     pub strict: bool,
