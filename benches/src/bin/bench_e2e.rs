@@ -1,19 +1,39 @@
 //! `make bench-e2e`: kbatch against rust-rdkafka on one real broker and the same data.
 //!
-//! The broker runs pinned to core 0; each reader runs pinned to core 1, in alternation, for
-//! every codec: `kbatch trending`, `rdkafka_trending`, `kbatch count`. Every round checks that
-//! rdkafka's report equals kbatch's. Wall time, CPU time (user + sys) and peak RSS come from
-//! `wait4`'s rusage of each child. Results (medians, min–max, ratios) go to stdout and to
-//! `benches/results/<date>-<host>.md`.
+//! 1. Starts one Kafka broker (the testkit's, KRaft) pinned to core 0 with `taskset`, and
+//!    checks that every thread of the JVM it spawned inherited that affinity.
+//! 2. Creates `web_stream_<codec>` (8 partitions) for every codec and produces the browsing
+//!    events once per codec with the Java producer at that `compression.type`, all codecs in
+//!    parallel, before anything is measured.
+//! 3. For every codec, `--rounds` rounds of, in alternation, each pinned to core 1:
+//!    `kbatch trending --format json`, `rdkafka_trending`, `kbatch count`. Every round checks
+//!    that rdkafka's `records`, `invalid` and `top` equal kbatch's, and that `kbatch count`
+//!    saw as many records: a disagreement stops the run.
+//! 4. Wall time, CPU time (user + sys) and peak RSS of each child come from `wait4`'s rusage.
+//!    Medians and min–max, the ratios kbatch ÷ rdkafka and trending ÷ count, and the issue's
+//!    floors go to stdout and to `benches/results/<date>-<host>.md` (not in `--smoke` mode).
 //!
-//! Usage: bench_e2e [--events N] [--rounds R] [--codecs none,lz4,zstd] [--smoke]
+//! `--smoke` (part of `make test`): a few thousand events, one codec, one round, the same
+//! equality checks, no results file.
+//!
+//! Usage: bench_e2e [--events N] [--rounds R] [--codecs none,lz4,zstd] [--smoke] [--out FILE]
+//!
+//! Expects `target/release/{kbatch,kbatch-testkit}` (main workspace) and
+//! `benches/target/release/rdkafka_trending`; `make bench-e2e` builds them.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use serde_json::Value;
 
+const BROKER_CORE: &str = "0";
+const READER_CORE: &str = "1";
+const PARTITIONS: &str = "8";
+const INVALID: u64 = 100;
+
+/// One measured run of a child.
 struct Measure {
     wall: f64,
     cpu: f64,
@@ -25,26 +45,28 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
-        .unwrap()
+        .expect("the repository root")
 }
 
-/// Run `cmd` pinned to `core`, measuring it with wait4.
-// The child is reaped by `wait4` (for its rusage), not by `Child::wait`.
+/// Run `program args` pinned to `core` and measure it. The child is reaped with `wait4` (for
+/// its own rusage: `ru_maxrss` is the peak RSS of that process, which `taskset` exec'd into),
+/// not with `Child::wait`.
 #[allow(clippy::zombie_processes)]
-fn measure(core: &str, program: &Path, args: &[&str]) -> Measure {
+fn measure(core: &str, program: &Path, args: &[&str]) -> Result<Measure, String> {
     let started = Instant::now();
     let child = Command::new("taskset")
         .arg("-c")
         .arg(core)
         .arg(program)
         .args(args)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("running {}: {e}", program.display()));
-    let pid = child.id() as i32;
-    let mut stdout = child.stdout.unwrap();
-    let mut stderr = child.stderr.unwrap();
+        .map_err(|e| format!("running taskset {}: {e}", program.display()))?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped stdout");
+    let mut stderr = child.stderr.expect("piped stderr");
     let out_reader = std::thread::spawn(move || {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut s).ok();
@@ -56,42 +78,43 @@ fn measure(core: &str, program: &Path, args: &[&str]) -> Measure {
         s
     });
     let mut status = 0;
-    // SAFETY: rusage is plain data; wait4 fills it for our own child.
+    // SAFETY: rusage is plain old data that wait4 fills in for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed().as_secs_f64();
-    let stdout = out_reader.join().unwrap();
-    let stderr = err_reader.join().unwrap();
-    assert!(
-        r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{} {args:?} failed: {stderr}",
-        program.display()
-    );
+    let stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    if r != pid || !libc::WIFEXITED(status) || libc::WEXITSTATUS(status) != 0 {
+        return Err(format!(
+            "{} {} failed (wait status {status}):\n{stderr}",
+            program.display(),
+            args.join(" ")
+        ));
+    }
     let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    Measure {
+    Ok(Measure {
         wall,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
         rss_mb: usage.ru_maxrss as f64 / 1024.0,
         stdout,
+    })
+}
+
+/// Run a command to completion; its trimmed stdout, or an error with its stderr.
+fn sh(cmd: &mut Command) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{cmd:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
     }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn sh(program: &Path, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e}", program.display()));
-    assert!(
-        out.status.success(),
-        "{} {args:?}: {}",
-        program.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 {
         v[n / 2]
@@ -100,6 +123,14 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
+fn min_max(v: &[f64]) -> (f64, f64) {
+    (
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
+/// The runs of one reader on one codec.
 #[derive(Default)]
 struct Series {
     wall: Vec<f64>,
@@ -113,247 +144,455 @@ impl Series {
         self.cpu.push(m.cpu);
         self.rss.push(m.rss_mb);
     }
-    fn med(&self) -> (f64, f64, f64) {
-        (
-            median(&mut self.wall.clone()),
-            median(&mut self.cpu.clone()),
-            median(&mut self.rss.clone()),
-        )
+    fn wall(&self) -> f64 {
+        median(&self.wall)
     }
-    fn range(v: &[f64]) -> (f64, f64) {
-        (
-            v.iter().cloned().fold(f64::INFINITY, f64::min),
-            v.iter().cloned().fold(0.0, f64::max),
-        )
+    fn cpu(&self) -> f64 {
+        median(&self.cpu)
+    }
+    fn rss(&self) -> f64 {
+        median(&self.rss)
     }
 }
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.windows(2).find(|w| w[0] == name).map(|w| w[1].clone())
+/// `median (min–max)` with `d` decimals.
+fn spread(v: &[f64], d: usize) -> String {
+    let (lo, hi) = min_max(v);
+    format!("{:.d$} ({lo:.d$}–{hi:.d$})", median(v))
 }
 
-fn main() {
-    let args: Vec<String> = std::env::args().collect();
+struct Opts {
+    smoke: bool,
+    events: u64,
+    rounds: usize,
+    codecs: Vec<String>,
+    out: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Opts, String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let smoke = args.iter().any(|a| a == "--smoke");
-    let events: u64 = arg(&args, "--events").map_or(if smoke { 5_000 } else { 10_000_000 }, |v| {
-        v.parse().unwrap()
-    });
-    let rounds: usize =
-        arg(&args, "--rounds").map_or(if smoke { 1 } else { 5 }, |v| v.parse().unwrap());
-    let codecs: Vec<String> = arg(&args, "--codecs")
-        .unwrap_or_else(|| {
-            if smoke {
-                "lz4".into()
-            } else {
-                "none,lz4,zstd".into()
+    let mut o = Opts {
+        smoke,
+        events: if smoke { 5_000 } else { 10_000_000 },
+        rounds: if smoke { 1 } else { 5 },
+        codecs: if smoke {
+            vec!["zstd".into()]
+        } else {
+            vec!["none".into(), "lz4".into(), "zstd".into()]
+        },
+        out: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--smoke" => {}
+            "--events" => o.events = value()?.parse().map_err(|e| format!("--events: {e}"))?,
+            "--rounds" => o.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--codecs" => o.codecs = value()?.split(',').map(String::from).collect(),
+            "--out" => o.out = Some(PathBuf::from(value()?)),
+            _ => return Err(format!("unknown argument {a:?}")),
+        }
+    }
+    if o.rounds == 0 {
+        return Err("--rounds must be at least 1".into());
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    match parse_args().and_then(|o| run(&o)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench_e2e: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Stops the detached broker (and removes its data) however the run ends, panics included.
+struct BrokerGuard {
+    testkit: PathBuf,
+    dir: PathBuf,
+}
+
+impl Drop for BrokerGuard {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.testkit)
+            .arg("stop")
+            .arg("--dir")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Every thread of every process in the broker's process group must be allowed on `core`
+/// only: the JVM's threads inherit the affinity `taskset` set, and this proves it did.
+fn check_broker_affinity(dir: &Path, core: &str) -> Result<usize, String> {
+    let pgid: i32 = std::fs::read_to_string(dir.join("pid"))
+        .map_err(|e| format!("reading the broker's pid file: {e}"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("the broker's pid file: {e}"))?;
+    let mut threads = 0;
+    for entry in std::fs::read_dir("/proc").map_err(|e| format!("/proc: {e}"))? {
+        let Ok(entry) = entry else { continue };
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        // Field 5 of /proc/PID/stat is the process group; the command name (field 2) may hold
+        // spaces, so count fields after its closing parenthesis.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(after) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        if after
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse::<i32>().ok())
+            != Some(pgid)
+        {
+            continue;
+        }
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+                continue;
+            };
+            let allowed = status
+                .lines()
+                .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+                .map(str::trim)
+                .unwrap_or("?");
+            if allowed != core {
+                return Err(format!(
+                    "broker thread {} of process {pid} may run on CPUs {allowed}, not only {core}",
+                    task.file_name().to_string_lossy()
+                ));
             }
+            threads += 1;
+        }
+    }
+    if threads == 0 {
+        return Err(format!(
+            "no process found in the broker's process group {pgid}"
+        ));
+    }
+    Ok(threads)
+}
+
+/// The Kafka version of the jars the testkit runs (`kafka-clients-<version>.jar`).
+fn kafka_version(root: &Path) -> String {
+    let libs = std::env::var_os("KBATCH_KAFKA_LIBS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(
+            std::fs::read_dir(root.join(".cache"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path().join("libs")),
+        );
+    for dir in libs {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(v) = name
+                .strip_prefix("kafka-clients-")
+                .and_then(|r| r.strip_suffix(".jar"))
+            {
+                return v.to_string();
+            }
+        }
+    }
+    "unknown".into()
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map_or("unknown CPU".into(), |(_, m)| m.trim().to_string());
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|l| l.split_whitespace().next())
+                .and_then(|k| k.parse::<f64>().ok())
         })
-        .split(',')
-        .map(String::from)
-        .collect();
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0);
+    format!("{cores} cores, {mem_gib:.0} GiB, {model}")
+}
+
+fn run(o: &Opts) -> Result<(), String> {
     let root = root();
     let kbatch = root.join("target/release/kbatch");
     let testkit = root.join("target/release/kbatch-testkit");
     let rdk = root.join("benches/target/release/rdkafka_trending");
     for p in [&kbatch, &testkit, &rdk] {
-        assert!(
-            p.exists(),
-            "{} is missing: build it first (make bench-e2e does)",
-            p.display()
-        );
-    }
-    let dir = std::env::temp_dir().join(format!("kbatch-bench-{}", std::process::id()));
-    let dir_s = dir.display().to_string();
-    // Broker on core 0 (its JVM threads inherit the affinity).
-    let bootstrap = {
-        let out = Command::new("taskset")
-            .args(["-c", "0"])
-            .arg(&testkit)
-            .args(["start", "--dir", &dir_s])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "broker start: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
-    struct Stop<'a>(&'a Path, String);
-    impl Drop for Stop<'_> {
-        fn drop(&mut self) {
-            let _ = Command::new(self.0)
-                .args(["stop", "--dir", &self.1])
-                .status();
+        if !p.exists() {
+            return Err(format!(
+                "{} is missing: build it first (`make bench-e2e` does)",
+                p.display()
+            ));
         }
     }
-    let _stop = Stop(&testkit, dir_s.clone());
-    eprintln!("broker {bootstrap}; producing {events} events per codec ({codecs:?})");
+    let started_at = sh(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?;
+    let dir = std::env::temp_dir().join(format!("kbatch-bench-{}", std::process::id()));
+    let bootstrap = sh(Command::new("taskset")
+        .args(["-c", BROKER_CORE])
+        .arg(&testkit)
+        .arg("start")
+        .arg("--dir")
+        .arg(&dir))
+    .map_err(|e| format!("starting the broker: {e}"))?;
+    let _guard = BrokerGuard {
+        testkit: testkit.clone(),
+        dir: dir.clone(),
+    };
+    let threads = check_broker_affinity(&dir, BROKER_CORE)?;
+    eprintln!(
+        "broker {bootstrap} in {} ({threads} threads, all pinned to core {BROKER_CORE}; if this run is killed: {} stop --dir {0})",
+        dir.display(),
+        testkit.display()
+    );
 
     // Produce once per codec, in parallel, before anything is measured.
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for c in &codecs {
-            let (testkit, bootstrap) = (&testkit, &bootstrap);
-            s.spawn(move || {
-                let topic = format!("web_stream_{c}");
-                sh(
-                    testkit,
-                    &[
+    eprintln!(
+        "producing {} events per codec ({})",
+        o.events,
+        o.codecs.join(", ")
+    );
+    let produced = Instant::now();
+    let events = o.events.to_string();
+    let invalid = INVALID.to_string();
+    std::thread::scope(|s| -> Result<(), String> {
+        let jobs: Vec<_> = o
+            .codecs
+            .iter()
+            .map(|c| {
+                let (testkit, bootstrap, events, invalid) =
+                    (&testkit, &bootstrap, &events, &invalid);
+                s.spawn(move || -> Result<(), String> {
+                    let topic = format!("web_stream_{c}");
+                    sh(Command::new(testkit).args([
                         "create-topic",
                         "--bootstrap",
                         bootstrap,
                         "--topic",
                         &topic,
                         "--partitions",
-                        "8",
-                    ],
-                );
-                let n = events.to_string();
-                let status = Command::new("taskset")
-                    .args(["-c", "1"])
-                    .arg(testkit)
-                    .args([
+                        PARTITIONS,
+                    ]))?;
+                    sh(Command::new(testkit).args([
                         "produce-trending",
                         "--bootstrap",
                         bootstrap,
                         "--topic",
                         &topic,
                         "--partitions",
-                        "8",
+                        PARTITIONS,
                         "--events",
-                        &n,
+                        events,
                         "--seed",
                         "7",
                         "--invalid",
-                        "100",
+                        invalid,
                         "--compression",
                         c,
-                    ])
-                    .status()
-                    .unwrap();
-                assert!(status.success(), "producing {topic} failed");
-            });
-        }
-    });
-    eprintln!("produced in {:.0} s", started.elapsed().as_secs_f64());
+                    ]))
+                    .map(drop)
+                })
+            })
+            .collect();
+        jobs.into_iter().try_for_each(|j| {
+            j.join()
+                .map_err(|_| "a producer thread panicked".to_string())?
+        })
+    })?;
+    eprintln!("produced in {:.0} s", produced.elapsed().as_secs_f64());
 
-    let mut report = String::new();
-    let commit = Command::new("git")
+    let commit = sh(Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
-        .current_dir(&root)
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_default();
-    let mem_gb = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<f64>().ok())
-        })
-        .map_or(0.0, |k| k / 1024.0 / 1024.0);
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let date = sh(Path::new("date"), &["-u", "+%Y-%m-%d %H:%M UTC"]);
-    report.push_str(&format!(
-        "# kbatch vs rust-rdkafka, end to end\n\n- date: {date}\n- machine: {cores} cores, {mem_gb:.0} GiB, {cpu_model}\n- Kafka 4.3.1 (KRaft, one broker pinned to core 0); readers pinned to core 1\n- commit: {commit}\n- data: `web_stream_<codec>`, 8 partitions, {events} events (+100 invalid) per codec, ~100-byte JSON, Java producer\n- command: `{}`\n- rounds: {rounds}, in alternation kbatch trending / rdkafka / kbatch count\n\n",
-        std::env::args().collect::<Vec<_>>().join(" ")
-    ));
-    report.push_str("| codec | reader | wall s (median, min–max) | CPU s | peak RSS MB | records/s |\n|---|---|---|---|---|---|\n");
-    let mut ratios = String::from("\n| codec | records/s kbatch ÷ rdkafka | CPU/record kbatch ÷ rdkafka | peak RSS kbatch ÷ rdkafka | trending ÷ count wall |\n|---|---|---|---|---|\n");
+        .current_dir(&root))
+    .unwrap_or_else(|_| "unknown".into());
+    let dirty = sh(Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(&root))
+    .map_or(false, |s| !s.is_empty());
+    let command = std::iter::once("benches/target/release/bench_e2e".to_string())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ");
 
-    for c in &codecs {
+    let mut md = String::new();
+    let _ = write!(
+        md,
+        "# kbatch vs rust-rdkafka, end to end\n\n\
+         - date: {started_at}\n\
+         - machine: {}\n\
+         - Kafka {} (KRaft, one broker pinned to core {BROKER_CORE}: {threads} JVM threads); every reader pinned to core {READER_CORE}\n\
+         - commit: {commit}{}\n\
+         - data: `web_stream_<codec>`, {PARTITIONS} partitions, {} events (+{INVALID} invalid) per codec, ~100-byte JSON, Java producer (linger.ms 20, batch.size 256 KiB)\n\
+         - command: `{command}` (`make bench-e2e` runs it without arguments)\n\
+         - rounds: {}, in alternation: `kbatch trending --format json --threads 1`, `rdkafka_trending`, `kbatch count --threads 1`\n\
+         - every round checked: rdkafka's `records`, `invalid`, `top` equal kbatch's; `kbatch count` saw as many records\n\n",
+        machine(),
+        kafka_version(&root),
+        if dirty { " (with uncommitted changes)" } else { "" },
+        o.events,
+        o.rounds,
+    );
+    let mut table = String::from(
+        "| codec | reader | wall s median (min–max) | CPU s median (min–max) | peak RSS MB median (min–max) | records/s (median wall) |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let mut ratios = String::from(
+        "| codec | records/s kbatch ÷ rdkafka (floor ≥ 2) | CPU/record kbatch ÷ rdkafka (floor ≤ 0.5) | peak RSS kbatch ÷ rdkafka (floor ≤ 1) | trending ÷ count wall (floor ≤ 1.3) |\n\
+         |---|---|---|---|---|\n",
+    );
+    let mut rounds_md = String::from(
+        "| codec | round | kbatch trending s | rdkafka s | kbatch count s |\n|---|---|---|---|---|\n",
+    );
+    let mut missed = Vec::new();
+
+    let threads_1 = ["--threads", "1"];
+    for c in &o.codecs {
         let topic = format!("web_stream_{c}");
         let (mut kb, mut rd, mut cnt) = (Series::default(), Series::default(), Series::default());
         let mut records = 0u64;
-        for round in 0..rounds {
-            let k = measure(
-                "1",
-                &kbatch,
-                &[
-                    "trending",
-                    "--bootstrap",
-                    &bootstrap,
-                    "--topic",
-                    &topic,
-                    "--format",
-                    "json",
-                    "--threads",
-                    "1",
-                ],
+        let common = ["--bootstrap", bootstrap.as_str(), "--topic", topic.as_str()];
+        for round in 1..=o.rounds {
+            let mut trending_args = vec!["trending"];
+            trending_args.extend(common);
+            trending_args.extend(["--format", "json"]);
+            trending_args.extend(threads_1);
+            let k = measure(READER_CORE, &kbatch, &trending_args)?;
+            let r = measure(READER_CORE, &rdk, &common)?;
+            let mut count_args = vec!["count"];
+            count_args.extend(common);
+            count_args.extend(threads_1);
+            let n = measure(READER_CORE, &kbatch, &count_args)?;
+
+            let json = |who: &str, m: &Measure| -> Result<Value, String> {
+                serde_json::from_str(&m.stdout).map_err(|e| {
+                    format!(
+                        "{c} round {round}: {who} printed no JSON ({e}): {}",
+                        m.stdout
+                    )
+                })
+            };
+            let (kj, rj, nj) = (
+                json("kbatch trending", &k)?,
+                json("rdkafka_trending", &r)?,
+                json("kbatch count", &n)?,
             );
-            let r = measure("1", &rdk, &["--bootstrap", &bootstrap, "--topic", &topic]);
-            let n = measure(
-                "1",
-                &kbatch,
-                &[
-                    "count",
-                    "--bootstrap",
-                    &bootstrap,
-                    "--topic",
-                    &topic,
-                    "--threads",
-                    "1",
-                ],
-            );
-            let kj: Value = serde_json::from_str(&k.stdout).expect("kbatch json");
-            let rj: Value = serde_json::from_str(&r.stdout).expect("rdkafka json");
-            let nj: Value = serde_json::from_str(&n.stdout).expect("count json");
             for f in ["records", "invalid", "top"] {
-                assert_eq!(
-                    kj[f], rj[f],
-                    "{c} round {round}: kbatch and rdkafka disagree on {f}"
-                );
+                if kj[f] != rj[f] || kj[f].is_null() {
+                    return Err(format!(
+                        "{c} round {round}: kbatch and rdkafka disagree on `{f}`:\n  kbatch:  {}\n  rdkafka: {}",
+                        kj[f], rj[f]
+                    ));
+                }
             }
-            assert_eq!(
-                kj["records"], nj["records"],
-                "{c}: trending and count disagree"
-            );
-            records = kj["records"].as_u64().unwrap();
+            if kj["records"] != nj["records"] {
+                return Err(format!(
+                    "{c} round {round}: kbatch trending read {} records, kbatch count {}",
+                    kj["records"], nj["records"]
+                ));
+            }
+            records = kj["records"].as_u64().unwrap_or(0);
+            if records == 0 {
+                return Err(format!("{c} round {round}: no records read from {topic}"));
+            }
             eprintln!(
-                "{c} round {round}: kbatch {:.2}s rdkafka {:.2}s count {:.2}s",
+                "{c} round {round}/{}: kbatch {:.2}s rdkafka {:.2}s count {:.2}s ({records} records, reports equal)",
+                o.rounds, k.wall, r.wall, n.wall
+            );
+            let _ = writeln!(
+                rounds_md,
+                "| {c} | {round} | {:.2} | {:.2} | {:.2} |",
                 k.wall, r.wall, n.wall
             );
             kb.push(&k);
             rd.push(&r);
             cnt.push(&n);
         }
-        let mut row = |name: &str, s: &Series| {
-            let (w, cpu, rss) = s.med();
-            let (lo, hi) = Series::range(&s.wall);
-            report.push_str(&format!(
-                "| {c} | {name} | {w:.2} ({lo:.2}–{hi:.2}) | {cpu:.2} | {rss:.0} | {:.2} M |\n",
-                records as f64 / w / 1e6
-            ));
-        };
-        row("kbatch trending", &kb);
-        row("rdkafka trending", &rd);
-        row("kbatch count", &cnt);
-        let ((kw, kc, kr), (rw, rc, rr), (cw, _, _)) = (kb.med(), rd.med(), cnt.med());
-        ratios.push_str(&format!(
-            "| {c} | {:.2}× | {:.2}× | {:.2}× | {:.2}× |\n",
-            rw / kw,
-            kc / rc,
-            kr / rr,
-            kw / cw
-        ));
+        for (name, s) in [
+            ("kbatch trending", &kb),
+            ("rdkafka trending", &rd),
+            ("kbatch count", &cnt),
+        ] {
+            let _ = writeln!(
+                table,
+                "| {c} | {name} | {} | {} | {} | {:.2} M |",
+                spread(&s.wall, 2),
+                spread(&s.cpu, 2),
+                spread(&s.rss, 0),
+                records as f64 / s.wall() / 1e6
+            );
+        }
+        let speed = rd.wall() / kb.wall();
+        let cpu = kb.cpu() / rd.cpu();
+        let rss = kb.rss() / rd.rss();
+        let job = kb.wall() / cnt.wall();
+        let mark = |ok: bool| if ok { "" } else { " ✗" };
+        let _ = writeln!(
+            ratios,
+            "| {c} | {speed:.2}×{} | {cpu:.2}×{} | {rss:.2}×{} | {job:.2}×{} |",
+            mark(speed >= 2.0),
+            mark(cpu <= 0.5),
+            mark(rss <= 1.0),
+            mark(job <= 1.3)
+        );
+        for (ok, what) in [
+            (speed >= 2.0, format!("{c}: records/s ratio {speed:.2} < 2")),
+            (cpu <= 0.5, format!("{c}: CPU/record ratio {cpu:.2} > 0.5")),
+            (rss <= 1.0, format!("{c}: peak RSS ratio {rss:.2} > 1")),
+            (
+                job <= 1.3,
+                format!("{c}: trending/count wall {job:.2} > 1.3"),
+            ),
+        ] {
+            if !ok {
+                missed.push(what);
+            }
+        }
     }
-    report.push_str(&ratios);
-    println!("{report}");
-    if !smoke {
-        let host = sh(Path::new("hostname"), &[]);
-        let day = sh(Path::new("date"), &["-u", "+%Y-%m-%d"]);
-        let path = root.join(format!("benches/results/{day}-{host}.md"));
-        std::fs::write(&path, &report).unwrap();
+    let _ = write!(md, "{table}\n{ratios}\n");
+    if o.smoke {
+        md.push_str("Smoke run: too few records for the figures or the floors to mean anything.\n");
+    } else if missed.is_empty() {
+        md.push_str("All floors of issue 5 met.\n");
+    } else {
+        let _ = writeln!(md, "Floors missed (✗): {}.", missed.join("; "));
+    }
+    let _ = write!(md, "\n## Every round (wall seconds)\n\n{rounds_md}");
+    println!("{md}");
+    if !o.smoke || o.out.is_some() {
+        let path = o.out.clone().unwrap_or_else(|| {
+            let day = sh(Command::new("date").args(["-u", "+%Y-%m-%d"]))
+                .unwrap_or_else(|_| "undated".into());
+            let host = sh(&mut Command::new("hostname")).unwrap_or_else(|_| "machine".into());
+            root.join(format!("benches/results/{day}-{host}.md"))
+        });
+        std::fs::write(&path, &md).map_err(|e| format!("writing {}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
+    Ok(())
 }
