@@ -434,7 +434,7 @@ fn run(o: &Opts) -> Result<(), String> {
     let dirty = sh(Command::new("git")
         .args(["status", "--porcelain", "--untracked-files=no"])
         .current_dir(&root))
-    .map_or(false, |s| !s.is_empty());
+    .is_ok_and(|s| !s.is_empty());
     let command = std::iter::once("benches/target/release/bench_e2e".to_string())
         .chain(std::env::args().skip(1))
         .collect::<Vec<_>>()
