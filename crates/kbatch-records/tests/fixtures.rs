@@ -31,8 +31,8 @@ fn every_fixture_decodes_to_what_was_produced() {
     .unwrap();
     let entries = manifest.as_array().unwrap();
     assert!(
-        entries.len() >= 7,
-        "one fixture per codec plus txn and nulls"
+        entries.len() >= 9,
+        "one fixture per codec plus txn, nulls, compacted and straddle"
     );
     for e in entries {
         let file = e["file"].as_str().unwrap();
@@ -48,10 +48,12 @@ fn every_fixture_decodes_to_what_was_produced() {
             .collect();
         let end = e["end"].as_i64().unwrap();
         let w = walk(&bytes, true).unwrap();
+        // Captures hold complete batches, except the one that keeps the broker's cut.
+        let tail = e["truncated_tail_bytes"].as_u64().unwrap_or(0) as usize;
         assert_eq!(
             w.complete_len,
-            bytes.len(),
-            "{file}: only complete batches were captured"
+            bytes.len() - tail,
+            "{file}: complete batches, then the truncated tail"
         );
         assert_eq!(
             w.next_offset,
@@ -93,7 +95,10 @@ fn every_fixture_decodes_to_what_was_produced() {
             "{file}: control"
         );
         assert_eq!(
-            tally.records + tally.aborted + tally.control,
+            tally.records
+                + tally.aborted
+                + tally.control
+                + e["removed_by_compaction"].as_u64().unwrap_or(0),
             end as u64,
             "{file}: every offset accounted for"
         );
@@ -166,4 +171,73 @@ fn chopping_a_real_fixture_never_panics_and_never_over_delivers() {
         assert_eq!(next, w.next_offset);
         assert_eq!(tally.batches as usize, w.batches);
     }
+}
+
+/// Kafka's log cleaner left gaps and an empty batch: the offsets delivered are exactly the
+/// last record of each key plus the record after the roll, and the position still reaches the
+/// end (RELIABILITY: compaction takes offsets; a partition is done by position).
+#[test]
+fn compacted_fixture_has_gaps_and_an_empty_batch_and_still_reaches_the_end() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
+            .unwrap();
+    let e = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["file"] == "compacted.bin")
+        .expect("compacted.bin in the manifest");
+    assert!(e["empty_batches"].as_u64().unwrap() >= 1, "{e}");
+    let bytes = std::fs::read(dir().join("compacted.bin")).unwrap();
+    let end = e["end"].as_i64().unwrap();
+    let mut offsets = Vec::new();
+    let mut tombstones = 0;
+    let mut d = Decoder::new(1 << 20);
+    // Start inside the gap the cleaner left: records below 90 are gone, nothing is invented.
+    let chunk = Chunk {
+        bytes: &bytes,
+        start: 20,
+        end,
+        isolation: Isolation::ReadCommitted,
+        aborted: &[],
+    };
+    let (tally, next) = d
+        .decode(&chunk, |r| {
+            offsets.push(r.offset);
+            tombstones += usize::from(r.value.is_none());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert_eq!(offsets, (90..=100).collect::<Vec<i64>>());
+    assert_eq!(tombstones, 1, "the tombstone of k9 is kept");
+    assert_eq!(tally.records, 11);
+    assert_eq!(next, Some(end));
+}
+
+/// A Fetch response cut by the broker inside the second batch: the first batch is delivered
+/// and the position stops at the cut batch's base offset — "need more", not an error.
+#[test]
+fn straddling_fixture_stops_at_the_cut_batch() {
+    let bytes = std::fs::read(dir().join("straddle.bin")).unwrap();
+    let w = walk(&bytes, true).unwrap();
+    assert_eq!(w.batches, 1);
+    assert_eq!(w.next_offset, Some(100));
+    assert!(w.complete_len < bytes.len());
+    let mut d = Decoder::new(1 << 20);
+    let mut n = 0;
+    let chunk = Chunk {
+        bytes: &bytes,
+        start: 0,
+        end: 300,
+        isolation: Isolation::ReadCommitted,
+        aborted: &[],
+    };
+    let (tally, next) = d
+        .decode(&chunk, |r| {
+            assert_eq!(r.offset, n);
+            n += 1;
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+    assert_eq!((tally.records, next), (100, Some(100)));
 }

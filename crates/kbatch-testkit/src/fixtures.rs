@@ -35,12 +35,45 @@ pub fn checksum<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> u64 {
 /// Captured partition 0: complete batches, aborted transactions `(producer, first offset)`, end.
 type Captured = (Vec<u8>, Vec<(i64, i64)>, i64);
 
-fn capture(bootstrap: &str, topic: &str) -> Result<Captured, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
+        .map_err(|e| e.to_string())
+}
+
+/// One read_committed Fetch of partition 0 at `offset`: the raw record bytes as served
+/// (possibly ending in a partial batch) and the aborted transactions reported.
+async fn fetch_raw(
+    conn: &Connection,
+    topic: &str,
+    offset: i64,
+    partition_max_bytes: i32,
+) -> Result<(Vec<u8>, Vec<(i64, i64)>), String> {
+    let req = FetchRequest {
+        max_wait_ms: 500,
+        min_bytes: 1,
+        max_bytes: 8 << 20,
+        // read_committed: the broker still serves every batch (aborted data and markers
+        // included) but only then reports the aborted transactions.
+        isolation_level: 1,
+        topics: vec![(
+            topic.to_string(),
+            vec![FetchPartitionRequest {
+                partition: 0,
+                fetch_offset: offset,
+                partition_max_bytes,
+                current_leader_epoch: -1,
+            }],
+        )],
+    };
+    let resp = conn.fetch(&req).await.map_err(|e| e.to_string())?;
+    let p = &resp.topics[0].1[0];
+    Ok((p.records.to_vec(), p.aborted_transactions.to_vec()))
+}
+
+fn capture(bootstrap: &str, topic: &str) -> Result<Captured, String> {
+    runtime()?.block_on(async {
         let conn = Connection::connect(bootstrap, &WireConfig::default())
             .await
             .map_err(|e| e.to_string())?;
@@ -56,32 +89,29 @@ fn capture(bootstrap: &str, topic: &str) -> Result<Captured, String> {
         let mut aborted = BTreeSet::new();
         let mut next = 0i64;
         while next < hwm {
-            let req = FetchRequest {
-                max_wait_ms: 500,
-                min_bytes: 1,
-                max_bytes: 8 << 20,
-                // read_committed: the broker still serves every batch (aborted data and markers
-                // included) but only then reports the aborted transactions.
-                isolation_level: 1,
-                topics: vec![(
-                    topic.to_string(),
-                    vec![FetchPartitionRequest {
-                        partition: 0,
-                        fetch_offset: next,
-                        partition_max_bytes: 8 << 20,
-                        current_leader_epoch: -1,
-                    }],
-                )],
-            };
-            let resp = conn.fetch(&req).await.map_err(|e| e.to_string())?;
-            let p = &resp.topics[0].1[0];
-            let walk = kbatch_records::walk(&p.records, true).map_err(|e| e.to_string())?;
-            bytes.extend_from_slice(&p.records[..walk.complete_len]);
-            aborted.extend(p.aborted_transactions.iter().copied());
+            let (records, txns) = fetch_raw(&conn, topic, next, 8 << 20).await?;
+            let walk = kbatch_records::walk(&records, true).map_err(|e| e.to_string())?;
+            bytes.extend_from_slice(&records[..walk.complete_len]);
+            aborted.extend(txns);
             next = walk.next_offset.ok_or("no complete batch in a response")?;
         }
         Ok((bytes, aborted.into_iter().collect(), hwm))
     })
+}
+
+/// Record counts of the batches in `bytes`, read from the raw v2 headers (length at byte 8,
+/// record count at byte 57), independently of kbatch's decoder.
+fn batch_record_counts(bytes: &[u8]) -> Vec<i32> {
+    let mut counts = Vec::new();
+    let mut at = 0;
+    while at + 61 <= bytes.len() {
+        let len = i32::from_be_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        counts.push(i32::from_be_bytes(
+            bytes[at + 57..at + 61].try_into().unwrap(),
+        ));
+        at += 12 + len;
+    }
+    counts
 }
 
 fn rec(
@@ -235,7 +265,143 @@ pub fn make(out: &Path) -> Result<(), String> {
             "value_checksum": format!("{:016x}", checksum(values.iter().map(|v| v.as_deref()))),
         }));
     }
+    manifest.push(compacted(&broker, out)?);
+    manifest.push(straddling(&broker, out)?);
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
     std::fs::write(out.join("manifest.json"), text).map_err(|e| e.to_string())?;
     Ok(())
+}
+
+/// A compacted partition with gaps: two producers (one batch each) write ten keys five times
+/// over, the last write of key `k9` a tombstone; a third record after the segment rolls keeps
+/// the first segment out of the active one, and the log cleaner then leaves the last record of
+/// each key (offsets 90–99, the tombstone kept for `delete.retention.ms`) and the third
+/// record (100). The first producer's batch loses every record; the broker keeps it as an
+/// empty batch (the producer's last), so reading must advance over a batch with no records.
+fn compacted(broker: &Broker, out: &Path) -> Result<serde_json::Value, String> {
+    let topic = "fixture-compacted";
+    broker
+        .create_topic(
+            topic,
+            1,
+            &[
+                ("cleanup.policy", "compact"),
+                ("segment.ms", "100"),
+                ("min.cleanable.dirty.ratio", "0.01"),
+                ("min.compaction.lag.ms", "0"),
+                ("delete.retention.ms", "86400000"),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+    let key = |i: usize| format!("k{}", i % 10).into_bytes();
+    let value = |i: usize| (i != 99).then(|| format!("{{\"v\":{i}}}").into_bytes());
+    let one_batch = ProducerSettings {
+        linger_ms: Some(1000),
+        ..ProducerSettings::default()
+    };
+    for range in [0..50, 50..100] {
+        let mut ops: Vec<ProduceOp> = range
+            .map(|i| rec(Some(&key(i)), value(i).as_deref(), vec![]))
+            .collect();
+        ops.push(ProduceOp::Flush);
+        broker
+            .produce(topic, &one_batch, &ops)
+            .map_err(|e| e.to_string())?;
+    }
+    // Older than segment.ms: this append rolls the segment, so 0..=99 can be cleaned.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    broker
+        .produce(
+            topic,
+            &ProducerSettings::default(),
+            &[rec(Some(&key(100)), value(100).as_deref(), vec![])],
+        )
+        .map_err(|e| e.to_string())?;
+    let survivors: Vec<Option<Vec<u8>>> = (90..=100).map(value).collect();
+    // The cleaner runs every log.cleaner.backoff.ms (250 ms in the testkit's broker).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let (bytes, aborted, hwm) = loop {
+        let c = capture(&broker.bootstrap, topic)?;
+        let left: i32 = batch_record_counts(&c.0).iter().sum();
+        if left as usize == survivors.len() {
+            break c;
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "{topic}: the log cleaner left {left} records, expected {}",
+                survivors.len()
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    let empty = batch_record_counts(&bytes)
+        .iter()
+        .filter(|&&n| n == 0)
+        .count();
+    std::fs::write(out.join("compacted.bin"), &bytes).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "file": "compacted.bin",
+        "producer": format!("Kafka Java producer {KAFKA_VERSION}, uncompressed, two producers then one; cleanup.policy=compact, compacted by the broker's log cleaner"),
+        "records": survivors.len(), "aborted": 0, "control": 0, "end": hwm,
+        "removed_by_compaction": hwm as usize - survivors.len(), "empty_batches": empty,
+        "aborted_transactions": aborted,
+        "value_checksum": format!("{:016x}", checksum(survivors.iter().map(|v| v.as_deref()))),
+    }))
+}
+
+/// A Fetch response whose partition data ends inside a batch: three uncompressed batches of
+/// 100 records (flushed apart), fetched with `partition_max_bytes` = the first batch plus half
+/// of the second. The broker cuts the second batch; decoding must deliver the first batch's
+/// 100 records and stop with next offset 100, not fail.
+fn straddling(broker: &Broker, out: &Path) -> Result<serde_json::Value, String> {
+    let topic = "fixture-straddle";
+    broker
+        .create_topic(topic, 1, &[])
+        .map_err(|e| e.to_string())?;
+    let value = |i: usize| format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(80)).into_bytes();
+    let mut ops = Vec::new();
+    for i in 0..300 {
+        ops.push(rec(None, Some(&value(i)), vec![]));
+        if i % 100 == 99 {
+            ops.push(ProduceOp::Flush);
+        }
+    }
+    let settings = ProducerSettings {
+        linger_ms: Some(1000),
+        ..ProducerSettings::default()
+    };
+    broker
+        .produce(topic, &settings, &ops)
+        .map_err(|e| e.to_string())?;
+    let (whole, _, _) = capture(&broker.bootstrap, topic)?;
+    let counts = batch_record_counts(&whole);
+    if counts != [100, 100, 100] {
+        return Err(format!(
+            "{topic}: expected three batches of 100, got {counts:?}"
+        ));
+    }
+    let len_at =
+        |at: usize| 12 + i32::from_be_bytes(whole[at + 8..at + 12].try_into().unwrap()) as usize;
+    let first = len_at(0);
+    let limit = first + len_at(first) / 2;
+    let (bytes, aborted) = runtime()?.block_on(async {
+        let conn = Connection::connect(&broker.bootstrap, &WireConfig::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        fetch_raw(&conn, topic, 0, limit as i32).await
+    })?;
+    if bytes.len() != limit {
+        return Err(format!(
+            "{topic}: asked for {limit} bytes, the broker served {}",
+            bytes.len()
+        ));
+    }
+    std::fs::write(out.join("straddle.bin"), &bytes).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "file": "straddle.bin",
+        "producer": format!("Kafka Java producer {KAFKA_VERSION}, uncompressed, 3 batches of 100; one Fetch with partition_max_bytes={limit} (first batch {first} bytes + half the second)"),
+        "records": 100, "aborted": 0, "control": 0, "end": 100, "truncated_tail_bytes": bytes.len() - first,
+        "aborted_transactions": aborted,
+        "value_checksum": format!("{:016x}", checksum((0..100).map(value).collect::<Vec<_>>().iter().map(|v| Some(v.as_slice())))),
+    }))
 }

@@ -317,7 +317,8 @@ impl Node {
              transaction.state.log.num.partitions=4\n\
              share.coordinator.state.topic.replication.factor={rf}\n\
              share.coordinator.state.topic.min.isr=1\n\
-             log.segment.bytes=268435456\n",
+             log.segment.bytes=268435456\n\
+             log.cleaner.backoff.ms=250\n",
             data = dir.join("data").display()
         );
         let config = dir.join("server.properties");
