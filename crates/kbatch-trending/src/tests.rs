@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::extract::{extract_general, fast};
 use crate::*;
 
 /// The reference verdict, built on serde_json (it keeps the last of duplicate keys, so the
@@ -68,10 +69,25 @@ fn reference(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     }
 }
 
-fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
-    extract(value)
-        .map(|e| (e.category.into_owned(), e.product.into_owned()))
+fn owned(r: Result<crate::Event<'_>, Invalid>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+    r.map(|e| (e.category.into_owned(), e.product.into_owned()))
         .map_err(Invalid::as_str)
+}
+
+/// `extract`'s verdict, after checking that whenever the fast path answers, the general
+/// scanner gives the same answer (so every oracle test below also tests the fast path).
+fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
+    if let Some(b) = value {
+        if let Some(fast) = fast::extract(b) {
+            assert_eq!(
+                owned(fast),
+                owned(extract_general(b)),
+                "fast path disagrees on {:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+    }
+    owned(extract(value))
 }
 
 /// (value, expected verdict, expected (category, product), note)
@@ -325,6 +341,46 @@ proptest! {
             }
         }
         prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
+    }
+}
+
+/// A compact member whose string lengths move quotes across the 64-byte blocks of the fast
+/// path; values are plain strings, numbers or literals.
+fn compact_member() -> impl Strategy<Value = String> {
+    let key = prop_oneof![
+        Just("product".to_string()),
+        Just("category".to_string()),
+        "[a-z]{0,70}",
+    ];
+    let value = prop_oneof![
+        4 => "[ -!#-\\[\\]-~]{0,90}".prop_map(|s| format!("\"{s}\"")),
+        1 => prop_oneof![Just("0"), Just("-12"), Just("3.25"), Just("1516978415"), Just("true"), Just("false"), Just("null")].prop_map(str::to_string),
+    ];
+    (key, value).prop_map(|(k, v)| format!("\"{k}\":{v}"))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Compact flat ASCII objects are the fast path's to settle: it must answer every one,
+    /// across block boundaries, exactly as the general scanner and serde_json do.
+    #[test]
+    fn fast_path_settles_compact_flat_objects(members in prop::collection::vec(compact_member(), 0..7)) {
+        let text = format!("{{{}}}", members.join(","));
+        let b = text.as_bytes();
+        prop_assert!(fast::extract(b).is_some(), "fast path declined {}", text);
+        prop_assert_eq!(ours(Some(b)), reference(Some(b)), "{}", text);
+    }
+
+    /// The SSE2 block classifier and the portable one agree on every block.
+    #[test]
+    fn block_classifiers_agree(block in prop::array::uniform32(prop::sample::select(JSONISH)), other in prop::array::uniform32(any::<u8>())) {
+        let mut full = [0u8; 64];
+        full[..32].copy_from_slice(&block);
+        full[32..].copy_from_slice(&other);
+        prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
+        full.reverse();
+        prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
     }
 }
 
