@@ -89,6 +89,19 @@ impl<'a> Cursor<'a> {
     /// A zigzag varlong: at most 10 bytes, the tenth carrying only the top bit.
     #[inline]
     fn varlong(&mut self) -> Result<i64, &'static str> {
+        // Most deltas and lengths fit one byte: settle them before the loop.
+        match self.b.get(self.pos..self.pos + 2) {
+            Some(&[b0, _]) if b0 < 0x80 => {
+                self.pos += 1;
+                return Ok(i64::from(b0 >> 1) ^ -i64::from(b0 & 1));
+            }
+            Some(&[b0, b1]) if b1 < 0x80 => {
+                self.pos += 2;
+                let v = i64::from(b0 & 0x7f) | i64::from(b1) << 7;
+                return Ok((v >> 1) ^ -(v & 1));
+            }
+            _ => {}
+        }
         let mut v: u64 = 0;
         let mut shift = 0;
         loop {
@@ -109,6 +122,19 @@ impl<'a> Cursor<'a> {
     /// A zigzag varint: at most 5 bytes, the fifth carrying only the top four bits.
     #[inline]
     fn varint(&mut self) -> Result<i32, &'static str> {
+        // One or two bytes (values below 8192: lengths of ordinary records) before the loop.
+        match self.b.get(self.pos..self.pos + 2) {
+            Some(&[b0, _]) if b0 < 0x80 => {
+                self.pos += 1;
+                return Ok(i32::from(b0 >> 1) ^ -i32::from(b0 & 1));
+            }
+            Some(&[b0, b1]) if b1 < 0x80 => {
+                self.pos += 2;
+                let v = i32::from(b0 & 0x7f) | i32::from(b1) << 7;
+                return Ok((v >> 1) ^ -(v & 1));
+            }
+            _ => {}
+        }
         let mut v: u32 = 0;
         let mut shift = 0;
         loop {
@@ -298,6 +324,15 @@ mod tests {
         ] {
             assert_eq!(varint(&enc(v)), Ok(v as i32), "{v}");
         }
+        // The one- and two-byte fast paths, and their edges, with and without a byte after.
+        for v in [-8192i64, -8191, -65, 8191, 8192, 100, -100, 4000] {
+            let mut b = enc(v);
+            assert_eq!(varint(&b), Ok(v as i32), "{v}");
+            assert_eq!(varlong(&b), Ok(v), "{v}");
+            b.push(0x7f);
+            assert_eq!(varint(&b), Ok(v as i32), "{v} then a byte");
+            assert_eq!(varlong(&b), Ok(v), "{v} then a byte");
+        }
         assert_eq!(enc(i64::from(i32::MIN)).len(), 5);
         // One past i32 needs a 33rd bit; six bytes is always too many.
         assert_eq!(varint(&enc(1 << 31)), Err("varint overflow"));
@@ -307,6 +342,20 @@ mod tests {
         );
         assert_eq!(varint(&[0x80, 0x80]), Err("truncated varint"));
         assert_eq!(varint(&[]), Err("truncated varint"));
+    }
+
+    proptest::proptest! {
+        /// Every value round-trips through the fast paths and the loop alike, with or without
+        /// bytes after it.
+        #[test]
+        fn varints_round_trip(v in proptest::prelude::any::<i64>(), tail in 0usize..3) {
+            let mut b = enc(v);
+            b.extend(std::iter::repeat_n(0x01, tail));
+            proptest::prop_assert_eq!(varlong(&b), Ok(v));
+            if let Ok(small) = i32::try_from(v) {
+                proptest::prop_assert_eq!(varint(&b), Ok(small));
+            }
+        }
     }
 
     #[test]
