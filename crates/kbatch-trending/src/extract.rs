@@ -461,9 +461,11 @@ impl<'a> Scanner<'a> {
 /// Which of the two fields a key names.
 #[inline]
 fn field_of(key: &[u8]) -> Option<usize> {
-    match key {
-        b"product" => Some(0),
-        b"category" => Some(1),
+    // Fixed-size comparisons compile to a load and a compare each, with no call to `memcmp`;
+    // most keys are rejected by their length alone.
+    match key.len() {
+        7 => (<[u8; 7]>::try_from(key).ok()? == *b"product").then_some(0),
+        8 => (<[u8; 8]>::try_from(key).ok()? == *b"category").then_some(1),
         _ => None,
     }
 }

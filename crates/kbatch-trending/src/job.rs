@@ -2,9 +2,7 @@
 //! under their unescaped bytes; one merge (strings are the common language of two partials);
 //! ranking at `finish`.
 
-use std::hash::{BuildHasherDefault, Hasher};
-
-use hashbrown::HashMap;
+use hashbrown::HashTable;
 use kbatch_engine::{Job, JobError, PartitionStats};
 use kbatch_records::Record;
 
@@ -14,55 +12,73 @@ use crate::report::{rank, InvalidSample, PartitionReport, Report};
 /// Invalid records kept as samples per partition (the lowest offsets).
 pub const SAMPLES_PER_PARTITION: usize = 5;
 
-/// A small, fast hasher for short byte strings: FxHash's rotate-xor-multiply per 8-byte word,
-/// plus a final folded multiply.
-///
-/// The fold matters: a multiply only carries bits *upwards*, so without it the high bytes of
-/// the last word (the changing digits of `PD000123`-style ids) never reach the low bits that
-/// hashbrown uses to pick a bucket, and such keys all probe the same group.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 /// 2^64 / golden ratio, odd: spreads the fold's input over the whole 128-bit product.
 const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
 
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = self.0;
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(c.try_into().unwrap())).wrapping_mul(SEED);
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(last)).wrapping_mul(SEED);
-        }
-        self.0 = h;
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.0 = (self.0.rotate_left(5) ^ u64::from(i)).wrapping_mul(SEED);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.0 = (self.0.rotate_left(5) ^ i as u64).wrapping_mul(SEED);
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        // Folded multiply: the high half of the 128-bit product depends on every input bit.
-        let m = u128::from(self.0) * u128::from(FOLD);
-        (m as u64) ^ ((m >> 64) as u64)
-    }
+#[inline]
+fn mix(h: u64, word: u64) -> u64 {
+    (h.rotate_left(5) ^ word).wrapping_mul(SEED)
 }
 
-type Fx = BuildHasherDefault<FxHasher>;
+#[inline]
+fn word(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+#[inline]
+fn half(b: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_le_bytes(b[at..at + 4].try_into().unwrap()))
+}
+
+/// Absorb one string: FxHash's rotate-xor-multiply per 8-byte word, the last 1–8 bytes read
+/// with two overlapping loads instead of a copy into a padded word (for a given length the
+/// loads cover every byte, so equal-length strings still hash every byte), then the length.
+#[inline]
+fn absorb(mut h: u64, b: &[u8]) -> u64 {
+    let n = b.len();
+    let mut i = 0;
+    while i + 8 < n {
+        h = mix(h, word(b, i));
+        i += 8;
+    }
+    let rest = n - i;
+    let tail = if rest >= 4 {
+        half(b, i) | half(b, n - 4) << 32
+    } else if rest > 0 {
+        u64::from(b[i]) | u64::from(b[i + rest / 2]) << 8 | u64::from(b[n - 1]) << 16
+    } else {
+        0
+    };
+    mix(mix(h, tail), n as u64)
+}
+
+/// The hash of a (category, product) pair: [`absorb`] both, then a folded multiply.
+///
+/// The fold matters: a multiply only carries bits *upwards*, so without it the high bytes of
+/// the last word (the changing digits of `PD000123`-style ids) never reach the low bits that
+/// hashbrown uses to pick a bucket, and such keys all probe the same group.
+#[inline]
+pub fn pair_hash(category: &[u8], product: &[u8]) -> u64 {
+    let h = absorb(absorb(0, category), product);
+    let m = u128::from(h) * u128::from(FOLD);
+    (m as u64) ^ ((m >> 64) as u64)
+}
+
+/// Byte equality for the short strings of events without a call to `memcmp`: up to 16 bytes
+/// in two overlapping loads.
+#[inline]
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
+    }
+}
 
 /// Invalid records of one partition.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -73,42 +89,72 @@ pub struct PartitionInvalid {
     pub samples: Vec<(i64, Invalid)>,
 }
 
-/// A counted (category, product) pair of unescaped bytes.
-type PairKey = (Box<[u8]>, Box<[u8]>);
+/// A counted (category, product) pair: both strings in one allocation, and the hash kept so
+/// the table never rehashes strings when it grows and a probe rejects other pairs by hash.
+#[derive(Debug, Clone)]
+struct Pair {
+    hash: u64,
+    /// The category's unescaped bytes, then the product's.
+    bytes: Box<[u8]>,
+    /// Where the product starts in `bytes`.
+    split: usize,
+    views: u64,
+}
 
-/// A borrowed pair that hashes and compares like [`PairKey`], so a hit allocates nothing.
-#[derive(Hash)]
-struct PairRef<'a>(&'a [u8], &'a [u8]);
+impl Pair {
+    fn category(&self) -> &[u8] {
+        &self.bytes[..self.split]
+    }
 
-impl hashbrown::Equivalent<PairKey> for PairRef<'_> {
-    #[inline]
-    fn equivalent(&self, k: &PairKey) -> bool {
-        *self.0 == *k.0 && *self.1 == *k.1
+    fn product(&self) -> &[u8] {
+        &self.bytes[self.split..]
     }
 }
 
 /// One worker's aggregation state.
 ///
-/// Each (category, product) pair is one key of one map whose value is its count: a record costs
-/// one hash of its two strings and one probe, with no copy and no allocation when the pair was
-/// seen before (the probe borrows the record's bytes). The strings are stored once, in the key.
-/// Interning category and product separately to ids and counting by the id pair would cost
-/// three probes per record for the same result, since ranking needs the strings anyway.
+/// Each (category, product) pair is one entry of one hash table, with its count: a record
+/// costs one hash of its two strings and one probe, with no copy and no allocation when the
+/// pair was seen before (the probe compares the record's borrowed bytes). Interning category
+/// and product separately to ids and counting by the id pair would cost three probes per
+/// record for the same result, since ranking needs the strings anyway.
 #[derive(Debug, Default, Clone)]
 pub struct Partial {
-    counts: HashMap<PairKey, u64, Fx>,
+    counts: HashTable<Pair>,
     invalid: Vec<PartitionInvalid>,
 }
 
 impl Partial {
     #[inline]
     fn count(&mut self, category: &[u8], product: &[u8], n: u64) {
-        match self.counts.get_mut(&PairRef(category, product)) {
-            Some(views) => *views += n,
+        let hash = pair_hash(category, product);
+        let found = self.counts.find_mut(hash, |p| {
+            p.hash == hash
+                && p.split == category.len()
+                && same(p.category(), category)
+                && same(p.product(), product)
+        });
+        match found {
+            Some(p) => p.views += n,
             None => {
-                self.counts.insert((category.into(), product.into()), n);
+                let mut bytes = Vec::with_capacity(category.len() + product.len());
+                bytes.extend_from_slice(category);
+                bytes.extend_from_slice(product);
+                let pair = Pair {
+                    hash,
+                    bytes: bytes.into_boxed_slice(),
+                    split: category.len(),
+                    views: n,
+                };
+                self.counts.insert_unique(hash, pair, |p| p.hash);
             }
         }
+    }
+
+    /// One view of a pair, for tests of the table.
+    #[cfg(test)]
+    pub(crate) fn count_for_test(&mut self, category: &[u8], product: &[u8]) {
+        self.count(category, product, 1);
     }
 
     fn invalid_mut(&mut self, partition: usize) -> &mut PartitionInvalid {
@@ -130,7 +176,9 @@ impl Partial {
 
     /// Every (category, product, views) counted, as unescaped bytes, in no particular order.
     pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8], u64)> + '_ {
-        self.counts.iter().map(|(k, &n)| (&*k.0, &*k.1, n))
+        self.counts
+            .iter()
+            .map(|p| (p.category(), p.product(), p.views))
     }
 
     /// Invalid records per partition index.

@@ -21,7 +21,7 @@ mod job;
 mod report;
 
 pub use extract::{extract, Event, Invalid};
-pub use job::{FxHasher, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
+pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
 
 #[cfg(test)]
