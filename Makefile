@@ -69,8 +69,9 @@ fuzz: fuzz-build
 	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
 
 ## Record bytes captured from a real broker into fixtures/batches (see fixtures/README.md).
-fixtures: kafka release
-	target/release/kbatch-testkit fixtures --out fixtures/batches
+fixtures: kafka release bench-build
+	target/release/kbatch-testkit fixtures --out fixtures/batches \
+		--librdkafka-producer $(BENCH_BIN)/rdkafka_produce
 
 ## A fully static x86-64 Linux `kbatch` (glibc, crt-static; resolves names without NSS).
 STATIC_TARGET := x86_64-unknown-linux-gnu

@@ -241,3 +241,22 @@ fn straddling_fixture_stops_at_the_cut_batch() {
         .unwrap();
     assert_eq!((tally.records, next), (100, Some(100)));
 }
+
+/// librdkafka frames snappy as one raw block, not the Java client's xerial stream: the
+/// fixture it wrote must be raw (else it tests nothing new) and decode like any other.
+#[test]
+fn librdkafka_snappy_fixture_is_raw_snappy() {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
+            .unwrap();
+    let e = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["file"] == "rdkafka-snappy.bin")
+        .expect("rdkafka-snappy.bin in the manifest (make fixtures)");
+    assert_eq!(e["snappy_framing"], "raw", "{e}");
+    let bytes = std::fs::read(dir().join("rdkafka-snappy.bin")).unwrap();
+    assert_eq!(bytes[22] & 7, 2, "snappy codec bits");
+    assert_ne!(&bytes[61..69], b"\x82SNAPPY");
+}

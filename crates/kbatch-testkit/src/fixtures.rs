@@ -128,8 +128,9 @@ fn rec(
     })
 }
 
-/// Make every fixture into `out`.
-pub fn make(out: &Path) -> Result<(), String> {
+/// Make every fixture into `out`; with `librdkafka_producer` (the benches' `rdkafka_produce`),
+/// also a topic written by librdkafka.
+pub fn make(out: &Path, librdkafka_producer: Option<&Path>) -> Result<(), String> {
     std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
     let broker = Broker::start().map_err(|e| e.to_string())?;
     let mut manifest = Vec::new();
@@ -267,6 +268,9 @@ pub fn make(out: &Path) -> Result<(), String> {
     }
     manifest.push(compacted(&broker, out)?);
     manifest.push(straddling(&broker, out)?);
+    if let Some(bin) = librdkafka_producer {
+        manifest.push(librdkafka_snappy(&broker, out, bin)?);
+    }
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
     std::fs::write(out.join("manifest.json"), text).map_err(|e| e.to_string())?;
     Ok(())
@@ -403,5 +407,68 @@ fn straddling(broker: &Broker, out: &Path) -> Result<serde_json::Value, String> 
         "records": 100, "aborted": 0, "control": 0, "end": 100, "truncated_tail_bytes": bytes.len() - first,
         "aborted_transactions": aborted,
         "value_checksum": format!("{:016x}", checksum((0..100).map(value).collect::<Vec<_>>().iter().map(|v| Some(v.as_slice())))),
+    }))
+}
+
+/// Sample events written by **librdkafka** with snappy: it frames snappy as a raw block (the
+/// Java client uses the xerial stream framing), the other spelling a decoder must read. The
+/// manifest records which framing the first batch's payload has, read from its first bytes.
+fn librdkafka_snappy(broker: &Broker, out: &Path, bin: &Path) -> Result<serde_json::Value, String> {
+    use std::io::Write;
+    let topic = "fixture-rdkafka-snappy";
+    broker
+        .create_topic(topic, 1, &[])
+        .map_err(|e| e.to_string())?;
+    let values: Vec<Vec<u8>> = trending::lines(5_000, 0, 1, 13)
+        .iter()
+        .map(|l| l.splitn(4, '\t').nth(3).unwrap_or("").as_bytes().to_vec())
+        .collect();
+    let mut child = std::process::Command::new(bin)
+        .args([
+            "--bootstrap",
+            &broker.bootstrap,
+            "--topic",
+            topic,
+            "--compression",
+            "snappy",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running {}: {e}", bin.display()))?;
+    {
+        let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        for v in &values {
+            stdin.write_all(v).map_err(|e| e.to_string())?;
+            stdin.write_all(b"\n").map_err(|e| e.to_string())?;
+        }
+    }
+    let done = child.wait_with_output().map_err(|e| e.to_string())?;
+    let acked = String::from_utf8_lossy(&done.stdout).trim().to_string();
+    if !done.status.success() || acked != values.len().to_string() {
+        return Err(format!(
+            "{}: {} ({acked} acknowledged)",
+            bin.display(),
+            done.status
+        ));
+    }
+    let (bytes, aborted, hwm) = capture(&broker.bootstrap, topic)?;
+    // Attributes are the int16 at byte 21 (codec in the low 3 bits: 2 = snappy); the payload
+    // starts at byte 61.
+    if bytes.len() < 69 || bytes[22] & 7 != 2 {
+        return Err(format!("{topic}: the first batch is not snappy-compressed"));
+    }
+    let framing = if bytes[61..69] == *b"\x82SNAPPY" {
+        "xerial"
+    } else {
+        "raw"
+    };
+    std::fs::write(out.join("rdkafka-snappy.bin"), &bytes).map_err(|e| e.to_string())?;
+    Ok(json!({
+        "file": "rdkafka-snappy.bin",
+        "producer": "librdkafka (bundled with the rdkafka crate 0.39), compression.codec=snappy, linger.ms=50, idempotent",
+        "records": values.len(), "aborted": 0, "control": 0, "end": hwm,
+        "aborted_transactions": aborted, "snappy_framing": framing,
+        "value_checksum": format!("{:016x}", checksum(values.iter().map(|v| Some(v.as_slice())))),
     }))
 }

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! kbatch-testkit install
-//! kbatch-testkit fixtures --out DIR          # capture fixtures/ from a fresh broker
+//! kbatch-testkit fixtures --out DIR [--librdkafka-producer BIN]
+//!                                           # capture fixtures/ from a fresh broker
 //! kbatch-testkit start --dir DIR            # prints the bootstrap address; broker stays up
 //! kbatch-testkit stop --dir DIR
 //! kbatch-testkit create-topic --bootstrap B --topic T --partitions N [--config k=v]...
@@ -67,7 +68,13 @@ fn run(args: &[String]) -> Result<(), String> {
     let f = flags(rest)?;
     match cmd.as_str() {
         "install" => kbatch_testkit::install().map_err(|e| e.to_string()),
-        "fixtures" => kbatch_testkit::fixtures::make(&PathBuf::from(one(&f, "out")?)),
+        "fixtures" => kbatch_testkit::fixtures::make(
+            &PathBuf::from(one(&f, "out")?),
+            f.get("librdkafka-producer")
+                .and_then(|v| v.first())
+                .map(PathBuf::from)
+                .as_deref(),
+        ),
         "start" => {
             let dir = PathBuf::from(one(&f, "dir")?);
             let b = Broker::start_detached(&dir).map_err(|e| e.to_string())?;
