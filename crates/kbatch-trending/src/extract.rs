@@ -480,8 +480,26 @@ fn field_of(key: &[u8]) -> Option<usize> {
 pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
     let b = value.ok_or(Invalid::Tombstone)?;
     match fast::extract(b) {
-        Some(verdict) => verdict,
+        Some(verdict) => verdict.map(|f| Event {
+            category: Cow::Borrowed(f.category),
+            product: Cow::Borrowed(f.product),
+        }),
         None => extract_general(b),
+    }
+}
+
+/// [`extract`] for the job: hands the unescaped (category, product) to `found` without
+/// building an [`Event`] on the fast path.
+#[inline]
+pub(crate) fn with_event<R>(
+    value: Option<&[u8]>,
+    found: impl FnOnce(&[u8], &[u8]) -> R,
+) -> Result<R, Invalid> {
+    let b = value.ok_or(Invalid::Tombstone)?;
+    match fast::extract(b) {
+        Some(Ok(f)) => Ok(found(f.category, f.product)),
+        Some(Err(why)) => Err(why),
+        None => extract_general(b).map(|e| found(&e.category, &e.product)),
     }
 }
 

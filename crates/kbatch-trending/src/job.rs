@@ -6,7 +6,7 @@ use hashbrown::HashTable;
 use kbatch_engine::{Job, JobError, PartitionStats};
 use kbatch_records::Record;
 
-use crate::extract::{extract, Invalid};
+use crate::extract::{with_event, Invalid};
 use crate::report::{rank, InvalidSample, PartitionReport, Report};
 
 /// Invalid records kept as samples per partition (the lowest offsets).
@@ -213,11 +213,10 @@ impl Job for Trending {
         partition: usize,
         record: &Record<'_>,
     ) -> Result<(), JobError> {
-        match extract(record.value) {
-            Ok(e) => {
-                p.count(&e.category, &e.product, 1);
-                Ok(())
-            }
+        match with_event(record.value, |category, product| {
+            p.count(category, product, 1)
+        }) {
+            Ok(()) => Ok(()),
             Err(why) => {
                 if self.strict {
                     return Err(JobError::Fail {

@@ -80,6 +80,10 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     if let Some(b) = value {
         let general = owned(extract_general(b));
         if let Some(verdict) = fast::extract(b) {
+            let verdict = verdict.map(|f| crate::Event {
+                category: f.category.into(),
+                product: f.product.into(),
+            });
             assert_eq!(
                 owned(verdict),
                 general,
