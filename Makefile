@@ -59,7 +59,7 @@ test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke
 
 ## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
 ## so the stable toolchain suffices. Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
-FUZZ_CRATES := kbatch-records kbatch-wire
+FUZZ_CRATES := kbatch-records kbatch-wire kbatch-trending
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz build -s none --fuzz-dir fuzz) || exit 1; done
