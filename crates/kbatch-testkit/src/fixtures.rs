@@ -419,8 +419,11 @@ fn librdkafka_snappy(broker: &Broker, out: &Path, bin: &Path) -> Result<serde_js
     broker
         .create_topic(topic, 1, &[])
         .map_err(|e| e.to_string())?;
-    let values: Vec<Vec<u8>> = trending::lines(5_000, 0, 1, 13)
+    // The codec fixtures' events (same seed), less the tombstones a line cannot carry: the
+    // valid events are the same, so the aggregates must be too (RELIABILITY case 18).
+    let values: Vec<Vec<u8>> = trending::lines(20_000, 20, 1, 11)
         .iter()
+        .filter(|l| !l.starts_with('R'))
         .map(|l| l.splitn(4, '\t').nth(3).unwrap_or("").as_bytes().to_vec())
         .collect();
     let mut child = std::process::Command::new(bin)
