@@ -472,7 +472,7 @@ fn field_of(key: &[u8]) -> Option<usize> {
 
 /// Classify one record value: the event, or why it is not one.
 ///
-/// Two paths with one meaning: [`fast`] settles the common shape (a compact, flat, ASCII
+/// Two paths with one meaning: the fast path settles the common shape (a compact, flat, ASCII
 /// object without escapes) in one pass that finds every quote sixteen bytes at a time; anything
 /// it is not sure of goes to the general scanner, which handles all of JSON. Tests check that
 /// whenever the fast path answers, the general scanner gives the same answer.
