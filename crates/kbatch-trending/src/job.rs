@@ -53,7 +53,8 @@ fn absorb(mut h: u64, b: &[u8]) -> u64 {
     mix(mix(h, tail), n as u64)
 }
 
-/// The hash of a (category, product) pair: absorb both strings (FxHash words, overlapping tail loads, the length), then a folded multiply.
+/// The hash of a (category, product) pair: absorb both strings (FxHash words, overlapping tail
+/// loads, the length), then a folded multiply.
 ///
 /// The fold matters: a multiply only carries bits *upwards*, so without it the high bytes of
 /// the last word (the changing digits of `PD000123`-style ids) never reach the low bits that
