@@ -22,6 +22,20 @@ fn checksum(values: &[Option<Vec<u8>>]) -> String {
     format!("{h:016x}")
 }
 
+/// The manifest's entry for `file`.
+fn manifest_entry(file: &str) -> Value {
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
+            .unwrap();
+    manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["file"] == file)
+        .unwrap_or_else(|| panic!("{file} in fixtures/batches/manifest.json (make fixtures)"))
+        .clone()
+}
+
 #[test]
 fn every_fixture_decodes_to_what_was_produced() {
     let manifest: Value = serde_json::from_str(
@@ -178,15 +192,7 @@ fn chopping_a_real_fixture_never_panics_and_never_over_delivers() {
 /// end (RELIABILITY: compaction takes offsets; a partition is done by position).
 #[test]
 fn compacted_fixture_has_gaps_and_an_empty_batch_and_still_reaches_the_end() {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
-            .unwrap();
-    let e = manifest
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["file"] == "compacted.bin")
-        .expect("compacted.bin in the manifest");
+    let e = manifest_entry("compacted.bin");
     assert!(e["empty_batches"].as_u64().unwrap() >= 1, "{e}");
     let bytes = std::fs::read(dir().join("compacted.bin")).unwrap();
     let end = e["end"].as_i64().unwrap();
@@ -246,15 +252,7 @@ fn straddling_fixture_stops_at_the_cut_batch() {
 /// fixture it wrote must be raw (else it tests nothing new) and decode like any other.
 #[test]
 fn librdkafka_snappy_fixture_is_raw_snappy() {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("manifest.json")).unwrap())
-            .unwrap();
-    let e = manifest
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["file"] == "rdkafka-snappy.bin")
-        .expect("rdkafka-snappy.bin in the manifest (make fixtures)");
+    let e = manifest_entry("rdkafka-snappy.bin");
     assert_eq!(e["snappy_framing"], "raw", "{e}");
     let bytes = std::fs::read(dir().join("rdkafka-snappy.bin")).unwrap();
     assert_eq!(bytes[22] & 7, 2, "snappy codec bits");

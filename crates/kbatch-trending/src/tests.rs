@@ -299,6 +299,21 @@ fn number_token() -> impl Strategy<Value = String> {
         .prop_map(|(sign, int, frac, exp)| format!("{sign}{int}{frac}{exp}"))
 }
 
+/// Insert (0), remove (1) or replace (2) one byte per edit, at an index scaled to the text.
+fn apply_edits(b: &mut Vec<u8>, edits: &[(u8, prop::sample::Index, u8)]) {
+    for &(op, ref at, byte) in edits {
+        let i = at.index(b.len() + 1);
+        match op {
+            0 => b.insert(i, byte),
+            1 if i < b.len() => {
+                b.remove(i);
+            }
+            _ if i < b.len() => b[i] = byte,
+            _ => b.push(byte),
+        }
+    }
+}
+
 /// Bytes that matter to a JSON scanner, for mutating otherwise valid text.
 const JSONISH: &[u8] = b"{}[]:,\"\\ \t\n\r0123456789-+.eEtrufalsnu\x00\x1f\x7f\xc3\xa9\xff";
 
@@ -336,15 +351,7 @@ proptest! {
         edits in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), prop::sample::select(JSONISH)), 1..4),
     ) {
         let mut b = obj.into_bytes();
-        for (op, at, byte) in edits {
-            let i = at.index(b.len() + 1);
-            match op {
-                0 => b.insert(i, byte),
-                1 if i < b.len() => { b.remove(i); }
-                _ if i < b.len() => b[i] = byte,
-                _ => b.push(byte),
-            }
-        }
+        apply_edits(&mut b, &edits);
         prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
     }
 }
@@ -395,15 +402,7 @@ proptest! {
         if edits.is_empty() && b.len() > 2 {
             prop_assert!(fast::extract(&b).is_some(), "fast path declined {}", String::from_utf8_lossy(&b));
         }
-        for (op, at, byte) in edits {
-            let i = at.index(b.len() + 1);
-            match op {
-                0 => b.insert(i, byte),
-                1 if i < b.len() => { b.remove(i); }
-                _ if i < b.len() => b[i] = byte,
-                _ => b.push(byte),
-            }
-        }
+        apply_edits(&mut b, &edits);
         prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
     }
 
@@ -912,14 +911,13 @@ fn rows_are_ordered_bytewise_by_category_rank_product() {
 
 /// The committed producer fixture, run through the job, against a model built on serde_json:
 /// the same counts, ranks and invalid samples as the slow, obvious computation.
-#[test]
-fn producer_fixture_matches_the_serde_json_model() {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/batches/trending-none.bin"
+/// Decode every record of `fixtures/batches/<file>` (read_committed, whole range) into `f`.
+fn decode_fixture(file: &str, f: impl FnMut(&kbatch_records::Record<'_>) -> Result<(), JobError>) {
+    let path = format!(
+        "{}/../../fixtures/batches/{file}",
+        env!("CARGO_MANIFEST_DIR")
     );
-    let bytes = std::fs::read(path).expect("fixtures/batches/trending-none.bin (make fixtures)");
-    let mut values: Vec<(i64, Option<Vec<u8>>)> = Vec::new();
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path} (make fixtures): {e}"));
     let mut d = kbatch_records::Decoder::new(64 << 20);
     let chunk = kbatch_records::Chunk {
         bytes: &bytes,
@@ -928,16 +926,21 @@ fn producer_fixture_matches_the_serde_json_model() {
         isolation: kbatch_records::Isolation::ReadCommitted,
         aborted: &[],
     };
+    d.decode(&chunk, f).unwrap();
+}
+
+#[test]
+fn producer_fixture_matches_the_serde_json_model() {
+    let mut values: Vec<(i64, Option<Vec<u8>>)> = Vec::new();
     let job = Trending {
         top: 3,
         strict: false,
     };
     let mut partial = job.partial();
-    d.decode(&chunk, |r| {
+    decode_fixture("trending-none.bin", |r| {
         values.push((r.offset, r.value.map(<[u8]>::to_vec)));
         job.update(&mut partial, 0, r)
-    })
-    .unwrap();
+    });
     let recs: Vec<Rec> = values.iter().map(|(o, v)| (0, *o, v.clone())).collect();
     let report = job.finish(partial, &stats(1, &recs));
 
@@ -1094,7 +1097,6 @@ fn reason_codes() {
 /// report's `top` and valid count must be identical across all six.
 #[test]
 fn codec_matrix_gives_identical_aggregates() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/batches/");
     let files = [
         "trending-none.bin",
         "trending-gzip.bin",
@@ -1109,22 +1111,12 @@ fn codec_matrix_gives_identical_aggregates() {
     };
     let mut seen: Vec<(u64, Vec<TopRow>)> = Vec::new();
     for f in files {
-        let bytes = std::fs::read(format!("{dir}{f}")).expect("make fixtures");
-        let mut d = kbatch_records::Decoder::new(64 << 20);
-        let chunk = kbatch_records::Chunk {
-            bytes: &bytes,
-            start: 0,
-            end: i64::MAX,
-            isolation: kbatch_records::Isolation::ReadCommitted,
-            aborted: &[],
-        };
         let mut partial = job.partial();
         let mut recs: Vec<Rec> = Vec::new();
-        d.decode(&chunk, |r| {
+        decode_fixture(f, |r| {
             recs.push((0, r.offset, None));
             job.update(&mut partial, 0, r)
-        })
-        .unwrap();
+        });
         let report = job.finish(partial, &stats(1, &recs));
         assert!(report.top.len() >= 8, "{f}: {} rows", report.top.len());
         seen.push((report.records - report.invalid, report.top));
