@@ -3,6 +3,8 @@
 //! producer; every expected figure is computed from what the test produced, never from kbatch.
 //!
 //! The module list is the index:
+//! - `compaction`: a partition compacted by the broker's log cleaner (gaps, an empty batch, a
+//!   kept tombstone) reads exactly the survivors and completes at the high watermark;
 //! - `count_dump`: every codec, uneven partitions: exact counts and the exact record multiset;
 //! - `ranges`: per-partition offsets, mid-batch starts, timestamps, empty partitions and ranges;
 //! - `transactions`: commits, aborts, a commit marker as the last offset, both isolation levels;
@@ -12,6 +14,7 @@
 
 mod common;
 
+mod compaction;
 mod count_dump;
 mod errors;
 mod ranges;
