@@ -480,11 +480,17 @@ fn field_of(key: &[u8]) -> Option<usize> {
 pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
     let b = value.ok_or(Invalid::Tombstone)?;
     match fast::extract(b) {
-        Some(verdict) => verdict.map(|f| Event {
+        Some(verdict) => verdict.map(Event::from),
+        None => extract_general(b),
+    }
+}
+
+impl<'a> From<fast::Found<'a>> for Event<'a> {
+    fn from(f: fast::Found<'a>) -> Self {
+        Event {
             category: Cow::Borrowed(f.category),
             product: Cow::Borrowed(f.product),
-        }),
-        None => extract_general(b),
+        }
     }
 }
 

@@ -80,10 +80,7 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     if let Some(b) = value {
         let general = owned(extract_general(b));
         if let Some(verdict) = fast::extract(b) {
-            let verdict = verdict.map(|f| crate::Event {
-                category: f.category.into(),
-                product: f.product.into(),
-            });
+            let verdict = verdict.map(crate::Event::from);
             assert_eq!(
                 owned(verdict),
                 general,

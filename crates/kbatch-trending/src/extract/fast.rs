@@ -177,6 +177,33 @@ struct Quotes<'a> {
     mask: u64,
 }
 
+impl<'a> Quotes<'a> {
+    /// `None` if the first block holds an unusual byte.
+    #[inline]
+    fn new(b: &'a [u8]) -> Option<Self> {
+        let mask = classify_at(b, 0)?;
+        Some(Quotes { b, start: 0, mask })
+    }
+}
+
+impl Pop for Quotes<'_> {
+    /// Take the next quote's position; `None` when there is none or a block on the way holds
+    /// an unusual byte.
+    #[inline]
+    fn pop(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            self.start += BLOCK;
+            if self.start >= self.b.len() {
+                return None;
+            }
+            self.mask = classify_at(self.b, self.start)?;
+        }
+        let at = self.start + self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(at)
+    }
+}
+
 /// The quotes of a value of at most two blocks, classified at once.
 struct Short {
     /// Bit `k` set: `b[k]` is a quote not yet taken.
@@ -206,33 +233,6 @@ impl Pop for Short {
             return None;
         }
         let at = self.mask.trailing_zeros() as usize;
-        self.mask &= self.mask - 1;
-        Some(at)
-    }
-}
-
-impl<'a> Quotes<'a> {
-    /// `None` if the first block holds an unusual byte.
-    #[inline]
-    fn new(b: &'a [u8]) -> Option<Self> {
-        let mask = classify_at(b, 0)?;
-        Some(Quotes { b, start: 0, mask })
-    }
-}
-
-impl Pop for Quotes<'_> {
-    /// Take the next quote's position; `None` when there is none or a block on the way holds
-    /// an unusual byte.
-    #[inline]
-    fn pop(&mut self) -> Option<usize> {
-        while self.mask == 0 {
-            self.start += BLOCK;
-            if self.start >= self.b.len() {
-                return None;
-            }
-            self.mask = classify_at(self.b, self.start)?;
-        }
-        let at = self.start + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
         Some(at)
     }
