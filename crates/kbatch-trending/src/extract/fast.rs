@@ -28,8 +28,44 @@ pub(crate) struct Found<'a> {
 const BLOCK: usize = 64;
 
 /// The verdict on `b` when the fast path can give it, else `None`.
+///
+/// On CPUs with AVX2 and carry-less multiplication (x86-64 since 2013) the same code runs
+/// compiled for them: 32-byte classification and a one-instruction prefix XOR. The check is a
+/// load of a cached flag; the static binary still runs on any x86-64.
 #[inline]
 pub(crate) fn extract(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
+    #[cfg(target_arch = "x86_64")]
+    if wide_available() {
+        // SAFETY: the CPU has the features `extract_wide` is compiled for (checked above).
+        return unsafe { extract_wide(b) };
+    }
+    extract_with::<false>(b)
+}
+
+/// Whether this CPU runs [`extract_wide`].
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn wide_available() -> bool {
+    std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("pclmulqdq")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+}
+
+/// [`extract_with`] compiled for AVX2, PCLMULQDQ and BMI.
+///
+/// # Safety
+/// The CPU must have those features ([`wide_available`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
+pub(crate) unsafe fn extract_wide(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
+    extract_with::<true>(b)
+}
+
+/// The fast path; `WIDE` selects the AVX2 and PCLMULQDQ forms of the classifier and prefix
+/// XOR, which only [`extract_wide`] may select.
+#[inline(always)]
+fn extract_with<const WIDE: bool>(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
     if b.first() != Some(&b'{') {
         return None;
     }
@@ -40,7 +76,11 @@ pub(crate) fn extract(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
     // no refill whose place among the quotes changes from record to record (a branch the
     // predictor cannot learn).
     if b.len() <= 2 * BLOCK {
-        walk(b, Short::new(b)?)
+        let short = Short::new::<WIDE>(b)?;
+        if let Some(verdict) = flat::<WIDE>(b, &short) {
+            return Some(verdict);
+        }
+        walk(b, short)
     } else {
         walk(b, Quotes::new(b)?)
     }
@@ -51,6 +91,125 @@ trait Pop {
     /// The next quote's position; `None` when there is none or a block on the way holds an
     /// unusual byte.
     fn pop(&mut self) -> Option<usize>;
+}
+
+/// Each bit set from a set bit of `x` up to (not including) the next one, and so on: bit `k`
+/// is the parity of the set bits of `x` at or below `k`.
+#[inline(always)]
+fn prefix_xor<const WIDE: bool>(x: u128) -> u128 {
+    #[cfg(target_arch = "x86_64")]
+    if WIDE {
+        // A carry-less multiply by all ones XORs every lower bit into each bit: one
+        // instruction per 64-bit half, the high half then flipped by the low half's parity.
+        use std::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x};
+        // SAFETY: `WIDE` is only chosen by `extract_wide`, compiled with PCLMULQDQ.
+        let half = |h: u64| unsafe {
+            let v = _mm_set_epi64x(-1, h as i64);
+            _mm_cvtsi128_si64(_mm_clmulepi64_si128(v, v, 0x10)) as u64
+        };
+        let lo = half(x as u64);
+        let hi = half((x >> 64) as u64) ^ ((lo as i64 >> 63) as u64);
+        return u128::from(lo) | u128::from(hi) << 64;
+    }
+    let mut x = x;
+    let mut shift = 1;
+    while shift < 128 {
+        x ^= x << shift;
+        shift <<= 1;
+    }
+    x
+}
+
+/// The verdict for an object whose every value is a string (`{"k":"v","k":"v"}`, the shape of
+/// the events), settled from the masks alone, with no walk from member to member: `None`
+/// when the value has any other shape (a number, a literal, whitespace), for [`walk`].
+///
+/// With no backslash, quotes pair up in order, so the running parity of the quote mask marks
+/// the strings. The value has the shape exactly when the bytes outside strings are `{`, `}`
+/// and separators, every separator sits between a closing and an opening quote, and the
+/// separators alternate `:`, `,`, `:` and end with `:`. Then a key is a string whose closing
+/// quote is followed by `:`, and `product` / `category` are found among the keys of seven and
+/// eight bytes (typically one and two candidates) with one 8-byte compare each.
+#[inline(always)]
+pub(crate) fn flat<'a, const WIDE: bool>(
+    b: &'a [u8],
+    m: &Short,
+) -> Option<Result<Found<'a>, Invalid>> {
+    let n = b.len();
+    // The caller checked `{` and that the value is no bare `{}`; `n` ≤ 128.
+    if n < 2 || b[n - 1] != b'}' {
+        return None;
+    }
+    // Bit `n - 2` (the last quote), and from it the last byte and the value's bits.
+    let last_quote = 1u128 << (n - 2);
+    let last = last_quote << 1;
+    let len = (last << 1).wrapping_sub(1);
+    let quotes = m.mask;
+    let strings = prefix_xor::<WIDE>(quotes); // an opening quote and its string's bytes
+    let open = quotes & strings;
+    let close = quotes & !strings;
+    let outside = len & !(strings | quotes);
+    let colons = m.colons & outside;
+    let commas = m.commas & outside;
+    let seps = colons | commas;
+    let keys = prefix_xor::<WIDE>(seps); // from each odd separator up to the next one
+    let shape = (outside == seps | 1 | last)
+        & (open == seps << 1 | 2)
+        & (close == seps >> 1 | last_quote)
+        & (seps & keys == colons)
+        & (keys & last != 0);
+    if !shape {
+        return None;
+    }
+    let key_ends = close & colons >> 1;
+    let (product, p_twice) = find_key(b, open & key_ends >> 8, 7, *b"product\"");
+    let (category, c_twice) = find_key(b, open & key_ends >> 9, 8, *b"category");
+    Some(if p_twice | c_twice {
+        Err(Invalid::DuplicateField)
+    } else {
+        match (product, category) {
+            (Some(p), Some(c)) => Ok(Found {
+                category: string_at(b, close, c),
+                product: string_at(b, close, p),
+            }),
+            _ => Err(Invalid::MissingField),
+        }
+    })
+}
+
+/// Among the keys of `key_len` (7 or 8) bytes opening at the bits of `candidates`, the one
+/// named `name` (its bytes, then the closing quote if shorter than 8): the position of its
+/// value's opening quote, and whether it is there twice.
+#[inline(always)]
+fn find_key(
+    b: &[u8],
+    mut candidates: u128,
+    key_len: usize,
+    name: [u8; 8],
+) -> (Option<usize>, bool) {
+    let name = u64::from_le_bytes(name);
+    let (mut found, mut twice) = (None, false);
+    while candidates != 0 {
+        let at = candidates.trailing_zeros() as usize;
+        candidates &= candidates - 1;
+        // The key's closing quote is `b[at + key_len + 1]` and a `:` and a value follow it,
+        // so these 8 bytes are inside the value.
+        let w = u64::from_le_bytes(b[at + 1..at + 9].try_into().unwrap());
+        if w == name {
+            twice |= found.is_some();
+            // The key, its closing quote, `:`, then the value's opening quote.
+            found = Some(at + key_len + 3);
+        }
+    }
+    (found, twice)
+}
+
+/// The string whose opening quote is `b[at]`, given the closing quotes: with no backslash,
+/// the next quote closes it.
+#[inline(always)]
+fn string_at(b: &[u8], close: u128, at: usize) -> &[u8] {
+    let end = at + 1 + (close >> (at + 1)).trailing_zeros() as usize;
+    &b[at + 1..end]
 }
 
 /// The walk from quote to quote over a value starting `{"`.
@@ -181,7 +340,7 @@ impl<'a> Quotes<'a> {
     /// `None` if the first block holds an unusual byte.
     #[inline]
     fn new(b: &'a [u8]) -> Option<Self> {
-        let mask = classify_at(b, 0)?;
+        let mask = classify_at::<false>(b, 0)?.quotes;
         Some(Quotes { b, start: 0, mask })
     }
 }
@@ -196,7 +355,7 @@ impl Pop for Quotes<'_> {
             if self.start >= self.b.len() {
                 return None;
             }
-            self.mask = classify_at(self.b, self.start)?;
+            self.mask = classify_at::<false>(self.b, self.start)?.quotes;
         }
         let at = self.start + self.mask.trailing_zeros() as usize;
         self.mask &= self.mask - 1;
@@ -204,24 +363,30 @@ impl Pop for Quotes<'_> {
     }
 }
 
-/// The quotes of a value of at most two blocks, classified at once.
-struct Short {
-    /// Bit `k` set: `b[k]` is a quote not yet taken.
+/// The classes of a value of at most two blocks, classified at once: bit `k` of a mask
+/// stands for byte `k` of the value.
+pub(crate) struct Short {
+    /// Quotes not yet taken.
     mask: u128,
+    colons: u128,
+    commas: u128,
 }
 
 impl Short {
     /// `None` if the value holds an unusual byte.
-    #[inline]
-    fn new(b: &[u8]) -> Option<Self> {
-        let lo = classify_at(b, 0)?;
+    #[inline(always)]
+    fn new<const WIDE: bool>(b: &[u8]) -> Option<Self> {
+        let lo = classify_at::<WIDE>(b, 0)?;
         let hi = if b.len() > BLOCK {
-            classify_at(b, BLOCK)?
+            classify_at::<WIDE>(b, BLOCK)?
         } else {
-            0
+            Classes::default()
         };
+        let join = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << BLOCK;
         Some(Short {
-            mask: u128::from(lo) | u128::from(hi) << BLOCK,
+            mask: join(lo.quotes, hi.quotes),
+            colons: join(lo.colons, hi.colons),
+            commas: join(lo.commas, hi.commas),
         })
     }
 }
@@ -238,19 +403,47 @@ impl Pop for Short {
     }
 }
 
-/// The quote mask of the block at `start` (the tail padded with spaces), or `None` if it holds
+/// Bit `k` of each mask stands for byte `k` of a block.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Classes {
+    pub(crate) quotes: u64,
+    pub(crate) colons: u64,
+    pub(crate) commas: u64,
+    /// The block holds a backslash, a control character or a non-ASCII byte.
+    pub(crate) unusual: bool,
+}
+
+impl Classes {
+    fn shr(self, n: usize) -> Classes {
+        Classes {
+            quotes: self.quotes >> n,
+            colons: self.colons >> n,
+            commas: self.commas >> n,
+            unusual: self.unusual,
+        }
+    }
+}
+
+/// The classes of the block at `start` (the tail padded with spaces), or `None` if it holds
 /// a backslash, a control character or a non-ASCII byte.
-#[inline]
-fn classify_at(b: &[u8], start: usize) -> Option<u64> {
+#[inline(always)]
+fn classify_at<const WIDE: bool>(b: &[u8], start: usize) -> Option<Classes> {
+    let classify = |block: &[u8; BLOCK]| {
+        #[cfg(target_arch = "x86_64")]
+        if WIDE {
+            // SAFETY: `WIDE` is only chosen by `extract_wide`, compiled with AVX2.
+            return unsafe { classify_wide(block) };
+        }
+        classify(block)
+    };
     let rest = &b[start..];
-    let (quotes, unusual) = match rest.first_chunk::<BLOCK>() {
+    let c = match rest.first_chunk::<BLOCK>() {
         Some(block) => classify(block),
         // The last, partial block of a long value: classify the 64 bytes that end the value
         // (the earlier ones were seen in the block before, and found usual) and shift them
         // out, with no copy.
         None if b.len() >= BLOCK => {
-            let (quotes, unusual) = classify(b[b.len() - BLOCK..].first_chunk().unwrap());
-            (quotes >> (BLOCK - rest.len()), unusual)
+            classify(b[b.len() - BLOCK..].first_chunk().unwrap()).shr(BLOCK - rest.len())
         }
         None => {
             let mut block = [b' '; BLOCK];
@@ -258,28 +451,34 @@ fn classify_at(b: &[u8], start: usize) -> Option<u64> {
             classify(&block)
         }
     };
-    (!unusual).then_some(quotes)
+    (!c.unusual).then_some(c)
 }
 
-/// Quote bits and "holds an unusual byte" for one block, with SSE2 (part of every x86-64).
+/// The classes of one block, with SSE2 (part of every x86-64).
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline]
-fn classify(block: &[u8; BLOCK]) -> (u64, bool) {
+fn classify(block: &[u8; BLOCK]) -> Classes {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
     };
-    let mut quotes = 0u64;
+    let mut c = Classes::default();
     let mut unusual = 0i32;
     // SAFETY: SSE2 is enabled for this build (the cfg above), and each load reads the 16
     // bytes of one `chunks_exact(16)` lane, with no alignment requirement.
     unsafe {
         let quote = _mm_set1_epi8(b'"' as i8);
+        let colon = _mm_set1_epi8(b':' as i8);
+        let comma = _mm_set1_epi8(b',' as i8);
         let backslash = _mm_set1_epi8(b'\\' as i8);
         let space = _mm_set1_epi8(b' ' as i8);
         for (k, lane) in block.chunks_exact(16).enumerate() {
             let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
-            quotes |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, quote)) as u16) << (16 * k);
+            let bits =
+                |class| u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(v, class)) as u16) << (16 * k);
+            c.quotes |= bits(quote);
+            c.colons |= bits(colon);
+            c.commas |= bits(comma);
             // Signed compare: bytes 0x80..=0xFF are negative, so "< 0x20" also flags non-ASCII.
             unusual |= _mm_movemask_epi8(_mm_or_si128(
                 _mm_cmpeq_epi8(v, backslash),
@@ -287,13 +486,55 @@ fn classify(block: &[u8; BLOCK]) -> (u64, bool) {
             ));
         }
     }
-    (quotes, unusual != 0)
+    c.unusual = unusual != 0;
+    c
 }
 
-/// Quote bits and "holds an unusual byte" for one block, portably.
+/// The classes of one block, with AVX2: two 32-byte lanes.
+///
+/// # Safety
+/// The CPU must have AVX2; only code compiled for it (`extract_wide`) calls this, so it
+/// inlines there.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn classify_wide(block: &[u8; BLOCK]) -> Classes {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+    let mut c = Classes::default();
+    let mut unusual = 0i32;
+    // SAFETY: each load reads the 32 bytes of one `chunks_exact(32)` lane, with no alignment
+    // requirement; the caller guarantees AVX2.
+    unsafe {
+        let quote = _mm256_set1_epi8(b'"' as i8);
+        let colon = _mm256_set1_epi8(b':' as i8);
+        let comma = _mm256_set1_epi8(b',' as i8);
+        let backslash = _mm256_set1_epi8(b'\\' as i8);
+        let below_space = _mm256_set1_epi8(b' ' as i8 - 1);
+        for (k, lane) in block.chunks_exact(32).enumerate() {
+            let v = _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>());
+            let bits = |class| {
+                u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, class)) as u32) << (32 * k)
+            };
+            c.quotes |= bits(quote);
+            c.colons |= bits(colon);
+            c.commas |= bits(comma);
+            // Signed compare: bytes 0x80..=0xFF are negative, so "< 0x20" also flags non-ASCII.
+            unusual |= _mm256_movemask_epi8(_mm256_or_si256(
+                _mm256_cmpeq_epi8(v, backslash),
+                _mm256_cmpgt_epi8(below_space, v),
+            ));
+        }
+    }
+    c.unusual = unusual != 0;
+    c
+}
+
+/// The classes of one block, portably.
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline]
-fn classify(block: &[u8; BLOCK]) -> (u64, bool) {
+fn classify(block: &[u8; BLOCK]) -> Classes {
     classify_portable(block)
 }
 
@@ -302,18 +543,37 @@ fn classify(block: &[u8; BLOCK]) -> (u64, bool) {
     all(target_arch = "x86_64", target_feature = "sse2", not(test)),
     allow(dead_code)
 )]
-pub(crate) fn classify_portable(block: &[u8; BLOCK]) -> (u64, bool) {
-    let mut quotes = 0u64;
-    let mut unusual = false;
-    for (k, &c) in block.iter().enumerate() {
-        quotes |= u64::from(c == b'"') << k;
-        unusual |= c == b'\\' || !(b' '..0x80).contains(&c);
+pub(crate) fn classify_portable(block: &[u8; BLOCK]) -> Classes {
+    let mut c = Classes::default();
+    for (k, &byte) in block.iter().enumerate() {
+        c.quotes |= u64::from(byte == b'"') << k;
+        c.colons |= u64::from(byte == b':') << k;
+        c.commas |= u64::from(byte == b',') << k;
+        c.unusual |= byte == b'\\' || !(b' '..0x80).contains(&byte);
     }
-    (quotes, unusual)
+    c
+}
+
+/// The flat tier's verdict alone, for tests.
+///
+/// # Safety
+/// With `WIDE`, the CPU must have the features of [`extract_wide`] ([`wide_available`]).
+#[cfg(test)]
+pub(crate) unsafe fn flat_only<const WIDE: bool>(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
+    if b.first() != Some(&b'{') || b.get(1) == Some(&b'}') || b.len() > 2 * BLOCK {
+        return None;
+    }
+    flat::<WIDE>(b, &Short::new::<WIDE>(b)?)
+}
+
+/// The fast path as the CPUs without AVX2 run it, for tests.
+#[cfg(test)]
+pub(crate) fn extract_narrow(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
+    extract_with::<false>(b)
 }
 
 /// The classifier this build uses, for tests.
 #[cfg(test)]
-pub(crate) fn classify_native(block: &[u8; BLOCK]) -> (u64, bool) {
+pub(crate) fn classify_native(block: &[u8; BLOCK]) -> Classes {
     classify(block)
 }
