@@ -494,18 +494,19 @@ impl<'a> From<fast::Found<'a>> for Event<'a> {
     }
 }
 
-/// [`extract`] for the job: hands the unescaped (category, product) to `found` without
-/// building an [`Event`] on the fast path.
+/// [`extract`] for the job: hands the value and the unescaped (category, product) to `found`
+/// without building an [`Event`] on the fast path. The strings usually lie inside the value
+/// (always on the fast path); unescaped copies do not.
 #[inline]
 pub(crate) fn with_event<R>(
     value: Option<&[u8]>,
-    found: impl FnOnce(&[u8], &[u8]) -> R,
+    found: impl FnOnce(&[u8], &[u8], &[u8]) -> R,
 ) -> Result<R, Invalid> {
     let b = value.ok_or(Invalid::Tombstone)?;
     match fast::extract(b) {
-        Some(Ok(f)) => Ok(found(f.category, f.product)),
+        Some(Ok(f)) => Ok(found(b, f.category, f.product)),
         Some(Err(why)) => Err(why),
-        None => extract_general(b).map(|e| found(&e.category, &e.product)),
+        None => extract_general(b).map(|e| found(b, &e.category, &e.product)),
     }
 }
 

@@ -34,6 +34,7 @@ fn half(b: &[u8], at: usize) -> u64 {
 /// Absorb one string: FxHash's rotate-xor-multiply per 8-byte word, the last 1–8 bytes read
 /// with two overlapping loads instead of a copy into a padded word (for a given length the
 /// loads cover every byte, so equal-length strings still hash every byte), then the length.
+/// Only for the bytes of strings beyond a [`Key`]'s head.
 #[inline]
 fn absorb(mut h: u64, b: &[u8]) -> u64 {
     let n = b.len();
@@ -53,32 +54,87 @@ fn absorb(mut h: u64, b: &[u8]) -> u64 {
     mix(mix(h, tail), n as u64)
 }
 
-/// The hash of a (category, product) pair: absorb both strings (FxHash words, overlapping tail
-/// loads, the length), then a folded multiply.
-///
-/// The fold matters: a multiply only carries bits *upwards*, so without it the high bytes of
-/// the last word (the changing digits of `PD000123`-style ids) never reach the low bits that
-/// hashbrown uses to pick a bucket, and such keys all probe the same group.
+/// The high and low halves of the 128-bit product, folded: every input bit reaches the low
+/// bits, which hashbrown uses to pick a bucket (a plain multiply only carries bits upwards, so
+/// the changing last digits of `PD000123`-style ids would never reach them).
 #[inline]
-pub fn pair_hash(category: &[u8], product: &[u8]) -> u64 {
-    let h = absorb(absorb(0, category), product);
-    let m = u128::from(h) * u128::from(FOLD);
+fn fold(a: u64, b: u64) -> u64 {
+    let m = u128::from(a) * u128::from(b);
     (m as u64) ^ ((m >> 64) as u64)
 }
 
-/// Byte equality for the short strings of events without a call to `memcmp`: up to 16 bytes
-/// in two overlapping loads.
+/// Bytes in a [`Key`]'s head.
+const HEAD: usize = 16;
+
+/// A string as the table compares it: its first 16 bytes as one zero-padded number (with the
+/// length, equal heads mean equal strings of up to 16 bytes, which categories and product ids
+/// are), and the string itself for longer ones and for storing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key<'a> {
+    head: u128,
+    bytes: &'a [u8],
+}
+
+impl<'a> Key<'a> {
+    /// The key of `s`, which usually lies inside `buf` (the record value the extractor
+    /// borrowed it from): then its head is one 16-byte load from `buf`, masked to its length,
+    /// with no branch on the length (it varies from record to record, and the predictor would
+    /// miss). Strings near the value's end, or not inside it (unescaped copies), are copied
+    /// into a padded head instead.
+    #[inline]
+    pub(crate) fn within(buf: &[u8], s: &'a [u8]) -> Key<'a> {
+        let n = s.len();
+        // Where `s` starts in `buf`, if it does: allocations do not overlap, so a start inside
+        // `buf` and an end not beyond it mean `s` is those bytes of `buf`.
+        let at = (s.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
+        let window = buf.get(at..).filter(|rest| n <= rest.len());
+        let head = match window.and_then(|rest| rest.first_chunk::<HEAD>()) {
+            Some(w) => {
+                let keep = u128::MAX
+                    .checked_shr((128 - 8 * n.min(HEAD)) as u32)
+                    .unwrap_or(0);
+                u128::from_le_bytes(*w) & keep
+            }
+            None => {
+                let mut w = [0u8; HEAD];
+                let k = n.min(HEAD);
+                w[..k].copy_from_slice(&s[..k]);
+                u128::from_le_bytes(w)
+            }
+        };
+        Key { head, bytes: s }
+    }
+
+    fn len(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
+/// The hash of a (category, product) pair from its keys: the heads' halves crossed in two
+/// independent folded multiplies (no chain from word to word), the lengths mixed in; the bytes
+/// of longer strings beyond their heads absorbed after.
 #[inline]
-pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
+fn key_hash(c: &Key<'_>, p: &Key<'_>) -> u64 {
+    let lens = c.len() as u64 | (p.len() as u64) << 32;
+    let a = fold(c.head as u64 ^ SEED, p.head as u64 ^ FOLD);
+    let b = fold(
+        (c.head >> 64) as u64 ^ FOLD.rotate_left(23),
+        (p.head >> 64) as u64 ^ lens ^ SEED.rotate_left(41),
+    );
+    let h = a ^ b;
+    if c.len() > HEAD || p.len() > HEAD {
+        let h = absorb(absorb(h, &c.bytes[HEAD.min(c.len())..]), &p.bytes[HEAD.min(p.len())..]);
+        return fold(h, FOLD);
     }
-    match n {
-        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
-        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
-        _ => a == b,
-    }
+    h
+}
+
+/// The hash of a (category, product) pair, as the table computes it.
+pub fn pair_hash(category: &[u8], product: &[u8]) -> u64 {
+    key_hash(
+        &Key::within(category, category),
+        &Key::within(product, product),
+    )
 }
 
 /// Invalid records of one partition.
@@ -90,25 +146,31 @@ pub struct PartitionInvalid {
     pub samples: Vec<(i64, Invalid)>,
 }
 
-/// A counted (category, product) pair: both strings in one allocation, and the hash kept so
-/// the table never rehashes strings when it grows and a probe rejects other pairs by hash.
+/// A counted (category, product) pair: the keys' heads, lengths and hash kept in the entry so
+/// a probe compares numbers (no pointer to follow, no loop over bytes for strings of up to 16
+/// bytes) and the table never rehashes strings when it grows; both strings in one allocation.
 #[derive(Debug, Clone)]
 struct Pair {
     hash: u64,
+    heads: [u128; 2],
+    /// The category's length, then the product's in the high half.
+    lens: u64,
+    views: u64,
     /// The category's unescaped bytes, then the product's.
     bytes: Box<[u8]>,
-    /// Where the product starts in `bytes`.
-    split: usize,
-    views: u64,
 }
 
 impl Pair {
+    fn split(&self) -> usize {
+        (self.lens & 0xFFFF_FFFF) as usize
+    }
+
     fn category(&self) -> &[u8] {
-        &self.bytes[..self.split]
+        &self.bytes[..self.split()]
     }
 
     fn product(&self) -> &[u8] {
-        &self.bytes[self.split..]
+        &self.bytes[self.split()..]
     }
 }
 
@@ -127,35 +189,48 @@ pub struct Partial {
 
 impl Partial {
     #[inline]
-    fn count(&mut self, category: &[u8], product: &[u8], n: u64) {
-        let hash = pair_hash(category, product);
+    fn count(&mut self, category: Key<'_>, product: Key<'_>, n: u64) {
+        let hash = key_hash(&category, &product);
+        let heads = [category.head, product.head];
+        let lens = category.len() as u64 | (product.len() as u64) << 32;
+        let long = category.len() > HEAD || product.len() > HEAD;
         let found = self.counts.find_mut(hash, |p| {
             p.hash == hash
-                && p.split == category.len()
-                && same(p.category(), category)
-                && same(p.product(), product)
+                && p.heads == heads
+                && p.lens == lens
+                && (!long || (p.category() == category.bytes && p.product() == product.bytes))
         });
         match found {
             Some(p) => p.views += n,
             None => {
                 let mut bytes = Vec::with_capacity(category.len() + product.len());
-                bytes.extend_from_slice(category);
-                bytes.extend_from_slice(product);
+                bytes.extend_from_slice(category.bytes);
+                bytes.extend_from_slice(product.bytes);
                 let pair = Pair {
                     hash,
-                    bytes: bytes.into_boxed_slice(),
-                    split: category.len(),
+                    heads,
+                    lens,
                     views: n,
+                    bytes: bytes.into_boxed_slice(),
                 };
                 self.counts.insert_unique(hash, pair, |p| p.hash);
             }
         }
     }
 
+    /// Count `n` views of a pair given as bare strings.
+    fn count_bytes(&mut self, category: &[u8], product: &[u8], n: u64) {
+        self.count(
+            Key::within(category, category),
+            Key::within(product, product),
+            n,
+        );
+    }
+
     /// One view of a pair, for tests of the table.
     #[cfg(test)]
     pub(crate) fn count_for_test(&mut self, category: &[u8], product: &[u8]) {
-        self.count(category, product, 1);
+        self.count_bytes(category, product, 1);
     }
 
     fn invalid_mut(&mut self, partition: usize) -> &mut PartitionInvalid {
@@ -214,8 +289,8 @@ impl Job for Trending {
         partition: usize,
         record: &Record<'_>,
     ) -> Result<(), JobError> {
-        match with_event(record.value, |category, product| {
-            p.count(category, product, 1)
+        match with_event(record.value, |value, category, product| {
+            p.count(Key::within(value, category), Key::within(value, product), 1)
         }) {
             Ok(()) => Ok(()),
             Err(why) => {
@@ -233,7 +308,7 @@ impl Job for Trending {
 
     fn merge(&self, into: &mut Partial, other: Partial) {
         for (c, pr, n) in other.pairs() {
-            into.count(c, pr, n);
+            into.count_bytes(c, pr, n);
         }
         for (i, inv) in other.invalid.into_iter().enumerate() {
             if inv.count == 0 {

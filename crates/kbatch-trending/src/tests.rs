@@ -804,9 +804,6 @@ proptest! {
             let i = flip.index(b.len());
             b[i] ^= 1 << bit;
         }
-        // The probe's byte comparison on its own (the stored hash usually decides first).
-        prop_assert_eq!(crate::job::same(&a, &b), a == b);
-        prop_assert!(crate::job::same(&a, &a.clone()));
         let mut p = job.partial();
         for (c, pr) in [(&a, &b), (&b, &a), (&a, &b), (&a, &a)] {
             p.count_for_test(c, pr);
