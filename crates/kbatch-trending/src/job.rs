@@ -111,8 +111,8 @@ impl<'a> Key<'a> {
 }
 
 /// The hash of a (category, product) pair from its keys: the heads' halves crossed in two
-/// independent folded multiplies (no chain from word to word), the lengths mixed in; the bytes
-/// of longer strings beyond their heads absorbed after.
+/// independent folded multiplies (no chain from word to word), the lengths mixed in, the bytes
+/// of longer strings beyond their heads absorbed, and the two results folded together.
 #[inline]
 fn key_hash(c: &Key<'_>, p: &Key<'_>) -> u64 {
     let lens = c.len() as u64 | (p.len() as u64) << 32;
@@ -121,12 +121,16 @@ fn key_hash(c: &Key<'_>, p: &Key<'_>) -> u64 {
         (c.head >> 64) as u64 ^ FOLD.rotate_left(23),
         (p.head >> 64) as u64 ^ lens ^ SEED.rotate_left(41),
     );
-    let h = a ^ b;
+    let mut h = b;
     if c.len() > HEAD || p.len() > HEAD {
-        let h = absorb(absorb(h, &c.bytes[HEAD.min(c.len())..]), &p.bytes[HEAD.min(p.len())..]);
-        return fold(h, FOLD);
+        h = absorb(
+            absorb(h, &c.bytes[HEAD.min(c.len())..]),
+            &p.bytes[HEAD.min(p.len())..],
+        );
     }
-    h
+    // Both factors vary with the key here: a multiply by a constant alone spreads ids that
+    // differ in a few digits over too few low bits.
+    fold(a ^ SEED.rotate_left(7), h ^ FOLD.rotate_left(53))
 }
 
 /// The hash of a (category, product) pair, as the table computes it.

@@ -39,17 +39,37 @@ pub(crate) fn extract(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
         // SAFETY: the CPU has the features `extract_wide` is compiled for (checked above).
         return unsafe { extract_wide(b) };
     }
-    extract_with::<false>(b)
+    // SAFETY: the narrow form runs on every CPU.
+    unsafe { extract_with::<false>(b) }
 }
 
-/// Whether this CPU runs [`extract_wide`].
+/// Whether this CPU has what [`extract_wide`] (and `WIDE` code generally) is compiled for:
+/// detected once, then one load of a cached flag.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn wide_available() -> bool {
-    std::arch::is_x86_feature_detected!("avx2")
-        && std::arch::is_x86_feature_detected!("pclmulqdq")
-        && std::arch::is_x86_feature_detected!("bmi1")
-        && std::arch::is_x86_feature_detected!("bmi2")
+    use std::sync::atomic::{AtomicU8, Ordering};
+    /// 0: not yet detected; 1: no; 2: yes.
+    static WIDE: AtomicU8 = AtomicU8::new(0);
+    match WIDE.load(Ordering::Relaxed) {
+        0 => {
+            let yes = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("bmi2")
+                && std::arch::is_x86_feature_detected!("popcnt");
+            WIDE.store(1 + u8::from(yes), Ordering::Relaxed);
+            yes
+        }
+        state => state == 2,
+    }
+}
+
+/// Off x86-64 there is no `WIDE` code.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+pub(crate) fn wide_available() -> bool {
+    false
 }
 
 /// [`extract_with`] compiled for AVX2, PCLMULQDQ and BMI.
@@ -59,13 +79,17 @@ pub(crate) fn wide_available() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
 pub(crate) unsafe fn extract_wide(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
-    extract_with::<true>(b)
+    // SAFETY: this function is compiled with the features, and its caller vouched for them.
+    unsafe { extract_with::<true>(b) }
 }
 
 /// The fast path; `WIDE` selects the AVX2 and PCLMULQDQ forms of the classifier and prefix
-/// XOR, which only [`extract_wide`] may select.
+/// XOR (inlined into [`extract_wide`], which is compiled for them).
+///
+/// # Safety
+/// With `WIDE`, the CPU must have the features of [`extract_wide`] ([`wide_available`]).
 #[inline(always)]
-fn extract_with<const WIDE: bool>(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
+unsafe fn extract_with<const WIDE: bool>(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
     if b.first() != Some(&b'{') {
         return None;
     }
@@ -569,7 +593,8 @@ pub(crate) unsafe fn flat_only<const WIDE: bool>(b: &[u8]) -> Option<Result<Foun
 /// The fast path as the CPUs without AVX2 run it, for tests.
 #[cfg(test)]
 pub(crate) fn extract_narrow(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
-    extract_with::<false>(b)
+    // SAFETY: the narrow form runs on every CPU.
+    unsafe { extract_with::<false>(b) }
 }
 
 /// The classifier this build uses, for tests.
