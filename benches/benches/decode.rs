@@ -13,6 +13,15 @@
 //!   the decoder above, serde_json into a borrowed struct, a hashbrown map probed with a
 //!   borrowed key ([`kbatch_benches::count_serde`], the same code the rdkafka reader runs).
 //!
+//! And once, on the values of the uncompressed input (no decoding), the extraction alone next
+//! to the JSON parsers a user might reach for, as a yardstick of what validating ~100-byte
+//! JSON costs (`extract-reference`):
+//! - `kbatch extract`: `kbatch_trending::extract` (validates, finds both fields);
+//! - `serde_json validate`: `serde_json::from_slice::<IgnoredAny>` (validates only);
+//! - `simd-json tape`: `simd_json::to_tape_with_buffers` (the SIMD parser, validates and builds
+//!   its tape, buffers reused; each value first copied into a scratch buffer, since simd-json
+//!   rewrites its input).
+//!
 //! Throughput is reported per record and per byte of record-batch input (compressed bytes for
 //! lz4 and zstd). Before measuring, the set-up checks that both decoders see the same records
 //! and that kbatch's extractor and the serde baseline agree on how many are valid, so `cargo
@@ -86,6 +95,71 @@ fn naive(bytes: &Bytes) -> (u64, u64, Counts) {
         }
     }
     (records, valid, counts)
+}
+
+/// The values of the records in `bytes`, copied out.
+fn values(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut d = Decoder::new(kbatch_records::DEFAULT_DECOMPRESS_CAP);
+    let mut out = Vec::new();
+    d.decode(&chunk(bytes), |r| {
+        out.extend(r.value.map(<[u8]>::to_vec));
+        Ok::<(), ()>(())
+    })
+    .expect("kbatch decodes the benchmark bytes");
+    out
+}
+
+fn reference(c: &mut Criterion) {
+    let (bytes, _) = input("none");
+    let values = values(&bytes);
+    let ours = values
+        .iter()
+        .filter(|v| kbatch_trending::extract(Some(v)).is_ok())
+        .count();
+    let serde = values
+        .iter()
+        .filter(|v| serde_json::from_slice::<serde::de::IgnoredAny>(v).is_ok())
+        .count();
+    // Every value of the fixture that is a valid event is valid JSON (the rest are tombstones
+    // or invalid on purpose): both must see at least those.
+    assert!(serde >= ours && ours > 0, "serde_json {serde}, kbatch {ours}");
+    let mut g = c.benchmark_group("extract-reference");
+    g.throughput(Throughput::ElementsAndBytes {
+        elements: values.len() as u64,
+        bytes: values.iter().map(|v| v.len() as u64).sum(),
+    });
+    g.bench_function("kbatch extract", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .filter(|v| black_box(kbatch_trending::extract(Some(v))).is_ok())
+                .count()
+        })
+    });
+    g.bench_function("serde_json validate", |b| {
+        b.iter(|| {
+            values
+                .iter()
+                .filter(|v| serde_json::from_slice::<serde::de::IgnoredAny>(v).is_ok())
+                .count()
+        })
+    });
+    let mut scratch = Vec::new();
+    let mut buffers = simd_json::Buffers::default();
+    g.bench_function("simd-json tape", |b| {
+        b.iter(|| {
+            let mut ok = 0usize;
+            for v in &values {
+                scratch.clear();
+                scratch.extend_from_slice(v);
+                ok += usize::from(
+                    black_box(simd_json::to_tape_with_buffers(&mut scratch, &mut buffers)).is_ok(),
+                );
+            }
+            ok
+        })
+    });
+    g.finish();
 }
 
 fn bench(c: &mut Criterion) {
@@ -172,5 +246,5 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+criterion_group!(benches, bench, reference);
 criterion_main!(benches);

@@ -150,13 +150,15 @@ pub struct PartitionInvalid {
     pub samples: Vec<(i64, Invalid)>,
 }
 
-/// A counted (category, product) pair: the keys' heads, lengths and hash kept in the entry so
-/// a probe compares numbers (no pointer to follow, no loop over bytes for strings of up to 16
-/// bytes) and the table never rehashes strings when it grows; both strings in one allocation.
+/// A counted (category, product) pair: the keys' heads and lengths kept in the entry so a
+/// probe compares numbers (no pointer to follow, no loop over bytes for strings of up to 16
+/// bytes); both strings in one allocation. 64 bytes: no stored hash (hashbrown's 7-bit tag
+/// already rejects most other pairs, and growing the table, which rehashes, is rare), and the
+/// heads as `u64`s so no 16-byte alignment pads the entry.
 #[derive(Debug, Clone)]
 struct Pair {
-    hash: u64,
-    heads: [u128; 2],
+    /// The category's head, then the product's (low half first).
+    heads: [u64; 4],
     /// The category's length, then the product's in the high half.
     lens: u64,
     views: u64,
@@ -175,6 +177,21 @@ impl Pair {
 
     fn product(&self) -> &[u8] {
         &self.bytes[self.split()..]
+    }
+
+    /// The hash of the pair, again (for the table when it grows).
+    fn hash(&self) -> u64 {
+        let head = |lo: u64, hi: u64| u128::from(lo) | u128::from(hi) << 64;
+        key_hash(
+            &Key {
+                head: head(self.heads[0], self.heads[1]),
+                bytes: self.category(),
+            },
+            &Key {
+                head: head(self.heads[2], self.heads[3]),
+                bytes: self.product(),
+            },
+        )
     }
 }
 
@@ -195,12 +212,16 @@ impl Partial {
     #[inline]
     fn count(&mut self, category: Key<'_>, product: Key<'_>, n: u64) {
         let hash = key_hash(&category, &product);
-        let heads = [category.head, product.head];
+        let heads = [
+            category.head as u64,
+            (category.head >> 64) as u64,
+            product.head as u64,
+            (product.head >> 64) as u64,
+        ];
         let lens = category.len() as u64 | (product.len() as u64) << 32;
         let long = category.len() > HEAD || product.len() > HEAD;
         let found = self.counts.find_mut(hash, |p| {
-            p.hash == hash
-                && p.heads == heads
+            p.heads == heads
                 && p.lens == lens
                 && (!long || (p.category() == category.bytes && p.product() == product.bytes))
         });
@@ -211,13 +232,12 @@ impl Partial {
                 bytes.extend_from_slice(category.bytes);
                 bytes.extend_from_slice(product.bytes);
                 let pair = Pair {
-                    hash,
                     heads,
                     lens,
                     views: n,
                     bytes: bytes.into_boxed_slice(),
                 };
-                self.counts.insert_unique(hash, pair, |p| p.hash);
+                self.counts.insert_unique(hash, pair, Pair::hash);
             }
         }
     }
