@@ -48,21 +48,30 @@ pub(crate) fn extract(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(crate) fn wide_available() -> bool {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    /// 0: not yet detected; 1: no; 2: yes.
-    static WIDE: AtomicU8 = AtomicU8::new(0);
+    use std::sync::atomic::Ordering;
     match WIDE.load(Ordering::Relaxed) {
-        0 => {
-            let yes = std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("pclmulqdq")
-                && std::arch::is_x86_feature_detected!("bmi1")
-                && std::arch::is_x86_feature_detected!("bmi2")
-                && std::arch::is_x86_feature_detected!("popcnt");
-            WIDE.store(1 + u8::from(yes), Ordering::Relaxed);
-            yes
-        }
+        0 => detect_wide(),
         state => state == 2,
     }
+}
+
+/// [`wide_available`]'s answer: 0 not yet detected, 1 no, 2 yes.
+#[cfg(target_arch = "x86_64")]
+static WIDE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The detection behind [`wide_available`], once (out of line: the per-record check stays one
+/// load and a compare).
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn detect_wide() -> bool {
+    let yes = std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("pclmulqdq")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("popcnt");
+    WIDE.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
+    yes
 }
 
 /// Off x86-64 there is no `WIDE` code.
