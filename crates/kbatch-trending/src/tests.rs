@@ -336,6 +336,8 @@ fn apply_edits(b: &mut Vec<u8>, edits: &[(u8, prop::sample::Index, u8)]) {
 }
 
 /// Bytes that matter to a JSON scanner, for mutating otherwise valid text.
+/// Printable ASCII, no backslash: bytes the fast path's classifier calls usual.
+const USUAL: &[u8] = b"{}[]:,\" 0123456789-+.eEtrufalsnu/~xyzAZ";
 const JSONISH: &[u8] = b"{}[]:,\"\\ \t\n\r0123456789-+.eEtrufalsnu\x00\x1f\x7f\xc3\xa9\xff";
 
 proptest! {
@@ -430,15 +432,30 @@ proptest! {
         prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
     }
 
-    /// The SSE2 block classifier and the portable one agree on every block.
+    /// The SSE2 block classifier, the AVX2 one (where the CPU has it) and the portable one
+    /// agree on every block: JSON-ish bytes next to arbitrary ones, and blocks of printable
+    /// ASCII alone (the only ones whose "unusual" flag is false).
     #[test]
-    fn block_classifiers_agree(block in prop::array::uniform32(prop::sample::select(JSONISH)), other in prop::array::uniform32(any::<u8>())) {
-        let mut full = [0u8; 64];
-        full[..32].copy_from_slice(&block);
-        full[32..].copy_from_slice(&other);
-        prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
-        full.reverse();
-        prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
+    fn block_classifiers_agree(
+        block in prop::array::uniform32(prop::sample::select(JSONISH)),
+        other in prop::array::uniform32(any::<u8>()),
+        usual in prop::collection::vec(prop::sample::select(USUAL), 64),
+    ) {
+        let mut mixed = [0u8; 64];
+        mixed[..32].copy_from_slice(&block);
+        mixed[32..].copy_from_slice(&other);
+        for mut full in [mixed, usual.try_into().unwrap()] {
+            for _ in 0..2 {
+                prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
+                #[cfg(target_arch = "x86_64")]
+                if fast::wide_available() {
+                    // SAFETY: the CPU has AVX2 (checked just above).
+                    let wide = unsafe { fast::classify_wide_native(&full) };
+                    prop_assert_eq!(wide, fast::classify_portable(&full));
+                }
+                full.reverse();
+            }
+        }
     }
 }
 

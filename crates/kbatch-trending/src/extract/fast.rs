@@ -606,6 +606,16 @@ pub(crate) fn extract_narrow(b: &[u8]) -> Option<Result<Found<'_>, Invalid>> {
     unsafe { extract_with::<false>(b) }
 }
 
+/// The AVX2 classifier, for tests.
+///
+/// # Safety
+/// The CPU must have AVX2 ([`wide_available`]).
+#[cfg(all(test, target_arch = "x86_64"))]
+pub(crate) unsafe fn classify_wide_native(block: &[u8; BLOCK]) -> Classes {
+    // SAFETY: passed on from our caller.
+    unsafe { classify_wide(block) }
+}
+
 /// The classifier this build uses, for tests.
 #[cfg(test)]
 pub(crate) fn classify_native(block: &[u8; BLOCK]) -> Classes {
