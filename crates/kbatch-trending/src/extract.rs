@@ -494,19 +494,50 @@ impl<'a> From<fast::Found<'a>> for Event<'a> {
     }
 }
 
-/// [`extract`] for the job: hands the value and the unescaped (category, product) to `found`
-/// without building an [`Event`] on the fast path. The strings usually lie inside the value
-/// (always on the fast path); unescaped copies do not.
-#[inline]
-pub(crate) fn with_event<R>(
-    value: Option<&[u8]>,
-    found: impl FnOnce(&[u8], &[u8], &[u8]) -> R,
-) -> Result<R, Invalid> {
-    let b = value.ok_or(Invalid::Tombstone)?;
-    match fast::extract(b) {
-        Some(Ok(f)) => Ok(found(b, f.category, f.product)),
-        Some(Err(why)) => Err(why),
-        None => extract_general(b).map(|e| found(b, &e.category, &e.product)),
+/// [`extract`] for a stream of records: the same verdicts, faster when records share a
+/// layout (same length, quotes in the same places, same keys), as one producer's events do.
+/// It remembers a few recent layouts (a few KiB); see DESIGN.md, "Extraction".
+#[derive(Debug, Clone, Default)]
+pub struct Extractor {
+    shapes: fast::Shapes,
+}
+
+impl Extractor {
+    /// An extractor that has seen nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The event in `value`, exactly as [`extract`] finds it.
+    pub fn extract<'a>(&mut self, value: Option<&'a [u8]>) -> Result<Event<'a>, Invalid> {
+        let b = value.ok_or(Invalid::Tombstone)?;
+        match fast::extract_shaped(b, &mut self.shapes) {
+            Some(verdict) => verdict.map(Event::from),
+            None => extract_general(b),
+        }
+    }
+
+    /// The layout cache, for tests.
+    #[cfg(test)]
+    pub(crate) fn shapes(&self) -> &fast::Shapes {
+        &self.shapes
+    }
+
+    /// [`Extractor::extract`] for the job: hands the value and the unescaped (category,
+    /// product) to `found` without building an [`Event`] on the fast path. The strings usually
+    /// lie inside the value (always on the fast path); unescaped copies do not.
+    #[inline]
+    pub(crate) fn with_event<R>(
+        &mut self,
+        value: Option<&[u8]>,
+        found: impl FnOnce(&[u8], &[u8], &[u8]) -> R,
+    ) -> Result<R, Invalid> {
+        let b = value.ok_or(Invalid::Tombstone)?;
+        match fast::extract_shaped(b, &mut self.shapes) {
+            Some(Ok(f)) => Ok(found(b, f.category, f.product)),
+            Some(Err(why)) => Err(why),
+            None => extract_general(b).map(|e| found(b, &e.category, &e.product)),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use hashbrown::HashTable;
 use kbatch_engine::{Job, JobError, PartitionStats};
 use kbatch_records::Record;
 
-use crate::extract::{with_event, Invalid};
+use crate::extract::{Extractor, Invalid};
 use crate::report::{rank, InvalidSample, PartitionReport, Report};
 
 /// Invalid records kept as samples per partition (the lowest offsets).
@@ -204,11 +204,17 @@ impl Pair {
 /// record for the same result, since ranking needs the strings anyway.
 #[derive(Debug, Default, Clone)]
 pub struct Partial {
-    counts: HashTable<Pair>,
+    counts: Counts,
     invalid: Vec<PartitionInvalid>,
+    /// The worker's record layouts (the extractor's cache); not merged.
+    extractor: Extractor,
 }
 
-impl Partial {
+/// The pair table.
+#[derive(Debug, Default, Clone)]
+struct Counts(HashTable<Pair>);
+
+impl Counts {
     #[inline]
     fn count(&mut self, category: Key<'_>, product: Key<'_>, n: u64) {
         let hash = key_hash(&category, &product);
@@ -220,7 +226,7 @@ impl Partial {
         ];
         let lens = category.len() as u64 | (product.len() as u64) << 32;
         let long = category.len() > HEAD || product.len() > HEAD;
-        let found = self.counts.find_mut(hash, |p| {
+        let found = self.0.find_mut(hash, |p| {
             p.heads == heads
                 && p.lens == lens
                 && (!long || (p.category() == category.bytes && p.product() == product.bytes))
@@ -237,14 +243,16 @@ impl Partial {
                     views: n,
                     bytes: bytes.into_boxed_slice(),
                 };
-                self.counts.insert_unique(hash, pair, Pair::hash);
+                self.0.insert_unique(hash, pair, Pair::hash);
             }
         }
     }
+}
 
+impl Partial {
     /// Count `n` views of a pair given as bare strings.
     fn count_bytes(&mut self, category: &[u8], product: &[u8], n: u64) {
-        self.count(
+        self.counts.count(
             Key::within(category, category),
             Key::within(product, product),
             n,
@@ -277,6 +285,7 @@ impl Partial {
     /// Every (category, product, views) counted, as unescaped bytes, in no particular order.
     pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8], u64)> + '_ {
         self.counts
+            .0
             .iter()
             .map(|p| (p.category(), p.product(), p.views))
     }
@@ -313,9 +322,12 @@ impl Job for Trending {
         partition: usize,
         record: &Record<'_>,
     ) -> Result<(), JobError> {
-        match with_event(record.value, |value, category, product| {
-            p.count(Key::within(value, category), Key::within(value, product), 1)
-        }) {
+        let counts = &mut p.counts;
+        match p
+            .extractor
+            .with_event(record.value, |value, category, product| {
+                counts.count(Key::within(value, category), Key::within(value, product), 1)
+            }) {
             Ok(()) => Ok(()),
             Err(why) => {
                 if self.strict {

@@ -20,7 +20,7 @@ mod extract;
 mod job;
 mod report;
 
-pub use extract::{extract, Event, Invalid};
+pub use extract::{extract, Event, Extractor, Invalid};
 pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
 

@@ -93,7 +93,29 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
             }
         }
     }
-    owned(extract(value))
+    let verdict = owned(extract(value));
+    // The layout cache: a fresh extractor learns the value, then recalls it; one kept across
+    // every call of this thread also recalls earlier values' layouts for this one.
+    let mut fresh = crate::Extractor::new();
+    for _ in 0..2 {
+        assert_eq!(
+            owned(fresh.extract(value)),
+            verdict,
+            "fresh extractor on {value:?}"
+        );
+    }
+    SHARED.with_borrow_mut(|shared| {
+        assert_eq!(
+            owned(shared.extract(value)),
+            verdict,
+            "shared extractor on {value:?}"
+        );
+    });
+    verdict
+}
+
+thread_local! {
+    static SHARED: std::cell::RefCell<crate::Extractor> = std::cell::RefCell::default();
 }
 
 type Verdict<'a> = Option<Result<fast::Found<'a>, Invalid>>;
@@ -433,18 +455,25 @@ proptest! {
     }
 
     /// The SSE2 block classifier, the AVX2 one (where the CPU has it) and the portable one
-    /// agree on every block: JSON-ish bytes next to arbitrary ones, and blocks of printable
-    /// ASCII alone (the only ones whose "unusual" flag is false).
+    /// agree on every block: JSON-ish bytes next to arbitrary ones, blocks of printable ASCII
+    /// alone (the only ones whose "unusual" flag is false), and such blocks with one arbitrary
+    /// byte (a lone control character must raise the flag: a reversed or off-by-one compare
+    /// once let 0x1F through in the AVX2 form).
     #[test]
     fn block_classifiers_agree(
         block in prop::array::uniform32(prop::sample::select(JSONISH)),
         other in prop::array::uniform32(any::<u8>()),
         usual in prop::collection::vec(prop::sample::select(USUAL), 64),
+        odd in (0usize..64, any::<u8>()),
     ) {
         let mut mixed = [0u8; 64];
         mixed[..32].copy_from_slice(&block);
         mixed[32..].copy_from_slice(&other);
-        for mut full in [mixed, usual.try_into().unwrap()] {
+        let usual: [u8; 64] = usual.try_into().unwrap();
+        // One arbitrary byte among usual ones: the unusual flag must see it alone.
+        let mut one_odd = usual;
+        one_odd[odd.0] = odd.1;
+        for mut full in [mixed, usual, one_odd] {
             for _ in 0..2 {
                 prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
                 #[cfg(target_arch = "x86_64")]
@@ -457,6 +486,99 @@ proptest! {
             }
         }
     }
+}
+
+/// A compact all-string event of 65 to 128 bytes: the layouts the cache keeps.
+fn cached_event() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(("[a-z]{1,9}", "[ -!#-\\[\\]-~]{0,12}"), 0..4)
+        .prop_map(|members| {
+            let mut members: Vec<_> = members.into_iter().collect();
+            members.push(("product".into(), "PD0021".into()));
+            members.push(("category".into(), "Books".into()));
+            members.rotate_right(2);
+            let mut text = format!(
+                "{{{}}}",
+                members
+                    .iter()
+                    .map(|(k, v)| format!("\"{k}\":\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            // Pad the last value into the cached lengths.
+            while text.len() <= 64 {
+                text.insert(text.len() - 2, 'x');
+            }
+            text.into_bytes()
+        })
+        .prop_filter("cached lengths", |b| b.len() <= 128)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// After learning one event's layout, the cache must judge any other value of the same
+    /// length exactly as the general scanner does: values differing only inside value strings
+    /// by usual bytes are recalled (and must be), anything else is not.
+    #[test]
+    fn layout_cache_recalls_only_what_it_may(
+        sample in cached_event(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(JSONISH)), 1..4),
+        inside in prop::collection::vec((any::<prop::sample::Index>(), prop::sample::select(&b"abcXYZ019 -~!#"[..])), 1..6),
+    ) {
+        prop_assume!(extract(Some(&sample)).is_ok());
+        // Positions inside value strings (after `":"`), where usual bytes keep the layout.
+        let mut in_value = Vec::new();
+        let (mut open, mut value) = (None, false);
+        for (i, &c) in sample.iter().enumerate() {
+            if c == b'"' {
+                if open.take().is_none() {
+                    open = Some(i);
+                    value = i > 0 && sample[i - 1] == b':';
+                }
+            } else if open.is_some() && value {
+                in_value.push(i);
+            }
+        }
+        let mut same_layout = sample.clone();
+        for (at, byte) in &inside {
+            if !in_value.is_empty() {
+                same_layout[in_value[at.index(in_value.len())]] = *byte;
+            }
+        }
+        let mut edited = sample.clone();
+        for (at, byte) in &edits {
+            let i = at.index(edited.len());
+            edited[i] = *byte;
+        }
+        for value in [&same_layout, &edited] {
+            let mut ex = crate::Extractor::new();
+            prop_assert_eq!(owned(ex.extract(Some(&sample))), owned(extract(Some(&sample))));
+            let recalled = ex.shapes().recall_for_test(value);
+            let narrow = ex.shapes().recall_narrow(value);
+            prop_assert_eq!(recalled, narrow, "forms disagree on {}", String::from_utf8_lossy(value));
+            if let Some(f) = recalled {
+                prop_assert_eq!(
+                    owned(Ok(crate::Event::from(f))),
+                    owned(extract_general(value)),
+                    "recalled {}", String::from_utf8_lossy(value)
+                );
+            }
+            prop_assert_eq!(owned(ex.extract(Some(value))), reference(Some(value)), "{}", String::from_utf8_lossy(value));
+        }
+        prop_assert!(
+            ex_recalls(&sample, &same_layout),
+            "same layout not recalled: {} after {}",
+            String::from_utf8_lossy(&same_layout),
+            String::from_utf8_lossy(&sample)
+        );
+    }
+}
+
+/// Whether an extractor that learned `sample` recalls `value` by its layout.
+fn ex_recalls(sample: &[u8], value: &[u8]) -> bool {
+    let mut ex = crate::Extractor::new();
+    let _ = ex.extract(Some(sample));
+    ex.shapes().recall_for_test(value).is_some()
 }
 
 #[test]

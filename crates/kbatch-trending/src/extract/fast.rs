@@ -119,6 +119,302 @@ unsafe fn extract_with<const WIDE: bool>(b: &[u8]) -> Option<Result<Found<'_>, I
     }
 }
 
+/// Slots of a [`Shapes`] cache (a power of two).
+const SHAPES: usize = 32;
+
+/// Recently seen event layouts, so the next record of the same layout is settled by two
+/// vector compares instead of the mask algebra (speculation on the previous records'
+/// structure, as in Mison, VLDB 2017).
+///
+/// A slot holds a value the fast path accepted, of 65 to 128 bytes and with no unusual byte
+/// (so its quotes alone determine its strings), and `must`: every byte except the insides of
+/// strings that directly follow a `:` (the values). Another value of the same length whose
+/// quotes are at the same places, which holds no unusual byte either, and whose `must` bytes
+/// are the same differs from the sample only inside value strings, by printable ASCII with no
+/// quote or backslash: it is valid JSON with the same members in the same places, and its
+/// fields are the sample's positions, read from the new value. Nothing else is assumed: a
+/// value that differs anywhere else misses and takes the fast path as before.
+#[derive(Clone)]
+pub(crate) struct Shapes {
+    slots: Box<[Shape; SHAPES]>,
+}
+
+#[derive(Clone, Copy)]
+struct Shape {
+    /// The sample's length; 0 for an empty slot (never matches: recall needs more than 64).
+    n: usize,
+    quotes: u128,
+    must: u128,
+    /// Start and length of the category, then of the product, in the sample.
+    fields: [(u8, u8); 2],
+    sample: [u8; 2 * BLOCK],
+}
+
+impl Default for Shapes {
+    fn default() -> Self {
+        let empty = Shape {
+            n: 0,
+            quotes: 0,
+            must: 0,
+            fields: [(0, 0); 2],
+            sample: [0; 2 * BLOCK],
+        };
+        Shapes {
+            slots: Box::new([empty; SHAPES]),
+        }
+    }
+}
+
+impl std::fmt::Debug for Shapes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let used = self.slots.iter().filter(|s| s.n != 0).count();
+        f.debug_struct("Shapes").field("used", &used).finish()
+    }
+}
+
+/// The slot of a layout: its quotes and length, multiplied and folded, top bits.
+#[inline(always)]
+fn slot_of(quotes: u128, n: usize) -> usize {
+    let m = u128::from((quotes as u64) ^ (quotes >> 64) as u64 ^ n as u64)
+        * u128::from(0x9E37_79B9_7F4A_7C15u64);
+    (((m as u64) ^ (m >> 64) as u64) >> (64 - SHAPES.trailing_zeros())) as usize
+}
+
+impl Shapes {
+    /// The fields of `b` if a slot holds its layout (see [`Shapes`]).
+    ///
+    /// # Safety
+    /// With `WIDE`, the CPU must have the features of [`extract_wide`].
+    #[inline(always)]
+    unsafe fn recall<'a, const WIDE: bool>(&self, b: &'a [u8]) -> Option<Found<'a>> {
+        let n = b.len();
+        if n <= BLOCK || n > 2 * BLOCK {
+            return None;
+        }
+        // The first block and the one ending the value; the second's bits for bytes the
+        // first already covered are shifted out.
+        let shift = 2 * BLOCK - n;
+        let lo = b.first_chunk::<BLOCK>()?;
+        let hi = b[n - BLOCK..].first_chunk::<BLOCK>()?;
+        // SAFETY: passed on from our caller.
+        let quotes = unsafe {
+            u128::from(quotes_of::<WIDE>(lo)?) | u128::from(quotes_of::<WIDE>(hi)? >> shift) << 64
+        };
+        let s = &self.slots[slot_of(quotes, n)];
+        if s.n != n || s.quotes != quotes {
+            return None;
+        }
+        let (slo, shi) = (
+            s.sample.first_chunk::<BLOCK>()?,
+            s.sample[n - BLOCK..].first_chunk::<BLOCK>()?,
+        );
+        // SAFETY: as above.
+        let same = unsafe {
+            u128::from(equal::<WIDE>(lo, slo)) | u128::from(equal::<WIDE>(hi, shi) >> shift) << 64
+        };
+        if same & s.must != s.must {
+            return None;
+        }
+        let field =
+            |(at, len): (u8, u8)| b.get(usize::from(at)..usize::from(at) + usize::from(len));
+        Some(Found {
+            category: field(s.fields[0])?,
+            product: field(s.fields[1])?,
+        })
+    }
+
+    /// Keep the layout of `b`, which the fast path found to be the event `f` (whose strings lie
+    /// inside `b`), unless it is outside the lengths [`Shapes::recall`] handles or holds an
+    /// unusual byte. Portable code: this runs once per new layout.
+    #[cold]
+    #[inline(never)]
+    fn learn(&mut self, b: &[u8], f: Found<'_>) {
+        let n = b.len();
+        if n <= BLOCK || n > 2 * BLOCK {
+            return;
+        }
+        let (lo, hi) = (
+            classify_portable(b.first_chunk().unwrap()),
+            classify_portable(b[n - BLOCK..].first_chunk().unwrap()),
+        );
+        if lo.unusual || hi.unusual {
+            return;
+        }
+        let quotes = u128::from(lo.quotes) | u128::from(hi.quotes >> (2 * BLOCK - n)) << 64;
+        let mut must = u128::MAX >> (2 * BLOCK - n);
+        let mut q = quotes;
+        while q != 0 {
+            let open = q.trailing_zeros() as usize;
+            q &= q - 1;
+            let close = q.trailing_zeros() as usize;
+            q &= q.wrapping_sub(1);
+            if open > 0 && b[open - 1] == b':' && close < n {
+                // A value string: its inside may change from record to record.
+                must &= !((1u128 << close) - (2u128 << open));
+            }
+        }
+        let at = |s: &[u8]| {
+            let start = (s.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
+            // `n` ≤ 128, so both fit a byte.
+            let inside = start.checked_add(s.len()).is_some_and(|end| end <= n);
+            inside.then_some((start as u8, s.len() as u8))
+        };
+        let (Some(category), Some(product)) = (at(f.category), at(f.product)) else {
+            return;
+        };
+        let mut sample = [0u8; 2 * BLOCK];
+        sample[..n].copy_from_slice(b);
+        self.slots[slot_of(quotes, n)] = Shape {
+            n,
+            quotes,
+            must,
+            fields: [category, product],
+            sample,
+        };
+    }
+}
+
+/// [`extract`] with a [`Shapes`] cache: a value of a layout seen before is settled by
+/// [`Shapes::recall`]; others take the fast path, and its accepted events teach the cache.
+#[inline]
+pub(crate) fn extract_shaped<'a>(
+    b: &'a [u8],
+    shapes: &mut Shapes,
+) -> Option<Result<Found<'a>, Invalid>> {
+    #[cfg(target_arch = "x86_64")]
+    if wide_available() {
+        // SAFETY: the CPU has the features `shaped_wide` is compiled for (checked above).
+        return unsafe { shaped_wide(b, shapes) };
+    }
+    // SAFETY: the narrow form runs on every CPU.
+    unsafe { shaped_with::<false>(b, shapes) }
+}
+
+/// [`shaped_with`] compiled for AVX2, PCLMULQDQ and BMI.
+///
+/// # Safety
+/// The CPU must have those features ([`wide_available`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
+pub(crate) unsafe fn shaped_wide<'a>(
+    b: &'a [u8],
+    shapes: &mut Shapes,
+) -> Option<Result<Found<'a>, Invalid>> {
+    // SAFETY: this function is compiled with the features, and its caller vouched for them.
+    unsafe { shaped_with::<true>(b, shapes) }
+}
+
+/// # Safety
+/// With `WIDE`, the CPU must have the features of [`extract_wide`] ([`wide_available`]).
+#[inline(always)]
+unsafe fn shaped_with<'a, const WIDE: bool>(
+    b: &'a [u8],
+    shapes: &mut Shapes,
+) -> Option<Result<Found<'a>, Invalid>> {
+    // SAFETY: passed on from our caller.
+    if let Some(f) = unsafe { shapes.recall::<WIDE>(b) } {
+        return Some(Ok(f));
+    }
+    // SAFETY: as above.
+    let verdict = unsafe { extract_with::<WIDE>(b) };
+    if let Some(Ok(f)) = verdict {
+        shapes.learn(b, f);
+    }
+    verdict
+}
+
+/// The quotes of one block, or `None` if it holds an unusual byte.
+///
+/// # Safety
+/// With `WIDE`, the CPU must have AVX2.
+#[inline(always)]
+unsafe fn quotes_of<const WIDE: bool>(block: &[u8; BLOCK]) -> Option<u64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mut quotes = 0u64;
+        // SAFETY: unaligned loads within the block; AVX2 only with `WIDE` (our caller's
+        // promise), SSE2 is part of x86-64.
+        unsafe {
+            if WIDE {
+                let mut unusual = _mm256_setzero_si256();
+                for (k, lane) in block.chunks_exact(32).enumerate() {
+                    let v = _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>());
+                    let q = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
+                    quotes |= u64::from(_mm256_movemask_epi8(q) as u32) << (32 * k);
+                    // Signed: 0x80..=0xFF are negative, so "< 0x20" also flags non-ASCII.
+                    unusual = _mm256_or_si256(
+                        unusual,
+                        _mm256_or_si256(
+                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)),
+                            _mm256_cmpgt_epi8(_mm256_set1_epi8(b' ' as i8), v),
+                        ),
+                    );
+                }
+                return (_mm256_testz_si256(unusual, unusual) != 0).then_some(quotes);
+            }
+            let mut unusual = _mm_setzero_si128();
+            for (k, lane) in block.chunks_exact(16).enumerate() {
+                let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+                let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                quotes |= u64::from(_mm_movemask_epi8(q) as u16) << (16 * k);
+                unusual = _mm_or_si128(
+                    unusual,
+                    _mm_or_si128(
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                        _mm_cmplt_epi8(v, _mm_set1_epi8(b' ' as i8)),
+                    ),
+                );
+            }
+            (_mm_movemask_epi8(unusual) == 0).then_some(quotes)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let c = classify_portable(block);
+        (!c.unusual).then_some(c.quotes)
+    }
+}
+
+/// Bit `k` set: `a[k] == b[k]`.
+///
+/// # Safety
+/// With `WIDE`, the CPU must have AVX2.
+#[inline(always)]
+unsafe fn equal<const WIDE: bool>(a: &[u8; BLOCK], b: &[u8; BLOCK]) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::*;
+        let mut same = 0u64;
+        // SAFETY: unaligned loads within the blocks; AVX2 only with `WIDE`.
+        unsafe {
+            if WIDE {
+                for k in 0..2 {
+                    let x = _mm256_loadu_si256(a[32 * k..].as_ptr().cast::<__m256i>());
+                    let y = _mm256_loadu_si256(b[32 * k..].as_ptr().cast::<__m256i>());
+                    same |=
+                        u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y)) as u32) << (32 * k);
+                }
+                return same;
+            }
+            for k in 0..4 {
+                let x = _mm_loadu_si128(a[16 * k..].as_ptr().cast::<__m128i>());
+                let y = _mm_loadu_si128(b[16 * k..].as_ptr().cast::<__m128i>());
+                same |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) as u16) << (16 * k);
+            }
+            same
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut same = 0u64;
+        for k in 0..BLOCK {
+            same |= u64::from(a[k] == b[k]) << k;
+        }
+        same
+    }
+}
+
 /// The quotes of a value, in order.
 trait Pop {
     /// The next quote's position; `None` when there is none or a block on the way holds an
@@ -544,7 +840,7 @@ unsafe fn classify_wide(block: &[u8; BLOCK]) -> Classes {
         let colon = _mm256_set1_epi8(b':' as i8);
         let comma = _mm256_set1_epi8(b',' as i8);
         let backslash = _mm256_set1_epi8(b'\\' as i8);
-        let below_space = _mm256_set1_epi8(b' ' as i8 - 1);
+        let space = _mm256_set1_epi8(b' ' as i8);
         for (k, lane) in block.chunks_exact(32).enumerate() {
             let v = _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>());
             let bits = |class| {
@@ -556,7 +852,7 @@ unsafe fn classify_wide(block: &[u8; BLOCK]) -> Classes {
             // Signed compare: bytes 0x80..=0xFF are negative, so "< 0x20" also flags non-ASCII.
             unusual |= _mm256_movemask_epi8(_mm256_or_si256(
                 _mm256_cmpeq_epi8(v, backslash),
-                _mm256_cmpgt_epi8(below_space, v),
+                _mm256_cmpgt_epi8(space, v),
             ));
         }
     }
@@ -597,6 +893,38 @@ pub(crate) unsafe fn flat_only<const WIDE: bool>(b: &[u8]) -> Option<Result<Foun
         return None;
     }
     flat::<WIDE>(b, &Short::new::<WIDE>(b)?)
+}
+
+impl Shapes {
+    /// [`Shapes::recall`] alone, in the form this CPU dispatches to, for tests.
+    #[cfg(test)]
+    pub(crate) fn recall_for_test<'a>(&self, b: &'a [u8]) -> Option<Found<'a>> {
+        #[cfg(target_arch = "x86_64")]
+        if wide_available() {
+            // SAFETY: the CPU has the features (checked just above).
+            return unsafe { recall_wide(self, b) };
+        }
+        // SAFETY: the narrow form runs on every CPU.
+        unsafe { self.recall::<false>(b) }
+    }
+
+    /// The narrow (SSE2) form of [`Shapes::recall`], for tests.
+    #[cfg(test)]
+    pub(crate) fn recall_narrow<'a>(&self, b: &'a [u8]) -> Option<Found<'a>> {
+        // SAFETY: the narrow form runs on every CPU.
+        unsafe { self.recall::<false>(b) }
+    }
+}
+
+/// [`Shapes::recall`] compiled for AVX2, for tests.
+///
+/// # Safety
+/// The CPU must have AVX2 ([`wide_available`]).
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
+unsafe fn recall_wide<'a>(shapes: &Shapes, b: &'a [u8]) -> Option<Found<'a>> {
+    // SAFETY: compiled with the features; the caller vouched for them.
+    unsafe { shapes.recall::<true>(b) }
 }
 
 /// The fast path as the CPUs without AVX2 run it, for tests.
