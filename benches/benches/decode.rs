@@ -5,7 +5,8 @@
 //!
 //! For none, lz4 and zstd, on the same bytes:
 //! - `kbatch decode`: `kbatch_records::Decoder` with CRC32C verification, every record walked;
-//! - `kbatch decode+extract`: plus `kbatch_trending::extract` on every value;
+//! - `kbatch decode+extract`: plus `kbatch_trending::Extractor` (what the job uses: `extract`
+//!   with the layout cache) on every value;
 //! - `kbatch decode+extract+aggregate`: plus the trending job's `update` on a partial (the
 //!   engine's `Job` trait), i.e. the whole per-record work of `kbatch trending`;
 //! - `kafka-protocol decode`: `RecordBatchDecoder::decode` alone (a `Vec<Record>` per batch);
@@ -16,7 +17,9 @@
 //! And once, on the values of the uncompressed input (no decoding), the extraction alone next
 //! to the JSON parsers a user might reach for, as a yardstick of what validating ~100-byte
 //! JSON costs (`extract-reference`):
-//! - `kbatch extract`: `kbatch_trending::extract` (validates, finds both fields);
+//! - `kbatch extract`: `kbatch_trending::extract` (validates, finds both fields; no state);
+//! - `kbatch Extractor`: the same verdicts with the layout cache the job uses (records of a
+//!   layout seen before are settled by comparison with a sample);
 //! - `serde_json validate`: `serde_json::from_slice::<IgnoredAny>` (validates only);
 //! - `simd-json tape`: `simd_json::to_tape_with_buffers` (the SIMD parser, validates and builds
 //!   its tape, buffers reused; each value first copied into a scratch buffer, since simd-json
@@ -136,6 +139,15 @@ fn reference(c: &mut Criterion) {
                 .count()
         })
     });
+    g.bench_function("kbatch Extractor", |b| {
+        b.iter(|| {
+            let mut ex = kbatch_trending::Extractor::new();
+            values
+                .iter()
+                .filter(|v| black_box(ex.extract(Some(v))).is_ok())
+                .count()
+        })
+    });
     g.bench_function("serde_json validate", |b| {
         b.iter(|| {
             values
@@ -203,8 +215,9 @@ fn bench(c: &mut Criterion) {
         g.bench_function("kbatch decode+extract", |b| {
             b.iter(|| {
                 let mut valid = 0u64;
+                let mut ex = kbatch_trending::Extractor::new();
                 d.decode(&chunk(&bytes), |r| {
-                    valid += u64::from(black_box(kbatch_trending::extract(r.value)).is_ok());
+                    valid += u64::from(black_box(ex.extract(r.value)).is_ok());
                     Ok::<(), ()>(())
                 })
                 .unwrap();

@@ -66,6 +66,18 @@ fn fold(a: u64, b: u64) -> u64 {
 /// Bytes in a [`Key`]'s head.
 const HEAD: usize = 16;
 
+/// `KEEP[n]`: the low `n` bytes of a head set (a load, where a shift by a length-dependent
+/// amount needs a special case for 0).
+const KEEP: [u128; HEAD + 1] = {
+    let mut k = [0u128; HEAD + 1];
+    let mut n = 1;
+    while n <= HEAD {
+        k[n] = u128::MAX >> (128 - 8 * n);
+        n += 1;
+    }
+    k
+};
+
 /// A string as the table compares it: its first 16 bytes as one zero-padded number (with the
 /// length, equal heads mean equal strings of up to 16 bytes, which categories and product ids
 /// are), and the string itself for longer ones and for storing.
@@ -89,12 +101,7 @@ impl<'a> Key<'a> {
         let at = (s.as_ptr() as usize).wrapping_sub(buf.as_ptr() as usize);
         let window = buf.get(at..).filter(|rest| n <= rest.len());
         let head = match window.and_then(|rest| rest.first_chunk::<HEAD>()) {
-            Some(w) => {
-                let keep = u128::MAX
-                    .checked_shr((128 - 8 * n.min(HEAD)) as u32)
-                    .unwrap_or(0);
-                u128::from_le_bytes(*w) & keep
-            }
+            Some(w) => u128::from_le_bytes(*w) & KEEP[n.min(HEAD)],
             None => {
                 let mut w = [0u8; HEAD];
                 let k = n.min(HEAD);

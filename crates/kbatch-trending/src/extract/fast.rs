@@ -316,7 +316,31 @@ unsafe fn shaped_with<'a, const WIDE: bool>(
         return Some(Ok(f));
     }
     // SAFETY: as above.
-    let verdict = unsafe { extract_with::<WIDE>(b) };
+    unsafe { missed::<WIDE>(b, shapes) }
+}
+
+/// A value no slot recalled: the fast path, and the layout of an accepted event learned. Out
+/// of line, so the recall path around it keeps few registers to save.
+///
+/// # Safety
+/// With `WIDE`, the CPU must have the features of [`extract_wide`] ([`wide_available`]).
+#[inline(never)]
+unsafe fn missed<'a, const WIDE: bool>(
+    b: &'a [u8],
+    shapes: &mut Shapes,
+) -> Option<Result<Found<'a>, Invalid>> {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: passed on from our caller.
+    let verdict = unsafe {
+        if WIDE {
+            extract_wide(b)
+        } else {
+            extract_with::<false>(b)
+        }
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: the narrow form runs on every CPU.
+    let verdict = unsafe { extract_with::<false>(b) };
     if let Some(Ok(f)) = verdict {
         shapes.learn(b, f);
     }
