@@ -511,8 +511,12 @@ impl Extractor {
     /// The event in `value`, exactly as [`extract`] finds it.
     pub fn extract<'a>(&mut self, value: Option<&'a [u8]>) -> Result<Event<'a>, Invalid> {
         let b = value.ok_or(Invalid::Tombstone)?;
-        match fast::extract_shaped(b, &mut self.shapes) {
-            Some(verdict) => verdict.map(Event::from),
+        let mut event = |category, product| Event {
+            category: Cow::Borrowed(category),
+            product: Cow::Borrowed(product),
+        };
+        match fast::with_fields(b, &mut self.shapes, &mut event) {
+            Some(verdict) => verdict,
             None => extract_general(b),
         }
     }
@@ -530,12 +534,11 @@ impl Extractor {
     pub(crate) fn with_event<R>(
         &mut self,
         value: Option<&[u8]>,
-        found: impl FnOnce(&[u8], &[u8], &[u8]) -> R,
+        mut found: impl FnMut(&[u8], &[u8], &[u8]) -> R,
     ) -> Result<R, Invalid> {
         let b = value.ok_or(Invalid::Tombstone)?;
-        match fast::extract_shaped(b, &mut self.shapes) {
-            Some(Ok(f)) => Ok(found(b, f.category, f.product)),
-            Some(Err(why)) => Err(why),
+        match fast::with_fields(b, &mut self.shapes, &mut |c, p| found(b, c, p)) {
+            Some(verdict) => verdict,
             None => extract_general(b).map(|e| found(b, &e.category, &e.product)),
         }
     }

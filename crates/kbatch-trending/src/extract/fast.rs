@@ -274,49 +274,59 @@ impl Shapes {
     }
 }
 
-/// [`extract`] with a [`Shapes`] cache: a value of a layout seen before is settled by
-/// [`Shapes::recall`]; others take the fast path, and its accepted events teach the cache.
+/// [`extract`] with a [`Shapes`] cache, handing the fields to `found`: a value of a layout
+/// seen before is settled by [`Shapes::recall`]; others take the fast path, and its accepted
+/// events teach the cache. `found` runs inside the form chosen for this CPU, so the caller's
+/// work on the fields (the job's hash and probe) is compiled into it, with no call between
+/// extraction and counting and no verdict passed through memory.
 #[inline]
-pub(crate) fn extract_shaped<'a>(
+pub(crate) fn with_fields<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
-) -> Option<Result<Found<'a>, Invalid>> {
+    found: &mut F,
+) -> Option<Result<R, Invalid>> {
     #[cfg(target_arch = "x86_64")]
     if wide_available() {
-        // SAFETY: the CPU has the features `shaped_wide` is compiled for (checked above).
-        return unsafe { shaped_wide(b, shapes) };
+        // SAFETY: the CPU has the features `with_fields_wide` is compiled for (checked above).
+        return unsafe { with_fields_wide(b, shapes, found) };
     }
     // SAFETY: the narrow form runs on every CPU.
-    unsafe { shaped_with::<false>(b, shapes) }
+    unsafe { with_fields_in::<false, R, F>(b, shapes, found) }
 }
 
-/// [`shaped_with`] compiled for AVX2, PCLMULQDQ and BMI.
+/// [`with_fields_in`] compiled for AVX2, PCLMULQDQ and BMI.
 ///
 /// # Safety
 /// The CPU must have those features ([`wide_available`]).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
-pub(crate) unsafe fn shaped_wide<'a>(
+unsafe fn with_fields_wide<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
-) -> Option<Result<Found<'a>, Invalid>> {
+    found: &mut F,
+) -> Option<Result<R, Invalid>> {
     // SAFETY: this function is compiled with the features, and its caller vouched for them.
-    unsafe { shaped_with::<true>(b, shapes) }
+    unsafe { with_fields_in::<true, R, F>(b, shapes, found) }
 }
 
 /// # Safety
 /// With `WIDE`, the CPU must have the features of [`extract_wide`] ([`wide_available`]).
 #[inline(always)]
-unsafe fn shaped_with<'a, const WIDE: bool>(
+unsafe fn with_fields_in<'a, const WIDE: bool, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
-) -> Option<Result<Found<'a>, Invalid>> {
+    found: &mut F,
+) -> Option<Result<R, Invalid>> {
     // SAFETY: passed on from our caller.
     if let Some(f) = unsafe { shapes.recall::<WIDE>(b) } {
-        return Some(Ok(f));
+        return Some(Ok(found(f.category, f.product)));
     }
     // SAFETY: as above.
-    unsafe { missed::<WIDE>(b, shapes) }
+    match unsafe { missed::<WIDE>(b, shapes) } {
+        Some(Ok(f)) => Some(Ok(found(f.category, f.product))),
+        Some(Err(why)) => Some(Err(why)),
+        None => None,
+    }
 }
 
 /// A value no slot recalled: the fast path, and the layout of an accepted event learned. Out
