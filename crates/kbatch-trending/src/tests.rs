@@ -1285,3 +1285,31 @@ fn codec_matrix_gives_identical_aggregates() {
         assert_eq!(s, &seen[0], "{f} differs from {}", files[0]);
     }
 }
+
+/// Two layouts of one length are both kept (the most recent first); a third pushes out the
+/// oldest, which then takes the fast path again with the same verdict.
+#[test]
+fn layout_cache_keeps_two_layouts_per_length() {
+    let a = br#"{"customer":"cus001","product":"PD0021","category":"Books","ts":"1516978415"}"#;
+    let b = br#"{"customer":"cus01","product":"PD0021","category":"Booksx","ts":"1516978415"}"#;
+    let c = br#"{"customer":"cus1","product":"PD0021","category":"Booksxy","ts":"1516978415"}"#;
+    assert!(a.len() == b.len() && b.len() == c.len() && a.len() > 64);
+    let mut ex = crate::Extractor::new();
+    for v in [&a[..], &b[..]] {
+        assert!(ex.extract(Some(v)).is_ok());
+    }
+    let shapes = ex.shapes();
+    assert!(shapes.recall_for_test(a).is_some() && shapes.recall_for_test(b).is_some());
+    // Same layout as `a`, other product and customer: recalled, fields read from it.
+    let a2 = br#"{"customer":"cus777","product":"PD0399","category":"Books","ts":"1516978999"}"#;
+    let f = shapes.recall_for_test(a2).unwrap();
+    assert_eq!((f.category, f.product), (&b"Books"[..], &b"PD0399"[..]));
+    assert!(ex.extract(Some(c)).is_ok());
+    let shapes = ex.shapes();
+    assert!(shapes.recall_for_test(c).is_some() && shapes.recall_for_test(b).is_some());
+    assert!(
+        shapes.recall_for_test(a).is_none(),
+        "the oldest layout was pushed out"
+    );
+    assert_eq!(owned(ex.extract(Some(a))), owned(extract(Some(a))));
+}

@@ -119,48 +119,56 @@ unsafe fn extract_with<const WIDE: bool>(b: &[u8]) -> Option<Result<Found<'_>, I
     }
 }
 
-/// Slots of a [`Shapes`] cache (a power of two).
-const SHAPES: usize = 32;
+/// Layouts kept per value length.
+const WAYS: usize = 2;
 
-/// Recently seen event layouts, so the next record of the same layout is settled by two
-/// vector compares instead of the mask algebra (speculation on the previous records'
-/// structure, as in Mison, VLDB 2017).
+/// Value lengths the cache handles: more than one block (a shorter value would need padding),
+/// at most two.
+const CACHED: std::ops::RangeInclusive<usize> = BLOCK + 1..=2 * BLOCK;
+
+/// Recently seen event layouts, so the next record of the same layout is settled by comparing
+/// it with a sample in one vector pass instead of the mask algebra (speculation on the
+/// previous records' structure, as in Mison, VLDB 2017, made exact).
 ///
-/// A slot holds a value the fast path accepted, of 65 to 128 bytes and with no unusual byte
-/// (so its quotes alone determine its strings), and `must`: every byte except the insides of
+/// A slot holds a value the fast path accepted, of 65 to 128 bytes, with no unusual byte (so
+/// its quotes alone determine its strings), and `must`: every byte except the insides of
 /// strings that directly follow a `:` (the values). Another value of the same length whose
-/// quotes are at the same places, which holds no unusual byte either, and whose `must` bytes
-/// are the same differs from the sample only inside value strings, by printable ASCII with no
-/// quote or backslash: it is valid JSON with the same members in the same places, and its
-/// fields are the sample's positions, read from the new value. Nothing else is assumed: a
-/// value that differs anywhere else misses and takes the fast path as before.
+/// `must` bytes equal the sample's, and whose other bytes hold no quote and no unusual byte,
+/// differs from the sample only inside value strings, by printable ASCII with no quote or
+/// backslash: it is valid JSON with the same members in the same places (its quotes are the
+/// sample's), and its fields are at the sample's positions. Nothing else is assumed: a value
+/// that differs anywhere else misses and takes the fast path as before.
+///
+/// Slots are found by the value's length alone ([`WAYS`] per length), so the slot is known
+/// before the value's bytes are looked at: the pass over the bytes only decides a branch the
+/// predictor gets right, and nothing the rest of the record's work waits for.
 #[derive(Clone)]
 pub(crate) struct Shapes {
-    slots: Box<[Shape; SHAPES]>,
+    /// `WAYS` slots per length in [`CACHED`], most recently learned first.
+    slots: Box<[Shape]>,
 }
 
 #[derive(Clone, Copy)]
 struct Shape {
-    /// The sample's length; 0 for an empty slot (never matches: recall needs more than 64).
+    /// The sample's length; 0 for an empty slot.
     n: usize,
-    quotes: u128,
     must: u128,
     /// Start and length of the category, then of the product, in the sample.
     fields: [(u8, u8); 2],
     sample: [u8; 2 * BLOCK],
 }
 
+const EMPTY: Shape = Shape {
+    n: 0,
+    must: 0,
+    fields: [(0, 0); 2],
+    sample: [0; 2 * BLOCK],
+};
+
 impl Default for Shapes {
     fn default() -> Self {
-        let empty = Shape {
-            n: 0,
-            quotes: 0,
-            must: 0,
-            fields: [(0, 0); 2],
-            sample: [0; 2 * BLOCK],
-        };
         Shapes {
-            slots: Box::new([empty; SHAPES]),
+            slots: vec![EMPTY; WAYS * CACHED.count()].into_boxed_slice(),
         }
     }
 }
@@ -172,15 +180,13 @@ impl std::fmt::Debug for Shapes {
     }
 }
 
-/// The slot of a layout: its quotes and length, multiplied and folded, top bits.
-#[inline(always)]
-fn slot_of(quotes: u128, n: usize) -> usize {
-    let m = u128::from((quotes as u64) ^ (quotes >> 64) as u64 ^ n as u64)
-        * u128::from(0x9E37_79B9_7F4A_7C15u64);
-    (((m as u64) ^ (m >> 64) as u64) >> (64 - SHAPES.trailing_zeros())) as usize
-}
-
 impl Shapes {
+    /// The slots for values of `n` bytes (in [`CACHED`]).
+    fn ways(&self, n: usize) -> &[Shape] {
+        let at = (n - *CACHED.start()) * WAYS;
+        &self.slots[at..at + WAYS]
+    }
+
     /// The fields of `b` if a slot holds its layout (see [`Shapes`]).
     ///
     /// # Safety
@@ -188,7 +194,7 @@ impl Shapes {
     #[inline(always)]
     unsafe fn recall<'a, const WIDE: bool>(&self, b: &'a [u8]) -> Option<Found<'a>> {
         let n = b.len();
-        if n <= BLOCK || n > 2 * BLOCK {
+        if !CACHED.contains(&n) {
             return None;
         }
         // The first block and the one ending the value; the second's bits for bytes the
@@ -196,41 +202,41 @@ impl Shapes {
         let shift = 2 * BLOCK - n;
         let lo = b.first_chunk::<BLOCK>()?;
         let hi = b[n - BLOCK..].first_chunk::<BLOCK>()?;
-        // SAFETY: passed on from our caller.
-        let quotes = unsafe {
-            u128::from(quotes_of::<WIDE>(lo)?) | u128::from(quotes_of::<WIDE>(hi)? >> shift) << 64
-        };
-        let s = &self.slots[slot_of(quotes, n)];
-        if s.n != n || s.quotes != quotes {
-            return None;
+        for s in self.ways(n) {
+            if s.n != n {
+                break;
+            }
+            let (slo, shi) = (
+                s.sample.first_chunk::<BLOCK>()?,
+                s.sample[n - BLOCK..].first_chunk::<BLOCK>()?,
+            );
+            // SAFETY: passed on from our caller.
+            let ((same_lo, bad_lo), (same_hi, bad_hi)) =
+                unsafe { (scan::<WIDE>(lo, slo), scan::<WIDE>(hi, shi)) };
+            let same = u128::from(same_lo) | u128::from(same_hi >> shift) << 64;
+            let bad = u128::from(bad_lo) | u128::from(bad_hi >> shift) << 64;
+            if (!same & s.must) | (bad & !s.must) == 0 {
+                let field = |(at, len): (u8, u8)| {
+                    b.get(usize::from(at)..usize::from(at) + usize::from(len))
+                };
+                return Some(Found {
+                    category: field(s.fields[0])?,
+                    product: field(s.fields[1])?,
+                });
+            }
         }
-        let (slo, shi) = (
-            s.sample.first_chunk::<BLOCK>()?,
-            s.sample[n - BLOCK..].first_chunk::<BLOCK>()?,
-        );
-        // SAFETY: as above.
-        let same = unsafe {
-            u128::from(equal::<WIDE>(lo, slo)) | u128::from(equal::<WIDE>(hi, shi) >> shift) << 64
-        };
-        if same & s.must != s.must {
-            return None;
-        }
-        let field =
-            |(at, len): (u8, u8)| b.get(usize::from(at)..usize::from(at) + usize::from(len));
-        Some(Found {
-            category: field(s.fields[0])?,
-            product: field(s.fields[1])?,
-        })
+        None
     }
 
     /// Keep the layout of `b`, which the fast path found to be the event `f` (whose strings lie
     /// inside `b`), unless it is outside the lengths [`Shapes::recall`] handles or holds an
-    /// unusual byte. Portable code: this runs once per new layout.
+    /// unusual byte; it takes the first way of its length, the others move down one. Portable
+    /// code: this runs once per new layout.
     #[cold]
     #[inline(never)]
     fn learn(&mut self, b: &[u8], f: Found<'_>) {
         let n = b.len();
-        if n <= BLOCK || n > 2 * BLOCK {
+        if !CACHED.contains(&n) {
             return;
         }
         let (lo, hi) = (
@@ -264,9 +270,11 @@ impl Shapes {
         };
         let mut sample = [0u8; 2 * BLOCK];
         sample[..n].copy_from_slice(b);
-        self.slots[slot_of(quotes, n)] = Shape {
+        let at = (n - *CACHED.start()) * WAYS;
+        let ways = &mut self.slots[at..at + WAYS];
+        ways.rotate_right(1);
+        ways[0] = Shape {
             n,
-            quotes,
             must,
             fields: [category, product],
             sample,
@@ -357,95 +365,66 @@ unsafe fn missed<'a, const WIDE: bool>(
     verdict
 }
 
-/// The quotes of one block, or `None` if it holds an unusual byte.
+/// Bytes of `block` equal to `sample`'s (bit `k` for byte `k`), and bytes that may not stand
+/// inside a recalled value string: quotes and unusual bytes (a backslash, a control character,
+/// a non-ASCII byte).
 ///
 /// # Safety
 /// With `WIDE`, the CPU must have AVX2.
 #[inline(always)]
-unsafe fn quotes_of<const WIDE: bool>(block: &[u8; BLOCK]) -> Option<u64> {
+unsafe fn scan<const WIDE: bool>(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::*;
-        let mut quotes = 0u64;
-        // SAFETY: unaligned loads within the block; AVX2 only with `WIDE` (our caller's
+        let (mut same, mut bad) = (0u64, 0u64);
+        // SAFETY: unaligned loads within the blocks; AVX2 only with `WIDE` (our caller's
         // promise), SSE2 is part of x86-64.
         unsafe {
             if WIDE {
-                let mut unusual = _mm256_setzero_si256();
-                for (k, lane) in block.chunks_exact(32).enumerate() {
-                    let v = _mm256_loadu_si256(lane.as_ptr().cast::<__m256i>());
-                    let q = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
-                    quotes |= u64::from(_mm256_movemask_epi8(q) as u32) << (32 * k);
-                    // Signed: 0x80..=0xFF are negative, so "< 0x20" also flags non-ASCII.
-                    unusual = _mm256_or_si256(
-                        unusual,
-                        _mm256_or_si256(
-                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)),
-                            _mm256_cmpgt_epi8(_mm256_set1_epi8(b' ' as i8), v),
-                        ),
-                    );
-                }
-                return (_mm256_testz_si256(unusual, unusual) != 0).then_some(quotes);
-            }
-            let mut unusual = _mm_setzero_si128();
-            for (k, lane) in block.chunks_exact(16).enumerate() {
-                let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
-                let q = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-                quotes |= u64::from(_mm_movemask_epi8(q) as u16) << (16 * k);
-                unusual = _mm_or_si128(
-                    unusual,
-                    _mm_or_si128(
-                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
-                        _mm_cmplt_epi8(v, _mm_set1_epi8(b' ' as i8)),
-                    ),
-                );
-            }
-            (_mm_movemask_epi8(unusual) == 0).then_some(quotes)
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        let c = classify_portable(block);
-        (!c.unusual).then_some(c.quotes)
-    }
-}
-
-/// Bit `k` set: `a[k] == b[k]`.
-///
-/// # Safety
-/// With `WIDE`, the CPU must have AVX2.
-#[inline(always)]
-unsafe fn equal<const WIDE: bool>(a: &[u8; BLOCK], b: &[u8; BLOCK]) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::*;
-        let mut same = 0u64;
-        // SAFETY: unaligned loads within the blocks; AVX2 only with `WIDE`.
-        unsafe {
-            if WIDE {
                 for k in 0..2 {
-                    let x = _mm256_loadu_si256(a[32 * k..].as_ptr().cast::<__m256i>());
-                    let y = _mm256_loadu_si256(b[32 * k..].as_ptr().cast::<__m256i>());
-                    same |=
-                        u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(x, y)) as u32) << (32 * k);
+                    let v = _mm256_loadu_si256(block[32 * k..].as_ptr().cast::<__m256i>());
+                    let t = _mm256_loadu_si256(sample[32 * k..].as_ptr().cast::<__m256i>());
+                    let eq = _mm256_cmpeq_epi8(v, t);
+                    // Signed: 0x80..=0xFF are negative, so "< 0x20" also flags non-ASCII.
+                    let no = _mm256_or_si256(
+                        _mm256_or_si256(
+                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8)),
+                            _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)),
+                        ),
+                        _mm256_cmpgt_epi8(_mm256_set1_epi8(b' ' as i8), v),
+                    );
+                    same |= u64::from(_mm256_movemask_epi8(eq) as u32) << (32 * k);
+                    bad |= u64::from(_mm256_movemask_epi8(no) as u32) << (32 * k);
                 }
-                return same;
+                return (same, bad);
             }
             for k in 0..4 {
-                let x = _mm_loadu_si128(a[16 * k..].as_ptr().cast::<__m128i>());
-                let y = _mm_loadu_si128(b[16 * k..].as_ptr().cast::<__m128i>());
-                same |= u64::from(_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) as u16) << (16 * k);
+                let v = _mm_loadu_si128(block[16 * k..].as_ptr().cast::<__m128i>());
+                let t = _mm_loadu_si128(sample[16 * k..].as_ptr().cast::<__m128i>());
+                let eq = _mm_cmpeq_epi8(v, t);
+                let no = _mm_or_si128(
+                    _mm_or_si128(
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8)),
+                        _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8)),
+                    ),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(b' ' as i8)),
+                );
+                same |= u64::from(_mm_movemask_epi8(eq) as u16) << (16 * k);
+                bad |= u64::from(_mm_movemask_epi8(no) as u16) << (16 * k);
             }
-            same
+            (same, bad)
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let mut same = 0u64;
+        let (mut same, mut bad) = (0u64, 0u64);
         for k in 0..BLOCK {
-            same |= u64::from(a[k] == b[k]) << k;
+            same |= u64::from(block[k] == sample[k]) << k;
+            bad |= u64::from(
+                block[k] == b'"' || block[k] == b'\\' || !(b' '..0x80).contains(&block[k]),
+            ) << k;
         }
-        same
+        (same, bad)
     }
 }
 
