@@ -574,6 +574,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The layout check's vector pass (SSE2, and AVX2 where the CPU has it) agrees with the
+    /// portable model: equality with the sample, and quotes or unusual bytes, byte by byte;
+    /// on a block against itself with a few bytes replaced by arbitrary ones.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn layout_scans_agree(
+        usual in prop::collection::vec(prop::sample::select(USUAL), 64),
+        odd in prop::collection::vec((0usize..64, any::<u8>()), 0..4),
+    ) {
+        let sample: [u8; 64] = usual.try_into().unwrap();
+        let mut block = sample;
+        for (at, byte) in odd {
+            block[at] = byte;
+        }
+        for form in fast::scan_forms(&block, &sample) {
+            prop_assert_eq!(form, fast::scan_portable(&block, &sample));
+        }
+    }
+}
+
 /// Whether an extractor that learned `sample` recalls `value` by its layout.
 fn ex_recalls(sample: &[u8], value: &[u8]) -> bool {
     let mut ex = crate::Extractor::new();

@@ -416,16 +416,19 @@ unsafe fn scan<const WIDE: bool>(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    {
-        let (mut same, mut bad) = (0u64, 0u64);
-        for k in 0..BLOCK {
-            same |= u64::from(block[k] == sample[k]) << k;
-            bad |= u64::from(
-                block[k] == b'"' || block[k] == b'\\' || !(b' '..0x80).contains(&block[k]),
-            ) << k;
-        }
-        (same, bad)
+    scan_portable(block, sample)
+}
+
+/// [`scan`] in plain Rust: the one used off x86-64, and the model tests hold the SSE2 and AVX2
+/// forms to.
+#[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
+pub(crate) fn scan_portable(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (u64, u64) {
+    let (mut same, mut bad) = (0u64, 0u64);
+    for (k, (&byte, &want)) in block.iter().zip(sample).enumerate() {
+        same |= u64::from(byte == want) << k;
+        bad |= u64::from(byte == b'"' || byte == b'\\' || !(b' '..0x80).contains(&byte)) << k;
     }
+    (same, bad)
 }
 
 /// The quotes of a value, in order.
@@ -938,6 +941,29 @@ impl Shapes {
 unsafe fn recall_wide<'a>(shapes: &Shapes, b: &'a [u8]) -> Option<Found<'a>> {
     // SAFETY: compiled with the features; the caller vouched for them.
     unsafe { shapes.recall::<true>(b) }
+}
+
+/// [`scan`] in the SSE2 form and, where the CPU has it, the AVX2 form, for tests.
+#[cfg(all(test, target_arch = "x86_64"))]
+pub(crate) fn scan_forms(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> Vec<(u64, u64)> {
+    // SAFETY: the narrow form runs on every CPU.
+    let mut forms = vec![unsafe { scan::<false>(block, sample) }];
+    if wide_available() {
+        // SAFETY: the CPU has the features (checked just above).
+        forms.push(unsafe { scan_wide(block, sample) });
+    }
+    forms
+}
+
+/// [`scan`] compiled for AVX2, for tests.
+///
+/// # Safety
+/// The CPU must have AVX2 ([`wide_available`]).
+#[cfg(all(test, target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
+unsafe fn scan_wide(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (u64, u64) {
+    // SAFETY: compiled with the features; the caller vouched for them.
+    unsafe { scan::<true>(block, sample) }
 }
 
 /// The fast path as the CPUs without AVX2 run it, for tests.
