@@ -496,7 +496,8 @@ impl<'a> From<fast::Found<'a>> for Event<'a> {
 
 /// [`extract`] for a stream of records: the same verdicts, faster when records share a
 /// layout (same length, quotes in the same places, same keys), as one producer's events do.
-/// It remembers a few recent layouts (a few KiB); see DESIGN.md, "Extraction".
+/// It remembers two recent layouts per value length (about 20 KiB); see DESIGN.md, "A record
+/// of a layout seen before is settled by comparison, not parsing".
 #[derive(Debug, Clone, Default)]
 pub struct Extractor {
     shapes: fast::Shapes,
