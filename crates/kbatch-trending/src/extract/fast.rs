@@ -426,7 +426,7 @@ pub(crate) fn scan_portable(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (u64, 
     let (mut same, mut bad) = (0u64, 0u64);
     for (k, (&byte, &want)) in block.iter().zip(sample).enumerate() {
         same |= u64::from(byte == want) << k;
-        bad |= u64::from(byte == b'"' || byte == b'\\' || !(b' '..0x80).contains(&byte)) << k;
+        bad |= u64::from(byte == b'"' || unusual(byte)) << k;
     }
     (same, bad)
 }
@@ -883,6 +883,14 @@ fn classify(block: &[u8; BLOCK]) -> Classes {
     classify_portable(block)
 }
 
+/// A byte the fast path does not take inside a string: a backslash (an escape follows), a
+/// control character (JSON requires it escaped) or a non-ASCII byte (UTF-8 is the general
+/// scanner's to check). The one definition both portable models use, so the vector forms
+/// tested against them are tested against the same rule.
+fn unusual(byte: u8) -> bool {
+    byte == b'\\' || !(b' '..0x80).contains(&byte)
+}
+
 /// The classifier in plain Rust: the one used off x86-64, and the model tests hold SSE2 to.
 #[cfg_attr(
     all(target_arch = "x86_64", target_feature = "sse2", not(test)),
@@ -894,7 +902,7 @@ pub(crate) fn classify_portable(block: &[u8; BLOCK]) -> Classes {
         c.quotes |= u64::from(byte == b'"') << k;
         c.colons |= u64::from(byte == b':') << k;
         c.commas |= u64::from(byte == b',') << k;
-        c.unusual |= byte == b'\\' || !(b' '..0x80).contains(&byte);
+        c.unusual |= unusual(byte);
     }
     c
 }
