@@ -226,20 +226,33 @@ fn free_port() -> u16 {
 
 /// A Kafka cluster id: 16 random bytes, base64url without padding.
 fn cluster_id() -> String {
-    let mut bytes = [0u8; 16];
     let seed = Instant::now().elapsed().as_nanos() as u64
         ^ (std::process::id() as u64) << 32
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
+    cluster_id_from(seed)
+}
+
+/// The cluster id drawn from `seed`. An id starting with `-` is drawn again, as Kafka's own
+/// `Uuid.randomUuid()` does: StorageTool's argument parser would read it as an option
+/// ("argument --cluster-id/-t: expected one argument"), which failed about one broker start
+/// in 64.
+fn cluster_id_from(seed: u64) -> String {
     let mut x = seed | 1;
-    for b in &mut bytes {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = x as u8;
+    loop {
+        let mut bytes = [0u8; 16];
+        for b in &mut bytes {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        if !id.starts_with('-') {
+            return id;
+        }
     }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// How the broker's life is tied to its starter.
@@ -826,4 +839,31 @@ fn run_producer(
         });
     }
     Ok(produced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_id_from;
+
+    /// No cluster id starts with `-` (StorageTool would take it for an option), and every
+    /// one is 16 bytes in base64url without padding; some draws do hit the redraw.
+    #[test]
+    fn cluster_ids_never_look_like_options() {
+        let mut redrawn = 0;
+        for seed in 0..20_000u64 {
+            let id = cluster_id_from(seed);
+            assert!(!id.starts_with('-'), "seed {seed}: {id}");
+            assert_eq!(id.len(), 22, "seed {seed}: {id}");
+            assert!(id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
+            // The first draw of this seed, without the redraw, for the count below.
+            let mut x = seed | 1;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            redrawn += usize::from((x as u8) >> 2 == 62);
+        }
+        assert!(redrawn > 100, "the redraw path ran only {redrawn} times");
+    }
 }
