@@ -34,6 +34,10 @@ pub struct Config {
     pub engine: EngineConfig,
     /// Client id sent to brokers.
     pub client_id: String,
+    /// A request not answered within this closes its connection and counts as that broker
+    /// failing (its partitions are rerouted). `None`: half of `timeout`, so a stalled broker
+    /// leaves time within the budget to find the partition's next leader.
+    pub request_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -54,17 +58,23 @@ impl Default for Config {
             retry_backoff: Duration::from_millis(100),
             engine,
             client_id: "kbatch".into(),
+            request_timeout: None,
         }
     }
 }
 
 impl Config {
     pub(crate) fn wire(&self) -> WireConfig {
+        let request = self
+            .request_timeout
+            .unwrap_or(self.timeout / 2)
+            .min(self.timeout)
+            .max(Duration::from_millis(1));
         WireConfig {
             client_id: self.client_id.clone(),
             frame_limit: self.frame_limit,
-            request_timeout: self.timeout,
-            connect_timeout: self.timeout,
+            request_timeout: request,
+            connect_timeout: request,
         }
     }
 

@@ -1,14 +1,13 @@
 //! The reader's one error type: every variant names what failed (broker, topic, partition,
 //! offsets) so the CLI can print it as one line.
 
-use std::sync::Arc;
-
 use kbatch_engine::EngineError;
 use kbatch_records::RecordsError;
 use kbatch_wire::WireError;
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// Talking to a broker failed (connect, timeout, framing, protocol).
     #[error(transparent)]
@@ -36,6 +35,18 @@ pub enum ReadError {
         topic: String,
         /// Partition.
         partition: i32,
+        /// The request.
+        what: &'static str,
+        /// Kafka error code.
+        code: i16,
+        /// Its name.
+        code_name: &'static str,
+    },
+    /// Kafka answered a request about a whole topic with an error code.
+    #[error("topic {topic:?}: {what} failed: {code_name} (Kafka error {code})")]
+    TopicKafka {
+        /// Topic.
+        topic: String,
         /// The request.
         what: &'static str,
         /// Kafka error code.
@@ -100,10 +111,9 @@ pub enum ReadError {
         /// The partition's high watermark as last reported.
         hwm: i64,
     },
-    /// Retries of a retriable error ran out of time.
-    #[error(
-        "{topic}/{partition} at offset {offset}: gave up after {elapsed_ms} ms of retries: {last}"
-    )]
+    /// A partition made no progress for the whole time budget (`Config::timeout`): its
+    /// broker was unreachable, kept answering with a retriable error, or kept it waiting.
+    #[error("{topic}/{partition} at offset {offset}: no progress for {elapsed_ms} ms (broker {broker}); last cause: {last}")]
     RetriesExhausted {
         /// Topic.
         topic: String,
@@ -111,88 +121,92 @@ pub enum ReadError {
         partition: i32,
         /// Fetch position.
         offset: i64,
-        /// Time spent retrying.
+        /// The broker last asked (`node N (host:port)`, or the bootstrap list).
+        broker: String,
+        /// Time without progress.
         elapsed_ms: u64,
-        /// The last error seen.
+        /// The last cause seen.
         last: String,
     },
-    /// A record batch could not be decoded.
-    #[error("{topic}/{partition}: {source}")]
-    Decode {
+    /// Planning (Metadata, ListOffsets) kept failing for the whole time budget.
+    #[error("planning the read failed for {elapsed_ms} ms of retries; last cause: {last}")]
+    PlanRetriesExhausted {
+        /// Time spent retrying.
+        elapsed_ms: u64,
+        /// The last error.
+        #[source]
+        last: Box<ReadError>,
+    },
+    /// Records already read, or still to read, are no longer in the partition's log: its leader
+    /// truncated it (an unclean election, or a leader's high watermark that never came back).
+    #[error("{topic}/{partition}: log truncated below offset {offset} on broker {broker} ({detail}); nothing was skipped")]
+    Truncated {
         /// Topic.
-        topic: Arc<str>,
+        topic: String,
         /// Partition.
         partition: i32,
-        /// What the decoder found.
+        /// The fetch position the log no longer reaches.
+        offset: i64,
+        /// The broker that reported it.
+        broker: String,
+        /// What showed it (a diverging epoch, a high watermark below the position).
+        detail: String,
+    },
+    /// The topic was deleted, or deleted and created again, while it was read: offsets of
+    /// two incarnations must never be mixed.
+    #[error("topic {topic:?} was {what} during the read (planned with topic id {planned}); its offsets no longer mean what they did")]
+    TopicChanged {
+        /// Topic.
+        topic: String,
+        /// `deleted` or `recreated (topic id now …)`.
+        what: String,
+        /// The topic id the read was planned with.
+        planned: String,
+    },
+    /// A fetched batch's header or CRC is corrupt (found by the fetch loop's header walk,
+    /// before anything of it reached the engine).
+    #[error("{topic}/{partition} from broker {broker}: {source}")]
+    Decode {
+        /// Topic.
+        topic: String,
+        /// Partition.
+        partition: i32,
+        /// The broker that sent it.
+        broker: String,
+        /// What the header walk found (it names the batch's base offset).
         #[source]
         source: RecordsError,
     },
-    /// The job refused a record.
-    #[error("{topic}/{partition} offset {offset}: {message}")]
-    Job {
-        /// Topic.
-        topic: Arc<str>,
-        /// Partition.
-        partition: i32,
-        /// The record's offset.
-        offset: i64,
-        /// Why.
-        message: String,
-    },
-    /// Internal consistency check: a partition's decoding stopped short of its end.
-    #[error(
-        "{topic}/{partition}: decoding stopped at offset {decoded}, before the range end {end}"
-    )]
-    Incomplete {
-        /// Topic.
-        topic: Arc<str>,
-        /// Partition.
-        partition: i32,
-        /// Where decoding stopped.
-        decoded: i64,
-        /// The range end.
-        end: i64,
-    },
+    /// A record batch could not be decoded, the job refused a record, or decoding stopped
+    /// short: the engine's error, which names topic, partition and offset.
+    #[error(transparent)]
+    Engine(Box<EngineError<ReadError>>),
     /// A setting is unusable (e.g. no bootstrap address).
     #[error("invalid configuration: {0}")]
     Config(String),
 }
 
 impl From<EngineError<ReadError>> for ReadError {
+    /// The reader's own errors travel through the engine as its feed error; they come back
+    /// as themselves, not wrapped twice.
     fn from(e: EngineError<ReadError>) -> Self {
         match e {
-            EngineError::Decode {
-                topic,
-                partition,
-                source,
-            } => ReadError::Decode {
-                topic,
-                partition,
-                source,
-            },
-            EngineError::Job {
-                topic,
-                partition,
-                offset,
-                message,
-            } => ReadError::Job {
-                topic,
-                partition,
-                offset,
-                message,
-            },
-            EngineError::Incomplete {
-                topic,
-                partition,
-                decoded,
-                end,
-            } => ReadError::Incomplete {
-                topic,
-                partition,
-                decoded,
-                end,
-            },
             EngineError::Feed(e) => e,
+            other => ReadError::Engine(Box::new(other)),
+        }
+    }
+}
+
+impl ReadError {
+    /// Worth planning again (after a metadata refresh): connection trouble, leader moves and
+    /// other retriable Kafka codes. Range errors, unknown topics, authentication are final.
+    pub(crate) fn is_retriable(&self) -> bool {
+        match self {
+            ReadError::Wire(e) => e.is_retriable(),
+            ReadError::Kafka { code, .. } | ReadError::TopicKafka { code, .. } => {
+                kbatch_wire::kafka_code(*code).retriable
+            }
+            _ => false,
         }
     }
 }

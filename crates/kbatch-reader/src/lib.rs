@@ -28,6 +28,8 @@
 //! ```
 #![deny(missing_docs)]
 
+mod backoff;
+mod client;
 mod config;
 mod error;
 mod fetch;
@@ -95,19 +97,20 @@ impl Reader {
         topics: &[String],
         partitions: Option<&[i32]>,
     ) -> Result<Vec<PartitionOffsets>, ReadError> {
-        self.rt.block_on(async {
-            let meta = self.cluster.metadata(Some(topics)).await?;
-            let mut spec = ReadSpec::topics(topics.iter().cloned());
-            spec.partitions = partitions.map(<[i32]>::to_vec);
+        let mut spec = ReadSpec::topics(topics.iter().cloned());
+        spec.partitions = partitions.map(<[i32]>::to_vec);
+        let cluster = &*self.cluster;
+        self.rt.block_on(plan::retrying(&self.config, || async {
+            let meta = client::Client::metadata(cluster, topics).await?;
             let parts = plan::select(&meta, &spec)?;
-            plan::offsets_of(&self.cluster, &parts).await
-        })
+            plan::offsets_of(cluster, &parts).await
+        }))
     }
 
     /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).
     pub fn plan(&self, spec: &ReadSpec) -> Result<Vec<PartitionPlan>, ReadError> {
         self.rt
-            .block_on(plan::plan(&self.cluster, &self.config, spec))
+            .block_on(plan::plan(&*self.cluster, &self.config, spec))
     }
 
     /// Fetch and decode every planned range, running `job` on each data record.

@@ -3,13 +3,22 @@
 //! `latest` is resolved once, here, so a run is bounded even while producers keep writing.
 //! Under read_committed it is the last stable offset (ListOffsets with isolation_level 1);
 //! under read_uncommitted the high watermark.
+//!
+//! Planning is retried as a whole (Metadata again, then ListOffsets of the leaders it now
+//! names) when a broker fails or leadership moves in between, within `Config::timeout`.
+//! What brokers answer is checked before it becomes a range: offsets are non-negative and
+//! `earliest ≤ last stable ≤ high watermark`, or the broker is named in a protocol error.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Instant;
 
 use kbatch_records::Isolation;
-use kbatch_wire::{kafka_code, Cluster, ListOffsetsRequest, MetadataResponse};
+use kbatch_wire::{codes, kafka_code, ListOffsetsRequest, MetadataResponse, WireError};
 
+use crate::backoff::{Backoff, Budget};
+use crate::client::Client;
 use crate::{Config, Position, ReadError, ReadSpec};
 
 /// What a partition holds right now, and who leads it.
@@ -38,16 +47,19 @@ pub struct PartitionPlan {
     pub leader: i32,
     /// Leader epoch when planned (sent with fetches so a stale leader is detected).
     pub leader_epoch: i32,
+    /// The topic's id when planned (all zero from brokers without topic ids): a topic deleted
+    /// and created again under the same name gets a new one.
+    pub topic_id: [u8; 16],
 }
+
+/// One selected partition: topic, partition, leader, leader epoch, topic id.
+pub(crate) type Selected = (String, i32, i32, i32, [u8; 16]);
 
 const EARLIEST: i64 = -2;
 const LATEST: i64 = -1;
 
 /// Topic partitions to read, with their leaders, in (topic order given, partition) order.
-pub(crate) fn select(
-    meta: &MetadataResponse,
-    spec: &ReadSpec,
-) -> Result<Vec<(String, i32, i32, i32)>, ReadError> {
+pub(crate) fn select(meta: &MetadataResponse, spec: &ReadSpec) -> Result<Vec<Selected>, ReadError> {
     let mut out = Vec::new();
     for topic in &spec.topics {
         let t = meta
@@ -57,19 +69,19 @@ pub(crate) fn select(
             .ok_or_else(|| ReadError::UnknownTopic {
                 topic: topic.clone(),
             })?;
-        if t.error_code == 3 || t.error_code == 100 {
+        if t.error_code == codes::UNKNOWN_TOPIC_OR_PARTITION
+            || t.error_code == codes::UNKNOWN_TOPIC_ID
+        {
             return Err(ReadError::UnknownTopic {
                 topic: topic.clone(),
             });
         }
-        if t.error_code != 0 {
-            let code = kafka_code(t.error_code);
-            return Err(ReadError::Kafka {
+        if t.error_code != codes::NONE {
+            return Err(ReadError::TopicKafka {
                 topic: topic.clone(),
-                partition: -1,
                 what: "Metadata",
                 code: t.error_code,
-                code_name: code.name,
+                code_name: kafka_code(t.error_code).name,
             });
         }
         let mut parts: Vec<_> = t.partitions.iter().collect();
@@ -91,7 +103,28 @@ pub(crate) fn select(
         };
         for p in parts {
             if wanted.contains(&p.partition) {
-                out.push((topic.clone(), p.partition, p.leader, p.leader_epoch));
+                if p.leader < 0 || p.error_code != codes::NONE {
+                    // Leaderless right now (an election under way): planning is retried.
+                    let code = if p.error_code == codes::NONE {
+                        codes::LEADER_NOT_AVAILABLE
+                    } else {
+                        p.error_code
+                    };
+                    return Err(ReadError::Kafka {
+                        topic: topic.clone(),
+                        partition: p.partition,
+                        what: "Metadata",
+                        code,
+                        code_name: kafka_code(code).name,
+                    });
+                }
+                out.push((
+                    topic.clone(),
+                    p.partition,
+                    p.leader,
+                    p.leader_epoch,
+                    t.topic_id,
+                ));
             }
         }
     }
@@ -100,14 +133,14 @@ pub(crate) fn select(
 
 /// Ask every leader for the given timestamp of each of its partitions; returns offsets keyed by
 /// (topic, partition). `-1` offsets (no record at or after a timestamp) are passed through.
-pub(crate) async fn list_offsets(
-    cluster: &Cluster,
-    parts: &[(String, i32, i32, i32)],
+pub(crate) async fn list_offsets<C: Client>(
+    client: &C,
+    parts: &[Selected],
     isolation_level: i8,
     timestamp_of: impl Fn(&str, i32) -> Option<i64>,
 ) -> Result<BTreeMap<(String, i32), i64>, ReadError> {
     let mut by_leader: BTreeMap<i32, BTreeMap<String, Vec<(i32, i64)>>> = BTreeMap::new();
-    for (topic, partition, leader, _) in parts {
+    for (topic, partition, leader, _, _) in parts {
         if let Some(ts) = timestamp_of(topic, *partition) {
             by_leader
                 .entry(*leader)
@@ -119,15 +152,14 @@ pub(crate) async fn list_offsets(
     }
     let mut out = BTreeMap::new();
     for (leader, topics) in by_leader {
-        let conn = cluster.broker(leader).await?;
         let req = ListOffsetsRequest {
             isolation_level,
             topics: topics.into_iter().collect(),
         };
-        let resp = conn.list_offsets(&req).await?;
+        let resp = client.list_offsets(leader, &req).await?;
         for (topic, ps) in resp.topics {
             for p in ps {
-                if p.error_code != 0 {
+                if p.error_code != codes::NONE {
                     return Err(ReadError::Kafka {
                         topic,
                         partition: p.partition,
@@ -144,48 +176,106 @@ pub(crate) async fn list_offsets(
 }
 
 /// Earliest, high watermark and last stable offset of every selected partition.
-pub(crate) async fn offsets_of(
-    cluster: &Cluster,
-    parts: &[(String, i32, i32, i32)],
+pub(crate) async fn offsets_of<C: Client>(
+    client: &C,
+    parts: &[Selected],
 ) -> Result<Vec<PartitionOffsets>, ReadError> {
-    let earliest = list_offsets(cluster, parts, 0, |_, _| Some(EARLIEST)).await?;
-    let hwm = list_offsets(cluster, parts, 0, |_, _| Some(LATEST)).await?;
-    let lso = list_offsets(cluster, parts, 1, |_, _| Some(LATEST)).await?;
-    let get = |m: &BTreeMap<(String, i32), i64>, t: &str, p: i32, what: &'static str| {
-        m.get(&(t.to_string(), p))
-            .copied()
-            .ok_or_else(|| ReadError::Kafka {
-                topic: t.to_string(),
-                partition: p,
-                what,
-                code: -1,
-                code_name: "MISSING_IN_RESPONSE",
-            })
-    };
+    let earliest = list_offsets(client, parts, 0, |_, _| Some(EARLIEST)).await?;
+    let hwm = list_offsets(client, parts, 0, |_, _| Some(LATEST)).await?;
+    let lso = list_offsets(client, parts, 1, |_, _| Some(LATEST)).await?;
     parts
         .iter()
-        .map(|(t, p, leader, _)| {
-            Ok(PartitionOffsets {
+        .map(|(t, p, leader, _, _)| {
+            let broker = || client.broker_name(*leader);
+            let get = |m: &BTreeMap<(String, i32), i64>, what: &str| {
+                m.get(&(t.to_string(), *p)).copied().ok_or_else(|| {
+                    ReadError::Wire(WireError::Protocol {
+                        addr: broker(),
+                        reason: format!("ListOffsets ({what}) answer lacks {t}/{p}"),
+                    })
+                })
+            };
+            let o = PartitionOffsets {
                 topic: t.clone(),
                 partition: *p,
                 leader: *leader,
-                earliest: get(&earliest, t, *p, "ListOffsets(earliest)")?,
-                latest: get(&hwm, t, *p, "ListOffsets(latest)")?,
-                last_stable: get(&lso, t, *p, "ListOffsets(last stable)")?,
-            })
+                earliest: get(&earliest, "earliest")?,
+                latest: get(&hwm, "latest")?,
+                last_stable: get(&lso, "last stable")?,
+            };
+            check_offsets(&o).map_err(|reason| {
+                ReadError::Wire(WireError::Protocol {
+                    addr: broker(),
+                    reason,
+                })
+            })?;
+            Ok(o)
         })
         .collect()
 }
 
+/// A broker's offsets for one partition must be ordered and non-negative; anything else
+/// would turn into a negative or overflowing range downstream.
+pub(crate) fn check_offsets(o: &PartitionOffsets) -> Result<(), String> {
+    let ok = o.earliest >= 0 && o.earliest <= o.last_stable && o.last_stable <= o.latest;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "ListOffsets for {}/{} gave earliest {}, last stable {}, high watermark {}: not 0 ≤ earliest ≤ last stable ≤ high watermark",
+            o.topic, o.partition, o.earliest, o.last_stable, o.latest
+        ))
+    }
+}
+
+/// Run `attempt` until it succeeds, fails for good, or `timeout` passes: what planning
+/// steps do when a leader dies or moves between Metadata and ListOffsets.
+pub(crate) async fn retrying<T, F, Fut>(config: &Config, mut attempt: F) -> Result<T, ReadError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ReadError>>,
+{
+    let budget = Budget::new(Instant::now(), config.timeout);
+    let mut backoff = Backoff::new(config.retry_backoff);
+    loop {
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retriable() => match budget.exhausted(Instant::now()) {
+                Some(elapsed) => {
+                    return Err(ReadError::PlanRetriesExhausted {
+                        elapsed_ms: elapsed.as_millis() as u64,
+                        last: Box::new(e),
+                    })
+                }
+                None => {
+                    tracing::debug!(error = %e, "planning failed; retrying with fresh metadata");
+                    let wait = backoff.next_delay();
+                    let left = budget.deadline().saturating_duration_since(Instant::now());
+                    tokio::time::sleep(wait.min(left)).await;
+                }
+            },
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// Resolve `spec` into one range per partition.
-pub(crate) async fn plan(
-    cluster: &Cluster,
+pub(crate) async fn plan<C: Client>(
+    client: &C,
     config: &Config,
     spec: &ReadSpec,
 ) -> Result<Vec<PartitionPlan>, ReadError> {
-    let meta = cluster.metadata(Some(&spec.topics)).await?;
+    retrying(config, || plan_once(client, config, spec)).await
+}
+
+async fn plan_once<C: Client>(
+    client: &C,
+    config: &Config,
+    spec: &ReadSpec,
+) -> Result<Vec<PartitionPlan>, ReadError> {
+    let meta = client.metadata(&spec.topics).await?;
     let parts = select(&meta, spec)?;
-    let offsets = offsets_of(cluster, &parts).await?;
+    let offsets = offsets_of(client, &parts).await?;
     let committed = config.isolation == Isolation::ReadCommitted;
     let ts_of = |bound: &crate::Bound| {
         let bound = bound.clone();
@@ -195,12 +285,12 @@ pub(crate) async fn plan(
         }
     };
     let level = config.isolation_level();
-    let from_ts = list_offsets(cluster, &parts, level, ts_of(&spec.from)).await?;
-    let to_ts = list_offsets(cluster, &parts, level, ts_of(&spec.to)).await?;
+    let from_ts = list_offsets(client, &parts, level, ts_of(&spec.from)).await?;
+    let to_ts = list_offsets(client, &parts, level, ts_of(&spec.to)).await?;
 
     let mut plans = Vec::with_capacity(parts.len());
     let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
-    for ((topic, partition, leader, epoch), o) in parts.iter().zip(&offsets) {
+    for ((topic, partition, leader, epoch, topic_id), o) in parts.iter().zip(&offsets) {
         let latest = if committed { o.last_stable } else { o.latest };
         let resolve = |pos: Position, ts: &BTreeMap<(String, i32), i64>, is_end: bool| match pos {
             Position::Earliest => Ok(o.earliest),
@@ -254,6 +344,7 @@ pub(crate) async fn plan(
             },
             leader: *leader,
             leader_epoch: *epoch,
+            topic_id: *topic_id,
         });
     }
     Ok(plans)

@@ -130,6 +130,9 @@ pub struct Walk {
     pub batches: usize,
     /// Offset after the last complete batch.
     pub next_offset: Option<i64>,
+    /// `partition_leader_epoch` of the last complete batch (-1 when none): what a fetcher sends
+    /// as `last_fetched_epoch` so the leader can tell it whether its log diverged (KIP-320).
+    pub last_epoch: i32,
 }
 
 /// Walk the complete batches of `bytes` (verifying CRC32C when `verify_crc`). A truncated
@@ -141,6 +144,7 @@ pub fn walk(bytes: &[u8], verify_crc: bool) -> Result<Walk, RecordsError> {
         complete_len: 0,
         batches: 0,
         next_offset: None,
+        last_epoch: -1,
     };
     let mut rest = bytes;
     while let Some((h, _)) = next_batch(rest, verify_crc)? {
@@ -149,6 +153,7 @@ pub fn walk(bytes: &[u8], verify_crc: bool) -> Result<Walk, RecordsError> {
         w.complete_len += h.total_len();
         w.batches += 1;
         w.next_offset = Some(h.next_offset());
+        w.last_epoch = h.partition_leader_epoch;
     }
     Ok(w)
 }

@@ -41,8 +41,9 @@ mod header;
 mod record;
 mod txn;
 
-#[cfg(test)]
-mod testenc;
+#[cfg(any(test, feature = "testenc"))]
+#[doc(hidden)]
+pub mod testenc;
 #[cfg(test)]
 mod tests;
 

@@ -1,4 +1,6 @@
 //! A small record-batch v2 encoder for tests (hand-built bytes, every codec, markers, CRC).
+//! Shared with other crates' tests through the `testenc` feature, so no crate keeps a copy.
+#![allow(missing_docs)]
 
 use std::io::Write;
 
@@ -102,6 +104,7 @@ pub struct Batch {
     pub producer_id: i64,
     pub record_count: i32,
     pub records: Vec<u8>,
+    pub partition_leader_epoch: i32,
 }
 
 impl Batch {
@@ -118,6 +121,7 @@ impl Batch {
             producer_id: -1,
             record_count: recs.len() as i32,
             records: compress(codec, &raw, xerial),
+            partition_leader_epoch: 0,
         }
     }
 
@@ -154,6 +158,7 @@ impl Batch {
             producer_id,
             record_count: 1,
             records: encode_records(&[rec]),
+            partition_leader_epoch: 0,
         }
     }
 
@@ -171,7 +176,7 @@ impl Batch {
         let mut out = Vec::new();
         out.extend_from_slice(&self.base_offset.to_be_bytes());
         out.extend_from_slice(&((after_crc.len() + 9) as i32).to_be_bytes());
-        out.extend_from_slice(&0i32.to_be_bytes());
+        out.extend_from_slice(&self.partition_leader_epoch.to_be_bytes());
         out.push(2);
         out.extend_from_slice(&crc32c::crc32c(&after_crc).to_be_bytes());
         out.extend(after_crc);

@@ -1074,7 +1074,8 @@ proptest! {
         prop_assert_eq!(tally.records, model.len() as u64);
         prop_assert_eq!(got, model);
         prop_assert_eq!(next, Some(base));
-        prop_assert_eq!(walk(&bytes, true).unwrap(), Walk { complete_len: bytes.len(), batches: batches.len(), next_offset: Some(base) });
+        let w = walk(&bytes, true).unwrap();
+        prop_assert_eq!((w.complete_len, w.batches, w.next_offset), (bytes.len(), batches.len(), Some(base)));
     }
 
     /// read_committed against a model of the transactions: every committed or

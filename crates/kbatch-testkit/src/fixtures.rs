@@ -64,6 +64,7 @@ async fn fetch_raw(
                 fetch_offset: offset,
                 partition_max_bytes,
                 current_leader_epoch: -1,
+                last_fetched_epoch: -1,
             }],
         )],
     };

@@ -2,18 +2,25 @@
 //! broker node id, made lazily and remade when it closed.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as SyncMutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::Mutex;
 
 use crate::{Connection, MetadataResponse, WireConfig, WireError};
+
+/// How long a broker whose request failed is asked for metadata only after the others.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
 
 /// Bootstrap + leaders.
 pub struct Cluster {
     cfg: WireConfig,
     bootstrap: Vec<String>,
     meta_conn: Mutex<Option<Arc<Connection>>>,
-    addrs: Mutex<HashMap<i32, String>>,
+    addrs: SyncMutex<HashMap<i32, String>>,
+    /// Addresses whose last request failed (connection error or timeout), and when: asked
+    /// for metadata last, so a stalled broker does not cost a second request timeout.
+    suspects: SyncMutex<HashMap<String, Instant>>,
     conns: Mutex<HashMap<i32, Arc<Connection>>>,
 }
 
@@ -32,10 +39,11 @@ impl Cluster {
             cfg,
             bootstrap: bootstrap.to_vec(),
             meta_conn: Mutex::new(None),
-            addrs: Mutex::new(HashMap::new()),
+            addrs: SyncMutex::new(HashMap::new()),
+            suspects: SyncMutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
         };
-        cluster.metadata_connection().await?;
+        cluster.metadata_connection(&[]).await?;
         Ok(cluster)
     }
 
@@ -44,22 +52,71 @@ impl Cluster {
         &self.cfg
     }
 
-    async fn metadata_connection(&self) -> Result<Arc<Connection>, WireError> {
+    /// Every address worth asking for metadata: the bootstrap list, then every broker any
+    /// Metadata response named. A dead bootstrap broker must not end the run while other
+    /// brokers of the cluster are alive.
+    fn candidates(&self) -> Vec<String> {
+        let mut out = self.bootstrap.clone();
+        let mut known: Vec<(i32, String)> = self
+            .addrs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(id, a)| (*id, a.clone()))
+            .collect();
+        known.sort();
+        for (_, a) in known {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        // Stable sort: brokers that failed recently go last, in the same order otherwise.
+        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        out.sort_by_key(|a| self.is_suspect(&suspects, a));
+        out
+    }
+
+    fn is_suspect(&self, suspects: &HashMap<String, Instant>, addr: &str) -> bool {
+        suspects
+            .get(addr)
+            .is_some_and(|t| t.elapsed() < SUSPECT_FOR)
+    }
+
+    /// Note that a request to broker `node_id` failed (connection error or timeout): until it
+    /// answers again, Metadata is asked of other brokers first.
+    pub fn mark_failed(&self, node_id: i32) {
+        if let Some(addr) = self.broker_addr(node_id) {
+            self.suspects
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(addr, Instant::now());
+        }
+    }
+
+    async fn metadata_connection(&self, skip: &[String]) -> Result<Arc<Connection>, WireError> {
         let mut slot = self.meta_conn.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
-            return Ok(c.clone());
+            let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.is_suspect(&suspects, c.addr()) {
+                return Ok(c.clone());
+            }
         }
         let mut last = None;
-        for addr in &self.bootstrap {
+        for addr in self.candidates().iter().filter(|a| !skip.contains(a)) {
             match Connection::connect(addr, &self.cfg).await {
                 Ok(c) => {
                     let c = Arc::new(c);
                     *slot = Some(c.clone());
+                    self.suspects
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .remove(addr);
                     return Ok(c);
                 }
                 Err(e) => {
-                    tracing::debug!(%addr, error = %e, "bootstrap address failed");
-                    // A broker that answers but breaks the protocol is reported as such.
+                    tracing::debug!(%addr, error = %e, "metadata address failed");
+                    // A broker that answers but breaks the protocol (or refuses our
+                    // credentials) is reported as such.
                     if !e.is_retriable() {
                         return Err(e);
                     }
@@ -68,20 +125,46 @@ impl Cluster {
             }
         }
         Err(last.unwrap_or_else(|| WireError::Connect {
-            addr: String::new(),
-            reason: "no bootstrap address".into(),
+            addr: self.bootstrap.join(","),
+            reason: "no reachable bootstrap or known broker address".into(),
         }))
     }
 
-    /// Metadata for `topics` (`None`: all), which also refreshes broker addresses.
+    /// Metadata for `topics` (`None`: all), which also refreshes broker addresses. Asked of the
+    /// current metadata connection; if that one fails (its broker died or stalled), of each
+    /// other bootstrap or known broker in turn.
     pub async fn metadata(&self, topics: Option<&[String]>) -> Result<MetadataResponse, WireError> {
-        let conn = self.metadata_connection().await?;
-        let meta = conn.metadata(topics).await?;
-        let mut addrs = self.addrs.lock().await;
-        for b in &meta.brokers {
-            addrs.insert(b.node_id, format!("{}:{}", b.host, b.port));
+        let mut failed: Vec<String> = Vec::new();
+        loop {
+            let conn = self.metadata_connection(&failed).await?;
+            match conn.metadata(topics).await {
+                Ok(meta) => {
+                    let mut addrs = self.addrs.lock().unwrap_or_else(|e| e.into_inner());
+                    for b in &meta.brokers {
+                        addrs.insert(b.node_id, format!("{}:{}", b.host, b.port));
+                    }
+                    return Ok(meta);
+                }
+                Err(e) if e.is_retriable() => {
+                    tracing::debug!(addr = conn.addr(), error = %e, "metadata failed; trying another broker");
+                    failed.push(conn.addr().to_string());
+                    let mut slot = self.meta_conn.lock().await;
+                    if slot.as_ref().is_some_and(|c| Arc::ptr_eq(c, &conn)) {
+                        *slot = None;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(meta)
+    }
+
+    /// `host:port` of broker `node_id` as Metadata last named it, for messages.
+    pub fn broker_addr(&self, node_id: i32) -> Option<String> {
+        self.addrs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&node_id)
+            .cloned()
     }
 
     /// The connection to broker `node_id`, made (or remade) as needed.
@@ -95,10 +178,10 @@ impl Cluster {
         {
             return Ok(c.clone());
         }
-        let mut addr = self.addrs.lock().await.get(&node_id).cloned();
+        let mut addr = self.broker_addr(node_id);
         if addr.is_none() {
             self.metadata(Some(&[])).await?;
-            addr = self.addrs.lock().await.get(&node_id).cloned();
+            addr = self.broker_addr(node_id);
         }
         let addr = addr.ok_or(WireError::UnknownBroker { node_id })?;
         let conn = Arc::new(Connection::connect(&addr, &self.cfg).await?);

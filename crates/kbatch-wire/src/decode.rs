@@ -165,12 +165,25 @@ impl<'a> Reader<'a> {
 
     /// Skip a tagged-fields section (flexible versions).
     pub(crate) fn tagged_fields(&mut self) -> Result<(), DecodeError> {
+        self.tagged_fields_with(|_, _| Ok(()))
+    }
+
+    /// A tagged-fields section, handing each field's tag and a reader over exactly its bytes
+    /// to `on` (which may read them or not: the field is skipped either way).
+    pub(crate) fn tagged_fields_with(
+        &mut self,
+        mut on: impl FnMut(u32, &mut Reader<'_>) -> Result<(), DecodeError>,
+    ) -> Result<(), DecodeError> {
         let n = self.uvarint()? as usize;
         self.check_count(n, 2)?;
         for _ in 0..n {
-            self.uvarint()?;
+            let tag = self.uvarint()?;
             let size = self.uvarint()? as usize;
+            let start = self.pos;
             self.take(size)?;
+            let field = self.buf.slice(start..self.pos);
+            let mut sub = Reader::new(&field, self.api, self.version);
+            on(tag, &mut sub)?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use crate::decode::DecodeError;
 
 /// Why talking to a broker failed. Every variant names the broker address.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum WireError {
     /// TCP connect failed or timed out.
     #[error("cannot connect to broker {addr}: {reason}")]
@@ -117,6 +118,27 @@ impl WireError {
     }
 }
 
+/// What a reader should do about a Kafka error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// No error.
+    None,
+    /// Transient on the same broker: back off and ask again.
+    Retriable,
+    /// The partition's leadership (or the broker's view of it) moved: refresh metadata, then
+    /// ask the partition's leader as metadata now names it.
+    LeaderMoved,
+    /// Records the read needs are gone (retention, delete-records, truncation): never retried,
+    /// never reset; the missing range is reported.
+    DataLoss,
+    /// Authentication or authorization refused: retrying cannot help, and retrying a bad
+    /// password is a lockout risk. Fatal, reported once.
+    Auth,
+    /// Anything else: a bug or a request the broker will never accept. Fatal.
+    Fatal,
+}
+
 /// One Kafka error code: its name and what a reader should do about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KafkaCode {
@@ -124,167 +146,184 @@ pub struct KafkaCode {
     pub code: i16,
     /// Kafka's name for it.
     pub name: &'static str,
-    /// Trying again (after a backoff) may succeed.
+    /// What to do about it.
+    pub class: ErrorClass,
+    /// Trying again (after a backoff, and a metadata refresh for leader moves) may succeed.
     pub retriable: bool,
     /// The partition's leadership may have moved: refresh metadata before retrying.
     pub refresh_metadata: bool,
 }
 
-/// (code, name, retriable, refresh metadata): the Kafka protocol guide's error table; the
-/// refresh flag marks the codes that mean a partition's leadership or metadata moved.
-const CODES: &[(i16, &str, bool, bool)] = &[
-    (0, "NONE", false, false),
-    (-1, "UNKNOWN_SERVER_ERROR", false, false),
-    (0, "NONE", false, false),
-    (1, "OFFSET_OUT_OF_RANGE", false, false),
-    (2, "CORRUPT_MESSAGE", true, false),
-    (3, "UNKNOWN_TOPIC_OR_PARTITION", true, true),
-    (4, "INVALID_FETCH_SIZE", false, false),
-    (5, "LEADER_NOT_AVAILABLE", true, true),
-    (6, "NOT_LEADER_OR_FOLLOWER", true, true),
-    (7, "REQUEST_TIMED_OUT", true, false),
-    (8, "BROKER_NOT_AVAILABLE", false, false),
-    (9, "REPLICA_NOT_AVAILABLE", true, true),
-    (10, "MESSAGE_TOO_LARGE", false, false),
-    (11, "STALE_CONTROLLER_EPOCH", false, false),
-    (12, "OFFSET_METADATA_TOO_LARGE", false, false),
-    (13, "NETWORK_EXCEPTION", true, true),
-    (14, "COORDINATOR_LOAD_IN_PROGRESS", true, false),
-    (15, "COORDINATOR_NOT_AVAILABLE", true, false),
-    (16, "NOT_COORDINATOR", true, false),
-    (17, "INVALID_TOPIC_EXCEPTION", false, false),
-    (18, "RECORD_LIST_TOO_LARGE", false, false),
-    (19, "NOT_ENOUGH_REPLICAS", true, false),
-    (20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", true, false),
-    (21, "INVALID_REQUIRED_ACKS", false, false),
-    (22, "ILLEGAL_GENERATION", false, false),
-    (23, "INCONSISTENT_GROUP_PROTOCOL", false, false),
-    (24, "INVALID_GROUP_ID", false, false),
-    (25, "UNKNOWN_MEMBER_ID", false, false),
-    (26, "INVALID_SESSION_TIMEOUT", false, false),
-    (27, "REBALANCE_IN_PROGRESS", false, false),
-    (28, "INVALID_COMMIT_OFFSET_SIZE", false, false),
-    (29, "TOPIC_AUTHORIZATION_FAILED", false, false),
-    (30, "GROUP_AUTHORIZATION_FAILED", false, false),
-    (31, "CLUSTER_AUTHORIZATION_FAILED", false, false),
-    (32, "INVALID_TIMESTAMP", false, false),
-    (33, "UNSUPPORTED_SASL_MECHANISM", false, false),
-    (34, "ILLEGAL_SASL_STATE", false, false),
-    (35, "UNSUPPORTED_VERSION", false, false),
-    (36, "TOPIC_ALREADY_EXISTS", false, false),
-    (37, "INVALID_PARTITIONS", false, false),
-    (38, "INVALID_REPLICATION_FACTOR", false, false),
-    (39, "INVALID_REPLICA_ASSIGNMENT", false, false),
-    (40, "INVALID_CONFIG", false, false),
-    (41, "NOT_CONTROLLER", true, true),
-    (42, "INVALID_REQUEST", false, false),
-    (43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", false, false),
-    (44, "POLICY_VIOLATION", false, false),
-    (45, "OUT_OF_ORDER_SEQUENCE_NUMBER", false, false),
-    (46, "DUPLICATE_SEQUENCE_NUMBER", false, false),
-    (47, "INVALID_PRODUCER_EPOCH", false, false),
-    (48, "INVALID_TXN_STATE", false, false),
-    (49, "INVALID_PRODUCER_ID_MAPPING", false, false),
-    (50, "INVALID_TRANSACTION_TIMEOUT", false, false),
-    (51, "CONCURRENT_TRANSACTIONS", false, false),
-    (52, "TRANSACTION_COORDINATOR_FENCED", false, false),
-    (53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", false, false),
-    (54, "SECURITY_DISABLED", false, false),
-    (55, "OPERATION_NOT_ATTEMPTED", false, false),
-    (56, "KAFKA_STORAGE_ERROR", true, true),
-    (57, "LOG_DIR_NOT_FOUND", false, false),
-    (58, "SASL_AUTHENTICATION_FAILED", false, false),
-    (59, "UNKNOWN_PRODUCER_ID", false, false),
-    (60, "REASSIGNMENT_IN_PROGRESS", false, false),
-    (61, "DELEGATION_TOKEN_AUTH_DISABLED", false, false),
-    (62, "DELEGATION_TOKEN_NOT_FOUND", false, false),
-    (63, "DELEGATION_TOKEN_OWNER_MISMATCH", false, false),
-    (64, "DELEGATION_TOKEN_REQUEST_NOT_ALLOWED", false, false),
-    (65, "DELEGATION_TOKEN_AUTHORIZATION_FAILED", false, false),
-    (66, "DELEGATION_TOKEN_EXPIRED", false, false),
-    (67, "INVALID_PRINCIPAL_TYPE", false, false),
-    (68, "NON_EMPTY_GROUP", false, false),
-    (69, "GROUP_ID_NOT_FOUND", false, false),
-    (70, "FETCH_SESSION_ID_NOT_FOUND", true, false),
-    (71, "INVALID_FETCH_SESSION_EPOCH", true, false),
-    (72, "LISTENER_NOT_FOUND", true, true),
-    (73, "TOPIC_DELETION_DISABLED", false, false),
-    (74, "FENCED_LEADER_EPOCH", true, true),
-    (75, "UNKNOWN_LEADER_EPOCH", true, true),
-    (76, "UNSUPPORTED_COMPRESSION_TYPE", false, false),
-    (77, "STALE_BROKER_EPOCH", false, false),
-    (78, "OFFSET_NOT_AVAILABLE", true, true),
-    (79, "MEMBER_ID_REQUIRED", false, false),
-    (80, "PREFERRED_LEADER_NOT_AVAILABLE", true, true),
-    (81, "GROUP_MAX_SIZE_REACHED", false, false),
-    (82, "FENCED_INSTANCE_ID", false, false),
-    (83, "ELIGIBLE_LEADERS_NOT_AVAILABLE", true, false),
-    (84, "ELECTION_NOT_NEEDED", true, false),
-    (85, "NO_REASSIGNMENT_IN_PROGRESS", false, false),
-    (86, "GROUP_SUBSCRIBED_TO_TOPIC", false, false),
-    (87, "INVALID_RECORD", false, false),
-    (88, "UNSTABLE_OFFSET_COMMIT", true, false),
-    (89, "THROTTLING_QUOTA_EXCEEDED", true, false),
-    (90, "PRODUCER_FENCED", false, false),
-    (91, "RESOURCE_NOT_FOUND", false, false),
-    (92, "DUPLICATE_RESOURCE", false, false),
-    (93, "UNACCEPTABLE_CREDENTIAL", false, false),
-    (94, "INCONSISTENT_VOTER_SET", false, false),
-    (95, "INVALID_UPDATE_VERSION", false, false),
-    (96, "FEATURE_UPDATE_FAILED", false, false),
-    (97, "PRINCIPAL_DESERIALIZATION_FAILURE", false, false),
-    (98, "SNAPSHOT_NOT_FOUND", false, false),
-    (99, "POSITION_OUT_OF_RANGE", false, false),
-    (100, "UNKNOWN_TOPIC_ID", true, true),
-    (101, "DUPLICATE_BROKER_REGISTRATION", false, false),
-    (102, "BROKER_ID_NOT_REGISTERED", false, false),
-    (103, "INCONSISTENT_TOPIC_ID", true, true),
-    (104, "INCONSISTENT_CLUSTER_ID", false, false),
-    (105, "TRANSACTIONAL_ID_NOT_FOUND", false, false),
-    (106, "FETCH_SESSION_TOPIC_ID_ERROR", true, false),
-    (107, "INELIGIBLE_REPLICA", false, false),
-    (108, "NEW_LEADER_ELECTED", false, false),
-    (109, "OFFSET_MOVED_TO_TIERED_STORAGE", false, false),
-    (110, "FENCED_MEMBER_EPOCH", false, false),
-    (111, "UNRELEASED_INSTANCE_ID", false, false),
-    (112, "UNSUPPORTED_ASSIGNOR", false, false),
-    (113, "STALE_MEMBER_EPOCH", false, false),
-    (114, "MISMATCHED_ENDPOINT_TYPE", false, false),
-    (115, "UNSUPPORTED_ENDPOINT_TYPE", false, false),
-    (116, "UNKNOWN_CONTROLLER_ID", false, false),
-    (117, "UNKNOWN_SUBSCRIPTION_ID", false, false),
-    (118, "TELEMETRY_TOO_LARGE", false, false),
-    (119, "INVALID_REGISTRATION", false, false),
-    (120, "TRANSACTION_ABORTABLE", false, false),
-    (121, "INVALID_RECORD_STATE", false, false),
-    (122, "SHARE_SESSION_NOT_FOUND", true, false),
-    (123, "INVALID_SHARE_SESSION_EPOCH", true, false),
-    (124, "FENCED_STATE_EPOCH", false, false),
-    (125, "INVALID_VOTER_KEY", false, false),
-    (126, "DUPLICATE_VOTER", false, false),
-    (127, "VOTER_NOT_FOUND", false, false),
-    (128, "INVALID_REGULAR_EXPRESSION", false, false),
-    (129, "REBOOTSTRAP_REQUIRED", false, false),
-    (130, "STREAMS_INVALID_TOPOLOGY", false, false),
-    (131, "STREAMS_INVALID_TOPOLOGY_EPOCH", false, false),
-    (132, "STREAMS_TOPOLOGY_FENCED", false, false),
-    (133, "SHARE_SESSION_LIMIT_REACHED", true, false),
-];
+/// Declares every Kafka error code once: a named constant in [`codes`] and a row of the table
+/// [`kafka_code`] reads, so a code's number, name and class cannot disagree.
+macro_rules! error_codes {
+    ($($name:ident = $code:literal => $class:ident;)*) => {
+        /// Kafka's error codes by name (the protocol guide's table), so no code is a bare number.
+        pub mod codes {
+            $(
+                #[doc = concat!("Kafka error code ", stringify!($code), ".")]
+                pub const $name: i16 = $code;
+            )*
+        }
+        const CODES: &[(i16, &str, ErrorClass)] = &[$(($code, stringify!($name), ErrorClass::$class)),*];
+    };
+}
 
-/// Look up a Kafka error code; unknown codes are not retriable.
+// Classes follow the Java client's `RetriableException`/`InvalidMetadataException` split:
+// LeaderMoved = the Java client's InvalidMetadataException family (it refreshes metadata);
+// Retriable = the other retriable ones; OFFSET_OUT_OF_RANGE is data loss for a bounded read
+// (never an automatic reset); authentication and authorization failures are their own class.
+error_codes! {
+    UNKNOWN_SERVER_ERROR = -1 => Fatal;
+    NONE = 0 => None;
+    OFFSET_OUT_OF_RANGE = 1 => DataLoss;
+    CORRUPT_MESSAGE = 2 => Retriable;
+    UNKNOWN_TOPIC_OR_PARTITION = 3 => LeaderMoved;
+    INVALID_FETCH_SIZE = 4 => Fatal;
+    LEADER_NOT_AVAILABLE = 5 => LeaderMoved;
+    NOT_LEADER_OR_FOLLOWER = 6 => LeaderMoved;
+    REQUEST_TIMED_OUT = 7 => Retriable;
+    BROKER_NOT_AVAILABLE = 8 => Fatal;
+    REPLICA_NOT_AVAILABLE = 9 => LeaderMoved;
+    MESSAGE_TOO_LARGE = 10 => Fatal;
+    STALE_CONTROLLER_EPOCH = 11 => Fatal;
+    OFFSET_METADATA_TOO_LARGE = 12 => Fatal;
+    NETWORK_EXCEPTION = 13 => LeaderMoved;
+    COORDINATOR_LOAD_IN_PROGRESS = 14 => Retriable;
+    COORDINATOR_NOT_AVAILABLE = 15 => Retriable;
+    NOT_COORDINATOR = 16 => Retriable;
+    INVALID_TOPIC_EXCEPTION = 17 => Fatal;
+    RECORD_LIST_TOO_LARGE = 18 => Fatal;
+    NOT_ENOUGH_REPLICAS = 19 => Retriable;
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20 => Retriable;
+    INVALID_REQUIRED_ACKS = 21 => Fatal;
+    ILLEGAL_GENERATION = 22 => Fatal;
+    INCONSISTENT_GROUP_PROTOCOL = 23 => Fatal;
+    INVALID_GROUP_ID = 24 => Fatal;
+    UNKNOWN_MEMBER_ID = 25 => Fatal;
+    INVALID_SESSION_TIMEOUT = 26 => Fatal;
+    REBALANCE_IN_PROGRESS = 27 => Fatal;
+    INVALID_COMMIT_OFFSET_SIZE = 28 => Fatal;
+    TOPIC_AUTHORIZATION_FAILED = 29 => Auth;
+    GROUP_AUTHORIZATION_FAILED = 30 => Auth;
+    CLUSTER_AUTHORIZATION_FAILED = 31 => Auth;
+    INVALID_TIMESTAMP = 32 => Fatal;
+    UNSUPPORTED_SASL_MECHANISM = 33 => Auth;
+    ILLEGAL_SASL_STATE = 34 => Auth;
+    UNSUPPORTED_VERSION = 35 => Fatal;
+    TOPIC_ALREADY_EXISTS = 36 => Fatal;
+    INVALID_PARTITIONS = 37 => Fatal;
+    INVALID_REPLICATION_FACTOR = 38 => Fatal;
+    INVALID_REPLICA_ASSIGNMENT = 39 => Fatal;
+    INVALID_CONFIG = 40 => Fatal;
+    NOT_CONTROLLER = 41 => LeaderMoved;
+    INVALID_REQUEST = 42 => Fatal;
+    UNSUPPORTED_FOR_MESSAGE_FORMAT = 43 => Fatal;
+    POLICY_VIOLATION = 44 => Fatal;
+    OUT_OF_ORDER_SEQUENCE_NUMBER = 45 => Fatal;
+    DUPLICATE_SEQUENCE_NUMBER = 46 => Fatal;
+    INVALID_PRODUCER_EPOCH = 47 => Fatal;
+    INVALID_TXN_STATE = 48 => Fatal;
+    INVALID_PRODUCER_ID_MAPPING = 49 => Fatal;
+    INVALID_TRANSACTION_TIMEOUT = 50 => Fatal;
+    CONCURRENT_TRANSACTIONS = 51 => Fatal;
+    TRANSACTION_COORDINATOR_FENCED = 52 => Fatal;
+    TRANSACTIONAL_ID_AUTHORIZATION_FAILED = 53 => Auth;
+    SECURITY_DISABLED = 54 => Fatal;
+    OPERATION_NOT_ATTEMPTED = 55 => Fatal;
+    KAFKA_STORAGE_ERROR = 56 => LeaderMoved;
+    LOG_DIR_NOT_FOUND = 57 => Fatal;
+    SASL_AUTHENTICATION_FAILED = 58 => Auth;
+    UNKNOWN_PRODUCER_ID = 59 => Fatal;
+    REASSIGNMENT_IN_PROGRESS = 60 => Fatal;
+    DELEGATION_TOKEN_AUTH_DISABLED = 61 => Fatal;
+    DELEGATION_TOKEN_NOT_FOUND = 62 => Fatal;
+    DELEGATION_TOKEN_OWNER_MISMATCH = 63 => Fatal;
+    DELEGATION_TOKEN_REQUEST_NOT_ALLOWED = 64 => Fatal;
+    DELEGATION_TOKEN_AUTHORIZATION_FAILED = 65 => Fatal;
+    DELEGATION_TOKEN_EXPIRED = 66 => Fatal;
+    INVALID_PRINCIPAL_TYPE = 67 => Fatal;
+    NON_EMPTY_GROUP = 68 => Fatal;
+    GROUP_ID_NOT_FOUND = 69 => Fatal;
+    FETCH_SESSION_ID_NOT_FOUND = 70 => Retriable;
+    INVALID_FETCH_SESSION_EPOCH = 71 => Retriable;
+    LISTENER_NOT_FOUND = 72 => LeaderMoved;
+    TOPIC_DELETION_DISABLED = 73 => Fatal;
+    FENCED_LEADER_EPOCH = 74 => LeaderMoved;
+    UNKNOWN_LEADER_EPOCH = 75 => LeaderMoved;
+    UNSUPPORTED_COMPRESSION_TYPE = 76 => Fatal;
+    STALE_BROKER_EPOCH = 77 => Fatal;
+    OFFSET_NOT_AVAILABLE = 78 => LeaderMoved;
+    MEMBER_ID_REQUIRED = 79 => Fatal;
+    PREFERRED_LEADER_NOT_AVAILABLE = 80 => LeaderMoved;
+    GROUP_MAX_SIZE_REACHED = 81 => Fatal;
+    FENCED_INSTANCE_ID = 82 => Fatal;
+    ELIGIBLE_LEADERS_NOT_AVAILABLE = 83 => Retriable;
+    ELECTION_NOT_NEEDED = 84 => Retriable;
+    NO_REASSIGNMENT_IN_PROGRESS = 85 => Fatal;
+    GROUP_SUBSCRIBED_TO_TOPIC = 86 => Fatal;
+    INVALID_RECORD = 87 => Fatal;
+    UNSTABLE_OFFSET_COMMIT = 88 => Retriable;
+    THROTTLING_QUOTA_EXCEEDED = 89 => Retriable;
+    PRODUCER_FENCED = 90 => Fatal;
+    RESOURCE_NOT_FOUND = 91 => Fatal;
+    DUPLICATE_RESOURCE = 92 => Fatal;
+    UNACCEPTABLE_CREDENTIAL = 93 => Auth;
+    INCONSISTENT_VOTER_SET = 94 => Fatal;
+    INVALID_UPDATE_VERSION = 95 => Fatal;
+    FEATURE_UPDATE_FAILED = 96 => Fatal;
+    PRINCIPAL_DESERIALIZATION_FAILURE = 97 => Fatal;
+    SNAPSHOT_NOT_FOUND = 98 => Fatal;
+    POSITION_OUT_OF_RANGE = 99 => Fatal;
+    UNKNOWN_TOPIC_ID = 100 => LeaderMoved;
+    DUPLICATE_BROKER_REGISTRATION = 101 => Fatal;
+    BROKER_ID_NOT_REGISTERED = 102 => Fatal;
+    INCONSISTENT_TOPIC_ID = 103 => LeaderMoved;
+    INCONSISTENT_CLUSTER_ID = 104 => Fatal;
+    TRANSACTIONAL_ID_NOT_FOUND = 105 => Fatal;
+    FETCH_SESSION_TOPIC_ID_ERROR = 106 => Retriable;
+    INELIGIBLE_REPLICA = 107 => Fatal;
+    NEW_LEADER_ELECTED = 108 => Fatal;
+    OFFSET_MOVED_TO_TIERED_STORAGE = 109 => Fatal;
+    FENCED_MEMBER_EPOCH = 110 => Fatal;
+    UNRELEASED_INSTANCE_ID = 111 => Fatal;
+    UNSUPPORTED_ASSIGNOR = 112 => Fatal;
+    STALE_MEMBER_EPOCH = 113 => Fatal;
+    MISMATCHED_ENDPOINT_TYPE = 114 => Fatal;
+    UNSUPPORTED_ENDPOINT_TYPE = 115 => Fatal;
+    UNKNOWN_CONTROLLER_ID = 116 => Fatal;
+    UNKNOWN_SUBSCRIPTION_ID = 117 => Fatal;
+    TELEMETRY_TOO_LARGE = 118 => Fatal;
+    INVALID_REGISTRATION = 119 => Fatal;
+    TRANSACTION_ABORTABLE = 120 => Fatal;
+    INVALID_RECORD_STATE = 121 => Fatal;
+    SHARE_SESSION_NOT_FOUND = 122 => Retriable;
+    INVALID_SHARE_SESSION_EPOCH = 123 => Retriable;
+    FENCED_STATE_EPOCH = 124 => Fatal;
+    INVALID_VOTER_KEY = 125 => Fatal;
+    DUPLICATE_VOTER = 126 => Fatal;
+    VOTER_NOT_FOUND = 127 => Fatal;
+    INVALID_REGULAR_EXPRESSION = 128 => Fatal;
+    REBOOTSTRAP_REQUIRED = 129 => Fatal;
+    STREAMS_INVALID_TOPOLOGY = 130 => Fatal;
+    STREAMS_INVALID_TOPOLOGY_EPOCH = 131 => Fatal;
+    STREAMS_TOPOLOGY_FENCED = 132 => Fatal;
+    SHARE_SESSION_LIMIT_REACHED = 133 => Retriable;
+}
+
+/// Look up a Kafka error code; unknown codes are fatal.
 pub fn kafka_code(code: i16) -> KafkaCode {
-    CODES.iter().find(|c| c.0 == code).map_or(
-        KafkaCode {
-            code,
-            name: "UNKNOWN_ERROR_CODE",
-            retriable: false,
-            refresh_metadata: false,
-        },
-        |&(code, name, retriable, refresh_metadata)| KafkaCode {
-            code,
-            name,
-            retriable,
-            refresh_metadata,
-        },
-    )
+    let (name, class) = CODES
+        .iter()
+        .find(|c| c.0 == code)
+        .map_or(("UNKNOWN_ERROR_CODE", ErrorClass::Fatal), |&(_, n, c)| {
+            (n, c)
+        });
+    KafkaCode {
+        code,
+        name,
+        class,
+        retriable: matches!(class, ErrorClass::Retriable | ErrorClass::LeaderMoved),
+        refresh_metadata: class == ErrorClass::LeaderMoved,
+    }
 }

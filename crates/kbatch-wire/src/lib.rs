@@ -27,7 +27,7 @@ use std::time::Duration;
 pub use cluster::Cluster;
 pub use conn::{Connection, Versions};
 pub use decode::DecodeError;
-pub use error::{kafka_code, KafkaCode, WireError};
+pub use error::{codes, kafka_code, ErrorClass, KafkaCode, WireError};
 pub use messages::fetch::{
     FetchPartitionRequest, FetchPartitionResponse, FetchRequest, FetchResponse,
 };

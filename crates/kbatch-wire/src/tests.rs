@@ -398,12 +398,145 @@ async fn eof_fails_in_flight_requests() {
 
 #[test]
 fn error_table() {
-    assert_eq!(kafka_code(6).name, "NOT_LEADER_OR_FOLLOWER");
-    assert!(kafka_code(6).refresh_metadata && kafka_code(6).retriable);
-    assert!(kafka_code(74).refresh_metadata);
-    assert!(!kafka_code(1).retriable);
-    assert_eq!(kafka_code(3).name, "UNKNOWN_TOPIC_OR_PARTITION");
-    assert_eq!(kafka_code(12345).name, "UNKNOWN_ERROR_CODE");
+    use crate::{codes, ErrorClass};
+    // (code, name, class, retriable, refresh metadata): the rows a reader's policy leans on.
+    let rows: &[(i16, &str, ErrorClass, bool, bool)] = &[
+        (codes::NONE, "NONE", ErrorClass::None, false, false),
+        (
+            codes::OFFSET_OUT_OF_RANGE,
+            "OFFSET_OUT_OF_RANGE",
+            ErrorClass::DataLoss,
+            false,
+            false,
+        ),
+        (
+            codes::CORRUPT_MESSAGE,
+            "CORRUPT_MESSAGE",
+            ErrorClass::Retriable,
+            true,
+            false,
+        ),
+        (
+            codes::UNKNOWN_TOPIC_OR_PARTITION,
+            "UNKNOWN_TOPIC_OR_PARTITION",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::LEADER_NOT_AVAILABLE,
+            "LEADER_NOT_AVAILABLE",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::NOT_LEADER_OR_FOLLOWER,
+            "NOT_LEADER_OR_FOLLOWER",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::REQUEST_TIMED_OUT,
+            "REQUEST_TIMED_OUT",
+            ErrorClass::Retriable,
+            true,
+            false,
+        ),
+        (
+            codes::REPLICA_NOT_AVAILABLE,
+            "REPLICA_NOT_AVAILABLE",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::KAFKA_STORAGE_ERROR,
+            "KAFKA_STORAGE_ERROR",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::FENCED_LEADER_EPOCH,
+            "FENCED_LEADER_EPOCH",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::UNKNOWN_LEADER_EPOCH,
+            "UNKNOWN_LEADER_EPOCH",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::OFFSET_NOT_AVAILABLE,
+            "OFFSET_NOT_AVAILABLE",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::UNKNOWN_TOPIC_ID,
+            "UNKNOWN_TOPIC_ID",
+            ErrorClass::LeaderMoved,
+            true,
+            true,
+        ),
+        (
+            codes::FETCH_SESSION_ID_NOT_FOUND,
+            "FETCH_SESSION_ID_NOT_FOUND",
+            ErrorClass::Retriable,
+            true,
+            false,
+        ),
+        (
+            codes::TOPIC_AUTHORIZATION_FAILED,
+            "TOPIC_AUTHORIZATION_FAILED",
+            ErrorClass::Auth,
+            false,
+            false,
+        ),
+        (
+            codes::SASL_AUTHENTICATION_FAILED,
+            "SASL_AUTHENTICATION_FAILED",
+            ErrorClass::Auth,
+            false,
+            false,
+        ),
+        (
+            codes::UNSUPPORTED_VERSION,
+            "UNSUPPORTED_VERSION",
+            ErrorClass::Fatal,
+            false,
+            false,
+        ),
+        (
+            codes::UNKNOWN_SERVER_ERROR,
+            "UNKNOWN_SERVER_ERROR",
+            ErrorClass::Fatal,
+            false,
+            false,
+        ),
+        (12345, "UNKNOWN_ERROR_CODE", ErrorClass::Fatal, false, false),
+    ];
+    for &(code, name, class, retriable, refresh) in rows {
+        let k = kafka_code(code);
+        assert_eq!(
+            (k.code, k.name, k.class, k.retriable, k.refresh_metadata),
+            (code, name, class, retriable, refresh),
+            "code {code}"
+        );
+    }
+    // The numbers are the protocol guide's.
+    assert_eq!(
+        (codes::NOT_LEADER_OR_FOLLOWER, codes::FENCED_LEADER_EPOCH),
+        (6, 74)
+    );
+    assert_eq!(codes::SHARE_SESSION_LIMIT_REACHED, 133);
 }
 
 proptest::proptest! {

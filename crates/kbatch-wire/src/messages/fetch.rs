@@ -14,6 +14,8 @@ use crate::decode::{DecodeError, Reader};
 pub const KEY: i16 = 1;
 /// Versions we speak.
 pub const VERSIONS: (i16, i16) = (12, 12);
+/// The partition response's tagged field carrying `DivergingEpoch` (KIP-320).
+const DIVERGING_EPOCH_TAG: u32 = 0;
 
 /// What to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,9 @@ pub struct FetchPartitionRequest {
     pub partition_max_bytes: i32,
     /// Leader epoch we know (-1: no fencing).
     pub current_leader_epoch: i32,
+    /// Leader epoch of the last batch fetched (-1: none yet); the leader answers with a
+    /// diverging epoch when its log no longer holds that batch (KIP-320).
+    pub last_fetched_epoch: i32,
 }
 
 /// A decoded Fetch response.
@@ -73,6 +78,9 @@ pub struct FetchPartitionResponse {
     pub aborted_transactions: Vec<(i64, i64)>,
     /// Preferred read replica (-1: none).
     pub preferred_read_replica: i32,
+    /// KIP-320: the leader's `(epoch, end_offset)` where our `last_fetched_epoch` diverges
+    /// from its log (tagged field 0); `None` when the logs agree.
+    pub diverging_epoch: Option<(i32, i64)>,
     /// Record batches, zero-copy; the last one may be truncated.
     pub records: Bytes,
 }
@@ -99,7 +107,7 @@ pub(crate) fn request(req: &FetchRequest) -> KpRequest {
                     fp.partition = p.partition;
                     fp.current_leader_epoch = p.current_leader_epoch;
                     fp.fetch_offset = p.fetch_offset;
-                    fp.last_fetched_epoch = -1;
+                    fp.last_fetched_epoch = p.last_fetched_epoch;
                     fp.log_start_offset = -1;
                     fp.partition_max_bytes = p.partition_max_bytes;
                     fp
@@ -142,7 +150,15 @@ pub fn decode(version: i16, body: Bytes) -> Result<FetchResponse, DecodeError> {
             }
             let preferred_read_replica = r.i32()?;
             let records = r.compact_bytes()?;
-            r.tagged_fields()?;
+            let mut diverging_epoch = None;
+            r.tagged_fields_with(|tag, f| {
+                if tag == DIVERGING_EPOCH_TAG {
+                    let epoch = f.i32()?;
+                    let end_offset = f.i64()?;
+                    diverging_epoch = Some((epoch, end_offset));
+                }
+                Ok(())
+            })?;
             parts.push(FetchPartitionResponse {
                 partition,
                 error_code,
@@ -151,6 +167,7 @@ pub fn decode(version: i16, body: Bytes) -> Result<FetchResponse, DecodeError> {
                 log_start_offset,
                 aborted_transactions,
                 preferred_read_replica,
+                diverging_epoch,
                 records,
             });
         }

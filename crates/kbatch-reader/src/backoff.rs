@@ -1,0 +1,180 @@
+//! Retry pacing: exponential backoff with jitter, and the "no progress for `timeout`" budget.
+//!
+//! Jitter keeps many partitions (and many kbatch processes) that failed together from
+//! retrying in lockstep against a broker that is coming back. The random source is injected
+//! so tests can pin it; by default it is seeded from the OS's entropy (std's `RandomState`
+//! keys come from the OS), not from a clock, whose low bits between two reads barely vary.
+
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, Instant};
+
+/// Longest single backoff step.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+/// A source of random `u64`s for jitter.
+pub(crate) type Rng = Box<dyn FnMut() -> u64 + Send>;
+
+/// A xorshift generator seeded from the OS's entropy.
+pub(crate) fn entropy_rng() -> Rng {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(0x9e37_79b9_7f4a_7c15);
+    let mut s = h.finish() | 1;
+    Box::new(move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    })
+}
+
+/// Exponential backoff: `first`, doubling up to [`MAX_BACKOFF`], each step scaled by a
+/// random factor in [0.8, 1.2).
+pub(crate) struct Backoff {
+    first: Duration,
+    next: Duration,
+    rng: Rng,
+}
+
+impl std::fmt::Debug for Backoff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backoff").field("next", &self.next).finish()
+    }
+}
+
+impl Backoff {
+    /// Backoff starting at `first`, jittered from the OS's entropy.
+    pub(crate) fn new(first: Duration) -> Backoff {
+        Backoff::with_rng(first, entropy_rng())
+    }
+
+    /// Backoff with an injected random source (tests).
+    pub(crate) fn with_rng(first: Duration, rng: Rng) -> Backoff {
+        Backoff {
+            first,
+            next: first,
+            rng,
+        }
+    }
+
+    /// Back to the first step (after progress).
+    pub(crate) fn reset(&mut self) {
+        self.next = self.first;
+    }
+
+    /// The delay before try `attempt` (0-based) of a sequence this backoff does not track
+    /// itself: `first × 2^attempt`, capped, jittered.
+    pub(crate) fn delay_for(&mut self, attempt: u32) -> Duration {
+        let base = self
+            .first
+            .checked_mul(1u32 << attempt.min(16))
+            .unwrap_or(MAX_BACKOFF)
+            .min(MAX_BACKOFF);
+        base.mul_f64(self.jitter())
+    }
+
+    fn jitter(&mut self) -> f64 {
+        0.8 + ((self.rng)() % 4000) as f64 / 10_000.0
+    }
+
+    /// The next delay; the one after it doubles.
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let d = self.next.mul_f64(self.jitter());
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        d
+    }
+}
+
+/// The time budget of one step: it fails once `timeout` has passed since the last progress.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Budget {
+    since: Instant,
+    timeout: Duration,
+}
+
+impl Budget {
+    /// A budget running from `now`.
+    pub(crate) fn new(now: Instant, timeout: Duration) -> Budget {
+        Budget {
+            since: now,
+            timeout,
+        }
+    }
+
+    /// Progress: the whole budget again.
+    pub(crate) fn progress(&mut self, now: Instant) {
+        self.since = now;
+    }
+
+    /// When it runs out.
+    pub(crate) fn deadline(&self) -> Instant {
+        self.since + self.timeout
+    }
+
+    /// `Some(elapsed)` once it ran out at `now`.
+    pub(crate) fn exhausted(&self, now: Instant) -> Option<Duration> {
+        let elapsed = now.saturating_duration_since(self.since);
+        (elapsed >= self.timeout).then_some(elapsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixed(values: Vec<u64>) -> Rng {
+        let mut i = 0;
+        Box::new(move || {
+            let v = values[i % values.len()];
+            i += 1;
+            v
+        })
+    }
+
+    #[test]
+    fn doubles_up_to_the_cap_with_jitter_in_range() {
+        // rng 0 → factor 0.8; 3999 → 1.1999.
+        let mut b = Backoff::with_rng(Duration::from_millis(100), fixed(vec![0, 3999]));
+        let got: Vec<u128> = (0..7).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(got, vec![80, 239, 320, 959, 1280, 2399, 1600]);
+        b.reset();
+        assert_eq!(b.next_delay().as_millis(), 119); // back to 100 ms (rng 3999 next)
+                                                     // delay_for: attempt n → first × 2^n, capped, with the same jitter.
+        let mut b = Backoff::with_rng(Duration::from_millis(100), fixed(vec![0]));
+        let got: Vec<u128> = [0, 1, 4, 5, 40]
+            .iter()
+            .map(|&n| b.delay_for(n).as_millis())
+            .collect();
+        assert_eq!(got, vec![80, 160, 1280, 1600, 1600]);
+    }
+
+    #[test]
+    fn entropy_seeds_differ() {
+        // Two generators made back to back must not replay one sequence (the old seed, a
+        // clock read, nearly always did).
+        let (mut a, mut b) = (entropy_rng(), entropy_rng());
+        let sa: Vec<u64> = (0..4).map(|_| a()).collect();
+        let sb: Vec<u64> = (0..4).map(|_| b()).collect();
+        assert_ne!(sa, sb);
+        let mut j = Backoff::new(Duration::from_millis(1000));
+        let d = j.next_delay();
+        assert!(
+            d >= Duration::from_millis(800) && d < Duration::from_millis(1200),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn budget_restarts_on_progress() {
+        let t0 = Instant::now();
+        let mut b = Budget::new(t0, Duration::from_secs(10));
+        assert_eq!(b.exhausted(t0 + Duration::from_secs(9)), None);
+        assert_eq!(
+            b.exhausted(t0 + Duration::from_secs(10)),
+            Some(Duration::from_secs(10))
+        );
+        b.progress(t0 + Duration::from_secs(9));
+        assert_eq!(b.exhausted(t0 + Duration::from_secs(18)), None);
+        assert_eq!(b.deadline(), t0 + Duration::from_secs(19));
+    }
+}

@@ -1,0 +1,481 @@
+//! The drivers over a scripted cluster: leader moves, dead brokers, throttling, lagging or
+//! truncated logs, a recreated topic — cases a real broker produces only by chance, checked
+//! here for exactness (every batch delivered once, in order) and for bounded, paced retries.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kbatch_engine::{PartitionSpec, Work};
+use kbatch_wire::{
+    codes, BrokerMeta, FetchRequest, FetchResponse, ListOffsetsRequest, ListOffsetsResponse,
+    MetadataResponse, PartitionMeta, TopicMeta, WireError,
+};
+use tokio::sync::mpsc;
+
+use super::supervise;
+use crate::client::Client;
+use crate::fetch::policy::tests::{batch, part};
+use crate::{Config, PartitionPlan, ReadError};
+
+const BATCH: i32 = 5;
+
+/// One fetch the fake answered: when, to which node, (partition, offset) asked.
+type FetchLog = Vec<(Instant, i32, Vec<(i32, i64)>)>;
+/// Changes the fake's state before each fetch.
+type Hook = Box<dyn FnMut(&mut State) + Send>;
+
+/// A cluster of one topic `t` held in memory; `hook` may change it before each fetch.
+struct State {
+    leaders: HashMap<i32, (i32, i32)>,
+    /// What Metadata says, when it lags behind `leaders`.
+    stale_meta: Option<HashMap<i32, (i32, i32)>>,
+    topic_id: [u8; 16],
+    exists: bool,
+    logs: HashMap<i32, Vec<u8>>,
+    batches: HashMap<i32, Vec<(i64, usize, usize)>>,
+    hwm: HashMap<i32, i64>,
+    dead: HashSet<i32>,
+    throttle_once: i32,
+    duplicate_errors: bool,
+    fetches: FetchLog,
+    metadata_calls: usize,
+    hook: Option<Hook>,
+}
+
+struct Fake(Mutex<State>);
+
+impl Fake {
+    /// `parts` partitions of `batches` batches of 5 records each, led by `leader_of(p)`.
+    fn new(parts: i32, batches: i64, leader_of: impl Fn(i32) -> i32) -> Arc<Fake> {
+        let mut st = State {
+            leaders: HashMap::new(),
+            stale_meta: None,
+            topic_id: [7; 16],
+            exists: true,
+            logs: HashMap::new(),
+            batches: HashMap::new(),
+            hwm: HashMap::new(),
+            dead: HashSet::new(),
+            throttle_once: 0,
+            duplicate_errors: false,
+            fetches: vec![],
+            metadata_calls: 0,
+            hook: None,
+        };
+        for p in 0..parts {
+            st.leaders.insert(p, (leader_of(p), 1));
+            let mut log = Vec::new();
+            let mut index = Vec::new();
+            for b in 0..batches {
+                let bytes = batch(b * BATCH as i64, BATCH, 1);
+                index.push((b * BATCH as i64, log.len(), bytes.len()));
+                log.extend(bytes);
+            }
+            st.logs.insert(p, log);
+            st.batches.insert(p, index);
+            st.hwm.insert(p, batches * BATCH as i64);
+        }
+        Arc::new(Fake(Mutex::new(st)))
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
+        f(&mut self.0.lock().unwrap())
+    }
+
+    fn plans(&self) -> Vec<PartitionPlan> {
+        self.with(|st| {
+            // Planned from what Metadata says.
+            let leaders = st.stale_meta.clone().unwrap_or_else(|| st.leaders.clone());
+            let mut ps: Vec<i32> = leaders.keys().copied().collect();
+            ps.sort();
+            ps.iter()
+                .map(|&p| PartitionPlan {
+                    spec: PartitionSpec {
+                        topic: Arc::from("t"),
+                        partition: p,
+                        start: 0,
+                        end: st.hwm[&p],
+                    },
+                    leader: leaders[&p].0,
+                    leader_epoch: leaders[&p].1,
+                    topic_id: st.topic_id,
+                })
+                .collect()
+        })
+    }
+}
+
+impl Client for Fake {
+    async fn metadata(&self, _topics: &[String]) -> Result<MetadataResponse, WireError> {
+        self.with(|st| {
+            st.metadata_calls += 1;
+            let leaders = st.stale_meta.clone().unwrap_or_else(|| st.leaders.clone());
+            let mut partitions: Vec<PartitionMeta> = leaders
+                .iter()
+                .map(|(&p, &(leader, epoch))| PartitionMeta {
+                    error_code: codes::NONE,
+                    partition: p,
+                    leader,
+                    leader_epoch: epoch,
+                    replicas: vec![1, 2, 3],
+                    isr: vec![1, 2, 3],
+                })
+                .collect();
+            partitions.sort_by_key(|p| p.partition);
+            Ok(MetadataResponse {
+                brokers: (1..=3)
+                    .map(|n| BrokerMeta {
+                        node_id: n,
+                        host: "fake".into(),
+                        port: n,
+                        rack: None,
+                    })
+                    .collect(),
+                controller_id: 1,
+                topics: vec![TopicMeta {
+                    error_code: if st.exists {
+                        codes::NONE
+                    } else {
+                        codes::UNKNOWN_TOPIC_OR_PARTITION
+                    },
+                    name: "t".into(),
+                    topic_id: st.topic_id,
+                    is_internal: false,
+                    partitions: if st.exists { partitions } else { vec![] },
+                }],
+            })
+        })
+    }
+
+    async fn list_offsets(
+        &self,
+        _node: i32,
+        _req: &ListOffsetsRequest,
+    ) -> Result<ListOffsetsResponse, WireError> {
+        unreachable!("the fetch drivers never ask ListOffsets")
+    }
+
+    async fn fetch(&self, node: i32, req: &FetchRequest) -> Result<FetchResponse, WireError> {
+        // Answer after a moment, as a broker would, so other tasks run in between.
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        self.with(|st| {
+            let asked: Vec<(i32, i64)> = req.topics[0]
+                .1
+                .iter()
+                .map(|p| (p.partition, p.fetch_offset))
+                .collect();
+            st.fetches.push((Instant::now(), node, asked));
+            if let Some(mut hook) = st.hook.take() {
+                hook(st);
+                st.hook = Some(hook);
+            }
+            if st.dead.contains(&node) {
+                return Err(WireError::Connect {
+                    addr: format!("fake:{node}"),
+                    reason: "Connection refused".into(),
+                });
+            }
+            let mut parts = Vec::new();
+            for p in &req.topics[0].1 {
+                let mut r = part(p.partition, vec![], st.hwm[&p.partition]);
+                if !st.exists {
+                    r.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
+                } else if st.leaders[&p.partition].0 != node {
+                    r.error_code = codes::NOT_LEADER_OR_FOLLOWER;
+                    if st.duplicate_errors {
+                        parts.push(r.clone());
+                    }
+                } else {
+                    // Up to two batches from the one holding the fetch offset, below the HWM.
+                    let hwm = st.hwm[&p.partition];
+                    let log = &st.logs[&p.partition];
+                    let picked: Vec<_> = st.batches[&p.partition]
+                        .iter()
+                        .filter(|(base, _, _)| base + BATCH as i64 > p.fetch_offset)
+                        .filter(|(base, _, _)| base + (BATCH as i64) <= hwm)
+                        .take(2)
+                        .collect();
+                    if let (Some(first), Some(last)) = (picked.first(), picked.last()) {
+                        r.records = Bytes::copy_from_slice(&log[first.1..last.1 + last.2]);
+                    }
+                }
+                parts.push(r);
+            }
+            let throttle = std::mem::take(&mut st.throttle_once);
+            Ok(FetchResponse {
+                throttle_time_ms: throttle,
+                error_code: codes::NONE,
+                session_id: 0,
+                topics: vec![("t".into(), parts)],
+            })
+        })
+    }
+
+    fn broker_name(&self, node: i32) -> String {
+        format!("node {node}")
+    }
+}
+
+fn config(timeout_ms: u64) -> Arc<Config> {
+    Arc::new(Config {
+        timeout: Duration::from_millis(timeout_ms),
+        retry_backoff: Duration::from_millis(10),
+        ..Config::default()
+    })
+}
+
+/// Run the supervisor; returns its result and the base offsets delivered per partition index.
+async fn run(
+    fake: &Arc<Fake>,
+    config: Arc<Config>,
+) -> (Result<(), ReadError>, HashMap<usize, Vec<i64>>) {
+    let (tx, mut rx) = mpsc::channel::<Work>(4);
+    let collect = tokio::spawn(async move {
+        let mut got: HashMap<usize, Vec<i64>> = HashMap::new();
+        while let Some(w) = rx.recv().await {
+            let mut rest: &[u8] = &w.bytes;
+            while rest.len() >= 12 {
+                let base = i64::from_be_bytes(rest[..8].try_into().unwrap());
+                let len = i32::from_be_bytes(rest[8..12].try_into().unwrap()) as usize + 12;
+                got.entry(w.partition).or_default().push(base);
+                rest = &rest[len..];
+            }
+        }
+        got
+    });
+    let result = supervise(fake.clone(), config, fake.plans(), tx).await;
+    (result, collect.await.unwrap())
+}
+
+/// Every batch of every partition exactly once, in order.
+fn assert_exact(fake: &Fake, got: &HashMap<usize, Vec<i64>>) {
+    fake.with(|st| {
+        for (p, hwm) in &st.hwm {
+            let want: Vec<i64> = (0..hwm / BATCH as i64).map(|b| b * BATCH as i64).collect();
+            assert_eq!(got.get(&(*p as usize)), Some(&want), "partition {p}");
+        }
+    });
+}
+
+#[tokio::test]
+async fn a_dead_leader_is_left_for_the_new_one_from_the_cursor() {
+    // p0, p1 on node 1, p2 on node 2. After 6 fetches node 1 dies; its partitions move to
+    // node 3, but Metadata keeps naming node 1 for a while (the controller has not noticed).
+    let fake = Fake::new(3, 40, |p| if p < 2 { 1 } else { 2 });
+    fake.with(|st| {
+        let mut n = 0;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 6 {
+                st.dead.insert(1);
+                st.stale_meta = Some(st.leaders.clone());
+                for p in [0, 1] {
+                    st.leaders.insert(p, (3, 2));
+                }
+            }
+            if n == 14 {
+                st.stale_meta = None;
+            }
+        }));
+    });
+    let (result, got) = run(&fake, config(5_000)).await;
+    result.unwrap();
+    assert_exact(&fake, &got);
+    fake.with(|st| {
+        assert!(
+            st.fetches.iter().any(|(_, node, _)| *node == 3),
+            "node 3 never asked"
+        );
+        // Resumed where it stopped: node 3's first fetch of p0 is not from the start.
+        let first = st
+            .fetches
+            .iter()
+            .find(|(_, node, asked)| *node == 3 && asked.iter().any(|a| a.0 == 0))
+            .unwrap();
+        assert!(
+            first.2.iter().any(|&(p, off)| p == 0 && off > 0),
+            "{first:?}"
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_leader_error_listed_twice_does_not_break_the_reroute() {
+    // The old loop pushed such a partition twice into its reroute list and panicked.
+    let fake = Fake::new(2, 10, |_| 1);
+    fake.with(|st| {
+        st.duplicate_errors = true;
+        let mut n = 0;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 2 {
+                st.leaders.insert(0, (2, 2));
+            }
+        }));
+    });
+    let (result, got) = run(&fake, config(5_000)).await;
+    result.unwrap();
+    assert_exact(&fake, &got);
+}
+
+#[tokio::test]
+async fn a_persistent_leader_error_is_paced_and_bounded() {
+    // Metadata keeps naming node 1, which keeps saying it is not the leader.
+    let fake = Fake::new(1, 10, |_| 1);
+    fake.with(|st| {
+        st.stale_meta = Some(st.leaders.clone());
+        st.leaders.insert(0, (2, 2));
+    });
+    let started = Instant::now();
+    let (result, _) = run(&fake, config(800)).await;
+    let elapsed = started.elapsed();
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.starts_with("t/0 at offset 0: no progress for")
+            && msg.contains("NOT_LEADER_OR_FOLLOWER"),
+        "{msg}"
+    );
+    assert!(elapsed < Duration::from_millis(2_500), "{elapsed:?}");
+    // Paced: doubling from 10 ms, not hundreds of Metadata + Fetch rounds in 0.8 s.
+    let (meta, fetches) = fake.with(|st| (st.metadata_calls, st.fetches.len()));
+    assert!(
+        meta <= 14 && fetches <= 14,
+        "metadata {meta}, fetches {fetches}"
+    );
+}
+
+#[tokio::test]
+async fn a_dead_broker_without_successor_ends_within_the_budget() {
+    let fake = Fake::new(1, 10, |_| 1);
+    fake.with(|st| {
+        st.dead.insert(1);
+    });
+    let started = Instant::now();
+    let (result, _) = run(&fake, config(600)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("Connection refused") && msg.contains("t/0 at offset 0"),
+        "{msg}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(2_000));
+}
+
+#[tokio::test]
+async fn throttling_is_honoured() {
+    let fake = Fake::new(1, 6, |_| 1);
+    fake.with(|st| st.throttle_once = 300);
+    let (result, got) = run(&fake, config(5_000)).await;
+    result.unwrap();
+    assert_exact(&fake, &got);
+    fake.with(|st| {
+        let gap = st.fetches[1].0 - st.fetches[0].0;
+        assert!(
+            gap >= Duration::from_millis(295),
+            "second fetch after {gap:?}"
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_lagging_high_watermark_is_waited_for() {
+    // After the leader moves, the new leader's HWM lags behind what was read for 200 ms.
+    let fake = Fake::new(1, 20, |_| 1);
+    let planned_end = fake.with(|st| st.hwm[&0]);
+    fake.with(|st| {
+        let mut n = 0;
+        let mut moved_at = None;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 3 {
+                st.leaders.insert(0, (2, 2));
+                st.hwm.insert(0, 10);
+                moved_at = Some(Instant::now());
+            }
+            if moved_at.is_some_and(|t| t.elapsed() > Duration::from_millis(200)) {
+                st.hwm.insert(0, planned_end);
+            }
+        }));
+    });
+    let (result, got) = run(&fake, config(5_000)).await;
+    result.unwrap();
+    assert_exact(&fake, &got);
+}
+
+#[tokio::test]
+async fn a_high_watermark_that_never_comes_back_is_truncation() {
+    let fake = Fake::new(1, 20, |_| 1);
+    fake.with(|st| {
+        let mut n = 0;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 3 {
+                st.leaders.insert(0, (2, 2));
+                st.hwm.insert(0, 10);
+            }
+        }));
+    });
+    let (result, _) = run(&fake, config(600)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("t/0: log truncated below offset 20 on broker node 2"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_topic_recreated_mid_read_is_an_error() {
+    // The leader moves and, meanwhile, the topic got a new id: found at the reroute.
+    let fake = Fake::new(1, 20, |_| 1);
+    fake.with(|st| {
+        let mut n = 0;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 3 {
+                st.topic_id = [9; 16];
+                st.leaders.insert(0, (2, 1));
+            }
+        }));
+    });
+    let (result, _) = run(&fake, config(5_000)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("topic \"t\" was recreated (topic id now 0909"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_topic_recreated_without_any_fetch_error_is_caught_at_the_end() {
+    let fake = Fake::new(1, 20, |_| 1);
+    fake.with(|st| {
+        let mut n = 0;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 3 {
+                st.topic_id = [9; 16];
+            }
+        }));
+    });
+    let (result, _) = run(&fake, config(5_000)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("was recreated"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_topic_deleted_mid_read_fails_once_the_budget_is_spent() {
+    let fake = Fake::new(1, 20, |_| 1);
+    fake.with(|st| {
+        let mut n = 0;
+        st.hook = Some(Box::new(move |st| {
+            n += 1;
+            if n == 3 {
+                st.exists = false;
+            }
+        }));
+    });
+    let (result, _) = run(&fake, config(600)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("topic \"t\" was deleted"), "{msg}");
+}
