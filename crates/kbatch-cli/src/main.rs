@@ -5,6 +5,7 @@
 //! Exit codes: 0 success (also when stdout is a closed pipe), 1 runtime or range errors,
 //! 2 usage or SPEC syntax errors, 130 on Ctrl-C (the default SIGINT disposition).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod args;
 mod dump;

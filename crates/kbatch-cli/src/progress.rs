@@ -1,7 +1,7 @@
 //! A progress bar on stderr, only when stderr is a terminal: end offsets are fixed when the
 //! run starts, so the percentage is exact. Nothing of it reaches pipes or CI logs.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -9,9 +9,7 @@ use kbatch_reader::Progress;
 
 /// Run `f`, drawing `progress` every 200 ms meanwhile if stderr is a TTY.
 pub fn while_running<T>(progress: &Progress, f: impl FnOnce() -> T) -> T {
-    // SAFETY: isatty only inspects the file descriptor.
-    let tty = unsafe { libc::isatty(2) } == 1;
-    if !tty {
+    if !std::io::stderr().is_terminal() {
         return f();
     }
     let done = AtomicBool::new(false);

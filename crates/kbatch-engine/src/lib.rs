@@ -27,6 +27,7 @@
 //! assert_eq!(outcome.stats[0].records, 0);
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod job;
 mod progress;

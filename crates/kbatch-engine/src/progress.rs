@@ -53,7 +53,7 @@ impl Progress {
                 .load(Ordering::Relaxed)
                 .clamp(start, end.max(start));
             done += (pos - start) as u64;
-            total += (end - start).max(0) as u64;
+            total = total.saturating_add(end.saturating_sub(start).max(0) as u64);
         }
         (done, total)
     }

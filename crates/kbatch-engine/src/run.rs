@@ -102,6 +102,7 @@ pub struct Outcome<O> {
 
 /// Why a run failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EngineError<E> {
     /// A batch could not be decoded (CRC, codec, corrupt header): nothing from it was counted.
     #[error("{topic}/{partition}: {source}")]
@@ -319,12 +320,17 @@ fn worker_count(threads: usize, partitions: usize) -> usize {
 /// worker does not get two big partitions while another idles. Deterministic for given specs.
 fn assign(specs: &[PartitionSpec], workers: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..specs.len()).collect();
-    order.sort_by_key(|&i| (std::cmp::Reverse(specs[i].end - specs[i].start), i));
+    order.sort_by_key(|&i| {
+        (
+            std::cmp::Reverse(specs[i].end.saturating_sub(specs[i].start)),
+            i,
+        )
+    });
     let mut load = vec![0i64; workers];
     let mut route = vec![0; specs.len()];
     for i in order {
         let w = (0..workers).min_by_key(|&w| (load[w], w)).unwrap_or(0);
-        load[w] += (specs[i].end - specs[i].start).max(1);
+        load[w] = load[w].saturating_add(specs[i].end.saturating_sub(specs[i].start).max(1));
         route[i] = w;
     }
     route
@@ -407,3 +413,6 @@ fn halt_stopped(shared: &Shared) {
     shared.stopped.store(true, Ordering::Relaxed);
     shared.halt.store(true, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests;

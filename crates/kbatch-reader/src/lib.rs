@@ -27,6 +27,7 @@
 //! # Ok::<(), kbatch_reader::ReadError>(())
 //! ```
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod backoff;
 mod client;

@@ -35,6 +35,7 @@
 //! range may be transaction markers, aborted records or records removed by compaction, and a
 //! reader waiting to *see* them would wait forever.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod codec;
 mod header;

@@ -14,6 +14,7 @@
 //! `tokio::io::duplex` without a broker. Host names are resolved without the C library's NSS
 //! ([`resolve`]), so a fully static binary resolves `/etc/hosts` and DNS on any host.
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod cluster;
 mod conn;
