@@ -9,9 +9,6 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
 
-/// Longest single backoff step.
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(2);
-
 /// A source of random `u64`s for jitter.
 pub(crate) type Rng = Box<dyn FnMut() -> u64 + Send>;
 
@@ -28,10 +25,11 @@ pub(crate) fn entropy_rng() -> Rng {
     })
 }
 
-/// Exponential backoff: `first`, doubling up to [`MAX_BACKOFF`], each step scaled by a
-/// random factor in [0.8, 1.2).
+/// Exponential backoff: `first`, doubling up to `max`, each step scaled by a random factor in
+/// [0.8, 1.2).
 pub(crate) struct Backoff {
     first: Duration,
+    max: Duration,
     next: Duration,
     rng: Rng,
 }
@@ -43,15 +41,16 @@ impl std::fmt::Debug for Backoff {
 }
 
 impl Backoff {
-    /// Backoff starting at `first`, jittered from the OS's entropy.
-    pub(crate) fn new(first: Duration) -> Backoff {
-        Backoff::with_rng(first, entropy_rng())
+    /// Backoff from `first` up to `max`, jittered from the OS's entropy.
+    pub(crate) fn new(first: Duration, max: Duration) -> Backoff {
+        Backoff::with_rng(first, max, entropy_rng())
     }
 
     /// Backoff with an injected random source (tests).
-    pub(crate) fn with_rng(first: Duration, rng: Rng) -> Backoff {
+    pub(crate) fn with_rng(first: Duration, max: Duration, rng: Rng) -> Backoff {
         Backoff {
             first,
+            max: max.max(first),
             next: first,
             rng,
         }
@@ -68,8 +67,8 @@ impl Backoff {
         let base = self
             .first
             .checked_mul(1u32 << attempt.min(16))
-            .unwrap_or(MAX_BACKOFF)
-            .min(MAX_BACKOFF);
+            .unwrap_or(self.max)
+            .min(self.max);
         base.mul_f64(self.jitter())
     }
 
@@ -80,7 +79,7 @@ impl Backoff {
     /// The next delay; the one after it doubles.
     pub(crate) fn next_delay(&mut self) -> Duration {
         let d = self.next.mul_f64(self.jitter());
-        self.next = (self.next * 2).min(MAX_BACKOFF);
+        self.next = (self.next * 2).min(self.max);
         d
     }
 }
@@ -134,13 +133,21 @@ mod tests {
     #[test]
     fn doubles_up_to_the_cap_with_jitter_in_range() {
         // rng 0 → factor 0.8; 3999 → 1.1999.
-        let mut b = Backoff::with_rng(Duration::from_millis(100), fixed(vec![0, 3999]));
+        let mut b = Backoff::with_rng(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            fixed(vec![0, 3999]),
+        );
         let got: Vec<u128> = (0..7).map(|_| b.next_delay().as_millis()).collect();
         assert_eq!(got, vec![80, 239, 320, 959, 1280, 2399, 1600]);
         b.reset();
         assert_eq!(b.next_delay().as_millis(), 119); // back to 100 ms (rng 3999 next)
                                                      // delay_for: attempt n → first × 2^n, capped, with the same jitter.
-        let mut b = Backoff::with_rng(Duration::from_millis(100), fixed(vec![0]));
+        let mut b = Backoff::with_rng(
+            Duration::from_millis(100),
+            Duration::from_secs(2),
+            fixed(vec![0]),
+        );
         let got: Vec<u128> = [0, 1, 4, 5, 40]
             .iter()
             .map(|&n| b.delay_for(n).as_millis())
@@ -156,7 +163,7 @@ mod tests {
         let sa: Vec<u64> = (0..4).map(|_| a()).collect();
         let sb: Vec<u64> = (0..4).map(|_| b()).collect();
         assert_ne!(sa, sb);
-        let mut j = Backoff::new(Duration::from_millis(1000));
+        let mut j = Backoff::new(Duration::from_millis(1000), Duration::from_secs(2));
         let d = j.next_delay();
         assert!(
             d >= Duration::from_millis(800) && d < Duration::from_millis(1200),

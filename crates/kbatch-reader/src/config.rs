@@ -28,8 +28,11 @@ pub struct Config {
     pub fetch_max_wait_ms: i32,
     /// Largest response frame accepted (default 100 MiB); must exceed `fetch_max_bytes`.
     pub frame_limit: usize,
-    /// First retry backoff (default 100 ms; doubles up to 2 s, with jitter).
+    /// First retry backoff (default 100 ms; doubles up to `retry_backoff_max`, with jitter).
     pub retry_backoff: Duration,
+    /// Longest retry backoff (default 1 s, as the Java client's and librdkafka's
+    /// `retry.backoff.max.ms`).
+    pub retry_backoff_max: Duration,
     /// Decode workers (0 = one per core), queued chunks per worker, decompression cap.
     pub engine: EngineConfig,
     /// Client id sent to brokers.
@@ -56,6 +59,7 @@ impl Default for Config {
             fetch_max_wait_ms: 500,
             frame_limit: 100 << 20,
             retry_backoff: Duration::from_millis(100),
+            retry_backoff_max: Duration::from_secs(1),
             engine,
             client_id: "kbatch".into(),
             request_timeout: None,

@@ -236,7 +236,7 @@ where
     Fut: Future<Output = Result<T, ReadError>>,
 {
     let budget = Budget::new(Instant::now(), config.timeout);
-    let mut backoff = Backoff::new(config.retry_backoff);
+    let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
     loop {
         match attempt().await {
             Ok(v) => return Ok(v),

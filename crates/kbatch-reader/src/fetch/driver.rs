@@ -83,7 +83,7 @@ pub(crate) async fn supervise<C: Client>(
 
     // Partitions waiting for a leader, and when metadata is asked next.
     let mut waiting: Vec<Cursor> = Vec::new();
-    let mut backoff = Backoff::new(config.retry_backoff);
+    let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
     let mut next_try = Instant::now();
     loop {
         while let Ok(c) = rerouted.try_recv() {
@@ -129,7 +129,7 @@ pub(crate) async fn supervise<C: Client>(
     // its old id back, so equal ids mean one incarnation throughout).
     let topics = planned_topics(&plans);
     let mut budget = Budget::new(Instant::now(), config.timeout);
-    let mut backoff = Backoff::new(config.retry_backoff);
+    let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
     loop {
         match ctx.client.metadata(&topics).await {
             Ok(meta) => return topic_changes(&plans, &meta, false).map_or(Ok(()), Err),
@@ -364,9 +364,9 @@ async fn fetch_loop<C: Client>(
 ) -> Result<(), ReadError> {
     let config = &ctx.config;
     let broker = ctx.client.broker_name(leader);
-    let mut backoff = Backoff::new(config.retry_backoff);
+    let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
     let mut pending: Option<(Pending, Vec<(usize, i64)>)> = None;
-    let mut throttled_until: Option<Instant> = None;
+    let mut throttled_until: Option<(Instant, i32)> = None;
     let mut rotation = 0usize;
 
     loop {
@@ -391,9 +391,14 @@ async fn fetch_loop<C: Client>(
             None => {
                 // Honour the broker's throttle: no request to it before it elapses (but not
                 // past a partition's budget, which then fails with "throttled").
-                if let Some(until) = throttled_until.take() {
+                if let Some((until, ms)) = throttled_until.take() {
                     let deadline = earliest_deadline(&cursors);
                     tokio::time::sleep_until(until.min(deadline).into()).await;
+                    if until > deadline {
+                        for c in &mut cursors {
+                            c.cause = Cause::Throttled { ms };
+                        }
+                    }
                 }
                 check_budgets(&cursors, &broker)?;
                 rotation = rotation.wrapping_add(1);
@@ -424,7 +429,8 @@ async fn fetch_loop<C: Client>(
         let now = Instant::now();
         if resp.throttle_time_ms > 0 {
             tracing::debug!(broker = %broker, ms = resp.throttle_time_ms, "throttled");
-            throttled_until = Some(now + Duration::from_millis(resp.throttle_time_ms as u64));
+            let until = now + Duration::from_millis(resp.throttle_time_ms as u64);
+            throttled_until = Some((until, resp.throttle_time_ms));
         }
         let pctx = policy::Ctx {
             broker: &broker,

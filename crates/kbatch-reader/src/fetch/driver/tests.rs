@@ -39,6 +39,12 @@ struct State {
     dead: HashSet<i32>,
     throttle_once: i32,
     duplicate_errors: bool,
+    /// Only the first partition of a request gets data (a response filled by it).
+    first_only: bool,
+    /// Error codes answered, one per fetch, before the real answer.
+    scripted: Vec<i16>,
+    /// Answer every fetch with batches that all lie below the fetch offset.
+    stale_data: bool,
     fetches: FetchLog,
     metadata_calls: usize,
     hook: Option<Hook>,
@@ -60,6 +66,9 @@ impl Fake {
             dead: HashSet::new(),
             throttle_once: 0,
             duplicate_errors: false,
+            first_only: false,
+            scripted: vec![],
+            stale_data: false,
             fetches: vec![],
             metadata_calls: 0,
             hook: None,
@@ -178,9 +187,16 @@ impl Client for Fake {
                 });
             }
             let mut parts = Vec::new();
-            for p in &req.topics[0].1 {
+            let scripted = (!st.scripted.is_empty()).then(|| st.scripted.remove(0));
+            for (k, p) in req.topics[0].1.iter().enumerate() {
                 let mut r = part(p.partition, vec![], st.hwm[&p.partition]);
-                if !st.exists {
+                if let Some(code) = scripted {
+                    r.error_code = code;
+                } else if st.stale_data {
+                    r.records = Bytes::from(batch(0, BATCH, 1));
+                } else if st.first_only && k > 0 {
+                    // The response is full: nothing for the partitions after the first.
+                } else if !st.exists {
                     r.error_code = codes::UNKNOWN_TOPIC_OR_PARTITION;
                 } else if st.leaders[&p.partition].0 != node {
                     r.error_code = codes::NOT_LEADER_OR_FOLLOWER;
@@ -222,6 +238,7 @@ fn config(timeout_ms: u64) -> Arc<Config> {
     Arc::new(Config {
         timeout: Duration::from_millis(timeout_ms),
         retry_backoff: Duration::from_millis(10),
+        retry_backoff_max: Duration::from_millis(80),
         ..Config::default()
     })
 }
@@ -338,7 +355,7 @@ async fn a_persistent_leader_error_is_paced_and_bounded() {
         "{msg}"
     );
     assert!(elapsed < Duration::from_millis(2_500), "{elapsed:?}");
-    // Paced: doubling from 10 ms, not hundreds of Metadata + Fetch rounds in 0.8 s.
+    // Paced: doubling from 10 ms up to 80 ms, not hundreds of Metadata + Fetch rounds in 0.8 s.
     let (meta, fetches) = fake.with(|st| (st.metadata_calls, st.fetches.len()));
     assert!(
         meta <= 14 && fetches <= 14,
@@ -478,4 +495,107 @@ async fn a_topic_deleted_mid_read_fails_once_the_budget_is_spent() {
     let (result, _) = run(&fake, config(600)).await;
     let msg = result.unwrap_err().to_string();
     assert!(msg.contains("topic \"t\" was deleted"), "{msg}");
+}
+
+#[tokio::test]
+async fn a_partition_never_first_in_a_full_response_still_gets_its_turn() {
+    // RELIABILITY case 4: only the first partition of each request gets data.
+    let fake = Fake::new(4, 10, |_| 1);
+    fake.with(|st| st.first_only = true);
+    let (result, got) = run(&fake, config(5_000)).await;
+    result.unwrap();
+    assert_exact(&fake, &got);
+}
+
+#[tokio::test]
+async fn scripted_retriable_errors_three_times_each_then_success() {
+    // RELIABILITY case 24: leader-class errors refresh metadata; the read ends exact.
+    let fake = Fake::new(2, 8, |_| 1);
+    let script: Vec<i16> = [
+        codes::NOT_LEADER_OR_FOLLOWER,
+        codes::FENCED_LEADER_EPOCH,
+        codes::UNKNOWN_LEADER_EPOCH,
+        codes::KAFKA_STORAGE_ERROR,
+        codes::REPLICA_NOT_AVAILABLE,
+        codes::OFFSET_NOT_AVAILABLE,
+        codes::REQUEST_TIMED_OUT,
+    ]
+    .iter()
+    .flat_map(|&c| [c, c, c])
+    .collect();
+    fake.with(|st| st.scripted = script);
+    let (result, got) = run(&fake, config(10_000)).await;
+    result.unwrap();
+    assert_exact(&fake, &got);
+    let (meta, scripted_left) = fake.with(|st| (st.metadata_calls, st.scripted.len()));
+    assert_eq!(scripted_left, 0);
+    // 18 leader-class answers, each rerouted through Metadata (batched per round), plus the
+    // final topic-id check; REQUEST_TIMED_OUT is retried without Metadata.
+    assert!(meta >= 10, "metadata asked {meta} times");
+}
+
+#[tokio::test]
+async fn a_persistent_retriable_error_ends_at_the_budget_naming_it() {
+    // RELIABILITY case 25: CORRUPT_MESSAGE forever.
+    let fake = Fake::new(1, 8, |_| 1);
+    fake.with(|st| st.scripted = vec![codes::CORRUPT_MESSAGE; 10_000]);
+    let started = Instant::now();
+    let (result, _) = run(&fake, config(700)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.starts_with("t/0 at offset 0: no progress for") && msg.contains("CORRUPT_MESSAGE"),
+        "{msg}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(2_500));
+    let fetches = fake.with(|st| st.fetches.len());
+    assert!(fetches < 20, "{fetches} fetches in 0.7 s: not backing off");
+}
+
+#[tokio::test]
+async fn data_that_never_moves_the_cursor_backs_off_then_fails() {
+    // RELIABILITY case 30: every answer holds only batches below the fetch offset.
+    let fake = Fake::new(1, 8, |_| 1);
+    let (result, _) = {
+        let fake2 = fake.clone();
+        fake.with(|st| {
+            let mut n = 0;
+            st.hook = Some(Box::new(move |st| {
+                n += 1;
+                if n == 2 {
+                    st.stale_data = true;
+                }
+            }));
+        });
+        run(&fake2, config(700)).await
+    };
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("no complete batch past the fetch position"),
+        "{msg}"
+    );
+    let fetches = fake.with(|st| st.fetches.len());
+    assert!(fetches < 20, "{fetches} fetches in 0.7 s: not backing off");
+}
+
+#[tokio::test]
+async fn an_endless_throttle_ends_at_the_budget_as_throttled() {
+    // RELIABILITY case 32: throttle_time_ms = i32::MAX.
+    let fake = Fake::new(1, 8, |_| 1);
+    fake.with(|st| {
+        st.throttle_once = i32::MAX;
+        st.stale_data = true;
+    });
+    let started = Instant::now();
+    let (result, _) = run(&fake, config(700)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(
+        msg.contains("throttled by the broker for 2147483647 ms"),
+        "{msg}"
+    );
+    assert!(started.elapsed() < Duration::from_millis(2_500));
+    assert_eq!(
+        fake.with(|st| st.fetches.len()),
+        1,
+        "asked again while throttled"
+    );
 }
