@@ -222,7 +222,54 @@ fn fetch_decoder_agrees_with_kafka_protocol() {
     );
     assert_eq!(p.aborted_transactions, vec![(7, 50)]);
     assert_eq!(p.preferred_read_replica, -1);
+    assert_eq!(p.diverging_epoch, None);
     assert_eq!(&p.records[..], b"0123456789");
+}
+
+#[test]
+fn a_diverging_epoch_is_decoded_from_its_tagged_field() {
+    // KIP-320: the leader tells a fetcher whose last fetched epoch diverges from its log.
+    let mut r = sample_fetch(b"");
+    let mut d = kp::fetch_response::EpochEndOffset::default();
+    d.epoch = 4;
+    d.end_offset = 33;
+    r.responses[0].partitions[0].diverging_epoch = d;
+    let ours = fetch::decode(12, encode(&r, 12)).unwrap();
+    assert_eq!(ours.topics[0].1[0].diverging_epoch, Some((4, 33)));
+}
+
+#[test]
+fn fetch_requests_carry_epochs_and_no_session() {
+    // RELIABILITY case 34: no fetch sessions, so every response is a full one; KIP-320's
+    // epochs go out as the reader knows them.
+    let req = FetchRequest {
+        max_wait_ms: 500,
+        min_bytes: 1,
+        max_bytes: 1 << 20,
+        isolation_level: 1,
+        topics: vec![(
+            "t".into(),
+            vec![FetchPartitionRequest {
+                partition: 3,
+                fetch_offset: 42,
+                partition_max_bytes: 4096,
+                current_leader_epoch: 7,
+                last_fetched_epoch: 6,
+            }],
+        )],
+    };
+    let kp = fetch::request(&req);
+    assert_eq!((kp.session_id, kp.session_epoch), (0, -1));
+    let p = &kp.topics[0].partitions[0];
+    assert_eq!(
+        (
+            p.partition,
+            p.fetch_offset,
+            p.current_leader_epoch,
+            p.last_fetched_epoch
+        ),
+        (3, 42, 7, 6)
+    );
 }
 
 #[test]
