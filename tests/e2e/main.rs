@@ -8,6 +8,8 @@
 //! - `count_dump`: every codec, uneven partitions: exact counts and the exact record multiset;
 //! - `ranges`: per-partition offsets, mid-batch starts, timestamps, empty partitions and ranges;
 //! - `transactions`: commits, aborts, a commit marker as the last offset, both isolation levels;
+//! - `fetch_sizes`: a batch larger than every fetch size, a partition behind a full response,
+//!   an aborted transaction spanning many small fetches (cases 3, 4, 13);
 //! - `errors`: unknown topic, unreachable broker, out-of-range offsets, hostile "brokers"
 //!   (HTTP, 2 GiB length prefix, array-count bomb, a silent broker), usage errors and exit codes;
 //! - `trending`: the flagship job against an independently computed report.
@@ -17,6 +19,7 @@ mod common;
 mod compaction;
 mod count_dump;
 mod errors;
+mod fetch_sizes;
 mod ranges;
 mod transactions;
 mod trending;
