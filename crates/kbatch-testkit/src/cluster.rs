@@ -244,11 +244,29 @@ impl Cluster {
     }
 
     /// Undo what a test did to the nodes: resume paused ones, restart stopped or killed
-    /// ones, then wait until every partition of `topics` is fully in sync and led by its
-    /// preferred leader again (so leadership is spread over the nodes).
+    /// ones, give partitions of `topics` that a reassignment left short their replicas back,
+    /// then wait until every partition is fully in sync and led by its preferred leader
+    /// again (so leadership is spread over the nodes).
     pub fn heal(&mut self, topics: &[&str]) -> Result<(), TestkitError> {
         for b in &mut self.nodes {
             b.restart()?;
+        }
+        let all: Vec<u32> = self.nodes.iter().map(Broker::node_id).collect();
+        for t in topics {
+            // A reassignment that dropped replicas is undone (every node a replica again).
+            let short: Vec<(i32, Vec<u32>)> = self
+                .leaders(t)?
+                .into_iter()
+                .filter(|p| p.replicas.len() < all.len())
+                .map(|p| {
+                    let mut r = p.replicas.clone();
+                    r.extend(all.iter().filter(|n| !p.replicas.contains(n)));
+                    (p.partition, r)
+                })
+                .collect();
+            if !short.is_empty() {
+                self.reassign(t, &short)?;
+            }
         }
         for t in topics {
             self.wait_in_sync(t, Duration::from_secs(90))?;

@@ -247,9 +247,22 @@ impl Proxy {
         self.rules().reset_connections = k.map(|k| (k.max(1), now));
     }
 
-    /// Remove every fault (pending one-shots included); connections stay open.
+    /// Remove every fault (pending one-shots included) and zero [`Proxy::stats`];
+    /// connections stay open.
     pub fn clear(&self) {
-        *self.rules() = Rules::default();
+        let mut rules = self.rules();
+        *rules = Rules::default();
+        let c = &self.inner.counters;
+        for n in [
+            &c.connections,
+            &c.requests,
+            &c.responses,
+            &c.cuts,
+            &c.stalls,
+            &c.resets,
+        ] {
+            n.store(0, Ordering::SeqCst);
+        }
     }
 
     /// One-shot faults that have not fired yet.
@@ -688,6 +701,7 @@ mod tests {
         );
         assert_eq!(p.stats().resets, 1);
         p.clear();
+        assert_eq!(p.stats(), ProxyStats::default());
         let mut c = client(&p);
         assert_eq!(roundtrip(&mut c, &f).unwrap(), f);
     }
