@@ -266,13 +266,13 @@ fn client_quota_throttles_and_completes() {
     want.assert_exact(&free, "unthrottled read");
 
     let _off = QuotaOff(&c);
-    c.set_client_quota("consumer_byte_rate", Some(1 << 20))
+    c.set_client_quota("consumer_byte_rate", Some(512 << 10))
         .unwrap();
     // Quotas reach the brokers through the metadata log: give them a moment.
     std::thread::sleep(Duration::from_secs(2));
     let t = Instant::now();
     let run = kbatch(&refs(&args));
-    want.assert_exact(&run, "read under a 1 MiB/s consumer quota");
+    want.assert_exact(&run, "read under a 512 KiB/s consumer quota");
     let bytes: usize = want.records.values().map(String::len).sum();
     assert!(
         t.elapsed() >= Duration::from_secs(2) && t.elapsed() > free.elapsed * 2,

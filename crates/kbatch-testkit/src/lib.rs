@@ -345,7 +345,9 @@ impl Node {
         let rf = if voters.contains(',') { 3 } else { 1 };
         // A cluster is for failover tests: acknowledged writes survive one lost node (acks=all
         // with min ISR 2, no unclean election), and a dead or paused node is fenced within
-        // seconds (the defaults, 9 s sessions, would dominate every test's run time).
+        // seconds (the defaults, 9 s sessions, would dominate every test's run time). Client
+        // quotas are measured over 2–3 s rather than 10–11 s, so a quota test's read is
+        // throttled after a short burst instead of fitting inside the first window.
         let failover = if rf == 3 {
             "default.replication.factor=3\n\
              min.insync.replicas=2\n\
@@ -353,7 +355,9 @@ impl Node {
              broker.session.timeout.ms=3500\n\
              broker.heartbeat.interval.ms=500\n\
              controlled.shutdown.enable=true\n\
-             replica.lag.time.max.ms=5000\n"
+             replica.lag.time.max.ms=5000\n\
+             quota.window.num=3\n\
+             quota.window.size.seconds=1\n"
         } else {
             ""
         };
