@@ -513,7 +513,8 @@ impl Broker {
 
     /// Start `n` combined broker+controller nodes (ids 1..=n, all of them voters) forming one
     /// cluster, each tied to this process like [`Broker::start`]. For tests that kill or move
-    /// leaders.
+    /// leaders: with `n` > 1, topics default to replication factor 3 and min ISR 2, unclean
+    /// election is off, and a silent node is fenced after 3.5 s (see [`Cluster`]).
     pub fn start_cluster(n: usize) -> Result<Vec<Broker>, TestkitError> {
         let k = STARTED.fetch_add(1, Ordering::Relaxed);
         let base = std::env::temp_dir().join(format!("kbatch-cluster-{}-{k}", std::process::id()));
