@@ -12,14 +12,23 @@
 //!   an aborted transaction spanning many small fetches (cases 3, 4, 13);
 //! - `errors`: unknown topic, unreachable broker, out-of-range offsets, hostile "brokers"
 //!   (HTTP, 2 GiB length prefix, array-count bomb, a silent broker), usage errors and exit codes;
-//! - `trending`: the flagship job against an independently computed report.
+//! - `trending`: the flagship job against an independently computed report;
+//! - `failover`: on a 3-node cluster, leaders killed, stopped or frozen mid-read and during
+//!   planning, leader election, reassignment, a client quota: exact reads; a recreated topic:
+//!   a clear error;
+//! - `faults`: through a TCP fault proxy, responses cut, stalled past the timeout, reset,
+//!   slowed, also during planning: exact reads;
+//! - `soak`: a rolling restart of the cluster while reads loop (`KBATCH_SOAK_SECS` long).
 
 mod common;
 
 mod compaction;
 mod count_dump;
 mod errors;
+mod failover;
+mod faults;
 mod fetch_sizes;
 mod ranges;
+mod soak;
 mod transactions;
 mod trending;

@@ -10,6 +10,12 @@
 //!   `KafkaProducer` (two short programs under `java/src`), so test data is written by an
 //!   independent producer: explicit partitions, timestamps, null keys and values, headers,
 //!   transactions that commit or abort.
+//! * [`Cluster`] and [`shared_cluster`] run three nodes set up for failover tests (replication
+//!   factor 3, min ISR 2, no unclean election, fast fencing); [`Broker::kill`],
+//!   [`Broker::terminate`], [`Broker::pause`], [`Broker::resume`] and [`Broker::restart`]
+//!   control one node of it;
+//! * [`proxy::Proxy`] is a TCP fault proxy (cut, stall, slow down, reset) in front of a broker
+//!   that advertises the proxy's address ([`Broker::start_behind`]).
 #![deny(missing_docs)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -23,8 +29,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+mod cluster;
 pub mod fixtures;
+mod node;
+pub mod proxy;
 pub mod trending;
+
+pub use cluster::{shared_cluster, Cluster, PartitionLeader};
+pub use node::NodeState;
 
 /// The Apache Kafka version the harness installs and runs.
 pub const KAFKA_VERSION: &str = "4.3.1";
@@ -128,9 +140,17 @@ pub fn kafka_libs() -> Result<PathBuf, TestkitError> {
 /// Compiled Java helpers (`Produce`, `Admin`), rebuilt when a source is newer.
 fn classes() -> Result<PathBuf, TestkitError> {
     let libs = kafka_libs()?;
-    let out = cache_dir().join("testkit-classes");
     let src = workspace_root().join("crates/kbatch-testkit/java/src");
     let sources = ["Produce.java", "Admin.java"].map(|f| src.join(f));
+    // One folder per version of the sources: worktrees sharing one `.cache` (through a
+    // symlink) with different helpers never overwrite each other's classes.
+    let digest = sources.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, s| {
+        std::fs::read(s)
+            .unwrap_or_default()
+            .iter()
+            .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    });
+    let out = cache_dir().join(format!("testkit-classes-{digest:016x}"));
     let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
     let fresh = |out: &Path| {
         sources.iter().all(|s| {
@@ -186,7 +206,7 @@ fn java_tool(main: &str, args: &[String], fast_start: bool) -> Result<Command, T
     Ok(cmd)
 }
 
-fn run_tool(main: &str, args: &[String]) -> Result<String, TestkitError> {
+pub(crate) fn run_tool(main: &str, args: &[String]) -> Result<String, TestkitError> {
     let out = java_tool(main, args, true)?
         .stdin(Stdio::null())
         .output()
@@ -257,7 +277,7 @@ fn cluster_id_from(seed: u64) -> String {
 
 /// How the broker's life is tied to its starter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tie {
+pub(crate) enum Tie {
     /// Killed by a watchdog when this process exits.
     ToThisProcess,
     /// Lives until `stop` (the Makefile's demo and benchmarks).
@@ -267,12 +287,20 @@ enum Tie {
 /// One running broker (combined broker + controller, KRaft).
 #[derive(Debug)]
 pub struct Broker {
-    /// `127.0.0.1:PORT` of the PLAINTEXT listener.
+    /// `127.0.0.1:PORT` of the PLAINTEXT listener (the proxy's, for [`Broker::start_behind`]).
     pub bootstrap: String,
     dir: PathBuf,
     child: Option<Child>,
     pid: u32,
     owned: bool,
+    /// `node.id`.
+    id: u32,
+    /// The port the broker itself listens on.
+    port: u16,
+    tie: Tie,
+    /// The shell loop that reaps this JVM when the test process exits.
+    watchdog: Option<u32>,
+    state: NodeState,
 }
 
 /// One node of a cluster before it runs: its directory, id and ports.
@@ -281,6 +309,8 @@ struct Node {
     id: u32,
     port: u16,
     cport: u16,
+    /// The port in `advertised.listeners` (a fault proxy's, or `port`).
+    advertised: u16,
 }
 
 impl Node {
@@ -288,11 +318,13 @@ impl Node {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir.join("data"))
             .map_err(io(format!("creating {}", dir.display())))?;
+        let port = free_port();
         Ok(Node {
             dir: dir.to_path_buf(),
             id,
-            port: free_port(),
+            port,
             cport: free_port(),
+            advertised: port,
         })
     }
 
@@ -308,14 +340,33 @@ impl Node {
             id,
             port,
             cport,
+            advertised,
         } = self;
         let rf = if voters.contains(',') { 3 } else { 1 };
+        // A cluster is for failover tests: acknowledged writes survive one lost node (acks=all
+        // with min ISR 2, no unclean election), and a dead or paused node is fenced within
+        // seconds (the defaults, 9 s sessions, would dominate every test's run time). Client
+        // quotas are measured over 2–3 s rather than 10–11 s, so a quota test's read is
+        // throttled after a short burst instead of fitting inside the first window.
+        let failover = if rf == 3 {
+            "default.replication.factor=3\n\
+             min.insync.replicas=2\n\
+             unclean.leader.election.enable=false\n\
+             broker.session.timeout.ms=3500\n\
+             broker.heartbeat.interval.ms=500\n\
+             controlled.shutdown.enable=true\n\
+             replica.lag.time.max.ms=5000\n\
+             quota.window.num=3\n\
+             quota.window.size.seconds=1\n"
+        } else {
+            ""
+        };
         let props = format!(
             "process.roles=broker,controller\n\
              node.id={id}\n\
              controller.quorum.voters={voters}\n\
              listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}\n\
-             advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+             advertised.listeners=PLAINTEXT://127.0.0.1:{advertised}\n\
              controller.listener.names=CONTROLLER\n\
              inter.broker.listener.name=PLAINTEXT\n\
              listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
@@ -331,7 +382,7 @@ impl Node {
              share.coordinator.state.topic.replication.factor={rf}\n\
              share.coordinator.state.topic.min.isr=1\n\
              log.segment.bytes=268435456\n\
-             log.cleaner.backoff.ms=250\n",
+             log.cleaner.backoff.ms=250\n{failover}",
             data = dir.join("data").display()
         );
         let config = dir.join("server.properties");
@@ -352,8 +403,35 @@ impl Node {
             .output()
             .map_err(io("running StorageTool"))?;
         succeeded(&fmt, "kafka storage format")?;
-        let log =
-            std::fs::File::create(dir.join("broker.log")).map_err(io("creating broker.log"))?;
+        let mut broker = Broker {
+            bootstrap: format!("127.0.0.1:{advertised}"),
+            dir,
+            child: None,
+            pid: 0,
+            owned: true,
+            id,
+            port,
+            tie,
+            watchdog: None,
+            state: NodeState::Down,
+        };
+        broker.launch()?;
+        Ok(broker)
+    }
+}
+
+impl Broker {
+    /// Start the JVM on the formatted storage and config in `dir` (first start and restarts).
+    fn launch(&mut self) -> Result<(), TestkitError> {
+        let cp = format!("{}/*", kafka_libs()?.display());
+        let dir = &self.dir;
+        let config = dir.join("server.properties");
+        // Appended, so a restarted node's log keeps what came before.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("broker.log"))
+            .map_err(io("opening broker.log"))?;
         let child = Command::new("java")
             .args(["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", BROKER_MARK])
             .arg(format!("-Dkafka.logs.dir={}", dir.display()))
@@ -365,17 +443,19 @@ impl Node {
             .process_group(0)
             .spawn()
             .map_err(io("starting the broker JVM"))?;
-        let pid = child.id();
-        if tie == Tie::ToThisProcess {
-            watchdog(std::process::id(), pid, &dir)?;
+        self.pid = child.id();
+        self.child = Some(child);
+        self.owned = true;
+        self.state = NodeState::Running;
+        if self.tie == Tie::ToThisProcess {
+            // The previous JVM's watchdog would kill a process group id that may be reused.
+            if let Some(old) = self.watchdog.take() {
+                // SAFETY: signalling the watchdog's own process group (it and its `sleep`).
+                unsafe { libc::kill(-(old as i32), libc::SIGKILL) };
+            }
+            self.watchdog = Some(watchdog(std::process::id(), self.pid, dir)?);
         }
-        Ok(Broker {
-            bootstrap: format!("127.0.0.1:{port}"),
-            dir,
-            child: Some(child),
-            pid,
-            owned: true,
-        })
+        Ok(())
     }
 }
 
@@ -401,6 +481,27 @@ impl Broker {
         Ok(b)
     }
 
+    /// Start a broker (tied to this process) whose `advertised.listeners` is `proxy`'s port,
+    /// then point the proxy at the broker's real port: every connection a client makes, the
+    /// ones to the address Metadata names included, goes through the proxy. `bootstrap` is
+    /// the proxy's address.
+    pub fn start_behind(proxy: &proxy::Proxy) -> Result<Broker, TestkitError> {
+        let n = STARTED.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("kbatch-proxied-{}-{n}", std::process::id()));
+        let mut node = Node::prepare(&dir, 1)?;
+        node.advertised = proxy.port();
+        let voters = node.voter();
+        let mut broker = node.spawn(&voters, &cluster_id(), Tie::ToThisProcess)?;
+        proxy.set_upstream(std::net::SocketAddr::from(([127, 0, 0, 1], broker.port)));
+        broker.wait_ready(broker.port())?;
+        Ok(broker)
+    }
+
+    /// The port the broker listens on itself (differs from `bootstrap`'s behind a proxy).
+    pub fn listen_port(&self) -> u16 {
+        self.port
+    }
+
     fn start_in(dir: &Path, tie: Tie) -> Result<Broker, TestkitError> {
         let node = Node::prepare(dir, 1)?;
         let voters = node.voter();
@@ -412,7 +513,8 @@ impl Broker {
 
     /// Start `n` combined broker+controller nodes (ids 1..=n, all of them voters) forming one
     /// cluster, each tied to this process like [`Broker::start`]. For tests that kill or move
-    /// leaders.
+    /// leaders: with `n` > 1, topics default to replication factor 3 and min ISR 2, unclean
+    /// election is off, and a silent node is fenced after 3.5 s (see [`Cluster`]).
     pub fn start_cluster(n: usize) -> Result<Vec<Broker>, TestkitError> {
         let k = STARTED.fetch_add(1, Ordering::Relaxed);
         let base = std::env::temp_dir().join(format!("kbatch-cluster-{}-{k}", std::process::id()));
@@ -433,11 +535,7 @@ impl Broker {
     }
 
     fn port(&self) -> u16 {
-        self.bootstrap
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0)
+        self.port
     }
 
     fn wait_ready(&mut self, port: u16) -> Result<(), TestkitError> {
@@ -536,6 +634,7 @@ impl Broker {
             return;
         }
         self.owned = false;
+        self.state = NodeState::Down;
         // SAFETY: signalling the broker's own process group.
         unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
         if let Some(mut child) = self.child.take() {
@@ -554,12 +653,12 @@ impl Drop for Broker {
 /// Kill `broker_pgid`'s group (and remove `dir`) once `watched` is gone. The watchdog is a
 /// tiny shell loop in its own session, so neither a panic, nor `exit`, nor SIGKILL of the
 /// test process leaves a broker behind.
-fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<(), TestkitError> {
+fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<u32, TestkitError> {
     let script = format!(
         "while kill -0 {watched} 2>/dev/null; do sleep 1; done; kill -9 -{broker_pgid} 2>/dev/null; rm -rf '{}'",
         dir.display()
     );
-    Command::new("sh")
+    let child = Command::new("sh")
         .arg("-c")
         .arg(script)
         .stdin(Stdio::null())
@@ -568,7 +667,7 @@ fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<(), TestkitErr
         .process_group(0)
         .spawn()
         .map_err(io("starting the broker watchdog"))?;
-    Ok(())
+    Ok(child.id())
 }
 
 /// A broker this process did not start (by address), for the Admin and producer helpers.

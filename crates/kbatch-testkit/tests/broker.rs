@@ -1,11 +1,13 @@
 //! The harness itself against a real broker: offsets Kafka assigns (transaction markers take
 //! offsets), stop() reaps the process group, and the watchdog reaps a broker whose starter
-//! exits without cleaning up.
+//! exits without cleaning up; a 3-node cluster's nodes fail and heal on command.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use kbatch_testkit::{Broker, ProduceOp, Produced, ProducedRecord, ProducerSettings};
+use kbatch_testkit::{
+    Broker, Cluster, NodeState, ProduceOp, Produced, ProducedRecord, ProducerSettings,
+};
 
 fn alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks that the process exists.
@@ -117,32 +119,72 @@ fn watchdog_reaps_the_broker_of_a_dead_starter() {
     assert!(!alive(pid), "broker {pid} outlived its starter");
 }
 
+/// The failover harness on a real 3-node cluster: an RF-3 topic, acks=all writes, and each
+/// node control (SIGKILL, SIGSTOP/SIGCONT, SIGTERM, restart on the same data) really moves
+/// leadership, and the cluster heals; node processes are reaped on drop.
 #[test]
-fn three_node_cluster_replicates() {
-    let brokers = Broker::start_cluster(3).expect("three nodes start");
-    assert_eq!(brokers.len(), 3);
-    let b = &brokers[0];
-    b.create_topic(
-        "replicated",
-        3,
-        &[
-            ("kbatch.replication.factor", "3"),
-            ("min.insync.replicas", "2"),
-        ],
-    )
-    .unwrap();
-    let produced = b
-        .produce(
-            "replicated",
-            &ProducerSettings::default(),
-            &[rec(0, "a"), rec(1, "b"), rec(2, "c")],
-        )
+fn cluster_nodes_fail_and_heal() {
+    let mut c = Cluster::start(3).expect("three nodes start");
+    assert_eq!(c.nodes().len(), 3);
+    c.create_topic("replicated", 3, &[]).unwrap();
+    let lines = (0..3).map(|p| format!("V\t{p}\tv{p}"));
+    let produced = c
+        .produce_lines("replicated", &ProducerSettings::default(), 3, lines)
         .unwrap();
     assert_eq!(produced.len(), 3);
     assert!(produced.iter().all(|p| p.offset == 0));
-    let pids: Vec<u32> = brokers.iter().map(Broker::pid).collect();
+    let leaders = c.leaders("replicated").unwrap();
+    assert_eq!(leaders.len(), 3);
+    for p in &leaders {
+        assert_eq!(p.replicas.len(), 3, "{p:?}");
+        assert_eq!(p.isr.len(), 3, "{p:?}");
+        assert!(p.leader.is_some(), "{p:?}");
+    }
+    let pids: Vec<u32> = c.nodes().iter().map(Broker::pid).collect();
     assert!(pids.iter().all(|&p| alive(p)));
-    drop(brokers);
+
+    // SIGKILL: the node's partitions get another leader; restart brings it back in sync.
+    let (victim, led) = c.busiest_leader("replicated").unwrap();
+    assert!(!led.is_empty());
+    c.node_mut(victim).kill();
+    assert_eq!(c.node(victim).state(), NodeState::Down);
+    assert!(!alive(pids[victim as usize - 1]));
+    c.wait_leader_not("replicated", victim, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs(20)));
+    assert!(c
+        .leaders("replicated")
+        .unwrap()
+        .iter()
+        .all(|p| p.leader != Some(victim) && !p.isr.contains(&victim)));
+    c.node_mut(victim).restart().unwrap();
+    c.heal(&["replicated"]).unwrap();
+    assert!(c
+        .leaders("replicated")
+        .unwrap()
+        .iter()
+        .all(|p| p.isr.len() == 3));
+
+    // SIGSTOP: the controller fences the silent node within seconds.
+    let (victim, _) = c.busiest_leader("replicated").unwrap();
+    c.node_mut(victim).pause();
+    let t = Instant::now();
+    c.wait_leader_not("replicated", victim, Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}\n{}", c.logs(20)));
+    assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
+    c.heal(&["replicated"]).unwrap();
+    assert_eq!(c.node(victim).state(), NodeState::Running);
+
+    // SIGTERM: controlled shutdown; the process exits by itself.
+    let (victim, _) = c.busiest_leader("replicated").unwrap();
+    c.node_mut(victim).terminate().unwrap();
+    c.wait_leader_not("replicated", victim, Duration::from_secs(10))
+        .unwrap();
+    c.heal(&["replicated"]).unwrap();
+    let restarted = c.node(victim).pid();
+    assert!(alive(restarted));
+
+    let pids: Vec<u32> = c.nodes().iter().map(Broker::pid).collect();
+    drop(c);
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         pids.iter().all(|&p| !alive(p)),

@@ -1,0 +1,274 @@
+//! Leaders that fail or move while `kbatch dump` reads a replicated topic (RELIABILITY.md
+//! cases 23, 26, 28 and 32 on the "B3" harness): a 3-node cluster, replication factor 3,
+//! min ISR 2, data written with acks=all by Kafka's Java producer before the read. The
+//! leader of most partitions is killed, stopped, or frozen mid-read or during planning;
+//! leadership is moved by `kafka-leader-election` and by a reassignment; a client quota
+//! throttles the read. Every read must return each produced record exactly once, at the
+//! (partition, offset) the producer reported, and exit 0. A topic deleted and recreated
+//! mid-read must end the run with a clear error naming it, with nothing of the new
+//! incarnation mixed in.
+//!
+//! A fault is injected while the test is not reading kbatch's output: kbatch is then
+//! blocked on its stdout with most of the topic unread, so the fault lands mid-read every
+//! time, not only when the timing happens to be right.
+
+use std::time::{Duration, Instant};
+
+use kbatch_testkit::{Cluster, ProducerSettings};
+
+use crate::common::*;
+
+/// Lines read before the fault (of `BIG_RECORDS`).
+const GATE: usize = 5_000;
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// The node after `n` (1-based, wrapping): where the bootstrap list starts when `n` is the
+/// node the test disturbs.
+fn other(n: u32) -> u32 {
+    n % 3 + 1
+}
+
+/// Read the big topic; once `GATE` lines are out, apply `fault` to the node leading most
+/// partitions; the read must complete exactly.
+fn fault_mid_read(what: &str, timeout: &str, fault: impl FnOnce(&mut Cluster, u32, &str)) {
+    let (mut c, big) = failover_cluster();
+    let (victim, led) = c.busiest_leader(&big.topic).unwrap();
+    assert!(
+        !led.is_empty(),
+        "node {victim} leads partitions of {}",
+        big.topic
+    );
+    let args = dump_args(&c, big, other(victim), timeout);
+    let mut r = start_kbatch(&refs(&args));
+    assert_eq!(
+        r.read_lines(GATE),
+        GATE,
+        "kbatch printed {GATE} lines first"
+    );
+    fault(&mut c, victim, &big.topic);
+    let run = r.finish(Duration::from_secs(240));
+    c.node_mut(victim).resume();
+    big.assert_exact(
+        &run,
+        &format!("{what} (node {victim}, leader of partitions {led:?})"),
+    );
+}
+
+#[test]
+fn leader_killed_mid_read() {
+    fault_mid_read("leader SIGKILLed mid-read", "30s", |c, victim, topic| {
+        c.node_mut(victim).kill();
+        c.wait_leader_not(topic, victim, Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("leadership did not move: {e}\n{}", c.logs(20)));
+    });
+}
+
+#[test]
+fn leader_stopped_gracefully_mid_read() {
+    fault_mid_read(
+        "leader stopped (SIGTERM) mid-read",
+        "30s",
+        |c, victim, topic| {
+            c.node_mut(victim).terminate().unwrap();
+            // Controlled shutdown hands leadership over before the process exits.
+            c.wait_leader_not(topic, victim, Duration::from_secs(5))
+                .unwrap_or_else(|e| panic!("leadership did not move: {e}\n{}", c.logs(20)));
+        },
+    );
+}
+
+/// A frozen broker still accepts connections but answers nothing: only a request timeout
+/// gets kbatch off it. The controller fences it (no heartbeats) and moves leadership.
+#[test]
+fn leader_paused_mid_read() {
+    fault_mid_read(
+        "leader paused (SIGSTOP) mid-read",
+        "8s",
+        |c, victim, topic| {
+            c.node_mut(victim).pause();
+            c.wait_leader_not(topic, victim, Duration::from_secs(30))
+                .unwrap_or_else(|e| panic!("the paused node was not fenced: {e}\n{}", c.logs(20)));
+        },
+    );
+}
+
+/// The leader freezes before kbatch starts and is killed 1.5 s later: its partitions'
+/// ListOffsets cannot be answered until the controller fences it (3.5 s after its last
+/// heartbeat), so the kill lands during planning, between Metadata and ListOffsets.
+#[test]
+fn leader_killed_during_planning() {
+    let (mut c, big) = failover_cluster();
+    let (victim, led) = c.busiest_leader(&big.topic).unwrap();
+    c.node_mut(victim).pause();
+    let args = dump_args(&c, big, other(victim), "30s");
+    let r = start_kbatch(&refs(&args));
+    std::thread::sleep(Duration::from_millis(1500));
+    c.node_mut(victim).kill();
+    let run = r.finish(Duration::from_secs(180));
+    assert!(
+        run.elapsed >= Duration::from_millis(1500),
+        "kbatch cannot have planned before the frozen leader died: {:?}",
+        run.elapsed
+    );
+    big.assert_exact(
+        &run,
+        &format!("leader (node {victim}, partitions {led:?}) killed during planning"),
+    );
+}
+
+/// `kafka-leader-election` (preferred) moves leadership back to a restarted node mid-read:
+/// kbatch's leaders go stale (NOT_LEADER_OR_FOLLOWER) and must be looked up again.
+#[test]
+fn preferred_leader_election_mid_read() {
+    let (mut c, big) = failover_cluster();
+    let t = big.topic.clone();
+    let (x, _) = c.busiest_leader(&t).unwrap();
+    // Bounce node x: it comes back as a follower of the partitions it prefers to lead.
+    c.node_mut(x).terminate().unwrap();
+    c.node_mut(x).restart().unwrap();
+    c.wait_in_sync(&t, Duration::from_secs(90)).unwrap();
+    let before = c.leaders(&t).unwrap();
+    assert!(before.iter().all(|p| p.leader != Some(x)), "{before:?}");
+    assert!(before.iter().any(|p| p.replicas[0] == x), "{before:?}");
+
+    let args = dump_args(&c, big, other(x), "30s");
+    let mut r = start_kbatch(&refs(&args));
+    assert_eq!(r.read_lines(GATE), GATE);
+    let tool = c
+        .leader_election_tool()
+        .unwrap_or_else(|e| panic!("kafka-leader-election: {e}"));
+    let after = c.leaders(&t).unwrap();
+    assert!(
+        after.iter().any(|p| p.leader == Some(x)),
+        "the election moved nothing to node {x}: {tool}\n{after:?}"
+    );
+    let run = r.finish(Duration::from_secs(180));
+    big.assert_exact(&run, "preferred leader election mid-read");
+}
+
+/// A reassignment that drops every partition's current leader from its replicas: each
+/// partition gets a new leader mid-read (the next test's heal restores the replicas).
+#[test]
+fn reassignment_mid_read() {
+    let (c, big) = failover_cluster();
+    let t = big.topic.clone();
+    let before = c.leaders(&t).unwrap();
+    let args = dump_args(&c, big, 1, "30s");
+    let mut r = start_kbatch(&refs(&args));
+    assert_eq!(r.read_lines(GATE), GATE);
+    let moves: Vec<(i32, Vec<u32>)> = before
+        .iter()
+        .map(|p| {
+            let keep = p.replicas.iter().copied().filter(|&n| Some(n) != p.leader);
+            (p.partition, keep.collect())
+        })
+        .collect();
+    c.reassign(&t, &moves).unwrap();
+    let after = c.leaders(&t).unwrap();
+    for (b, a) in before.iter().zip(&after) {
+        assert_ne!(
+            a.leader, b.leader,
+            "partition {} kept its leader",
+            a.partition
+        );
+        assert_eq!(a.replicas.len(), 2, "{a:?}");
+    }
+    let run = r.finish(Duration::from_secs(180));
+    big.assert_exact(&run, "reassignment mid-read");
+}
+
+/// Deleted and recreated under the same name mid-read: a clear error naming the topic, and
+/// nothing printed comes from the new incarnation.
+#[test]
+fn topic_deleted_and_recreated_mid_read() {
+    let (c, _) = failover_cluster();
+    let t = topic("recreated");
+    let incarnation = |first_id: u64| -> Expected {
+        c.create_topic(&t, 3, &[]).unwrap();
+        let values: Vec<(i32, String)> = (first_id..first_id + 30_000)
+            .map(|id| ((id % 3) as i32, id_value(id, (id % 3) as i32)))
+            .collect();
+        let lines = values.iter().map(|(p, v)| format!("V\t{p}\t{v}"));
+        let produced = c
+            .produce_lines(&t, &ProducerSettings::default(), values.len(), lines)
+            .unwrap();
+        Expected::new(&t, &values, &produced)
+    };
+    let first = incarnation(0);
+    let mut args: Vec<String> = [
+        "dump",
+        "--topic",
+        &t,
+        "--timeout",
+        "15s",
+        "--channel-depth",
+        "1",
+    ]
+    .map(String::from)
+    .to_vec();
+    args.extend(["--bootstrap".to_string(), c.bootstrap()]);
+    args.extend(SMALL_FETCHES.map(String::from));
+    let mut r = start_kbatch(&refs(&args));
+    assert_eq!(r.read_lines(2_000), 2_000);
+    c.delete_topic(&t).unwrap();
+    let second = incarnation(1_000_000);
+    assert_eq!(second.len(), first.len());
+    let run = r.finish(Duration::from_secs(180));
+    let a = first.audit(&run.stdout);
+    let mixed = (a.unexpected, a.duplicated, a.nonmonotonic);
+    assert!(
+        run.code == 1 && run.stderr.contains(&t) && mixed == (0, 0, 0),
+        "a recreated topic must end the run with exit 1 and an error naming {t}, printing only \
+         first-incarnation records: exit {} after {} lines, stderr {:?}, {a:?}",
+        run.code,
+        a.lines,
+        run.stderr.trim()
+    );
+}
+
+/// Removes the default client quota even if the test fails.
+struct QuotaOff<'a>(&'a Cluster);
+
+impl Drop for QuotaOff<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.set_client_quota("consumer_byte_rate", None);
+    }
+}
+
+/// `consumer_byte_rate` on every client: brokers answer with `throttle_time_ms` and mute
+/// the connection; kbatch waits it out and completes exactly.
+#[test]
+fn client_quota_throttles_and_completes() {
+    let (c, big) = failover_cluster();
+    let want = big.only(&[0, 1]);
+    let mut args: Vec<String> = ["dump", "--topic", &big.topic, "--partitions", "0,1"]
+        .map(String::from)
+        .to_vec();
+    args.extend([
+        "--timeout".into(),
+        "30s".into(),
+        "--bootstrap".into(),
+        c.bootstrap(),
+    ]);
+    let free = kbatch(&refs(&args));
+    want.assert_exact(&free, "unthrottled read");
+
+    let _off = QuotaOff(&c);
+    c.set_client_quota("consumer_byte_rate", Some(512 << 10))
+        .unwrap();
+    // Quotas reach the brokers through the metadata log: give them a moment.
+    std::thread::sleep(Duration::from_secs(2));
+    let t = Instant::now();
+    let run = kbatch(&refs(&args));
+    want.assert_exact(&run, "read under a 512 KiB/s consumer quota");
+    let bytes: usize = want.records.values().map(String::len).sum();
+    assert!(
+        t.elapsed() >= Duration::from_secs(2) && t.elapsed() > free.elapsed * 2,
+        "the quota did not slow the read of {bytes} value bytes: {:?} vs {:?} unthrottled",
+        t.elapsed(),
+        free.elapsed
+    );
+}
