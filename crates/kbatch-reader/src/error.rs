@@ -181,6 +181,9 @@ pub enum ReadError {
     /// short: the engine's error, which names topic, partition and offset.
     #[error(transparent)]
     Engine(Box<EngineError<ReadError>>),
+    /// The runtime running an [`AsyncReader`](crate::AsyncReader) read shut down under it.
+    #[error("the read was cancelled: its runtime shut down")]
+    Cancelled,
     /// A setting is unusable (e.g. no bootstrap address).
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -29,19 +29,19 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod async_reader;
 mod backoff;
 mod client;
 mod config;
 mod error;
 mod fetch;
 mod plan;
+mod run;
 mod spec;
 
-use std::sync::Arc;
-
-use kbatch_wire::Cluster;
 use tokio::runtime::Runtime;
 
+pub use async_reader::AsyncReader;
 pub use config::Config;
 pub use error::ReadError;
 pub use kbatch_engine::{
@@ -51,25 +51,18 @@ pub use kbatch_records::{Isolation, Record};
 pub use plan::{PartitionOffsets, PartitionPlan};
 pub use spec::{Bound, Position, ReadSpec, SpecError};
 
-/// A connection to one cluster, and the runtime its I/O runs on.
+/// A connection to one cluster, and the runtime its I/O runs on: the blocking API, for
+/// programs that are not async. It is a thin wrapper over [`AsyncReader`] that owns a
+/// one-thread tokio runtime; from inside a tokio runtime use [`AsyncReader`] instead (a
+/// runtime cannot block on another from one of its own threads).
 pub struct Reader {
     rt: Runtime,
-    cluster: Arc<Cluster>,
-    config: Arc<Config>,
+    inner: AsyncReader,
 }
 
 impl Reader {
     /// Connect to the first reachable bootstrap broker (within `config.timeout`).
     pub fn connect(config: Config) -> Result<Reader, ReadError> {
-        if config.bootstrap.is_empty() {
-            return Err(ReadError::Config("no bootstrap address".into()));
-        }
-        if config.frame_limit < config.fetch_max_bytes.max(0) as usize + (1 << 20) {
-            return Err(ReadError::Config(format!(
-                "frame limit {} must exceed fetch max bytes {} by at least 1 MiB",
-                config.frame_limit, config.fetch_max_bytes
-            )));
-        }
         // One I/O thread: the fetch loops only walk batch headers; decoding happens on the
         // engine's workers, and the calling thread relays fetched data to them.
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -78,17 +71,13 @@ impl Reader {
             .enable_all()
             .build()
             .map_err(|e| ReadError::Config(format!("cannot start the I/O runtime: {e}")))?;
-        let cluster = rt.block_on(Cluster::connect(&config.bootstrap, config.wire()))?;
-        Ok(Reader {
-            rt,
-            cluster: Arc::new(cluster),
-            config: Arc::new(config),
-        })
+        let inner = rt.block_on(AsyncReader::connect(config))?;
+        Ok(Reader { rt, inner })
     }
 
     /// The configuration this reader was made with.
     pub fn config(&self) -> &Config {
-        &self.config
+        self.inner.config()
     }
 
     /// Leader, earliest, high watermark and last stable offset of each partition of `topics`
@@ -98,20 +87,12 @@ impl Reader {
         topics: &[String],
         partitions: Option<&[i32]>,
     ) -> Result<Vec<PartitionOffsets>, ReadError> {
-        let mut spec = ReadSpec::topics(topics.iter().cloned());
-        spec.partitions = partitions.map(<[i32]>::to_vec);
-        let cluster = &*self.cluster;
-        self.rt.block_on(plan::retrying(&self.config, || async {
-            let meta = client::Client::metadata(cluster, topics).await?;
-            let parts = plan::select(&meta, &spec)?;
-            plan::offsets_of(cluster, &parts).await
-        }))
+        self.rt.block_on(self.inner.offsets(topics, partitions))
     }
 
     /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).
     pub fn plan(&self, spec: &ReadSpec) -> Result<Vec<PartitionPlan>, ReadError> {
-        self.rt
-            .block_on(plan::plan(&*self.cluster, &self.config, spec))
+        self.rt.block_on(self.inner.plan(spec))
     }
 
     /// Fetch and decode every planned range, running `job` on each data record.
@@ -125,48 +106,14 @@ impl Reader {
         job: &J,
         progress: Option<&Progress>,
     ) -> Result<Outcome<J::Output>, ReadError> {
-        let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
-        let own;
-        let progress = match progress {
-            Some(p) => p,
-            None => {
-                own = Progress::new(&specs);
-                &own
-            }
-        };
-        let outcome = kbatch_engine::run(
-            &self.config.engine,
+        run::run(
+            self.rt.handle(),
+            &self.inner.cluster,
+            &self.inner.config,
+            plan,
             job,
-            &specs,
-            self.config.isolation,
             progress,
-            |feeder| {
-                let depth = self.config.engine.channel_capacity.max(1);
-                let (tx, mut rx) = tokio::sync::mpsc::channel(depth);
-                let task = self.rt.spawn(fetch::supervise(
-                    self.cluster.clone(),
-                    self.config.clone(),
-                    plan.to_vec(),
-                    tx,
-                ));
-                while let Some(work) = rx.blocking_recv() {
-                    if feeder.send(work).is_err() {
-                        break;
-                    }
-                }
-                drop(rx);
-                if feeder.halted() {
-                    task.abort();
-                    return Ok(());
-                }
-                match self.rt.block_on(task) {
-                    Ok(result) => result,
-                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                    Err(_) => Ok(()),
-                }
-            },
-        )?;
-        Ok(outcome)
+        )
     }
 }
 

@@ -6,7 +6,9 @@
 mod example;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
+use kbatch_reader::{AsyncReader, Config, Count, ReadSpec};
 use kbatch_testkit::{shared_broker, ProduceOp, ProducedRecord, ProducerSettings};
 
 #[test]
@@ -57,4 +59,36 @@ fn views_per_customer_over_the_last_hour() {
         .map(|r| r.1)
         .sum();
     assert_eq!(all, 130);
+}
+
+/// An async program reads on its own runtime (here a single-threaded one, the strictest: the
+/// blocking `Reader` would panic inside it) and gets exact counts.
+#[tokio::test(flavor = "current_thread")]
+async fn the_async_reader_runs_inside_an_application_runtime() {
+    let broker = shared_broker();
+    let topic = "embedding-async";
+    broker.create_topic(topic, 2, &[]).unwrap();
+    let ops: Vec<ProduceOp> = (0..90)
+        .map(|i| {
+            ProduceOp::Record(ProducedRecord {
+                partition: i % 2,
+                value: Some(format!("{{\"i\":{i}}}").into_bytes()),
+                ..ProducedRecord::default()
+            })
+        })
+        .collect();
+    broker
+        .produce(topic, &ProducerSettings::default(), &ops)
+        .unwrap();
+    let config = Config {
+        bootstrap: vec![broker.bootstrap.clone()],
+        ..Config::default()
+    };
+    let reader = AsyncReader::connect(config).await.unwrap();
+    let plan = reader.plan(&ReadSpec::topics([topic])).await.unwrap();
+    let outcome = reader.run(plan, Arc::new(Count), None).await.unwrap();
+    let per_partition: Vec<u64> = outcome.stats.iter().map(|s| s.records).collect();
+    assert_eq!(per_partition, vec![45, 45]);
+    let offsets = reader.offsets(&[topic.to_string()], None).await.unwrap();
+    assert_eq!(offsets.iter().map(|o| o.latest).sum::<i64>(), 90);
 }
