@@ -5,7 +5,7 @@ use std::sync::Arc;
 use kbatch_engine::{Job, Outcome, Progress};
 use kbatch_wire::Cluster;
 
-use crate::{client, plan, run, Config, PartitionOffsets, PartitionPlan, ReadError, ReadSpec};
+use crate::{plan, run, Config, PartitionOffsets, PartitionPlan, ReadError, ReadSpec};
 
 /// A connection to one cluster, for async programs. Its I/O runs on the runtime it is called
 /// from (any flavour); [`AsyncReader::run`] decodes on the engine's worker threads and relays
@@ -63,12 +63,8 @@ impl AsyncReader {
         let mut spec = ReadSpec::topics(topics.iter().cloned());
         spec.partitions = partitions.map(<[i32]>::to_vec);
         let cluster = &*self.cluster;
-        plan::retrying(&self.config, || async {
-            let meta = client::Client::metadata(cluster, topics).await?;
-            let parts = plan::select(&meta, &spec)?;
-            plan::offsets_of(cluster, &parts).await
-        })
-        .await
+        let mut parts = plan::selected(cluster, &self.config, &spec).await?;
+        plan::offsets_of(cluster, &self.config, &spec, &mut parts).await
     }
 
     /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).

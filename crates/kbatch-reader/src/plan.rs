@@ -4,8 +4,10 @@
 //! Under read_committed it is the last stable offset (ListOffsets with isolation_level 1);
 //! under read_uncommitted the high watermark.
 //!
-//! Planning is retried as a whole (Metadata again, then ListOffsets of the leaders it now
-//! names) when a broker fails or leadership moves in between, within `Config::timeout`.
+//! Planning is a few steps (Metadata, then ListOffsets for earliest, high watermark, last
+//! stable offset and any timestamps), each retried on its own within `Config::timeout` when a
+//! broker fails or leadership moves (with the leaders looked up again), so a fault that
+//! recurs every few requests cannot keep the whole plan from ever completing.
 //! What brokers answer is checked before it becomes a range: offsets are non-negative and
 //! `earliest ≤ last stable ≤ high watermark`, or the broker is named in a protocol error.
 
@@ -175,19 +177,93 @@ pub(crate) async fn list_offsets<C: Client>(
     Ok(out)
 }
 
+/// Metadata, then the partitions of `spec` with their leaders: one step, retried.
+pub(crate) async fn selected<C: Client>(
+    client: &C,
+    config: &Config,
+    spec: &ReadSpec,
+) -> Result<Vec<Selected>, ReadError> {
+    retrying(config, || async {
+        let meta = client.metadata(&spec.topics).await?;
+        select(&meta, spec)
+    })
+    .await
+}
+
+/// One ListOffsets step ([`list_offsets`]), retried on its own so the steps done before it
+/// stand: after a failure (a leader that moved or died, a connection reset) the leaders are
+/// looked up again before the next try. `parts` ends with the leaders that answered.
+pub(crate) async fn list_offsets_step<C: Client>(
+    client: &C,
+    config: &Config,
+    spec: &ReadSpec,
+    parts: &mut Vec<Selected>,
+    isolation_level: i8,
+    timestamp_of: impl Fn(&str, i32) -> Option<i64>,
+) -> Result<BTreeMap<(String, i32), i64>, ReadError> {
+    let state = std::sync::Mutex::new((parts.clone(), true));
+    let timestamp_of = &timestamp_of;
+    let out = retrying(config, || async {
+        let (mut ps, first) = state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if !first {
+            let meta = client.metadata(&spec.topics).await?;
+            ps = select(&meta, spec)?;
+        }
+        let r = list_offsets(client, &ps, isolation_level, timestamp_of).await;
+        *state.lock().unwrap_or_else(|e| e.into_inner()) = (ps, false);
+        r
+    })
+    .await;
+    *parts = state.into_inner().unwrap_or_else(|e| e.into_inner()).0;
+    out
+}
+
 /// Earliest, high watermark and last stable offset of every selected partition.
+///
+/// Asked in that order — earliest, last stable, high watermark — so records written while
+/// the three requests go out can only raise the later answers: `earliest ≤ LSO ≤ HWM` holds
+/// on a live topic. A broker whose answers still break it is retried within the budget (a
+/// new leader's high watermark may briefly lag the old leader's LSO) and then named in a
+/// protocol error.
 pub(crate) async fn offsets_of<C: Client>(
     client: &C,
-    parts: &[Selected],
+    config: &Config,
+    spec: &ReadSpec,
+    parts: &mut Vec<Selected>,
 ) -> Result<Vec<PartitionOffsets>, ReadError> {
-    let earliest = list_offsets(client, parts, 0, |_, _| Some(EARLIEST)).await?;
-    let hwm = list_offsets(client, parts, 0, |_, _| Some(LATEST)).await?;
-    let lso = list_offsets(client, parts, 1, |_, _| Some(LATEST)).await?;
+    let budget = Budget::new(Instant::now(), config.timeout);
+    let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
+    loop {
+        let earliest =
+            list_offsets_step(client, config, spec, parts, 0, |_, _| Some(EARLIEST)).await?;
+        let lso = list_offsets_step(client, config, spec, parts, 1, |_, _| Some(LATEST)).await?;
+        let hwm = list_offsets_step(client, config, spec, parts, 0, |_, _| Some(LATEST)).await?;
+        match assemble(client, parts, &earliest, &hwm, &lso) {
+            Err(e @ ReadError::Wire(WireError::Protocol { .. }))
+                if budget.exhausted(Instant::now()).is_none() =>
+            {
+                tracing::debug!(error = %e, "inconsistent offsets; asking again");
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+type Answers = BTreeMap<(String, i32), i64>;
+
+fn assemble<C: Client>(
+    client: &C,
+    parts: &[Selected],
+    earliest: &Answers,
+    hwm: &Answers,
+    lso: &Answers,
+) -> Result<Vec<PartitionOffsets>, ReadError> {
     parts
         .iter()
         .map(|(t, p, leader, _, _)| {
             let broker = || client.broker_name(*leader);
-            let get = |m: &BTreeMap<(String, i32), i64>, what: &str| {
+            let get = |m: &Answers, what: &str| {
                 m.get(&(t.to_string(), *p)).copied().ok_or_else(|| {
                     ReadError::Wire(WireError::Protocol {
                         addr: broker(),
@@ -199,9 +275,9 @@ pub(crate) async fn offsets_of<C: Client>(
                 topic: t.clone(),
                 partition: *p,
                 leader: *leader,
-                earliest: get(&earliest, "earliest")?,
-                latest: get(&hwm, "latest")?,
-                last_stable: get(&lso, "last stable")?,
+                earliest: get(earliest, "earliest")?,
+                latest: get(hwm, "latest")?,
+                last_stable: get(lso, "last stable")?,
             };
             check_offsets(&o).map_err(|reason| {
                 ReadError::Wire(WireError::Protocol {
@@ -265,17 +341,8 @@ pub(crate) async fn plan<C: Client>(
     config: &Config,
     spec: &ReadSpec,
 ) -> Result<Vec<PartitionPlan>, ReadError> {
-    retrying(config, || plan_once(client, config, spec)).await
-}
-
-async fn plan_once<C: Client>(
-    client: &C,
-    config: &Config,
-    spec: &ReadSpec,
-) -> Result<Vec<PartitionPlan>, ReadError> {
-    let meta = client.metadata(&spec.topics).await?;
-    let parts = select(&meta, spec)?;
-    let offsets = offsets_of(client, &parts).await?;
+    let mut parts = selected(client, config, spec).await?;
+    let offsets = offsets_of(client, config, spec, &mut parts).await?;
     let committed = config.isolation == Isolation::ReadCommitted;
     let ts_of = |bound: &crate::Bound| {
         let bound = bound.clone();
@@ -285,8 +352,9 @@ async fn plan_once<C: Client>(
         }
     };
     let level = config.isolation_level();
-    let from_ts = list_offsets(client, &parts, level, ts_of(&spec.from)).await?;
-    let to_ts = list_offsets(client, &parts, level, ts_of(&spec.to)).await?;
+    let from_ts =
+        list_offsets_step(client, config, spec, &mut parts, level, ts_of(&spec.from)).await?;
+    let to_ts = list_offsets_step(client, config, spec, &mut parts, level, ts_of(&spec.to)).await?;
 
     let mut plans = Vec::with_capacity(parts.len());
     let mut topics: BTreeMap<String, Arc<str>> = BTreeMap::new();
@@ -348,4 +416,40 @@ async fn plan_once<C: Client>(
         });
     }
     Ok(plans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_offsets_are_checked() {
+        let o = |earliest, last_stable, latest| PartitionOffsets {
+            topic: "t".into(),
+            partition: 0,
+            leader: 1,
+            earliest,
+            latest,
+            last_stable,
+        };
+        // (earliest, LSO, HWM, accepted)
+        let rows = [
+            (0, 0, 0, true),
+            (5, 7, 9, true),
+            (5, 5, 5, true),
+            (-1, 0, 10, false),
+            (6, 5, 10, false),
+            (0, 11, 10, false),
+            (0, i64::MAX, i64::MIN, false),
+        ];
+        for (e, l, h, ok) in rows {
+            let got = check_offsets(&o(e, l, h));
+            assert_eq!(got.is_ok(), ok, "{e} {l} {h}: {got:?}");
+        }
+        let msg = check_offsets(&o(6, 5, 10)).unwrap_err();
+        assert!(
+            msg.contains("t/0 gave earliest 6, last stable 5, high watermark 10"),
+            "{msg}"
+        );
+    }
 }

@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::cursor::{Cause, Cursor};
+use super::guard::TopicGuard;
 use super::policy::{self, Step};
 use crate::backoff::{Backoff, Budget};
 use crate::client::Client;
@@ -30,6 +31,7 @@ use crate::{Config, PartitionPlan, ReadError};
 
 struct Ctx<C> {
     client: Arc<C>,
+    guard: TopicGuard,
     config: Arc<Config>,
     work: mpsc::Sender<Work>,
     reroute: mpsc::UnboundedSender<Cursor>,
@@ -48,6 +50,7 @@ pub(crate) async fn supervise<C: Client>(
     let (reroute, mut rerouted) = mpsc::unbounded_channel();
     let ctx = Arc::new(Ctx {
         client,
+        guard: TopicGuard::new(&plans),
         config: config.clone(),
         work,
         reroute,
@@ -114,7 +117,7 @@ pub(crate) async fn supervise<C: Client>(
             Some(joined) = set.join_next() => {
                 let (leader, gen, result) = joined.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
                 if let Err(e) = result {
-                    return Err(topic_check_first(&*ctx.client, &plans, e).await);
+                    return Err(topic_check_first(&ctx, e).await);
                 }
                 if loops.get(&leader).is_some_and(|(g, _)| *g == gen) {
                     loops.remove(&leader);
@@ -127,7 +130,7 @@ pub(crate) async fn supervise<C: Client>(
     // while it was read would have served offsets of two different logs: Fetch v12 names
     // topics, not ids, so the ids are compared once more now (a recreated topic never gets
     // its old id back, so equal ids mean one incarnation throughout).
-    let topics = planned_topics(&plans);
+    let topics = ctx.guard.topics().to_vec();
     let mut budget = Budget::new(Instant::now(), config.timeout);
     let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
     loop {
@@ -145,18 +148,11 @@ pub(crate) async fn supervise<C: Client>(
     }
 }
 
-fn planned_topics(plans: &[PartitionPlan]) -> Vec<String> {
-    let mut topics: Vec<String> = plans.iter().map(|p| p.spec.topic.to_string()).collect();
-    topics.sort();
-    topics.dedup();
-    topics
-}
-
 /// A topic whose id changed since planning, as an error; with `deleted_counts`, a topic
 /// that is gone too. (After the last fetch, deletion alone is harmless: every record read came
 /// from the planned log. During the read it is waited out within the budget first, since a
 /// broker that just restarted may briefly not know a topic.)
-fn topic_changes(
+pub(crate) fn topic_changes(
     plans: &[PartitionPlan],
     meta: &MetadataResponse,
     deleted_counts: bool,
@@ -192,11 +188,7 @@ fn hex(id: &[u8; 16]) -> String {
 /// Before reporting a partition's failure, see whether its topic changed identity: a
 /// recreated topic shows up first as out-of-range offsets or unknown partitions, and
 /// "recreated" is the error the user can act on.
-async fn topic_check_first<C: Client>(
-    client: &C,
-    plans: &[PartitionPlan],
-    e: ReadError,
-) -> ReadError {
+async fn topic_check_first<C: Client>(ctx: &Ctx<C>, e: ReadError) -> ReadError {
     if !matches!(
         e,
         ReadError::MissingRange { .. }
@@ -206,8 +198,8 @@ async fn topic_check_first<C: Client>(
     ) {
         return e;
     }
-    match client.metadata(&planned_topics(plans)).await {
-        Ok(meta) => topic_changes(plans, &meta, false).unwrap_or(e),
+    match ctx.client.metadata(ctx.guard.topics()).await {
+        Ok(meta) => topic_changes(ctx.guard.plans(), &meta, false).unwrap_or(e),
         Err(_) => e,
     }
 }
@@ -401,6 +393,7 @@ async fn fetch_loop<C: Client>(
                     }
                 }
                 check_budgets(&cursors, &broker)?;
+                ctx.guard.ensure(&*ctx.client).await?;
                 rotation = rotation.wrapping_add(1);
                 send_fetch(&ctx, leader, config, &cursors, rotation)
             }
@@ -492,6 +485,7 @@ async fn fetch_loop<C: Client>(
         // while the engine's channel drains.
         cursors.retain(|c| !c.done());
         if progress && !cursors.is_empty() && throttled_until.is_none() {
+            ctx.guard.ensure(&*ctx.client).await?;
             rotation = rotation.wrapping_add(1);
             pending = Some(send_fetch(&ctx, leader, config, &cursors, rotation));
         }

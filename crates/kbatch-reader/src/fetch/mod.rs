@@ -9,6 +9,7 @@
 
 pub(crate) mod cursor;
 pub(crate) mod driver;
+pub(crate) mod guard;
 pub(crate) mod policy;
 
 pub(crate) use driver::supervise;
