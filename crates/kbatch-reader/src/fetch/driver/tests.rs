@@ -56,7 +56,7 @@ impl State {
     /// Once `recreate_at` has passed, the topic is a new incarnation: a new id, and batches
     /// at the same offsets written in epoch 99.
     fn maybe_recreate(&mut self) {
-        if !self.recreate_at.is_some_and(|t| Instant::now() >= t) {
+        if self.recreate_at.is_none_or(|t| Instant::now() < t) {
             return;
         }
         self.recreate_at = None;
