@@ -105,6 +105,11 @@ impl Budget {
         self.since = now;
     }
 
+    /// Time the step could not have used (waiting on the consumer) does not count.
+    pub(crate) fn extend(&mut self, by: Duration, now: Instant) {
+        self.since = (self.since + by).min(now);
+    }
+
     /// When it runs out.
     pub(crate) fn deadline(&self) -> Instant {
         self.since + self.timeout
@@ -183,5 +188,10 @@ mod tests {
         b.progress(t0 + Duration::from_secs(9));
         assert_eq!(b.exhausted(t0 + Duration::from_secs(18)), None);
         assert_eq!(b.deadline(), t0 + Duration::from_secs(19));
+        // 5 s blocked on a slow consumer do not count; never beyond now.
+        b.extend(Duration::from_secs(5), t0 + Duration::from_secs(20));
+        assert_eq!(b.deadline(), t0 + Duration::from_secs(24));
+        b.extend(Duration::from_secs(60), t0 + Duration::from_secs(20));
+        assert_eq!(b.deadline(), t0 + Duration::from_secs(30));
     }
 }

@@ -56,6 +56,11 @@ impl Cluster {
     /// Metadata response named. A dead bootstrap broker must not end the run while other
     /// brokers of the cluster are alive.
     fn candidates(&self) -> Vec<String> {
+        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
+        self.candidates_locked(&suspects)
+    }
+
+    fn candidates_locked(&self, suspects: &HashMap<String, Instant>) -> Vec<String> {
         let mut out = self.bootstrap.clone();
         let mut known: Vec<(i32, String)> = self
             .addrs
@@ -71,8 +76,7 @@ impl Cluster {
             }
         }
         // Stable sort: brokers that failed recently go last, in the same order otherwise.
-        let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
-        out.sort_by_key(|a| self.is_suspect(&suspects, a));
+        out.sort_by_key(|a| self.is_suspect(suspects, a));
         out
     }
 
@@ -96,8 +100,15 @@ impl Cluster {
     async fn metadata_connection(&self, skip: &[String]) -> Result<Arc<Connection>, WireError> {
         let mut slot = self.meta_conn.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
+            // An open connection to a broker that failed elsewhere is kept unless another
+            // broker is there to ask: leaving it costs a reconnect, which a fault on every
+            // k-th connection could turn into a cycle that never completes.
             let suspects = self.suspects.lock().unwrap_or_else(|e| e.into_inner());
-            if !self.is_suspect(&suspects, c.addr()) {
+            let elsewhere = self
+                .candidates_locked(&suspects)
+                .iter()
+                .any(|a| a != c.addr() && !self.is_suspect(&suspects, a));
+            if !(elsewhere && self.is_suspect(&suspects, c.addr())) {
                 return Ok(c.clone());
             }
         }

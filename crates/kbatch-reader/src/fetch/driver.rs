@@ -489,10 +489,20 @@ async fn fetch_loop<C: Client>(
             rotation = rotation.wrapping_add(1);
             pending = Some(send_fetch(&ctx, leader, config, &cursors, rotation));
         }
+        let handing = Instant::now();
         for w in works {
             if ctx.work.send(w).await.is_err() {
                 // The engine halted (a worker failed or the job stopped): its error wins.
                 return Ok(());
+            }
+        }
+        // Back-pressure (a slow job, a `dump` whose reader stopped reading) is not the
+        // broker's fault: time spent waiting for the engine does not count against budgets.
+        let blocked = handing.elapsed();
+        if blocked > Duration::from_millis(10) {
+            let now = Instant::now();
+            for c in &mut cursors {
+                c.budget.extend(blocked, now);
             }
         }
         if progress {
