@@ -39,12 +39,16 @@ use std::sync::Arc;
 use kbatch_wire::Cluster;
 use tokio::runtime::Runtime;
 
-pub use config::Config;
+pub use config::{parse_properties, Applied, Config, ConfigError, PropertiesError};
 pub use error::ReadError;
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
 };
 pub use kbatch_records::{Isolation, Record};
+pub use kbatch_wire::{
+    CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Secret, Security,
+    TlsSettings,
+};
 pub use plan::{PartitionOffsets, PartitionPlan};
 pub use spec::{Bound, Position, ReadSpec, SpecError};
 
