@@ -10,6 +10,10 @@
 //! - `transactions`: commits, aborts, a commit marker as the last offset, both isolation levels;
 //! - `errors`: unknown topic, unreachable broker, out-of-range offsets, hostile "brokers"
 //!   (HTTP, 2 GiB length prefix, array-count bomb, a silent broker), usage errors and exit codes;
+//! - `security`: TLS (CA file, mutual TLS with every key kind, host name checks), SASL (PLAIN,
+//!   SCRAM-SHA-256/512, OAUTHBEARER) over every listener, a Java client.properties unchanged,
+//!   the failures (wrong password, unknown user, wrong CA, expired, host name, wrong port,
+//!   mechanism not enabled, typo'd key), and a read that outlives its SASL session;
 //! - `trending`: the flagship job against an independently computed report.
 
 mod common;
@@ -18,5 +22,6 @@ mod compaction;
 mod count_dump;
 mod errors;
 mod ranges;
+mod security;
 mod transactions;
 mod trending;

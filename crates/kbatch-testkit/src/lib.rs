@@ -10,6 +10,8 @@
 //!   `KafkaProducer` (two short programs under `java/src`), so test data is written by an
 //!   independent producer: explicit partitions, timestamps, null keys and values, headers,
 //!   transactions that commit or abort.
+//! * [`secure`] starts a broker with SSL, mutual TLS and SASL listeners and certificates of
+//!   its own, for the TLS and SASL tests.
 #![deny(missing_docs)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 pub mod fixtures;
+pub mod secure;
 pub mod trending;
 
 /// The Apache Kafka version the harness installs and runs.
