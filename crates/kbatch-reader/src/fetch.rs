@@ -250,6 +250,8 @@ async fn fetch_loop(
             None => {
                 let c = match connection(&ctx, leader, &mut conn).await {
                     Ok(c) => c,
+                    // A TLS or authentication failure meets the same answer on every retry.
+                    Err(e) if !e.is_retriable() => return Err(e.into()),
                     Err(e) => {
                         last_error = e.to_string();
                         retry(&mut backoff, config, &cursors, &last_error).await?;

@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 
 use crate::{
     cluster_id, free_port, io, kafka_libs, succeeded, watchdog, workspace_root, Broker,
-    TestkitError, BROKER_MARK, STARTED,
+    TestkitError, Tie, BROKER_MARK, STARTED,
 };
 
 /// The SASL user (PLAIN and both SCRAM mechanisms).
@@ -71,6 +71,21 @@ impl SecureBroker {
     pub fn start() -> Result<SecureBroker, TestkitError> {
         let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("kbatch-secure-{}-{n}", std::process::id()));
+        SecureBroker::start_in(&dir, Tie::ToThisProcess)
+    }
+
+    /// Like [`SecureBroker::start`], but the broker outlives this process (state in `dir`,
+    /// stopped by [`crate::stop_detached`]): for `tests/static/run.sh`.
+    pub fn start_detached(dir: &Path) -> Result<SecureBroker, TestkitError> {
+        let mut b = SecureBroker::start_in(dir, Tie::Detached)?;
+        std::fs::write(dir.join("pid"), b.broker.pid.to_string()).map_err(io("writing pid"))?;
+        b.broker.owned = false;
+        b.broker.child = None;
+        Ok(b)
+    }
+
+    fn start_in(dir: &Path, tie: Tie) -> Result<SecureBroker, TestkitError> {
+        let dir = dir.to_path_buf();
         let _ = std::fs::remove_dir_all(&dir);
         let certs = dir.join("certs");
         std::fs::create_dir_all(dir.join("data")).map_err(io("creating the broker dir"))?;
@@ -136,7 +151,9 @@ impl SecureBroker {
             .spawn()
             .map_err(io("starting the broker JVM"))?;
         let pid = child.id();
-        watchdog(std::process::id(), pid, &dir)?;
+        if tie == Tie::ToThisProcess {
+            watchdog(std::process::id(), pid, &dir)?;
+        }
         let mut broker = Broker {
             bootstrap: format!("127.0.0.1:{port}"),
             dir,
