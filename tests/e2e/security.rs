@@ -159,6 +159,7 @@ fn mutual_tls_with_each_key_kind() {
     );
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains(&sb().listeners.mtls), "{}", r.stderr);
+    assert!(r.stderr.contains("client certificate"), "{}", r.stderr);
     assert_eq!(r.stderr.trim().lines().count(), 1, "{}", r.stderr);
 }
 

@@ -447,12 +447,20 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     addr: &str,
     limit: usize,
 ) -> Result<Bytes, WireError> {
-    let io = |e: std::io::Error| WireError::Io {
-        addr: addr.to_string(),
-        reason: if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            "the broker closed the connection".into()
-        } else {
-            e.to_string()
+    let io = |e: std::io::Error| match crate::tls::refusal_after_handshake(&e) {
+        // TLS 1.3 servers judge the client certificate after the client's handshake is done,
+        // so a refusal arrives here: it is final, not a connection hiccup.
+        Some(reason) => WireError::Tls {
+            addr: addr.to_string(),
+            reason,
+        },
+        None => WireError::Io {
+            addr: addr.to_string(),
+            reason: if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                "the broker closed the connection".into()
+            } else {
+                e.to_string()
+            },
         },
     };
     let mut len = [0u8; 4];

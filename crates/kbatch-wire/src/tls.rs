@@ -240,6 +240,18 @@ pub(crate) fn handshake_failure(e: &std::io::Error, host: &str) -> String {
     describe(tls, host)
 }
 
+/// A TLS alert received on an established connection (a client certificate refused after
+/// a TLS 1.3 handshake), in words; `None` for any other I/O error.
+pub(crate) fn refusal_after_handshake(e: &std::io::Error) -> Option<String> {
+    match e.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(alert) => Some(format!(
+            "the broker ended the TLS session ({alert:?}): does the listener require a client \
+             certificate (ssl.certificate.location) that it did not get or did not trust?"
+        )),
+        _ => None,
+    }
+}
+
 fn describe(e: &rustls::Error, host: &str) -> String {
     use CertificateError as C;
     match e {
@@ -436,5 +448,15 @@ mod tests {
         assert!(e.contains("broker.example"), "{e}");
         let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
         assert!(handshake_failure(&eof, "h").contains("PLAINTEXT"));
+        assert_eq!(refusal_after_handshake(&eof), None);
+        let alert = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired),
+        );
+        let e = refusal_after_handshake(&alert).unwrap();
+        assert!(
+            e.contains("CertificateRequired") && e.contains("client"),
+            "{e}"
+        );
     }
 }
