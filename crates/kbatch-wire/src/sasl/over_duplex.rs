@@ -299,3 +299,58 @@ async fn sasl_without_settings_or_support_fails_clearly() {
     assert!(err.to_string().contains("sasl.mechanism"), "{err}");
     assert!(!err.is_retriable());
 }
+
+/// Our SASL response decoders agree with `kafka-protocol` on valid responses, and every
+/// truncation of one is an error, not a panic.
+#[test]
+fn sasl_decoders_agree_with_kafka_protocol() {
+    use crate::messages::{sasl_authenticate, sasl_handshake};
+    use bytes::BytesMut;
+    use kafka_protocol::messages::{SaslAuthenticateResponse, SaslHandshakeResponse};
+    use kafka_protocol::protocol::{Encodable, StrBytes};
+
+    let mut auth = SaslAuthenticateResponse::default();
+    auth.error_code = 58;
+    auth.error_message = Some(StrBytes::from_static_str("Authentication failed"));
+    auth.auth_bytes = Bytes::from_static(b"v=abc");
+    auth.session_lifetime_ms = 3000;
+    for v in 0..=2 {
+        let mut b = BytesMut::new();
+        auth.encode(&mut b, v).unwrap();
+        let b = b.freeze();
+        let ours = sasl_authenticate::decode(v, b.clone()).unwrap();
+        assert_eq!(ours.error_code, 58);
+        assert_eq!(ours.error_message.as_deref(), Some("Authentication failed"));
+        assert_eq!(&ours.auth_bytes[..], b"v=abc");
+        assert_eq!(ours.session_lifetime_ms, if v >= 1 { 3000 } else { 0 });
+        for cut in 0..b.len() {
+            assert!(
+                sasl_authenticate::decode(v, b.slice(..cut)).is_err(),
+                "v{v} cut {cut}"
+            );
+        }
+    }
+    let mut hs = SaslHandshakeResponse::default();
+    hs.error_code = 33;
+    hs.mechanisms = vec![
+        StrBytes::from_static_str("PLAIN"),
+        StrBytes::from_static_str("SCRAM-SHA-512"),
+    ];
+    for v in 0..=1 {
+        let mut b = BytesMut::new();
+        hs.encode(&mut b, v).unwrap();
+        let b = b.freeze();
+        let ours = sasl_handshake::decode(v, b.clone()).unwrap();
+        assert_eq!(ours.error_code, 33);
+        assert_eq!(ours.mechanisms, vec!["PLAIN", "SCRAM-SHA-512"]);
+        for cut in 0..b.len() {
+            assert!(
+                sasl_handshake::decode(v, b.slice(..cut)).is_err(),
+                "v{v} cut {cut}"
+            );
+        }
+    }
+    // An array-count bomb in a tiny handshake response.
+    let bomb = Bytes::from_static(&[0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 1, b'x']);
+    assert!(sasl_handshake::decode(1, bomb).is_err());
+}
