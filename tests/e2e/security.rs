@@ -135,8 +135,15 @@ fn tls_with_a_ca_file_every_subcommand() {
 
 #[test]
 fn mutual_tls_with_each_key_kind() {
-    for kind in ["pkcs8", "pkcs1", "sec1"] {
-        let args = [
+    // PKCS#8, PKCS#1 (RSA), SEC1 (EC), and PKCS#8 encrypted with ssl.key.password (which the
+    // plain keys ignore).
+    for kind in ["pkcs8", "pkcs1", "sec1", "encrypted"] {
+        let mut args = vec![
+            "-X".to_string(),
+            "ssl.key.password=key-Pa55".into(),
+            "-vv".into(),
+        ];
+        args.extend([
             "-X".to_string(),
             "security.protocol=SSL".into(),
             "-X".into(),
@@ -148,8 +155,14 @@ fn mutual_tls_with_each_key_kind() {
             ),
             "-X".into(),
             format!("ssl.key.location={}", cert(&format!("client-{kind}.key"))),
-        ];
-        assert_counts(&count(&sb().listeners.mtls, &refs(&args)), kind);
+        ]);
+        let r = count(&sb().listeners.mtls, &refs(&args));
+        assert_counts(&r, kind);
+        assert!(
+            !r.stderr.contains("key-Pa55"),
+            "{kind}: key password in {}",
+            r.stderr
+        );
     }
     // Without a client certificate the listener refuses us: one clear line, exit 1.
     let ca = format!("ssl.ca.location={}", cert("ca.pem"));

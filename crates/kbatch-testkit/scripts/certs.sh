@@ -50,3 +50,6 @@ leaf client-pkcs1.key client-pkcs1 kbatch-client DNS:kbatch-client clientAuth
 openssl ecparam -name prime256v1 -genkey -noout -out client-sec1.key
 leaf client-sec1.key client-sec1 kbatch-client DNS:kbatch-client clientAuth
 cat client-pkcs8.key client-pkcs8.pem > client-keystore.pem
+# The PKCS#8 client key encrypted (PBES2, AES-256-CBC), for ssl.key.password.
+openssl pkcs8 -topk8 -v2 aes-256-cbc -in client-pkcs8.key -passout pass:key-Pa55 -out client-encrypted.key
+cp client-pkcs8.pem client-encrypted.pem

@@ -8,8 +8,9 @@
 //!   address, then each broker's *advertised* host from Metadata, as the Java client does.
 //! * `verify_hostname = false` still verifies the chain; `verify_certificate = false` verifies
 //!   nothing but the handshake signatures (development only).
-//! * Client certificates (mutual TLS) from PEM: PKCS#8, PKCS#1 and SEC1 keys. Encrypted keys
-//!   are refused with the `openssl` command that decrypts them.
+//! * Client certificates (mutual TLS) from PEM: PKCS#8, PKCS#1 and SEC1 keys; encrypted PKCS#8
+//!   (PBES2, as `openssl pkcs8 -topk8` writes it) with `ssl.key.password`. Legacy
+//!   `Proc-Type: ENCRYPTED` keys are refused with the `openssl` command that converts them.
 //!
 //! Handshake failures are turned into one sentence naming the cause (unknown CA, expired, host
 //! name mismatch, not a TLS port), because rustls' own messages name ASN.1 details.
@@ -28,6 +29,7 @@ use rustls::{
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::security::{CaSource, ClientIdentity, PemSource, TlsSettings};
+use crate::Secret;
 
 /// Files and directories `ssl.ca.location=probe` looks at, as librdkafka does.
 const PROBE_FILES: &[&str] = &[
@@ -176,13 +178,18 @@ fn identity(
         return Err(format!("no certificate in {cert_origin}"));
     }
     let (key_pem, key_origin) = pem_bytes(&id.key, "private key")?;
-    let key = private_key(&key_pem, &key_origin)?;
+    let key = private_key(&key_pem, &key_origin, id.key_password.as_ref())?;
     Ok((chain, key))
 }
 
-/// The private key in `pem`: PKCS#8, PKCS#1 or SEC1. Encrypted keys get the command that
-/// converts them (the key's bytes never go into the message).
-pub(crate) fn private_key(pem: &[u8], origin: &str) -> Result<PrivateKeyDer<'static>, String> {
+/// The private key in `pem`: PKCS#8 (encrypted too, with `password`), PKCS#1 or SEC1. Legacy
+/// encrypted keys get the command that converts them (the key's bytes never go into the
+/// message).
+pub(crate) fn private_key(
+    pem: &[u8],
+    origin: &str,
+    password: Option<&Secret>,
+) -> Result<PrivateKeyDer<'static>, String> {
     let text = String::from_utf8_lossy(pem);
     if text.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(format!(
@@ -190,14 +197,47 @@ pub(crate) fn private_key(pem: &[u8], origin: &str) -> Result<PrivateKeyDer<'sta
              `openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pk8.pem`"
         ));
     }
-    if text.contains("BEGIN ENCRYPTED PRIVATE KEY") {
-        return Err(format!(
-            "{origin} is an encrypted PKCS#8 key, which kbatch does not decrypt yet; decrypt it \
-             with `openssl pkcs8 -in KEY -out KEY.plain.pem` (keep that file private)"
-        ));
+    if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
+        let Some(password) = password else {
+            return Err(format!(
+                "{origin} is an encrypted PKCS#8 key: set ssl.key.password"
+            ));
+        };
+        let der = pem_section(&text, "ENCRYPTED PRIVATE KEY")
+            .ok_or_else(|| format!("the encrypted key in {origin} is not valid PEM"))?;
+        return decrypt_pkcs8(&der, password)
+            .map_err(|why| format!("cannot decrypt {origin}: {why}"));
     }
     PrivateKeyDer::from_pem_slice(pem)
         .map_err(|_| format!("no PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key found in {origin}"))
+}
+
+/// The base64 body of the first `label` section of a PEM text, decoded.
+fn pem_section(text: &str, label: &str) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = text.find(&begin)? + begin.len();
+    let stop = start + text[start..].find(&end)?;
+    let body: String = text[start..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    base64::engine::general_purpose::STANDARD.decode(body).ok()
+}
+
+/// Decrypt an `EncryptedPrivateKeyInfo` (PBES2: PBKDF2 or scrypt, AES-CBC).
+fn decrypt_pkcs8(der: &[u8], password: &Secret) -> Result<PrivateKeyDer<'static>, String> {
+    let info = pkcs8::EncryptedPrivateKeyInfo::try_from(der)
+        .map_err(|_| "it is not a valid encrypted PKCS#8 key".to_string())?;
+    let doc = info.decrypt(password.expose().as_bytes()).map_err(|_| {
+        "wrong ssl.key.password, or a cipher kbatch does not know (PBES2 with AES-CBC is \
+         supported; re-encrypt with `openssl pkcs8 -topk8 -v2 aes-256-cbc`)"
+            .to_string()
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(
+        rustls::pki_types::PrivatePkcs8KeyDer::from(doc.as_bytes().to_vec()),
+    ))
 }
 
 /// The host part of `host:port` (`[v6]:port` too), as verified and sent as SNI.
@@ -400,16 +440,17 @@ mod tests {
     }
 
     #[test]
-    fn encrypted_keys_are_refused_with_a_conversion_and_no_key_bytes() {
+    fn legacy_encrypted_keys_are_refused_with_a_conversion_and_no_key_bytes() {
         let legacy = b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nSECRETBYTES\n-----END RSA PRIVATE KEY-----\n";
-        let e = private_key(legacy, "k.pem").unwrap_err();
+        let e = private_key(legacy, "k.pem", None).unwrap_err();
         assert!(e.contains("openssl pkcs8"), "{e}");
         assert!(!e.contains("SECRETBYTES"));
         let p8 = b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nSECRETBYTES\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        let e = private_key(p8, "k.pem").unwrap_err();
-        assert!(e.contains("openssl pkcs8"), "{e}");
-        assert!(!e.contains("SECRETBYTES"));
-        let e = private_key(b"not a key", "k.pem").unwrap_err();
+        let e = private_key(p8, "k.pem", None).unwrap_err();
+        assert!(e.contains("ssl.key.password"), "{e}");
+        let e = private_key(p8, "k.pem", Some(&Secret::new("pw"))).unwrap_err();
+        assert!(!e.contains("SECRETBYTES") && !e.contains("pw\""), "{e}");
+        let e = private_key(b"not a key", "k.pem", None).unwrap_err();
         assert!(e.contains("PKCS#8"), "{e}");
     }
 
@@ -458,5 +499,26 @@ mod tests {
             e.contains("CertificateRequired") && e.contains("client"),
             "{e}"
         );
+    }
+
+    /// An EC key encrypted by `openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:test-only`
+    /// (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC), made for this test and used nowhere else.
+    const ENCRYPTED: &str = include_str!("../testdata/encrypted-pkcs8.pem");
+    const PLAIN: &str = include_str!("../testdata/plain-pkcs8.pem");
+
+    #[test]
+    fn encrypted_pkcs8_keys_decrypt_with_the_password() {
+        let key = private_key(
+            ENCRYPTED.as_bytes(),
+            "k.pem",
+            Some(&Secret::new("test-only")),
+        )
+        .unwrap();
+        let plain = private_key(PLAIN.as_bytes(), "p.pem", None).unwrap();
+        assert_eq!(key.secret_der(), plain.secret_der());
+        let e =
+            private_key(ENCRYPTED.as_bytes(), "k.pem", Some(&Secret::new("wrong"))).unwrap_err();
+        assert!(e.contains("wrong ssl.key.password"), "{e}");
+        assert!(!e.contains("test-only"));
     }
 }
