@@ -124,8 +124,7 @@ pub struct ClientIdentity {
     pub certificate: PemSource,
     /// The private key: PKCS#8, PKCS#1 (RSA) or SEC1 (EC).
     pub key: PemSource,
-    /// The key's password (`ssl.key.password`). Encrypted keys are refused with a conversion
-    /// hint, so this is only checked for being set.
+    /// The password of an encrypted PKCS#8 key (`ssl.key.password`); unused for plain keys.
     pub key_password: Option<Secret>,
 }
 
