@@ -12,6 +12,10 @@
 //!   an aborted transaction spanning many small fetches (cases 3, 4, 13);
 //! - `errors`: unknown topic, unreachable broker, out-of-range offsets, hostile "brokers"
 //!   (HTTP, 2 GiB length prefix, array-count bomb, a silent broker), usage errors and exit codes;
+//! - `security`: TLS (CA file, mutual TLS with every key kind, host name checks), SASL (PLAIN,
+//!   SCRAM-SHA-256/512, OAUTHBEARER) over every listener, a Java client.properties unchanged,
+//!   the failures (wrong password, unknown user, wrong CA, expired, host name, wrong port,
+//!   mechanism not enabled, typo'd key), and a read that outlives its SASL session;
 //! - `trending`: the flagship job against an independently computed report;
 //! - `failover`: on a 3-node cluster, leaders killed, stopped or frozen mid-read and during
 //!   planning, leader election, reassignment, a client quota: exact reads; a recreated topic:
@@ -29,6 +33,7 @@ mod failover;
 mod faults;
 mod fetch_sizes;
 mod ranges;
+mod security;
 mod soak;
 mod transactions;
 mod trending;

@@ -1,5 +1,6 @@
 //! Flags, and how they map onto the library's `Config` and `ReadSpec`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -83,11 +84,24 @@ pub enum IsolationArg {
 }
 
 /// Flags every subcommand shares.
+///
+/// Settings come from, lowest precedence first: `$KBATCH_BOOTSTRAP`, `--config FILE`, each
+/// `-X key=value` in order, then the explicit flags (`--bootstrap`, `--isolation`,
+/// `--timeout`, `--fetch-max-bytes`, `--partition-max-bytes`).
 #[derive(Debug, Args)]
 pub struct CommonArgs {
-    /// Bootstrap brokers, comma-separated host:port.
-    #[arg(long, env = "KBATCH_BOOTSTRAP", default_value = "localhost:9092")]
-    pub bootstrap: String,
+    /// Bootstrap brokers, comma-separated host:port [default: bootstrap.servers from --config
+    /// or -X, else $KBATCH_BOOTSTRAP, else localhost:9092].
+    #[arg(long)]
+    pub bootstrap: Option<String>,
+    /// A client property, as kcat and librdkafka take it (repeatable): security.protocol,
+    /// sasl.mechanism, sasl.username, ssl.ca.location, … (Java client names too).
+    #[arg(short = 'X', value_name = "KEY=VALUE")]
+    pub property: Vec<String>,
+    /// A .properties file of client keys (like the Java tools' --command-config), applied
+    /// before -X.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// Topic to read (repeatable).
     #[arg(long, required = true)]
     pub topic: Vec<String>,
@@ -100,21 +114,22 @@ pub struct CommonArgs {
     /// Where ranges end (exclusive); same grammar as --from.
     #[arg(long, default_value = "latest", allow_hyphen_values = true)]
     pub to: String,
-    /// Isolation level.
-    #[arg(long, value_enum, default_value_t = IsolationArg::ReadCommitted)]
-    pub isolation: IsolationArg,
-    /// Bounds connecting and each request's retries (e.g. 30s, 500ms, 2m).
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
-    pub timeout: Duration,
+    /// Isolation level [default: isolation.level, else read_committed].
+    #[arg(long, value_enum)]
+    pub isolation: Option<IsolationArg>,
+    /// Bounds connecting and each request's retries (e.g. 30s, 500ms, 2m) [default:
+    /// request.timeout.ms, else 30s].
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
     /// Decode worker threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    /// Fetch max_bytes per response.
-    #[arg(long, default_value_t = Config::default().fetch_max_bytes)]
-    pub fetch_max_bytes: i32,
-    /// Fetch partition_max_bytes.
-    #[arg(long, default_value_t = Config::default().partition_max_bytes)]
-    pub partition_max_bytes: i32,
+    /// Fetch max_bytes per response [default: fetch.max.bytes, else 8388608].
+    #[arg(long)]
+    pub fetch_max_bytes: Option<i32>,
+    /// Fetch partition_max_bytes [default: max.partition.fetch.bytes, else 1048576].
+    #[arg(long)]
+    pub partition_max_bytes: Option<i32>,
     /// Fetched chunks queued per decode worker (back-pressure; bounds memory).
     #[arg(long, default_value_t = Config::default().engine.channel_capacity)]
     pub channel_depth: usize,
@@ -124,36 +139,66 @@ pub struct CommonArgs {
 }
 
 impl CommonArgs {
-    /// The library configuration these flags describe.
-    pub fn config(&self) -> Result<Config, UsageError> {
-        let bootstrap: Vec<String> = self
-            .bootstrap
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        if bootstrap.is_empty() {
+    /// The library configuration these flags describe, and the keys that were ignored
+    /// (known to Kafka clients, meaningless to a bounded read) for one warning line.
+    pub fn config(&self) -> Result<(Config, Vec<String>), UsageError> {
+        let mut config = Config::default();
+        if let Some(b) = std::env::var("KBATCH_BOOTSTRAP")
+            .ok()
+            .filter(|b| !b.trim().is_empty())
+        {
+            config.bootstrap = split_bootstrap(&b);
+        }
+        let mut pairs = Vec::new();
+        if let Some(path) = &self.config_file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                UsageError(format!("--config: cannot read {}: {e}", path.display()))
+            })?;
+            pairs.extend(
+                kbatch_reader::parse_properties(&text)
+                    .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
+            );
+        }
+        for x in &self.property {
+            let Some((k, v)) = x.split_once('=') else {
+                return Err(UsageError(format!(
+                    "-X expects key=value, got {:?}",
+                    x.split(':').next().unwrap_or_default()
+                )));
+            };
+            pairs.push((k.trim().to_string(), v.to_string()));
+        }
+        let applied = config
+            .apply_properties(pairs)
+            .map_err(|e| UsageError(format!("--config/-X: {e}")))?;
+        if let Some(b) = &self.bootstrap {
+            config.bootstrap = split_bootstrap(b);
+        }
+        if config.bootstrap.is_empty() {
             return Err(UsageError("--bootstrap is empty".into()));
         }
-        let mut config = Config {
-            bootstrap,
-            timeout: self.timeout,
-            isolation: match self.isolation {
+        if let Some(t) = self.timeout {
+            config.timeout = t;
+        }
+        if let Some(i) = self.isolation {
+            config.isolation = match i {
                 IsolationArg::ReadCommitted => Isolation::ReadCommitted,
                 IsolationArg::ReadUncommitted => Isolation::ReadUncommitted,
-            },
-            fetch_max_bytes: self.fetch_max_bytes,
-            partition_max_bytes: self.partition_max_bytes,
-            ..Config::default()
-        };
+            };
+        }
+        if let Some(f) = self.fetch_max_bytes {
+            config.fetch_max_bytes = f;
+        }
+        if let Some(p) = self.partition_max_bytes {
+            config.partition_max_bytes = p;
+        }
         config.frame_limit = config
             .frame_limit
-            .max(self.fetch_max_bytes.max(0) as usize + (4 << 20));
+            .max(config.fetch_max_bytes.max(0) as usize + (4 << 20));
         config.engine.threads = self.threads;
         config.engine.channel_capacity = self.channel_depth.max(1);
         config.engine.decompress_cap = self.decompress_cap;
-        Ok(config)
+        Ok((config, applied.ignored))
     }
 
     /// The read these flags describe.
@@ -169,6 +214,14 @@ impl CommonArgs {
             to,
         })
     }
+}
+
+fn split_bootstrap(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// `30s`, `500ms`, `2m`, `1h`, or plain seconds.
@@ -221,7 +274,7 @@ mod tests {
         let Command::Count(common) = cli.command else {
             panic!("count")
         };
-        let config = common.config().unwrap();
+        let config = common.config().unwrap().0;
         assert_eq!(config.bootstrap, vec!["a:1", "b:2"]);
         assert_eq!(config.engine.threads, 3);
         assert_eq!(config.isolation, Isolation::ReadUncommitted);
@@ -229,5 +282,75 @@ mod tests {
         assert!(matches!(spec.from.default, Position::Timestamp(_)));
         assert_eq!(spec.to.position("t", 0), Position::Offset(5));
         assert_eq!(spec.to.position("t", 1), Position::Latest);
+    }
+
+    fn common(args: &[&str]) -> CommonArgs {
+        let mut argv = vec!["kbatch", "count", "--topic", "t"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).unwrap().command {
+            Command::Count(c) => c,
+            _ => panic!("count"),
+        }
+    }
+
+    /// `--config`, then `-X` in order, then explicit flags; the last value of a key wins.
+    #[test]
+    fn precedence_of_file_x_and_flags() {
+        let dir = std::env::temp_dir().join(format!("kbatch-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("client.properties");
+        std::fs::write(
+            &file,
+            "bootstrap.servers=file:1\nclient.id=from-file\nrequest.timeout.ms=1000\ngroup.id=g\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let (c, ignored) = common(&["--config", f]).config().unwrap();
+        assert_eq!(c.bootstrap, vec!["file:1"]);
+        assert_eq!(c.client_id, "from-file");
+        assert_eq!(c.timeout, Duration::from_secs(1));
+        assert_eq!(ignored, vec!["group.id"]);
+        let (c, _) = common(&[
+            "--config",
+            f,
+            "-X",
+            "bootstrap.servers=x:1",
+            "-X",
+            "bootstrap.servers=x:2",
+            "-X",
+            "isolation.level=read_uncommitted",
+        ])
+        .config()
+        .unwrap();
+        assert_eq!(c.bootstrap, vec!["x:2"]);
+        assert_eq!(c.isolation, Isolation::ReadUncommitted);
+        let (c, _) = common(&[
+            "--config",
+            f,
+            "-X",
+            "bootstrap.servers=x:1",
+            "--bootstrap",
+            "flag:1",
+            "--timeout",
+            "5s",
+            "--isolation",
+            "read_committed",
+            "-X",
+            "isolation.level=read_uncommitted",
+        ])
+        .config()
+        .unwrap();
+        assert_eq!(c.bootstrap, vec!["flag:1"]);
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(c.isolation, Isolation::ReadCommitted);
+        let e = common(&["-X", "sasl.mechanizm=PLAIN"])
+            .config()
+            .unwrap_err();
+        assert!(e.0.contains("did you mean sasl.mechanism?"), "{e}");
+        let e = common(&["-X", "novalue"]).config().unwrap_err();
+        assert!(e.0.contains("key=value"), "{e}");
+        let e = common(&["--config", "/no/such/file"]).config().unwrap_err();
+        assert!(e.0.contains("/no/such/file"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -94,7 +94,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn connect(common: &CommonArgs) -> anyhow::Result<Reader> {
-    let config = common.config()?;
+    let (config, ignored) = common.config()?;
+    if !ignored.is_empty() {
+        eprintln!(
+            "kbatch: warning: ignoring keys that mean nothing to a bounded read: {}",
+            ignored.join(", ")
+        );
+    }
     let bootstrap = config.bootstrap.join(",");
     Reader::connect(config).with_context(|| format!("connecting to {bootstrap}"))
 }

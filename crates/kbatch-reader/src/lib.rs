@@ -26,6 +26,26 @@
 //! println!("{total} records");
 //! # Ok::<(), kbatch_reader::ReadError>(())
 //! ```
+//!
+//! Secured clusters are configured with the client keys Kafka users already have
+//! (librdkafka's names or the Java client's), through [`Config::from_properties`]; the typed
+//! result is [`Config::security`], and passwords stay [`Secret`]s that never print:
+//!
+//! ```no_run
+//! use kbatch_reader::{Config, Count, ReadSpec};
+//!
+//! let (config, ignored) = Config::from_properties([
+//!     ("bootstrap.servers", "broker-1:9093"),
+//!     ("security.protocol", "SASL_SSL"),
+//!     ("sasl.mechanism", "SCRAM-SHA-512"),
+//!     ("sasl.username", "alice"),
+//!     ("sasl.password", "…"),
+//!     ("ssl.ca.location", "/etc/kafka/ca.pem"),
+//! ])?;
+//! assert!(ignored.ignored.is_empty());
+//! let outcome = kbatch_reader::read(config, &ReadSpec::topics(["web_stream"]), &Count)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -42,12 +62,16 @@ mod spec;
 use tokio::runtime::Runtime;
 
 pub use async_reader::AsyncReader;
-pub use config::Config;
+pub use config::{parse_properties, Applied, Config, ConfigError, PropertiesError};
 pub use error::ReadError;
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
 };
 pub use kbatch_records::{Isolation, Record};
+pub use kbatch_wire::{
+    CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Secret, Security,
+    TlsSettings,
+};
 pub use plan::{PartitionOffsets, PartitionPlan};
 pub use spec::{Bound, Position, ReadSpec, SpecError};
 

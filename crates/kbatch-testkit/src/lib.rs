@@ -16,6 +16,8 @@
 //!   control one node of it;
 //! * [`proxy::Proxy`] is a TCP fault proxy (cut, stall, slow down, reset) in front of a broker
 //!   that advertises the proxy's address ([`Broker::start_behind`]).
+//! * [`secure`] starts a broker with SSL, mutual TLS and SASL listeners and certificates of
+//!   its own, for the TLS and SASL tests.
 #![deny(missing_docs)]
 
 use std::io::{BufRead, BufReader, Write};
@@ -33,6 +35,7 @@ mod cluster;
 pub mod fixtures;
 mod node;
 pub mod proxy;
+pub mod secure;
 pub mod trending;
 
 pub use cluster::{shared_cluster, Cluster, PartitionLeader};

@@ -5,6 +5,8 @@
 //! kbatch-testkit fixtures --out DIR [--librdkafka-producer BIN]
 //!                                           # capture fixtures/ from a fresh broker
 //! kbatch-testkit start --dir DIR            # prints the bootstrap address; broker stays up
+//! kbatch-testkit start-secure --dir DIR     # the secured broker (testkit::secure), detached;
+//!                                           # prints plaintext=, sasl_ssl=, ca=, user=, password=
 //! kbatch-testkit stop --dir DIR
 //! kbatch-testkit create-topic --bootstrap B --topic T --partitions N [--config k=v]...
 //! kbatch-testkit produce-trending --bootstrap B --topic T --partitions N --events COUNT
@@ -79,6 +81,18 @@ fn run(args: &[String]) -> Result<(), String> {
             let dir = PathBuf::from(one(&f, "dir")?);
             let b = Broker::start_detached(&dir).map_err(|e| e.to_string())?;
             println!("{}", b.bootstrap);
+            Ok(())
+        }
+        "start-secure" => {
+            // key=value lines for tests/static/run.sh.
+            let dir = PathBuf::from(one(&f, "dir")?);
+            let b = kbatch_testkit::secure::SecureBroker::start_detached(&dir)
+                .map_err(|e| e.to_string())?;
+            println!("plaintext={}", b.broker.bootstrap);
+            println!("sasl_ssl={}", b.listeners.sasl_ssl);
+            println!("ca={}", b.cert("ca.pem").display());
+            println!("user={}", kbatch_testkit::secure::USER);
+            println!("password={}", kbatch_testkit::secure::PASSWORD);
             Ok(())
         }
         "stop" => kbatch_testkit::stop_detached(&PathBuf::from(one(&f, "dir")?))

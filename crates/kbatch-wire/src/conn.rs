@@ -6,10 +6,16 @@
 //! a frame that breaks the rules, an unknown correlation id, a request timeout) *poisons* it:
 //! every in-flight request fails with that error at once, later requests fail immediately,
 //! and a late response can never be matched to a new request.
+//!
+//! With TLS configured, [`Connection::connect`] wraps the TCP stream before anything is sent;
+//! with SASL, [`Connection::over`] authenticates right after ApiVersions (the only requests a
+//! SASL listener answers before that), so every connection a [`Cluster`](crate::Cluster)
+//! makes, first or remade, is secured the same way.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -89,6 +95,12 @@ pub struct Connection {
     next_id: AtomicI32,
     cfg: WireConfig,
     versions: Versions,
+    /// SaslAuthenticate version, when the broker speaks SaslHandshake v1 and SaslAuthenticate
+    /// v1 or v2.
+    pub(crate) sasl_version: Option<i16>,
+    /// KIP-368: the broker ends the SASL session at its lifetime; the connection reports
+    /// itself closed a little before, so callers replace it instead of losing a request.
+    pub(crate) reauth_at: Option<Instant>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -138,10 +150,30 @@ impl Connection {
             .await
             .map_err(|_| connect_err(format!("timed out after {:?}", cfg.connect_timeout)))??;
         let _ = stream.set_nodelay(true);
+        if !cfg.security.protocol.tls() {
+            return Connection::over(stream, addr.to_string(), cfg).await;
+        }
+        let tls_err = |reason: String| WireError::Tls {
+            addr: addr.to_string(),
+            reason,
+        };
+        let tls = crate::tls::client_config(&cfg.security.tls).map_err(tls_err)?;
+        let stream = tokio::time::timeout(
+            cfg.connect_timeout,
+            crate::tls::handshake(stream, addr, tls),
+        )
+        .await
+        .map_err(|_| WireError::Timeout {
+            addr: addr.to_string(),
+            api: "the TLS handshake",
+            after: cfg.connect_timeout,
+        })?
+        .map_err(tls_err)?;
         Connection::over(stream, addr.to_string(), cfg).await
     }
 
-    /// Wrap any stream (tests use `tokio::io::duplex`) and negotiate versions.
+    /// Wrap any stream (tests use `tokio::io::duplex`), negotiate versions, and authenticate
+    /// when the security protocol says SASL.
     pub async fn over<S>(stream: S, addr: String, cfg: &WireConfig) -> Result<Connection, WireError>
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -166,8 +198,13 @@ impl Connection {
                 list_offsets: list_offsets::VERSIONS.1,
                 fetch: fetch::VERSIONS.1,
             },
+            sasl_version: None,
+            reauth_at: None,
         };
         conn.negotiate().await?;
+        if cfg.security.protocol.sasl() {
+            conn.authenticate(cfg.security.sasl.as_ref()).await?;
+        }
         Ok(conn)
     }
 
@@ -214,6 +251,7 @@ impl Connection {
             list_offsets: pick("ListOffsets", list_offsets::KEY, list_offsets::VERSIONS)?,
             fetch: pick("Fetch", fetch::KEY, fetch::VERSIONS)?,
         };
+        self.sasl_version = crate::sasl::exchange::version(&resp.apis);
         Ok(())
     }
 
@@ -230,6 +268,7 @@ impl Connection {
     /// The connection failed or timed out; make a new one.
     pub fn is_closed(&self) -> bool {
         self.shared.closed.load(Ordering::SeqCst)
+            || self.reauth_at.is_some_and(|t| Instant::now() >= t)
     }
 
     /// Metadata for `topics` (`None`: all topics).
@@ -276,7 +315,7 @@ impl Connection {
 
     /// A response that does not decode poisons the connection: what follows it on the wire
     /// cannot be trusted either.
-    fn decoded<T>(&self, r: Result<T, crate::DecodeError>) -> Result<T, WireError> {
+    pub(crate) fn decoded<T>(&self, r: Result<T, crate::DecodeError>) -> Result<T, WireError> {
         r.map_err(|source| {
             let e = WireError::Decode {
                 addr: self.addr().to_string(),
@@ -288,7 +327,7 @@ impl Connection {
     }
 
     /// Send one request and wait for its response body (after the response header).
-    async fn call<T: kafka_protocol::protocol::Encodable>(
+    pub(crate) async fn call<T: kafka_protocol::protocol::Encodable>(
         &self,
         api: &'static str,
         key: i16,
@@ -408,12 +447,20 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
     addr: &str,
     limit: usize,
 ) -> Result<Bytes, WireError> {
-    let io = |e: std::io::Error| WireError::Io {
-        addr: addr.to_string(),
-        reason: if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            "the broker closed the connection".into()
-        } else {
-            e.to_string()
+    let io = |e: std::io::Error| match crate::tls::refusal_after_handshake(&e) {
+        // TLS 1.3 servers judge the client certificate after the client's handshake is done,
+        // so a refusal arrives here: it is final, not a connection hiccup.
+        Some(reason) => WireError::Tls {
+            addr: addr.to_string(),
+            reason,
+        },
+        None => WireError::Io {
+            addr: addr.to_string(),
+            reason: if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                "the broker closed the connection".into()
+            } else {
+                e.to_string()
+            },
         },
     };
     let mut len = [0u8; 4];

@@ -188,6 +188,35 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
+    /// A classic (int16-length) nullable string.
+    pub(crate) fn nullable_str16(&mut self) -> Result<Option<String>, DecodeError> {
+        let n = self.i16()?;
+        if n < 0 {
+            return Ok(None);
+        }
+        let s = self.take(n as usize)?;
+        String::from_utf8(s.to_vec())
+            .map(Some)
+            .map_err(|_| self.err("string is not UTF-8"))
+    }
+
+    /// A classic (int16-length) string.
+    pub(crate) fn str16(&mut self) -> Result<String, DecodeError> {
+        self.nullable_str16()?
+            .ok_or_else(|| self.err("null where a string is required"))
+    }
+
+    /// Classic (int32-length) nullable bytes, sliced zero-copy out of the frame.
+    pub(crate) fn bytes32(&mut self) -> Result<Bytes, DecodeError> {
+        let n = self.i32()?;
+        if n < 0 {
+            return Ok(Bytes::new());
+        }
+        let start = self.pos;
+        self.take(n as usize)?;
+        Ok(self.buf.slice(start..start + n as usize))
+    }
+
     /// The whole body must be consumed: trailing bytes mean we misparsed (case 29).
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.remaining() != 0 {

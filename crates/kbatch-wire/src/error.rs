@@ -51,7 +51,7 @@ pub enum WireError {
         addr: String,
     },
     /// The peer speaks TLS.
-    #[error("{addr} answered with TLS; kbatch speaks PLAINTEXT only (TLS is not supported yet)")]
+    #[error("{addr} answered with TLS to a plaintext connection: set security.protocol=ssl (or sasl_ssl)")]
     LooksLikeTls {
         /// Address.
         addr: String,
@@ -96,6 +96,28 @@ pub enum WireError {
         code: i16,
         /// Its name.
         name: &'static str,
+    },
+    /// TLS could not be set up (CA file, client key) or the handshake failed (unknown CA,
+    /// expired certificate, host name mismatch, not a TLS port). Not retriable: trying again
+    /// meets the same certificate.
+    #[error("TLS with broker {addr} failed: {reason}")]
+    Tls {
+        /// Broker address.
+        addr: String,
+        /// The cause, in words (never key material).
+        reason: String,
+    },
+    /// SASL authentication failed: wrong credentials, a mechanism the listener does not
+    /// enable, or a broker that could not prove itself (SCRAM). Not retriable: retrying wrong
+    /// credentials only locks accounts and floods the broker's log.
+    #[error("authentication with {mechanism} to broker {addr} failed: {reason}")]
+    Auth {
+        /// Broker address.
+        addr: String,
+        /// The SASL mechanism.
+        mechanism: &'static str,
+        /// The cause, in words (never a password or token).
+        reason: String,
     },
     /// A broker id from metadata that is not in the broker list.
     #[error("no address known for broker node {node_id}")]

@@ -10,6 +10,12 @@
 //!   its own size ([`decode`]).
 //! * [`kafka_code`] is the one table of Kafka error codes, with what a reader should do.
 //!
+//! * Secured clusters: [`Security`] says whether connections use TLS ([`tls`](self) on rustls
+//!   with the `ring` provider, hostname verified by default) and SASL (PLAIN, SCRAM-SHA-256/512,
+//!   OAUTHBEARER, as pure state machines driven over SaslHandshake v1 + SaslAuthenticate).
+//!   Both apply to every connection: bootstrap, brokers, reconnections. Passwords, tokens and
+//!   keys are [`Secret`]s, which never print.
+//!
 //! Connections are generic over the stream ([`Connection::over`]), so tests run over
 //! `tokio::io::duplex` without a broker. Host names are resolved without the C library's NSS
 //! ([`resolve`]), so a fully static binary resolves `/etc/hosts` and DNS on any host.
@@ -22,6 +28,10 @@ pub mod decode;
 mod error;
 pub mod messages;
 pub mod resolve;
+mod sasl;
+mod secret;
+pub mod security;
+mod tls;
 
 use std::time::Duration;
 
@@ -34,6 +44,10 @@ pub use messages::fetch::{
 };
 pub use messages::list_offsets::{ListOffsetsPartition, ListOffsetsRequest, ListOffsetsResponse};
 pub use messages::metadata::{BrokerMeta, MetadataResponse, PartitionMeta, TopicMeta};
+pub use secret::Secret;
+pub use security::{
+    CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Security, TlsSettings,
+};
 
 /// Connection settings.
 #[derive(Debug, Clone)]
@@ -46,6 +60,8 @@ pub struct WireConfig {
     pub request_timeout: Duration,
     /// Resolving and connecting must finish within this (default 10 s).
     pub connect_timeout: Duration,
+    /// TLS and SASL for every connection (default: PLAINTEXT).
+    pub security: Security,
 }
 
 impl Default for WireConfig {
@@ -55,6 +71,7 @@ impl Default for WireConfig {
             frame_limit: 100 << 20,
             request_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            security: Security::default(),
         }
     }
 }

@@ -1,6 +1,8 @@
 #![no_main]
 use bytes::Bytes;
-use kbatch_wire::messages::{api_versions, fetch, list_offsets, metadata};
+use kbatch_wire::messages::{
+    api_versions, fetch, list_offsets, metadata, sasl_authenticate, sasl_handshake,
+};
 use libfuzzer_sys::fuzz_target;
 
 // Every response decoder kbatch uses, at every version it speaks.
@@ -15,5 +17,9 @@ fuzz_target!(|data: &[u8]| {
     for v in 6..=9 {
         let _ = list_offsets::decode(v, b.clone());
     }
+    for v in 0..=2 {
+        let _ = sasl_authenticate::decode(v, b.clone());
+    }
+    let _ = sasl_handshake::decode(1, b.clone());
     let _ = fetch::decode(12, b);
 });

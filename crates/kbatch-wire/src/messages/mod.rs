@@ -5,6 +5,8 @@ pub mod api_versions;
 pub mod fetch;
 pub mod list_offsets;
 pub mod metadata;
+pub mod sasl_authenticate;
+pub mod sasl_handshake;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::RequestHeader;

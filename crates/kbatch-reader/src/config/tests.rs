@@ -1,0 +1,318 @@
+//! Client keys → `Config`, table-driven.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn from(pairs: &[(&str, &str)]) -> Result<(Config, Applied), ConfigError> {
+    Config::from_properties(pairs.iter().copied())
+}
+
+fn ok(pairs: &[(&str, &str)]) -> Config {
+    from(pairs).unwrap_or_else(|e| panic!("{pairs:?}: {e}")).0
+}
+
+#[test]
+fn general_keys() {
+    let c = ok(&[
+        ("bootstrap.servers", "a:1, b:2"),
+        ("isolation.level", "READ_UNCOMMITTED"),
+        ("fetch.max.bytes", "1048576"),
+        ("max.partition.fetch.bytes", "65536"),
+        ("client.id", "me"),
+        ("request.timeout.ms", "1500"),
+    ]);
+    assert_eq!(c.bootstrap, vec!["a:1", "b:2"]);
+    assert_eq!(c.isolation, Isolation::ReadUncommitted);
+    assert_eq!(c.fetch_max_bytes, 1 << 20);
+    assert_eq!(c.partition_max_bytes, 65536);
+    assert_eq!(c.client_id, "me");
+    assert_eq!(c.timeout, Duration::from_millis(1500));
+    assert_eq!(c.security.protocol, Protocol::Plaintext);
+    // The last value of a key wins; an alias is the same key.
+    let c = ok(&[
+        ("metadata.broker.list", "x:1"),
+        ("bootstrap.servers", "y:2"),
+    ]);
+    assert_eq!(c.bootstrap, vec!["y:2"]);
+}
+
+#[test]
+fn sasl_settings_from_librdkafka_and_java_names() {
+    let scram = |hash| SaslSettings::Scram {
+        hash,
+        username: "alice".into(),
+        password: Secret::new("pw\"1"),
+    };
+    let plain = SaslSettings::Plain {
+        username: "alice".into(),
+        password: Secret::new("pw\"1"),
+    };
+    let jaas_scram = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="pw\"1";"#;
+    let jaas_plain = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="pw\"1";"#;
+    type Case<'a> = (Vec<(&'a str, &'a str)>, SaslSettings, Protocol);
+    let cases: Vec<Case> = vec![
+        (
+            vec![
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanisms", "SCRAM-SHA-256"),
+                ("sasl.username", "alice"),
+                ("sasl.password", "pw\"1"),
+            ],
+            scram(ScramHash::Sha256),
+            Protocol::SaslSsl,
+        ),
+        (
+            vec![
+                ("security.protocol", "sasl_plaintext"),
+                ("sasl.mechanism", "scram-sha-512"),
+                ("sasl.jaas.config", jaas_scram),
+            ],
+            scram(ScramHash::Sha512),
+            Protocol::SaslPlaintext,
+        ),
+        (
+            vec![
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.jaas.config", jaas_plain),
+            ],
+            plain.clone(),
+            Protocol::SaslSsl,
+        ),
+        (
+            vec![
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "PLAIN"),
+                ("sasl.username", "alice"),
+                ("sasl.password", "pw\"1"),
+            ],
+            plain,
+            Protocol::SaslSsl,
+        ),
+        (
+            vec![
+                ("security.protocol", "SASL_PLAINTEXT"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+                (
+                    "sasl.oauthbearer.config",
+                    "principal=admin scope=a,b lifeSeconds=60 extension_trace=7",
+                ),
+            ],
+            SaslSettings::OAuthBearerUnsecured {
+                principal: "admin".into(),
+                scope: vec!["a".into(), "b".into()],
+                life: Duration::from_secs(60),
+                extensions: vec![("trace".into(), "7".into())],
+            },
+            Protocol::SaslPlaintext,
+        ),
+    ];
+    for (pairs, want, protocol) in cases {
+        let c = ok(&pairs);
+        assert_eq!(c.security.protocol, protocol, "{pairs:?}");
+        assert_eq!(c.security.sasl.as_ref(), Some(&want), "{pairs:?}");
+    }
+}
+
+#[test]
+fn tls_settings() {
+    let c = ok(&[
+        ("security.protocol", "ssl"),
+        ("ssl.ca.location", "/ca.pem"),
+        ("ssl.certificate.location", "/c.pem"),
+        ("ssl.key.location", "/k.pem"),
+        ("ssl.key.password", "kp"),
+        ("ssl.endpoint.identification.algorithm", "none"),
+    ]);
+    let tls = &c.security.tls;
+    assert_eq!(tls.ca, CaSource::Location(PathBuf::from("/ca.pem")));
+    assert!(!tls.verify_hostname && tls.verify_certificate);
+    let id = tls.identity.as_ref().unwrap();
+    assert_eq!(id.certificate, PemSource::File("/c.pem".into()));
+    assert_eq!(id.key, PemSource::File("/k.pem".into()));
+    assert!(!format!("{c:?}").contains("kp\""));
+
+    // A Java client.properties with PEM stores.
+    let c = ok(&[
+        ("security.protocol", "SSL"),
+        ("ssl.truststore.type", "PEM"),
+        ("ssl.truststore.location", "/t.pem"),
+        ("ssl.keystore.type", "PEM"),
+        ("ssl.keystore.location", "/ks.pem"),
+        ("ssl.endpoint.identification.algorithm", ""),
+        ("ssl.truststore.password", "ignored"),
+    ]);
+    let tls = &c.security.tls;
+    assert_eq!(tls.ca, CaSource::Location(PathBuf::from("/t.pem")));
+    assert!(!tls.verify_hostname);
+    let id = tls.identity.as_ref().unwrap();
+    assert_eq!(id.certificate, PemSource::File("/ks.pem".into()));
+    assert_eq!(id.key, PemSource::File("/ks.pem".into()));
+
+    for (pairs, ca, host, cert) in [
+        (
+            vec![("ssl.ca.location", "probe")],
+            CaSource::Probe,
+            true,
+            true,
+        ),
+        (
+            vec![("ssl.ca.pem", "PEM")],
+            CaSource::Pem("PEM".into()),
+            true,
+            true,
+        ),
+        (
+            vec![("enable.ssl.certificate.verification", "false")],
+            CaSource::BuiltIn,
+            true,
+            false,
+        ),
+        (
+            vec![("ssl.endpoint.identification.algorithm", "HTTPS")],
+            CaSource::BuiltIn,
+            true,
+            true,
+        ),
+    ] {
+        let mut pairs = pairs;
+        pairs.push(("security.protocol", "ssl"));
+        let c = ok(&pairs);
+        assert_eq!(c.security.tls.ca, ca, "{pairs:?}");
+        assert_eq!(c.security.tls.verify_hostname, host, "{pairs:?}");
+        assert_eq!(c.security.tls.verify_certificate, cert, "{pairs:?}");
+    }
+}
+
+#[test]
+fn bad_keys_and_values_are_usage_errors_without_secrets() {
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (
+            vec![("sasl.mechanizm", "PLAIN")],
+            "did you mean sasl.mechanism?",
+        ),
+        (
+            vec![("colour", "blue")],
+            "unknown configuration key \"colour\"",
+        ),
+        (vec![("security.protocol", "tls")], "security.protocol"),
+        (vec![("isolation.level", "dirty")], "read_committed"),
+        (vec![("fetch.max.bytes", "-1")], "positive"),
+        (
+            vec![("security.protocol", "sasl_ssl")],
+            "needs sasl.mechanism",
+        ),
+        (
+            vec![
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "SCRAM-SHA-256"),
+                ("sasl.password", "TOPSECRET"),
+            ],
+            "needs sasl.username",
+        ),
+        (
+            vec![
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "GSSAPI"),
+            ],
+            "Kerberos",
+        ),
+        (
+            vec![
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.mechanism", "OAUTHBEARER"),
+                ("sasl.oauthbearer.method", "oidc"),
+                ("sasl.oauthbearer.client.secret", "TOPSECRET"),
+            ],
+            "not supported yet",
+        ),
+        (
+            vec![
+                ("security.protocol", "ssl"),
+                ("ssl.truststore.type", "JKS"),
+                ("ssl.truststore.location", "/t.jks"),
+            ],
+            "keytool -importkeystore",
+        ),
+        (
+            vec![
+                ("security.protocol", "ssl"),
+                ("ssl.keystore.type", "PKCS12"),
+            ],
+            "openssl pkcs12",
+        ),
+        (
+            vec![
+                ("security.protocol", "ssl"),
+                ("ssl.certificate.location", "/c"),
+            ],
+            "ssl.key.location",
+        ),
+        (
+            vec![
+                ("security.protocol", "sasl_ssl"),
+                ("sasl.jaas.config", "X required password=\"TOPSECRET"),
+            ],
+            "not closed",
+        ),
+        (
+            vec![("ssl.endpoint.identification.algorithm", "dns")],
+            "https",
+        ),
+    ];
+    for (pairs, needle) in cases {
+        let e = from(&pairs).unwrap_err().to_string();
+        assert!(e.contains(needle), "{pairs:?}: {e}");
+        assert!(!e.contains("TOPSECRET"), "{pairs:?}: {e}");
+    }
+}
+
+#[test]
+fn known_but_irrelevant_keys_are_listed_once() {
+    let (c, applied) = from(&[
+        ("group.id", "g"),
+        ("auto.offset.reset", "earliest"),
+        ("group.id", "h"),
+        ("sasl.login.callback.handler.class", "x"),
+        ("client.id", "c"),
+    ])
+    .unwrap();
+    assert_eq!(
+        applied.ignored,
+        vec![
+            "group.id",
+            "auto.offset.reset",
+            "sasl.login.callback.handler.class"
+        ]
+    );
+    assert_eq!(c.client_id, "c");
+}
+
+#[test]
+fn a_java_client_properties_file_works_unchanged() {
+    let text = r#"
+# client.properties as the Java tools take it
+bootstrap.servers=localhost:9095
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required \
+    username="alice" \
+    password="alice-secret";
+ssl.truststore.type=PEM
+ssl.truststore.location=/etc/kafka/ca.pem
+group.id=ignored
+"#;
+    let pairs = parse_properties(text).unwrap();
+    let (c, applied) = Config::from_properties(pairs).unwrap();
+    assert_eq!(c.bootstrap, vec!["localhost:9095"]);
+    assert_eq!(
+        c.security.sasl,
+        Some(SaslSettings::Scram {
+            hash: ScramHash::Sha512,
+            username: "alice".into(),
+            password: Secret::new("alice-secret"),
+        })
+    );
+    assert_eq!(applied.ignored, vec!["group.id"]);
+    assert!(!format!("{c:?}").contains("alice-secret"));
+}
