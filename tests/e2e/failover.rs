@@ -31,16 +31,35 @@ fn other(n: u32) -> u32 {
     n % 3 + 1
 }
 
+/// Make the node leading most partitions of `topic` lead two thirds of them (4 of 6):
+/// reorder replica lists (same replicas, no data moves) and run a preferred election.
+/// Returns the node and the partitions it leads.
+fn concentrate_leaders(c: &Cluster, topic: &str) -> (u32, Vec<i32>) {
+    let (victim, _) = c.busiest_leader(topic).unwrap();
+    let moves: Vec<(i32, Vec<u32>)> = c
+        .leaders(topic)
+        .unwrap()
+        .into_iter()
+        .take(BIG_PARTITIONS as usize * 2 / 3)
+        .map(|p| {
+            let mut r = vec![victim];
+            r.extend(p.replicas.iter().copied().filter(|&n| n != victim));
+            (p.partition, r)
+        })
+        .collect();
+    c.reassign(topic, &moves).unwrap();
+    c.elect_preferred(topic).unwrap();
+    let (busiest, led) = c.busiest_leader(topic).unwrap();
+    assert_eq!(busiest, victim);
+    assert!(led.len() >= moves.len(), "node {victim} leads {led:?}");
+    (victim, led)
+}
+
 /// Read the big topic; once `GATE` lines are out, apply `fault` to the node leading most
 /// partitions; the read must complete exactly.
 fn fault_mid_read(what: &str, timeout: &str, fault: impl FnOnce(&mut Cluster, u32, &str)) {
     let (mut c, big) = failover_cluster();
-    let (victim, led) = c.busiest_leader(&big.topic).unwrap();
-    assert!(
-        !led.is_empty(),
-        "node {victim} leads partitions of {}",
-        big.topic
-    );
+    let (victim, led) = concentrate_leaders(&c, &big.topic);
     let args = dump_args(&c, big, other(victim), timeout);
     let mut r = start_kbatch(&refs(&args));
     assert_eq!(
@@ -95,28 +114,44 @@ fn leader_paused_mid_read() {
     );
 }
 
-/// The leader freezes before kbatch starts and is killed 1.5 s later: its partitions'
-/// ListOffsets cannot be answered until the controller fences it (3.5 s after its last
-/// heartbeat), so the kill lands during planning, between Metadata and ListOffsets.
-#[test]
-fn leader_killed_during_planning() {
+/// The leader freezes before kbatch starts and `fault` ends it 1.5 s later: its
+/// partitions' ListOffsets cannot be answered until the controller fences it (3.5 s after
+/// its last heartbeat), so the fault lands during planning, between Metadata and
+/// ListOffsets.
+fn fault_during_planning(what: &str, fault: impl FnOnce(&mut Cluster, u32)) {
     let (mut c, big) = failover_cluster();
-    let (victim, led) = c.busiest_leader(&big.topic).unwrap();
+    let (victim, led) = concentrate_leaders(&c, &big.topic);
     c.node_mut(victim).pause();
     let args = dump_args(&c, big, other(victim), "30s");
     let r = start_kbatch(&refs(&args));
     std::thread::sleep(Duration::from_millis(1500));
-    c.node_mut(victim).kill();
+    fault(&mut c, victim);
     let run = r.finish(Duration::from_secs(180));
     assert!(
         run.elapsed >= Duration::from_millis(1500),
-        "kbatch cannot have planned before the frozen leader died: {:?}",
+        "kbatch cannot have planned before the frozen leader went: {:?}",
         run.elapsed
     );
     big.assert_exact(
         &run,
-        &format!("leader (node {victim}, partitions {led:?}) killed during planning"),
+        &format!("{what} (node {victim}, leader of partitions {led:?})"),
     );
+}
+
+#[test]
+fn leader_killed_during_planning() {
+    fault_during_planning("leader killed during planning", |c, victim| {
+        c.node_mut(victim).kill()
+    });
+}
+
+/// SIGTERM to the frozen node (it is resumed first): a controlled shutdown while kbatch
+/// waits for its ListOffsets answers.
+#[test]
+fn leader_stopped_during_planning() {
+    fault_during_planning("leader stopped gracefully during planning", |c, victim| {
+        c.node_mut(victim).terminate().unwrap()
+    });
 }
 
 /// `kafka-leader-election` (preferred) moves leadership back to a restarted node mid-read:

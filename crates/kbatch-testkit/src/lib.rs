@@ -634,9 +634,12 @@ impl Broker {
             return;
         }
         self.owned = false;
+        // A node already stopped or killed has no process group left (its id may be reused).
+        if self.state != NodeState::Down {
+            // SAFETY: signalling the broker's own process group.
+            unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
+        }
         self.state = NodeState::Down;
-        // SAFETY: signalling the broker's own process group.
-        unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }
