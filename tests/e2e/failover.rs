@@ -21,6 +21,10 @@ use crate::common::*;
 /// Lines read before the fault (of `BIG_RECORDS`).
 const GATE: usize = 5_000;
 
+// `--timeout` is 15 s for a killed or stopped leader: the controller names new leaders
+// within about 4 s, so a reader that fails over finishes well inside it, and one that waits
+// for the dead address fails in 15 s rather than 30.
+
 fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -78,7 +82,7 @@ fn fault_mid_read(what: &str, timeout: &str, fault: impl FnOnce(&mut Cluster, u3
 
 #[test]
 fn leader_killed_mid_read() {
-    fault_mid_read("leader SIGKILLed mid-read", "30s", |c, victim, topic| {
+    fault_mid_read("leader SIGKILLed mid-read", "15s", |c, victim, topic| {
         c.node_mut(victim).kill();
         c.wait_leader_not(topic, victim, Duration::from_secs(30))
             .unwrap_or_else(|e| panic!("leadership did not move: {e}\n{}", c.logs(20)));
@@ -89,7 +93,7 @@ fn leader_killed_mid_read() {
 fn leader_stopped_gracefully_mid_read() {
     fault_mid_read(
         "leader stopped (SIGTERM) mid-read",
-        "30s",
+        "15s",
         |c, victim, topic| {
             c.node_mut(victim).terminate().unwrap();
             // Controlled shutdown hands leadership over before the process exits.
@@ -122,7 +126,7 @@ fn fault_during_planning(what: &str, fault: impl FnOnce(&mut Cluster, u32)) {
     let (mut c, big) = failover_cluster();
     let (victim, led) = concentrate_leaders(&c, &big.topic);
     c.node_mut(victim).pause();
-    let args = dump_args(&c, big, other(victim), "30s");
+    let args = dump_args(&c, big, other(victim), "15s");
     let r = start_kbatch(&refs(&args));
     std::thread::sleep(Duration::from_millis(1500));
     fault(&mut c, victim);
