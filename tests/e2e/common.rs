@@ -451,3 +451,47 @@ pub fn big_topic(c: &Cluster) -> &'static Expected {
         Expected::new(&t, &values, &produced)
     })
 }
+
+/// The audit itself (no broker): a clean read passes; a lost, doubled, reordered, foreign or
+/// altered record is each caught.
+#[test]
+fn audit_catches_every_kind_of_error() {
+    let values: Vec<(i32, String)> = (0..4)
+        .map(|id| ((id % 2) as i32, id_value(id, (id % 2) as i32)))
+        .collect();
+    let produced: Vec<Produced> = (0..4)
+        .map(|id| Produced {
+            partition: (id % 2) as i32,
+            offset: id / 2,
+        })
+        .collect();
+    let want = Expected::new("t", &values, &produced);
+    let line = |p: i64, o: i64, v: &str| {
+        serde_json::json!({"topic": "t", "partition": p, "offset": o, "value": v}).to_string()
+    };
+    let lines: Vec<String> = want
+        .records
+        .iter()
+        .map(|((p, o), v)| line(*p, *o, v))
+        .collect();
+    let clean = want.audit(&lines.join("\n"));
+    assert!(clean.clean() && clean.lines == 4, "{clean:?}");
+
+    let lost = want.audit(&lines[1..].join("\n"));
+    assert_eq!((lost.lost, lost.clean()), (1, false), "{lost:?}");
+    let doubled = want.audit(&[&lines[..], &lines[..1]].concat().join("\n"));
+    assert_eq!(doubled.duplicated, 1, "{doubled:?}");
+    assert_eq!(doubled.nonmonotonic, 1, "{doubled:?}");
+    let swapped = want.audit(
+        &[&lines[1], &lines[0], &lines[2], &lines[3]]
+            .map(String::as_str)
+            .join("\n"),
+    );
+    assert_eq!(swapped.nonmonotonic, 1, "{swapped:?}");
+    let altered = line(0, 0, &id_value(99, 0));
+    let other = want.audit(&[altered.as_str(), &lines[1], &lines[2], &lines[3]].join("\n"));
+    assert!(other.unexpected >= 1 && !other.clean(), "{other:?}");
+    let foreign = line(0, 7, &id_value(0, 0));
+    let extra = want.audit(&[&lines.join("\n"), foreign.as_str()].join("\n"));
+    assert!(extra.unexpected >= 1, "{extra:?}");
+}

@@ -637,9 +637,12 @@ impl Broker {
             return;
         }
         self.owned = false;
+        // A node already stopped or killed has no process group left (its id may be reused).
+        if self.state != NodeState::Down {
+            // SAFETY: signalling the broker's own process group.
+            unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
+        }
         self.state = NodeState::Down;
-        // SAFETY: signalling the broker's own process group.
-        unsafe { libc::kill(-(self.pid as i32), libc::SIGKILL) };
         if let Some(mut child) = self.child.take() {
             let _ = child.wait();
         }
@@ -657,8 +660,17 @@ impl Drop for Broker {
 /// tiny shell loop in its own session, so neither a panic, nor `exit`, nor SIGKILL of the
 /// test process leaves a broker behind.
 fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<u32, TestkitError> {
+    // A cluster node's folder sits in the cluster's: the last node's watchdog removes that too.
+    let cluster = dir
+        .parent()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("kbatch-cluster-"))
+        })
+        .map(|p| format!("; rmdir '{}' 2>/dev/null", p.display()))
+        .unwrap_or_default();
     let script = format!(
-        "while kill -0 {watched} 2>/dev/null; do sleep 1; done; kill -9 -{broker_pgid} 2>/dev/null; rm -rf '{}'",
+        "while kill -0 {watched} 2>/dev/null; do sleep 1; done; kill -9 -{broker_pgid} 2>/dev/null; rm -rf '{}'{cluster}",
         dir.display()
     );
     let child = Command::new("sh")
