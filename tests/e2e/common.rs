@@ -495,3 +495,15 @@ fn audit_catches_every_kind_of_error() {
     let extra = want.audit(&[&lines.join("\n"), foreign.as_str()].join("\n"));
     assert!(extra.unexpected >= 1, "{extra:?}");
 }
+
+/// The `id` inside each value `kbatch dump` printed (values are JSON objects with an `id`).
+pub fn dumped_ids(stdout: &str) -> Vec<u64> {
+    stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let inner: Value = serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
+            inner["id"].as_u64().unwrap()
+        })
+        .collect()
+}

@@ -110,15 +110,6 @@ fn an_aborted_transaction_larger_than_one_fetch_is_filtered_exactly() {
     args.extend(small);
     let dump = kbatch(&args);
     assert_eq!(dump.code, 0, "{}", dump.stderr);
-    let ids: Vec<u64> = dump
-        .stdout
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let inner: serde_json::Value =
-                serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
-            inner["id"].as_u64().unwrap()
-        })
-        .collect();
+    let ids = dumped_ids(&dump.stdout);
     assert_eq!(ids, (2000..2100).collect::<Vec<u64>>());
 }

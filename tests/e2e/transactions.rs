@@ -57,16 +57,7 @@ fn commit_abort_mix_is_exact_under_both_isolation_levels() {
     // The aborted values never appear under read_committed; control records never appear.
     let dump = kbatch(&["dump", "--topic", &t]);
     assert_eq!(dump.code, 0, "{}", dump.stderr);
-    let ids: Vec<u64> = dump
-        .stdout
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let inner: serde_json::Value =
-                serde_json::from_str(v["value"].as_str().unwrap()).unwrap();
-            inner["id"].as_u64().unwrap()
-        })
-        .collect();
+    let ids = dumped_ids(&dump.stdout);
     let expected: Vec<u64> = (0..100).chain(150..260).collect();
     assert_eq!(ids, expected);
 

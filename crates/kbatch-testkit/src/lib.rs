@@ -153,37 +153,43 @@ fn classes() -> Result<PathBuf, TestkitError> {
             .iter()
             .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
     });
-    let out = cache_dir().join(format!("testkit-classes-{digest:016x}"));
-    let mtime = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let fresh = |out: &Path| {
-        sources.iter().all(|s| {
-            let class = out.join(s.file_stem().unwrap()).with_extension("class");
-            matches!((mtime(s), mtime(&class)), (Some(a), Some(b)) if b >= a)
-        })
-    };
-    if fresh(&out) {
+    // Content-addressed and complete or absent: javac writes into a private folder that is
+    // renamed into place with a marker, so no JVM ever loads a half-written class (a checkout
+    // elsewhere with the same sources but newer file times must not recompile in place while
+    // another test run loads these).
+    let out = cache_dir().join(format!("testkit-java-{digest:016x}"));
+    let done = |out: &Path| out.join(".complete").exists();
+    if done(&out) {
         return Ok(out);
     }
     locked(&cache_dir().join("javac.lock"), || {
-        if fresh(&out) {
+        if done(&out) {
             return Ok(out.clone());
         }
-        std::fs::create_dir_all(&out).map_err(io("creating the classes dir"))?;
+        let tmp = cache_dir().join(format!(
+            "testkit-java-{digest:016x}.tmp-{}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io("creating the classes dir"))?;
         let status = Command::new("javac")
             .arg("-nowarn")
             .arg("-cp")
             .arg(format!("{}/*", libs.display()))
             .arg("-d")
-            .arg(&out)
+            .arg(&tmp)
             .args(&sources)
             .output()
             .map_err(io("running javac (is a JDK installed?)"))?;
         if !status.status.success() {
+            let _ = std::fs::remove_dir_all(&tmp);
             return Err(TestkitError::Command {
                 what: "javac".into(),
                 detail: String::from_utf8_lossy(&status.stderr).into_owned(),
             });
         }
+        std::fs::write(tmp.join(".complete"), b"").map_err(io("marking the classes complete"))?;
+        std::fs::rename(&tmp, &out).map_err(io("moving the classes into place"))?;
         Ok(out.clone())
     })
 }
@@ -255,6 +261,28 @@ fn cluster_id() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
     cluster_id_from(seed)
+}
+
+/// Format a node's KRaft storage for `config` (its `log.dirs`), once before its first start;
+/// `extra` goes to StorageTool too (e.g. `--add-scram` users).
+fn format_storage(config: &Path, cluster_id: &str, extra: &[String]) -> Result<(), TestkitError> {
+    let cp = format!("{}/*", kafka_libs()?.display());
+    let out = Command::new("java")
+        .args([
+            "-XX:TieredStopAtLevel=1",
+            "-cp",
+            &cp,
+            "kafka.tools.StorageTool",
+            "format",
+            "-t",
+        ])
+        .arg(cluster_id)
+        .arg("-c")
+        .arg(config)
+        .args(extra)
+        .output()
+        .map_err(io("running StorageTool"))?;
+    succeeded(&out, "kafka storage format")
 }
 
 /// The cluster id drawn from `seed`. An id starting with `-` is drawn again, as Kafka's own
@@ -337,7 +365,6 @@ impl Node {
 
     /// Write the config, format the storage, start the JVM (not yet waiting for it).
     fn spawn(self, voters: &str, cluster_id: &str, tie: Tie) -> Result<Broker, TestkitError> {
-        let libs = kafka_libs()?;
         let Node {
             dir,
             id,
@@ -390,22 +417,7 @@ impl Node {
         );
         let config = dir.join("server.properties");
         std::fs::write(&config, props).map_err(io("writing server.properties"))?;
-        let cp = format!("{}/*", libs.display());
-        let fmt = Command::new("java")
-            .args([
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                &cp,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-            ])
-            .arg(cluster_id)
-            .arg("-c")
-            .arg(&config)
-            .output()
-            .map_err(io("running StorageTool"))?;
-        succeeded(&fmt, "kafka storage format")?;
+        format_storage(&config, cluster_id, &[])?;
         let mut broker = Broker {
             bootstrap: format!("127.0.0.1:{advertised}"),
             dir,

@@ -21,8 +21,8 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use crate::{
-    cluster_id, free_port, io, kafka_libs, succeeded, workspace_root, Broker, TestkitError, Tie,
-    STARTED,
+    cluster_id, format_storage, free_port, io, succeeded, workspace_root, Broker, TestkitError,
+    Tie, STARTED,
 };
 
 /// The SASL user (PLAIN and both SCRAM mechanisms).
@@ -115,27 +115,16 @@ impl SecureBroker {
         )
         .map_err(io("writing server.properties"))?;
 
-        let libs = kafka_libs()?;
-        let cp = format!("{}/*", libs.display());
-        let fmt = Command::new("java")
-            .args([
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                &cp,
-                "kafka.tools.StorageTool",
-                "format",
-                "-t",
-            ])
-            .arg(cluster_id())
-            .arg("-c")
-            .arg(&config)
-            .arg("--add-scram")
-            .arg(format!("SCRAM-SHA-256=[name={USER},password={PASSWORD}]"))
-            .arg("--add-scram")
-            .arg(format!("SCRAM-SHA-512=[name={USER},password={PASSWORD}]"))
-            .output()
-            .map_err(io("running StorageTool"))?;
-        succeeded(&fmt, "kafka storage format --add-scram")?;
+        format_storage(
+            &config,
+            &cluster_id(),
+            &[
+                "--add-scram".into(),
+                format!("SCRAM-SHA-256=[name={USER},password={PASSWORD}]"),
+                "--add-scram".into(),
+                format!("SCRAM-SHA-512=[name={USER},password={PASSWORD}]"),
+            ],
+        )?;
 
         let mut broker = Broker {
             bootstrap: format!("127.0.0.1:{port}"),

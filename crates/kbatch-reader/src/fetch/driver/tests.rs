@@ -115,6 +115,19 @@ impl Fake {
         f(&mut self.0.lock().unwrap())
     }
 
+    /// Change the cluster with `f` just before its `n`-th fetch (1-based) is answered.
+    fn at_fetch(&self, n: usize, mut f: impl FnMut(&mut State) + Send + 'static) {
+        self.with(|st| {
+            let mut seen = 0;
+            st.hook = Some(Box::new(move |st| {
+                seen += 1;
+                if seen == n {
+                    f(st);
+                }
+            }));
+        });
+    }
+
     fn plans(&self) -> Vec<PartitionPlan> {
         self.with(|st| {
             // Planned from what Metadata says.
@@ -447,15 +460,9 @@ async fn a_lagging_high_watermark_is_waited_for() {
 #[tokio::test]
 async fn a_high_watermark_that_never_comes_back_is_truncation() {
     let fake = Fake::new(1, 20, |_| 1);
-    fake.with(|st| {
-        let mut n = 0;
-        st.hook = Some(Box::new(move |st| {
-            n += 1;
-            if n == 3 {
-                st.leaders.insert(0, (2, 2));
-                st.hwm.insert(0, 10);
-            }
-        }));
+    fake.at_fetch(3, |st| {
+        st.leaders.insert(0, (2, 2));
+        st.hwm.insert(0, 10);
     });
     let (result, _) = run(&fake, config(600)).await;
     let msg = result.unwrap_err().to_string();
@@ -469,15 +476,9 @@ async fn a_high_watermark_that_never_comes_back_is_truncation() {
 async fn a_topic_recreated_mid_read_is_an_error() {
     // The leader moves and, meanwhile, the topic got a new id: found at the reroute.
     let fake = Fake::new(1, 20, |_| 1);
-    fake.with(|st| {
-        let mut n = 0;
-        st.hook = Some(Box::new(move |st| {
-            n += 1;
-            if n == 3 {
-                st.topic_id = [9; 16];
-                st.leaders.insert(0, (2, 1));
-            }
-        }));
+    fake.at_fetch(3, |st| {
+        st.topic_id = [9; 16];
+        st.leaders.insert(0, (2, 1));
     });
     let (result, _) = run(&fake, config(5_000)).await;
     let msg = result.unwrap_err().to_string();
@@ -490,14 +491,8 @@ async fn a_topic_recreated_mid_read_is_an_error() {
 #[tokio::test]
 async fn a_topic_recreated_without_any_fetch_error_is_caught_at_the_end() {
     let fake = Fake::new(1, 20, |_| 1);
-    fake.with(|st| {
-        let mut n = 0;
-        st.hook = Some(Box::new(move |st| {
-            n += 1;
-            if n == 3 {
-                st.topic_id = [9; 16];
-            }
-        }));
+    fake.at_fetch(3, |st| {
+        st.topic_id = [9; 16];
     });
     let (result, _) = run(&fake, config(5_000)).await;
     let msg = result.unwrap_err().to_string();
@@ -507,14 +502,8 @@ async fn a_topic_recreated_without_any_fetch_error_is_caught_at_the_end() {
 #[tokio::test]
 async fn a_topic_deleted_mid_read_fails_once_the_budget_is_spent() {
     let fake = Fake::new(1, 20, |_| 1);
-    fake.with(|st| {
-        let mut n = 0;
-        st.hook = Some(Box::new(move |st| {
-            n += 1;
-            if n == 3 {
-                st.exists = false;
-            }
-        }));
+    fake.at_fetch(3, |st| {
+        st.exists = false;
     });
     let (result, _) = run(&fake, config(600)).await;
     let msg = result.unwrap_err().to_string();
