@@ -536,7 +536,8 @@ fn hostile_scram_broker(first: fn(&str) -> String, last: &'static str) -> String
 
 #[test]
 fn a_hostile_scram_server_is_refused() {
-    let cases: [(fn(&str) -> String, &str, &str); 3] = [
+    type ServerFirst = fn(&str) -> String;
+    let cases: [(ServerFirst, &str, &str); 3] = [
         (
             |_| "r=not-your-nonce,s=c2FsdA==,i=4096".into(),
             "v=AAAA",
