@@ -376,6 +376,29 @@ fn failures_are_one_clear_line_without_secrets() {
         "does not enable OAUTHBEARER",
         &l.sasl_ssl,
     );
+    // An expired OAUTHBEARER token: the broker's refusal, and the token never printed.
+    let expired = x(&[
+        "security.protocol=sasl_plaintext".into(),
+        "sasl.mechanism=OAUTHBEARER".into(),
+        "sasl.oauthbearer.config=principal=alice lifeSeconds=0".into(),
+    ]);
+    assert_fails_clearly(
+        &l.sasl_plaintext,
+        &expired,
+        1,
+        "refused the token",
+        &l.sasl_plaintext,
+    );
+    let mut loud = expired.clone();
+    loud.push("-vv".into());
+    let r = count(&l.sasl_plaintext, &refs(&loud));
+    // The JWT header {"alg":"none"} in base64url starts every token kbatch makes.
+    assert!(
+        !r.stderr.contains("eyJhbGciOiJub25lIn0"),
+        "token in {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("auth=Bearer"), "token in {}", r.stderr);
     // A typo'd key: a usage error naming the right key.
     let r = count(&l.sasl_ssl, &["-X", "sasl.mechanizm=PLAIN"]);
     assert_eq!(r.code, 2, "{}", r.stderr);

@@ -107,7 +107,7 @@ impl Connection {
                 let name = kafka_code(resp.error_code).name;
                 let why = mech
                     .refusal()
-                    .map(str::to_string)
+                    .map(|status| format!("the broker refused the token: {status}"))
                     .or(resp.error_message)
                     .unwrap_or_else(|| "no reason given".into());
                 return Err(auth(format!("{why} ({name})")));
