@@ -15,7 +15,8 @@
 //! - `security`: TLS (CA file, mutual TLS with every key kind, host name checks), SASL (PLAIN,
 //!   SCRAM-SHA-256/512, OAUTHBEARER) over every listener, a Java client.properties unchanged,
 //!   the failures (wrong password, unknown user, wrong CA, expired, host name, wrong port,
-//!   mechanism not enabled, typo'd key), and a read that outlives its SASL session;
+//!   mechanism not enabled, typo'd key, a hostile SCRAM server), and a read that outlives its
+//!   SASL session;
 //! - `trending`: the flagship job against an independently computed report;
 //! - `failover`: on a 3-node cluster, leaders killed, stopped or frozen mid-read and during
 //!   planning, leader election, reassignment, a client quota: exact reads; a recreated topic:

@@ -376,6 +376,29 @@ fn failures_are_one_clear_line_without_secrets() {
         "does not enable OAUTHBEARER",
         &l.sasl_ssl,
     );
+    // An expired OAUTHBEARER token: the broker's refusal, and the token never printed.
+    let expired = x(&[
+        "security.protocol=sasl_plaintext".into(),
+        "sasl.mechanism=OAUTHBEARER".into(),
+        "sasl.oauthbearer.config=principal=alice lifeSeconds=0".into(),
+    ]);
+    assert_fails_clearly(
+        &l.sasl_plaintext,
+        &expired,
+        1,
+        "refused the token",
+        &l.sasl_plaintext,
+    );
+    let mut loud = expired.clone();
+    loud.push("-vv".into());
+    let r = count(&l.sasl_plaintext, &refs(&loud));
+    // The JWT header {"alg":"none"} in base64url starts every token kbatch makes.
+    assert!(
+        !r.stderr.contains("eyJhbGciOiJub25lIn0"),
+        "token in {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("auth=Bearer"), "token in {}", r.stderr);
     // A typo'd key: a usage error naming the right key.
     let r = count(&l.sasl_ssl, &["-X", "sasl.mechanizm=PLAIN"]);
     assert_eq!(r.code, 2, "{}", r.stderr);
@@ -446,4 +469,125 @@ fn a_read_longer_than_the_sasl_session_is_exact() {
     );
     let want: Vec<u64> = (0..n).collect();
     assert_eq!(outcome.output, want, "every record once, none lost");
+}
+
+/// A one-connection-at-a-time fake SASL "broker" on loopback that plays SCRAM-SHA-256 badly in
+/// one way (RELIABILITY.md case 38): `first` builds its server-first message from the client's
+/// nonce, `last` is its server-final message.
+fn hostile_scram_broker(first: fn(&str) -> String, last: &'static str) -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in l.incoming() {
+            let Ok(mut s) = stream else { return };
+            let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+            let mut rounds = 0;
+            loop {
+                let mut len = [0u8; 4];
+                if s.read_exact(&mut len).is_err() {
+                    break;
+                }
+                let mut req = vec![0u8; u32::from_be_bytes(len) as usize];
+                if s.read_exact(&mut req).is_err() {
+                    break;
+                }
+                let key = i16::from_be_bytes([req[0], req[1]]);
+                let corr = &req[4..8];
+                let mut body = corr.to_vec();
+                match key {
+                    18 => {
+                        // ApiVersions v3: what kbatch needs, and SASL.
+                        body.extend_from_slice(&0i16.to_be_bytes());
+                        let apis: [(i16, i16, i16); 6] = [
+                            (18, 0, 3),
+                            (3, 0, 12),
+                            (2, 0, 9),
+                            (1, 4, 12),
+                            (17, 0, 1),
+                            (36, 0, 2),
+                        ];
+                        body.push(apis.len() as u8 + 1);
+                        for (k, lo, hi) in apis {
+                            for v in [k, lo, hi] {
+                                body.extend_from_slice(&v.to_be_bytes());
+                            }
+                            body.push(0);
+                        }
+                        body.extend_from_slice(&0i32.to_be_bytes());
+                        body.push(0);
+                    }
+                    17 => {
+                        body.extend_from_slice(&0i16.to_be_bytes());
+                        body.extend_from_slice(&1i32.to_be_bytes());
+                        body.extend_from_slice(&13i16.to_be_bytes());
+                        body.extend_from_slice(b"SCRAM-SHA-256");
+                    }
+                    36 => {
+                        // Request header v2: client id (int16 length), tags; then compact bytes.
+                        let id_len = i16::from_be_bytes([req[8], req[9]]) as usize;
+                        let at = 10 + id_len + 1;
+                        let n = req[at] as usize - 1;
+                        let msg = String::from_utf8_lossy(&req[at + 1..at + 1 + n]).into_owned();
+                        rounds += 1;
+                        let reply = if rounds == 1 {
+                            let nonce = msg.rsplit("r=").next().unwrap_or_default();
+                            first(nonce)
+                        } else {
+                            last.to_string()
+                        };
+                        body.push(0); // response header v1: no tags
+                        body.extend_from_slice(&0i16.to_be_bytes());
+                        body.push(0); // null error message
+                        body.push(reply.len() as u8 + 1);
+                        body.extend_from_slice(reply.as_bytes());
+                        body.extend_from_slice(&0i64.to_be_bytes());
+                        body.push(0);
+                    }
+                    _ => break,
+                }
+                let mut out = (body.len() as u32).to_be_bytes().to_vec();
+                out.extend(body);
+                if s.write_all(&out).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn a_hostile_scram_server_is_refused() {
+    type ServerFirst = fn(&str) -> String;
+    let cases: [(ServerFirst, &str, &str); 3] = [
+        (
+            |_| "r=not-your-nonce,s=c2FsdA==,i=4096".into(),
+            "v=AAAA",
+            "does not extend",
+        ),
+        (
+            |n| format!("r={n}srv,s=c2FsdA==,i=100"),
+            "v=AAAA",
+            "iteration count 100",
+        ),
+        (
+            |n| format!("r={n}srv,s=c2FsdA==,i=4096"),
+            "v=bm90IHRoZSBzaWduYXR1cmU=",
+            "signature (v=) is wrong",
+        ),
+    ];
+    for (first, last, needle) in cases {
+        let addr = hostile_scram_broker(first, last);
+        let args: Vec<String> = [
+            "security.protocol=sasl_plaintext".to_string(),
+            "sasl.mechanism=SCRAM-SHA-256".into(),
+            format!("sasl.username={USER}"),
+            format!("sasl.password={PASSWORD}"),
+        ]
+        .into_iter()
+        .flat_map(|x| ["-X".to_string(), x])
+        .collect();
+        assert_fails_clearly(&addr, &args, 1, needle, &addr);
+    }
 }

@@ -93,7 +93,7 @@ pub struct Versions {
 pub struct Connection {
     shared: Arc<Shared>,
     next_id: AtomicI32,
-    cfg: WireConfig,
+    pub(crate) cfg: WireConfig,
     versions: Versions,
     /// SaslAuthenticate version, when the broker speaks SaslHandshake v1 and SaslAuthenticate
     /// v1 or v2.

@@ -47,6 +47,7 @@ pub use messages::metadata::{BrokerMeta, MetadataResponse, PartitionMeta, TopicM
 pub use secret::Secret;
 pub use security::{
     CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Security, TlsSettings,
+    TokenCache,
 };
 
 /// Connection settings.

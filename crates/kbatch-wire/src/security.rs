@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::sasl::oidc::TokenCache;
 use crate::Secret;
 
 /// `security.protocol`: whether connections use TLS, SASL, both or neither.
@@ -168,6 +169,20 @@ pub enum SaslSettings {
         /// SASL extensions (`extension_NAME=value`).
         extensions: Vec<(String, String)>,
     },
+    /// OAUTHBEARER with tokens from an OAuth 2 token endpoint, client-credentials grant
+    /// (`sasl.oauthbearer.method=oidc`).
+    OAuthBearerOidc {
+        /// The token endpoint (`https://…`; `http://` for tests).
+        token_endpoint: String,
+        /// The client id.
+        client_id: String,
+        /// The client secret.
+        client_secret: Secret,
+        /// The scope asked for, if any.
+        scope: Option<String>,
+        /// The token, shared by the connections made with these settings.
+        cache: TokenCache,
+    },
 }
 
 impl SaslSettings {
@@ -183,7 +198,9 @@ impl SaslSettings {
                 hash: ScramHash::Sha512,
                 ..
             } => "SCRAM-SHA-512",
-            SaslSettings::OAuthBearerUnsecured { .. } => "OAUTHBEARER",
+            SaslSettings::OAuthBearerUnsecured { .. } | SaslSettings::OAuthBearerOidc { .. } => {
+                "OAUTHBEARER"
+            }
         }
     }
 }

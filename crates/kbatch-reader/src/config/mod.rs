@@ -21,7 +21,7 @@ use kbatch_engine::EngineConfig;
 use kbatch_records::Isolation;
 use kbatch_wire::{
     CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Secret, Security,
-    TlsSettings, WireConfig,
+    TlsSettings, TokenCache, WireConfig,
 };
 
 pub use properties::{parse_properties, PropertiesError};
@@ -481,11 +481,29 @@ fn oauthbearer<'a, 'b>(
         || get("sasl.oauthbearer.token.endpoint.url").is_some()
         || jaas_opt("clientId").is_some();
     if oidc {
-        return Err(ConfigError::Invalid(
-            "OAUTHBEARER with a token endpoint (sasl.oauthbearer.method=oidc, client credentials) is not supported yet; \
-             only the unsecured development token (sasl.oauthbearer.config) is"
-                .into(),
-        ));
+        let need = |v: Option<&str>, what: &str| {
+            v.map(str::to_string).ok_or_else(|| {
+                ConfigError::Invalid(format!("sasl.oauthbearer.method=oidc needs {what}"))
+            })
+        };
+        return Ok(SaslSettings::OAuthBearerOidc {
+            token_endpoint: need(
+                get("sasl.oauthbearer.token.endpoint.url"),
+                "sasl.oauthbearer.token.endpoint.url",
+            )?,
+            client_id: need(
+                get("sasl.oauthbearer.client.id").or_else(|| jaas_opt("clientId")),
+                "sasl.oauthbearer.client.id",
+            )?,
+            client_secret: Secret::new(need(
+                get("sasl.oauthbearer.client.secret").or_else(|| jaas_opt("clientSecret")),
+                "sasl.oauthbearer.client.secret",
+            )?),
+            scope: get("sasl.oauthbearer.scope")
+                .or_else(|| jaas_opt("scope"))
+                .map(str::to_string),
+            cache: TokenCache::default(),
+        });
     }
     if let Some(config) = get("sasl.oauthbearer.config") {
         return unsecured_token(config);

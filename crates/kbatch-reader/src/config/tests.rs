@@ -51,7 +51,7 @@ fn sasl_settings_from_librdkafka_and_java_names() {
     let jaas_scram = r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="alice" password="pw\"1";"#;
     let jaas_plain = r#"org.apache.kafka.common.security.plain.PlainLoginModule required username="alice" password="pw\"1";"#;
     type Case<'a> = (Vec<(&'a str, &'a str)>, SaslSettings, Protocol);
-    let cases: Vec<Case> = vec![
+    let mut cases: Vec<Case> = vec![
         (
             vec![
                 ("security.protocol", "SASL_SSL"),
@@ -107,6 +107,40 @@ fn sasl_settings_from_librdkafka_and_java_names() {
             Protocol::SaslPlaintext,
         ),
     ];
+    let oidc = |id: &str| SaslSettings::OAuthBearerOidc {
+        token_endpoint: "https://idp/token".into(),
+        client_id: id.into(),
+        client_secret: Secret::new("pw\"1"),
+        scope: Some("kafka".into()),
+        cache: TokenCache::default(),
+    };
+    cases.push((
+        vec![
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+            ("sasl.oauthbearer.method", "OIDC"),
+            ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            ("sasl.oauthbearer.client.id", "kbatch"),
+            ("sasl.oauthbearer.client.secret", "pw\"1"),
+            ("sasl.oauthbearer.scope", "kafka"),
+        ],
+        oidc("kbatch"),
+        Protocol::SaslSsl,
+    ));
+    // Java's names: the endpoint URL, and the client in the JAAS line.
+    cases.push((
+        vec![
+            ("security.protocol", "SASL_SSL"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+            ("sasl.oauthbearer.token.endpoint.url", "https://idp/token"),
+            (
+                "sasl.jaas.config",
+                r#"org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required clientId="java" clientSecret="pw\"1" scope="kafka";"#,
+            ),
+        ],
+        oidc("java"),
+        Protocol::SaslSsl,
+    ));
     for (pairs, want, protocol) in cases {
         let c = ok(&pairs);
         assert_eq!(c.security.protocol, protocol, "{pairs:?}");
@@ -224,7 +258,7 @@ fn bad_keys_and_values_are_usage_errors_without_secrets() {
                 ("sasl.oauthbearer.method", "oidc"),
                 ("sasl.oauthbearer.client.secret", "TOPSECRET"),
             ],
-            "not supported yet",
+            "needs sasl.oauthbearer.token.endpoint.url",
         ),
         (
             vec![

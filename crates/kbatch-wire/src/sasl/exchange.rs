@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::messages::api_versions::ApiRange;
 use crate::messages::{sasl_authenticate, sasl_handshake};
-use crate::sasl::{Mechanism, Step};
+use crate::sasl::{oidc, Mechanism, Step};
 use crate::security::SaslSettings;
 use crate::{kafka_code, Connection, WireError};
 
@@ -90,7 +90,28 @@ impl Connection {
                 kafka_code(hs.error_code).name
             )));
         }
-        let (mut mech, mut msg) = Mechanism::start(settings, SystemTime::now()).map_err(auth)?;
+        let token = match settings {
+            SaslSettings::OAuthBearerOidc {
+                token_endpoint,
+                client_id,
+                client_secret,
+                scope,
+                cache,
+            } => {
+                let client = oidc::Client {
+                    url: token_endpoint,
+                    client_id,
+                    client_secret,
+                    scope: scope.as_deref(),
+                    cache,
+                };
+                let (tls, timeout) = (&self.cfg.security.tls, self.cfg.connect_timeout);
+                Some(client.token(tls, timeout).await.map_err(auth)?)
+            }
+            _ => None,
+        };
+        let (mut mech, mut msg) =
+            Mechanism::start(settings, SystemTime::now(), token.as_ref()).map_err(auth)?;
         for _ in 0..MAX_ROUNDS {
             let sent = Instant::now();
             let body = self
@@ -107,7 +128,7 @@ impl Connection {
                 let name = kafka_code(resp.error_code).name;
                 let why = mech
                     .refusal()
-                    .map(str::to_string)
+                    .map(|status| format!("the broker refused the token: {status}"))
                     .or(resp.error_message)
                     .unwrap_or_else(|| "no reason given".into());
                 return Err(auth(format!("{why} ({name})")));

@@ -15,6 +15,7 @@
 
 pub(crate) mod exchange;
 pub(crate) mod oauth;
+pub(crate) mod oidc;
 #[cfg(test)]
 mod over_duplex;
 pub(crate) mod scram;
@@ -46,10 +47,12 @@ pub(crate) enum Mechanism {
 }
 
 impl Mechanism {
-    /// Start `settings`' mechanism: the mechanism and the first message to send.
+    /// Start `settings`' mechanism: the mechanism and the first message to send. `token` is
+    /// the token-endpoint token, for OAUTHBEARER with `oidc`.
     pub(crate) fn start(
         settings: &SaslSettings,
         now: SystemTime,
+        token: Option<&crate::Secret>,
     ) -> Result<(Mechanism, Vec<u8>), String> {
         Ok(match settings {
             SaslSettings::Plain { username, password } => {
@@ -79,6 +82,13 @@ impl Mechanism {
                 (
                     Mechanism::OAuthBearer { refusal: None },
                     oauth::initial_response(&token, extensions),
+                )
+            }
+            SaslSettings::OAuthBearerOidc { .. } => {
+                let token = token.ok_or("no token from the token endpoint")?;
+                (
+                    Mechanism::OAuthBearer { refusal: None },
+                    oauth::initial_response(token.expose(), &[]),
                 )
             }
         })
@@ -130,10 +140,10 @@ mod tests {
             username: "alice".into(),
             password: Secret::new("pw"),
         };
-        let (mut m, first) = Mechanism::start(&s, SystemTime::now()).unwrap();
+        let (mut m, first) = Mechanism::start(&s, SystemTime::now(), None).unwrap();
         assert_eq!(first, b"\0alice\0pw");
         assert_eq!(m.step(b""), Ok(Step::Done));
-        assert!(Mechanism::start(&s, SystemTime::now())
+        assert!(Mechanism::start(&s, SystemTime::now(), None)
             .unwrap()
             .0
             .step(b"x")
@@ -148,10 +158,10 @@ mod tests {
             life: Duration::from_secs(60),
             extensions: vec![],
         };
-        let (mut m, first) = Mechanism::start(&s, SystemTime::now()).unwrap();
+        let (mut m, first) = Mechanism::start(&s, SystemTime::now(), None).unwrap();
         assert!(first.starts_with(b"n,,\x01auth=Bearer "));
         assert_eq!(m.step(b""), Ok(Step::Done));
-        let (mut m, _) = Mechanism::start(&s, SystemTime::now()).unwrap();
+        let (mut m, _) = Mechanism::start(&s, SystemTime::now(), None).unwrap();
         assert_eq!(
             m.step(br#"{"status":"invalid_token"}"#),
             Ok(Step::Send(vec![1]))
