@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 
+pub mod events;
 pub mod fixtures;
 pub mod trending;
 

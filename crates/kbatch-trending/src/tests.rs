@@ -1472,3 +1472,221 @@ fn structural_tier_settles_real_shapes() {
         );
     }
 }
+
+/// The first `n` values of a realistic mix with their labels, for a fixed seed.
+fn realistic(
+    mix: kbatch_testkit::events::Mix,
+    n: usize,
+) -> Vec<(Option<Vec<u8>>, Option<&'static str>)> {
+    kbatch_testkit::events::labelled(mix, 2026)
+        .take(n)
+        .collect()
+}
+
+/// Event `i` (< 200) of a realistic mix (a tombstone as `{}`), generated once per test binary.
+fn sample_event(mix: kbatch_testkit::events::Mix, i: usize) -> Vec<u8> {
+    use kbatch_testkit::events::Mix;
+    static SAMPLES: std::sync::OnceLock<Vec<Vec<Vec<u8>>>> = std::sync::OnceLock::new();
+    let samples = SAMPLES.get_or_init(|| {
+        Mix::ALL
+            .iter()
+            .map(|&m| {
+                realistic(m, 200)
+                    .into_iter()
+                    .map(|(v, _)| v.unwrap_or_else(|| b"{}".to_vec()))
+                    .collect()
+            })
+            .collect()
+    });
+    let m = Mix::ALL.iter().position(|&m| m == mix).unwrap();
+    samples[m][i].clone()
+}
+
+/// Realistic events (`kbatch_testkit::events`): every verdict is the label the generator
+/// gave and serde_json's, in every form; and the fast path settles the events it is built
+/// for: every valid flat or nested event, and in the serializers' mix every one whose fields
+/// have no escape.
+#[test]
+fn oracle_on_realistic_mixes() {
+    use kbatch_testkit::events::Mix;
+    for mix in Mix::ALL {
+        let (mut valid, mut settled, mut escaped_fields) = (0, 0, 0);
+        for (value, label) in realistic(mix, 1500) {
+            let got = ours(value.as_deref());
+            assert_eq!(got, reference(value.as_deref()), "{}", mix.name());
+            assert_eq!(got.as_ref().err().copied(), label, "{}", mix.name());
+            let Some(b) = value.as_deref() else { continue };
+            if got.is_ok() {
+                valid += 1;
+                let decided = !fast::Form::best().extract(b).declined();
+                settled += usize::from(decided);
+                let text = String::from_utf8_lossy(b);
+                let escaped = text.contains(r#""category":"Caf\u"#)
+                    || text.contains(r#""category": "Caf\u"#)
+                    || ["\\u00c9", "\\u00fc", "\\u00f4"]
+                        .iter()
+                        .any(|e| text.contains(e));
+                escaped_fields += usize::from(escaped);
+                assert!(decided || escaped, "fast path declined {text}");
+            }
+        }
+        eprintln!(
+            "{}: {valid} valid, {settled} settled by the fast path, {escaped_fields} with escaped fields",
+            mix.name()
+        );
+        assert!(valid > 1450, "{}", mix.name());
+    }
+}
+
+/// A realistic event with one edit the structural tier must get right: long strings that
+/// move every later byte across block boundaries, escapes in the user agent, decoy
+/// `product`/`category` members in nested values, numbers at the f64 edge, and a 4-byte UTF-8
+/// character in the category broken at each of its positions.
+fn realistic_mutation() -> impl Strategy<Value = Vec<u8>> {
+    use kbatch_testkit::events::Mix;
+    let base = (prop::sample::select(&Mix::ALL[..]), 0usize..200)
+        .prop_map(|(mix, i)| sample_event(mix, i));
+    let edit = prop_oneof![
+        (1usize..200, prop::sample::select(&b"a\xc3 "[..])).prop_map(|(n, c)| Edit::LongUa(n, c)),
+        prop::sample::select(
+            &[
+                r#"\""#,
+                r"\\",
+                r"\/",
+                r"\u00e9",
+                r"\ud83d\ude00",
+                r"\ud800",
+                r"\udc00x",
+                r"\x",
+                r"\u12",
+                "\\\\\\\"",
+                "\t",
+                "\u{1}",
+            ][..]
+        )
+        .prop_map(Edit::UaEscape),
+        prop::sample::select(
+            &[
+                r#""x":{"product":"D","category":"D"},"#,
+                r#""x":[{"product":"D"},{"category":["D"]}],"#,
+                r#""product ":"D","#,
+                r#""x":{"a":{"b":{"c":[[[{"product":1}]]]}}},"#,
+                r#""x":{"product":"D","#,
+                r#""x":[1,2,],"#,
+                r#""x":{"a":1 "b":2},"#,
+                r#""x" : [ { } , [ ] ] ,"#,
+            ][..]
+        )
+        .prop_map(Edit::Decoy),
+        prop::sample::select(
+            &[
+                "1.7976931348623157e308",
+                "1.7976931348623159e308",
+                "1e309",
+                "-0.0",
+                "1e-400",
+                "123456789012345678901234567890",
+                "01",
+                "1.",
+                "-",
+                "2.5E+3",
+                "truex",
+                "nul",
+            ][..]
+        )
+        .prop_map(Edit::Price),
+        (
+            0usize..4,
+            prop::sample::select(&[0x00u8, 0x41, 0x80, 0xbf, 0xc0, 0xf0, 0xff][..]),
+            any::<bool>()
+        )
+            .prop_map(|(at, byte, cut)| Edit::Utf8(at, byte, cut)),
+    ];
+    (base, edit).prop_map(|(mut b, edit)| {
+        edit.apply(&mut b);
+        b
+    })
+}
+
+/// One edit of [`realistic_mutation`].
+#[derive(Debug, Clone)]
+enum Edit {
+    /// `n` copies of a byte inside the user agent.
+    LongUa(usize, u8),
+    /// An escape (valid or not) or raw control byte inside the user agent.
+    UaEscape(&'static str),
+    /// A member inserted first in the object.
+    Decoy(&'static str),
+    /// The price replaced.
+    Price(&'static str),
+    /// `😀` in the category, byte `at` replaced by `byte` (or the sequence cut there).
+    Utf8(usize, u8, bool),
+}
+
+impl Edit {
+    fn apply(&self, b: &mut Vec<u8>) {
+        let find = |b: &[u8], pat: &[u8]| b.windows(pat.len()).position(|w| w == pat);
+        let ua = find(b, b"Mozilla").unwrap_or(b.len() / 2);
+        match *self {
+            Edit::LongUa(n, c) => {
+                b.splice(ua..ua, std::iter::repeat_n(c, n));
+            }
+            Edit::UaEscape(e) => {
+                b.splice(ua..ua, e.bytes());
+            }
+            Edit::Decoy(m) => {
+                let at = b.iter().position(|&c| c == b'{').map_or(0, |i| i + 1);
+                b.splice(at..at, m.bytes());
+            }
+            Edit::Price(n) => {
+                if let Some(p) = find(b, b"\"price\"") {
+                    let start = p
+                        + 7
+                        + b[p + 7..]
+                            .iter()
+                            .position(|c| c.is_ascii_digit())
+                            .unwrap_or(0);
+                    let end = start
+                        + b[start..]
+                            .iter()
+                            .position(|c| !c.is_ascii_digit() && *c != b'.')
+                            .unwrap_or(0);
+                    b.splice(start..end, n.bytes());
+                }
+            }
+            Edit::Utf8(at, byte, cut) => {
+                let c = find(b, b"\"category\"").map_or(0, |p| p + 10);
+                let q = c + b[c..].iter().position(|&x| x == b'"').map_or(0, |i| i + 1);
+                let mut seq = "😀".as_bytes().to_vec();
+                if cut {
+                    seq.truncate(at);
+                } else {
+                    seq[at] = byte;
+                }
+                b.splice(q..q, seq);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Mutated realistic events: every form, every tier, against serde_json.
+    #[test]
+    fn oracle_on_mutated_realistic_events(b in realistic_mutation()) {
+        prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
+    }
+
+    /// Realistic events with arbitrary JSON-ish byte edits.
+    #[test]
+    fn oracle_on_edited_realistic_events(
+        i in 0usize..200,
+        mix in prop::sample::select(&kbatch_testkit::events::Mix::ALL[..]),
+        edits in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), prop::sample::select(JSONISH)), 1..4),
+    ) {
+        let mut b = sample_event(mix, i);
+        apply_edits(&mut b, &edits);
+        prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
+    }
+}
