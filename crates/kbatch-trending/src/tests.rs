@@ -1690,3 +1690,29 @@ proptest! {
         prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
     }
 }
+
+/// Escapes at every offset around the block boundaries, in a string before the fields: the
+/// structural tier must settle each (an escaping backslash that ends a block escapes the
+/// first byte of the next; the second half of a surrogate pair is no lone surrogate), and
+/// agree with serde_json.
+#[test]
+fn structural_tier_settles_escapes_at_every_offset() {
+    for escape in [r#"\""#, r"\\", r"\/", r"\u00e9", r"\ud83d\ude00", r#"\\\""#] {
+        for k in 0..140 {
+            let text = format!(
+                r#"{{"pad":"{}{escape}x","product":"P","category":"C"}}"#,
+                "a".repeat(k)
+            );
+            for_each_isa!(I, name => {
+                // SAFETY: `for_each_isa` only runs the forms this CPU has.
+                let v = unsafe { fast::structural::extract::<I>(text.as_bytes()) };
+                assert!(!v.declined(), "{name} declined {text}");
+            });
+            assert_eq!(
+                ours(Some(text.as_bytes())),
+                reference(Some(text.as_bytes())),
+                "{text}"
+            );
+        }
+    }
+}
