@@ -115,6 +115,10 @@ impl<'a, I: Isa> Blocks<'a, I> {
     /// around a string mean it has no escape.
     #[inline(always)]
     fn escapes_upto(&self, at: usize) -> u32 {
+        if self.escapes_before | self.escapes as u32 | (self.escapes >> 32) as u32 == 0 {
+            // No escape so far (most events have none): no mask to count.
+            return 0;
+        }
         let below = (1u64 << (at - self.start)) - 1;
         self.escapes_before + (self.escapes & below).count_ones()
     }
