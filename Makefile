@@ -15,7 +15,8 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e lint fmt-check clippy doc demo \
-        fixtures static test-static clean-cache bench bench-e2e bench-smoke fuzz-build fuzz
+        fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
+        fuzz-build fuzz
 
 all: build
 
@@ -59,6 +60,8 @@ test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke
 
 ## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
 ## so the stable toolchain suffices. Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
+## Committed seeds (`fuzz/seeds/<target>/`, e.g. the extractor's realistic events) are read too;
+## KBATCH_SIMD=portable|sse2|avx2 makes the trending target run one instruction-set form.
 FUZZ_CRATES := kbatch-records kbatch-wire kbatch-trending
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
@@ -66,7 +69,10 @@ fuzz-build:
 
 FUZZ_SECONDS ?= 120
 fuzz: fuzz-build
-	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
+	mkdir -p crates/$(CRATE)/fuzz/corpus/$(TARGET)
+	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) fuzz/corpus/$(TARGET) \
+		$$(test -d fuzz/seeds/$(TARGET) && echo fuzz/seeds/$(TARGET)) \
+		-- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
 
 ## Record bytes captured from a real broker into fixtures/batches (see fixtures/README.md).
 fixtures: kafka release bench-build
@@ -97,9 +103,16 @@ bench:
 bench-e2e: kafka bench-build
 	$(BENCH_BIN)/bench_e2e $(BENCH_ARGS)
 
+## The same on the realistic event mixes (issue 13; 2 M records per codec and mix); writes
+## benches/results/<date>-<host>-<mix>.md per mix.
+MIXES ?= flat nested serializers
+bench-e2e-realistic: kafka bench-build
+	for m in $(MIXES); do $(BENCH_BIN)/bench_e2e --mix $$m $(BENCH_ARGS) || exit 1; done
+
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build
 	$(BENCH_BIN)/bench_e2e --smoke
+	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
 	cd benches && $(CARGO) bench --bench decode -- --test
 
 ## The main job end to end (README's first command).

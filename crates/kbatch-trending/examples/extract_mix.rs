@@ -4,7 +4,8 @@
 //! `extract_mix MIX [N] [MODE]`: MIX is `flat`, `nested` or `serializers`; MODE `extractor`
 //! (default, the job's path), `extract` (stateless) or `serde` (serde_json into a borrowed
 //! struct, the yardstick). For `valgrind --tool=callgrind`: run N and N+k and take the
-//! difference, so generation drops out.
+//! difference, so generation drops out. `extract_mix MIX N seeds DIR` writes the first N values
+//! to DIR instead (the fuzz target's seeds: `fuzz/seeds/extract/`).
 use std::borrow::Cow;
 use std::hint::black_box;
 
@@ -27,6 +28,14 @@ fn main() {
         .take(20_000)
         .flatten()
         .collect();
+    if mode == "seeds" {
+        let dir = args.next().expect("seeds DIR");
+        std::fs::create_dir_all(&dir).expect("seed directory");
+        for (i, v) in values.iter().take(n).enumerate() {
+            std::fs::write(format!("{dir}/{}-{i:03}.json", mix.name()), v).expect("seed file");
+        }
+        return;
+    }
     let bytes: usize = values.iter().map(Vec::len).sum();
     let mut ex = kbatch_trending::Extractor::new();
     let started = std::time::Instant::now();

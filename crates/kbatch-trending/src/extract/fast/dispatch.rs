@@ -1,5 +1,6 @@
-//! Which instruction-set form runs: detected once per process, then carried as a [`Form`] (by
-//! each `Extractor`) or read from one cached flag (by the stateless `extract`). A `Form` is the
+//! Which instruction-set form runs: detected once per process (or named by `KBATCH_SIMD`),
+//! then carried as a [`Form`] (by each `Extractor`) or read from one cached value (by the
+//! stateless `extract`). A `Form` is the
 //! proof that the CPU has the form's features: it is only made after checking, so calling
 //! through it is safe.
 
@@ -14,8 +15,6 @@ pub(crate) struct Form(Kind);
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Kind {
-    /// On x86-64, only the tests choose it (every x86-64 has SSE2).
-    #[cfg_attr(all(target_arch = "x86_64", not(test)), allow(dead_code))]
     Portable,
     #[cfg(target_arch = "x86_64")]
     Sse2,
@@ -24,24 +23,24 @@ enum Kind {
 }
 
 impl Form {
-    /// The fastest form this CPU runs.
+    /// The form to run: the fastest this CPU has, unless `KBATCH_SIMD` (`portable`, `sse2`,
+    /// `avx2`) names another it has (to compare forms end to end, or to fuzz each). Decided
+    /// once, then one load of a cached value.
     #[inline]
     pub(crate) fn best() -> Form {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if avx2_available() {
-                Form(Kind::Avx2)
-            } else {
-                Form(Kind::Sse2)
-            }
+        use std::sync::atomic::Ordering;
+        match BEST.load(Ordering::Relaxed) {
+            0 => detect(),
+            #[cfg(target_arch = "x86_64")]
+            2 => Form(Kind::Sse2),
+            #[cfg(target_arch = "x86_64")]
+            3 => Form(Kind::Avx2),
+            _ => Form(Kind::Portable),
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        Form(Kind::Portable)
     }
 
     /// Every form by name, `None` where this CPU (or architecture) lacks it: tests run each
     /// one, whatever [`Form::best`] would choose.
-    #[cfg(test)]
     pub(crate) fn all() -> [(&'static str, Option<Form>); 3] {
         #[cfg(target_arch = "x86_64")]
         let (sse2, avx2) = (
@@ -57,7 +56,7 @@ impl Form {
         ]
     }
 
-    /// The form's name, as `Form::all` gives it.
+    /// The form's name, as [`Form::all`] gives it.
     #[cfg(test)]
     pub(crate) fn name(self) -> &'static str {
         match self.0 {
@@ -133,4 +132,36 @@ fn detect_avx2() -> bool {
         && std::arch::is_x86_feature_detected!("popcnt");
     AVX2.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
     yes
+}
+
+/// [`Form::best`]'s answer: 0 not yet decided, then 1 portable, 2 SSE2, 3 AVX2.
+static BEST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The decision behind [`Form::best`], once (out of line: the per-call check stays one load).
+#[cold]
+#[inline(never)]
+fn detect() -> Form {
+    let available = Form::all();
+    let fastest = available
+        .iter()
+        .rev()
+        .find_map(|(_, f)| *f)
+        .unwrap_or(Form(Kind::Portable));
+    let chosen = match std::env::var("KBATCH_SIMD") {
+        Ok(name) => available
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, f)| *f)
+            .unwrap_or(fastest),
+        Err(_) => fastest,
+    };
+    let code = match chosen.0 {
+        Kind::Portable => 1,
+        #[cfg(target_arch = "x86_64")]
+        Kind::Sse2 => 2,
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 => 3,
+    };
+    BEST.store(code, std::sync::atomic::Ordering::Relaxed);
+    chosen
 }
