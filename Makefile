@@ -16,7 +16,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz
+        fuzz-build fuzz test-aarch64
 
 all: build
 
@@ -114,6 +114,21 @@ bench-smoke: kafka bench-build
 	$(BENCH_BIN)/bench_e2e --smoke
 	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
 	cd benches && $(CARGO) bench --bench decode -- --test
+
+## The extractor's oracle tests on aarch64 under qemu: the portable form, as Graviton-class
+## hosts run it. Not in `make test` (slow under emulation). Installs the Rust target, the cross
+## linker and qemu-user (Debian) when they are missing.
+AARCH64 := aarch64-unknown-linux-gnu
+AARCH64_TESTS ?= forms_under_test example_table oracle structural layout
+test-aarch64:
+	rustup target list --installed | grep -qx $(AARCH64) || rustup target add $(AARCH64)
+	command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null || \
+		(apt-get update && apt-get install -y gcc-aarch64-linux-gnu qemu-user)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+		$(CARGO) test --release -p kbatch-trending --target $(AARCH64) --lib -- $(AARCH64_TESTS)
 
 ## The main job end to end (README's first command).
 DEMO_DIR := $(CACHE)/demo-broker
