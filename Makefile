@@ -16,7 +16,8 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
-        fixtures static test-static clean-cache bench bench-e2e bench-smoke fuzz-build fuzz
+        fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
+        fuzz-build fuzz test-aarch64
 
 all: build
 
@@ -67,6 +68,8 @@ soak: kafka
 
 ## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
 ## so the stable toolchain suffices. Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
+## Committed seeds (`fuzz/seeds/<target>/`, e.g. the extractor's realistic events) are read too;
+## KBATCH_SIMD=portable|sse2|avx2 makes the trending target run one instruction-set form.
 FUZZ_CRATES := kbatch-records kbatch-wire kbatch-trending
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
@@ -74,7 +77,10 @@ fuzz-build:
 
 FUZZ_SECONDS ?= 120
 fuzz: fuzz-build
-	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
+	mkdir -p crates/$(CRATE)/fuzz/corpus/$(TARGET)
+	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) fuzz/corpus/$(TARGET) \
+		$$(test -d fuzz/seeds/$(TARGET) && echo fuzz/seeds/$(TARGET)) \
+		-- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
 
 ## Record bytes captured from a real broker into fixtures/batches (see fixtures/README.md).
 fixtures: kafka release bench-build
@@ -105,10 +111,32 @@ bench:
 bench-e2e: kafka bench-build
 	$(BENCH_BIN)/bench_e2e $(BENCH_ARGS)
 
+## The same on the realistic event mixes (issue 13; 2 M records per codec and mix); writes
+## benches/results/<date>-<host>-<mix>.md per mix.
+MIXES ?= flat nested serializers
+bench-e2e-realistic: kafka bench-build
+	for m in $(MIXES); do $(BENCH_BIN)/bench_e2e --mix $$m $(BENCH_ARGS) || exit 1; done
+
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build
 	$(BENCH_BIN)/bench_e2e --smoke
+	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
 	cd benches && $(CARGO) bench --bench decode -- --test
+
+## The extractor's oracle tests on aarch64 under qemu: the portable form, as Graviton-class
+## hosts run it. Not in `make test` (slow under emulation). Installs the Rust target, the cross
+## linker and qemu-user (Debian) when they are missing.
+AARCH64 := aarch64-unknown-linux-gnu
+AARCH64_TESTS ?= forms_under_test example_table oracle structural layout
+test-aarch64:
+	rustup target list --installed | grep -qx $(AARCH64) || rustup target add $(AARCH64)
+	command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null || \
+		(apt-get update && apt-get install -y gcc-aarch64-linux-gnu qemu-user)
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+	CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L /usr/aarch64-linux-gnu" \
+	CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc \
+	AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
+		$(CARGO) test --release -p kbatch-trending --target $(AARCH64) --lib -- $(AARCH64_TESTS)
 
 ## The main job end to end (README's first command).
 DEMO_DIR := $(CACHE)/demo-broker

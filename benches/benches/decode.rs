@@ -25,6 +25,18 @@
 //!   its tape, buffers reused; each value first copied into a scratch buffer, since simd-json
 //!   rewrites its input).
 //!
+//! And on the realistic event mixes (`kbatch_testkit::events`: flat ~460-byte events, nested
+//! ones, four serializers; 20,000 values each, seed 2026, the same generator `bench_e2e --mix`
+//! produces), the extraction alone, GB/s of JSON (`extract-<mix>`), same core, same run:
+//! - `kbatch Extractor` (the job's path) and `kbatch extract` (stateless);
+//! - `serde_json struct`: `serde_json::from_slice` into the borrowed [`kbatch_benches::Event`]
+//!   (validates the whole value, keeps the two fields), what `rdkafka_trending` runs;
+//! - `simd-json struct`: `simd_json::serde::from_slice` into the same struct (each value first
+//!   copied into a scratch buffer, since simd-json rewrites its input);
+//! - `sonic-rs struct`: `sonic_rs::from_slice` into the same struct.
+//!
+//! Before measuring, all five must agree on how many values are valid events.
+//!
 //! Throughput is reported per record and per byte of record-batch input (compressed bytes for
 //! lz4 and zstd). Before measuring, the set-up checks that both decoders see the same records
 //! and that kbatch's extractor and the serde baseline agree on how many are valid, so `cargo
@@ -259,5 +271,100 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench, reference);
+/// Extraction alone on the realistic mixes, next to the JSON parsers (see the module doc).
+fn mixes(c: &mut Criterion) {
+    use kbatch_benches::Event;
+    use kbatch_testkit::events::{values, Mix};
+    let n: usize = std::env::var("KBATCH_BENCH_MIX_EVENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    for mix in Mix::ALL {
+        let values: Vec<Vec<u8>> = values(mix, 2026).take(n).flatten().collect();
+        let bytes: u64 = values.iter().map(|v| v.len() as u64).sum();
+        let kbatch = values
+            .iter()
+            .filter(|v| kbatch_trending::extract(Some(v)).is_ok())
+            .count();
+        let serde = values
+            .iter()
+            .filter(|v| kbatch_benches::count_serde(&mut Default::default(), Some(v)))
+            .count();
+        let simd = values
+            .iter()
+            .filter(|v| simd_json::serde::from_slice::<Event>(&mut v.to_vec()).is_ok())
+            .count();
+        let sonic = values
+            .iter()
+            .filter(|v| sonic_rs::from_slice::<Event>(v).is_ok())
+            .count();
+        assert!(kbatch > 0, "{}: no valid events", mix.name());
+        assert_eq!(
+            [serde, simd, sonic],
+            [kbatch; 3],
+            "{}: valid events by serde_json, simd-json, sonic-rs vs kbatch",
+            mix.name()
+        );
+        eprintln!(
+            "extract-{}: {} values, {bytes} bytes, {kbatch} valid",
+            mix.name(),
+            values.len()
+        );
+        let mut g = c.benchmark_group(format!("extract-{}", mix.name()));
+        g.throughput(Throughput::ElementsAndBytes {
+            elements: values.len() as u64,
+            bytes,
+        });
+        g.bench_function("kbatch Extractor", |b| {
+            let mut ex = kbatch_trending::Extractor::new();
+            b.iter(|| {
+                values
+                    .iter()
+                    .filter(|v| black_box(ex.extract(Some(v))).is_ok())
+                    .count()
+            })
+        });
+        g.bench_function("kbatch extract", |b| {
+            b.iter(|| {
+                values
+                    .iter()
+                    .filter(|v| black_box(kbatch_trending::extract(Some(v))).is_ok())
+                    .count()
+            })
+        });
+        g.bench_function("serde_json struct", |b| {
+            b.iter(|| {
+                values
+                    .iter()
+                    .filter(|v| black_box(serde_json::from_slice::<Event>(v)).is_ok())
+                    .count()
+            })
+        });
+        let mut scratch = Vec::new();
+        g.bench_function("simd-json struct", |b| {
+            b.iter(|| {
+                let mut ok = 0usize;
+                for v in &values {
+                    scratch.clear();
+                    scratch.extend_from_slice(v);
+                    ok += usize::from(
+                        black_box(simd_json::serde::from_slice::<Event>(&mut scratch)).is_ok(),
+                    );
+                }
+                ok
+            })
+        });
+        g.bench_function("sonic-rs struct", |b| {
+            b.iter(|| {
+                values
+                    .iter()
+                    .filter(|v| black_box(sonic_rs::from_slice::<Event>(v)).is_ok())
+                    .count()
+            })
+        });
+        g.finish();
+    }
+}
+
+criterion_group!(benches, mixes, bench, reference);
 criterion_main!(benches);

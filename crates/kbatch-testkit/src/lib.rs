@@ -32,6 +32,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 mod cluster;
+pub mod events;
 pub mod fixtures;
 mod node;
 pub mod proxy;

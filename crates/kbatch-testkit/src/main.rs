@@ -10,7 +10,8 @@
 //! kbatch-testkit stop --dir DIR
 //! kbatch-testkit create-topic --bootstrap B --topic T --partitions N [--config k=v]...
 //! kbatch-testkit produce-trending --bootstrap B --topic T --partitions N --events COUNT
-//!                [--seed S] [--compression C] [--invalid K]
+//!                [--seed S] [--compression C] [--invalid K] [--mix flat|nested|serializers]
+//!                                           # --mix: realistic events (`events` module), 0.1 % invalid
 //! ```
 #![deny(missing_docs)]
 
@@ -131,10 +132,26 @@ fn run(args: &[String]) -> Result<(), String> {
                 ..ProducerSettings::default()
             };
             let started = std::time::Instant::now();
-            let (total, lines) =
-                kbatch_testkit::trending::lazy_lines(events, invalid, partitions, seed);
-            let acked =
-                produce_count(bootstrap, topic, &settings, lines).map_err(|e| e.to_string())?;
+            let mix = match f.get("mix").and_then(|v| v.last()) {
+                Some(name) => Some(
+                    kbatch_testkit::events::Mix::from_name(name)
+                        .ok_or_else(|| format!("unknown --mix {name:?}"))?,
+                ),
+                None => None,
+            };
+            let (total, acked) = match mix {
+                Some(mix) => {
+                    let (total, lines) =
+                        kbatch_testkit::events::lazy_lines(mix, events, partitions, seed);
+                    (total, produce_count(bootstrap, topic, &settings, lines))
+                }
+                None => {
+                    let (total, lines) =
+                        kbatch_testkit::trending::lazy_lines(events, invalid, partitions, seed);
+                    (total, produce_count(bootstrap, topic, &settings, lines))
+                }
+            };
+            let acked = acked.map_err(|e| e.to_string())?;
             if acked != total as u64 {
                 return Err(format!("Kafka acknowledged {acked} of {total} records"));
             }

@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::extract::simd::{self, Isa};
 use crate::extract::{extract_general, fast};
 use crate::*;
 
@@ -74,16 +75,67 @@ fn owned(r: Result<crate::Event<'_>, Invalid>) -> Result<(Vec<u8>, Vec<u8>), &'s
         .map_err(Invalid::as_str)
 }
 
+/// Run `$body` once per instruction-set form this CPU has, with `$I` naming the form's type
+/// and `$name` its name: the portable form always, SSE2 and AVX2 on x86-64 whatever the
+/// dispatcher would choose (AVX2 only where the CPU has it; `forms_under_test` says which ran).
+macro_rules! for_each_isa {
+    ($I:ident, $name:ident => $body:block) => {{
+        {
+            type $I = simd::Portable;
+            let $name = "portable";
+            $body
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            type $I = simd::Sse2;
+            let $name = "sse2";
+            $body
+        }
+        #[cfg(target_arch = "x86_64")]
+        if form("avx2").is_some() {
+            type $I = simd::Avx2;
+            let $name = "avx2";
+            $body
+        }
+    }};
+}
+
+/// The form named `name`, if this CPU runs it.
+fn form(name: &str) -> Option<fast::Form> {
+    fast::Form::all()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, f)| f)
+}
+
+/// Which forms the tests run here, stated (and the ones every x86-64 CPU has, required).
+#[test]
+fn forms_under_test() {
+    for (name, f) in fast::Form::all() {
+        match f {
+            Some(f) => {
+                assert_eq!(f.name(), name);
+                eprintln!("form {name}: tested");
+            }
+            None => eprintln!("form {name}: SKIPPED, this CPU or architecture lacks it"),
+        }
+    }
+    assert!(form("portable").is_some());
+    #[cfg(target_arch = "x86_64")]
+    assert!(form("sse2").is_some());
+    eprintln!("dispatcher's choice: {}", fast::Form::best().name());
+}
+
 /// `extract`'s verdict, after checking that whenever the fast path answers, the general
 /// scanner gives the same answer (so every oracle test below also tests the fast path).
 ///
-/// "The fast path" is every form of it: as dispatched, as CPUs without AVX2 run it, the flat
-/// tier alone, and (where this CPU has them) the AVX2 forms.
+/// "The fast path" is every tier of it in every form this CPU runs (see `fast_forms`), and
+/// the layout-caching `Extractor` in every form.
 fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     if let Some(b) = value {
         let general = owned(extract_general(b));
         for (form, verdict) in fast_forms(b) {
-            if let Some(verdict) = verdict {
+            if let Some(verdict) = verdict.decided() {
                 assert_eq!(
                     owned(verdict.map(crate::Event::from)),
                     general,
@@ -96,45 +148,56 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     let verdict = owned(extract(value));
     // The layout cache: a fresh extractor learns the value, then recalls it; one kept across
     // every call of this thread also recalls earlier values' layouts for this one.
-    let mut fresh = crate::Extractor::new();
-    for _ in 0..2 {
-        assert_eq!(
-            owned(fresh.extract(value)),
-            verdict,
-            "fresh extractor on {value:?}"
-        );
+    for (name, f) in fast::Form::all() {
+        let Some(f) = f else { continue };
+        let mut fresh = crate::Extractor::with_form(f);
+        for _ in 0..2 {
+            assert_eq!(
+                owned(fresh.extract(value)),
+                verdict,
+                "fresh extractor ({name}) on {value:?}"
+            );
+        }
     }
     SHARED.with_borrow_mut(|shared| {
-        assert_eq!(
-            owned(shared.extract(value)),
-            verdict,
-            "shared extractor on {value:?}"
-        );
+        if shared.is_empty() {
+            *shared = fast::Form::all()
+                .into_iter()
+                .filter_map(|(_, f)| f.map(crate::Extractor::with_form))
+                .collect();
+        }
+        for ex in shared.iter_mut() {
+            assert_eq!(
+                owned(ex.extract(value)),
+                verdict,
+                "shared extractor ({:?}) on {value:?}",
+                ex
+            );
+        }
     });
     verdict
 }
 
 thread_local! {
-    static SHARED: std::cell::RefCell<crate::Extractor> = std::cell::RefCell::default();
+    /// One extractor per form, kept across every check of the thread.
+    static SHARED: std::cell::RefCell<Vec<crate::Extractor>> = std::cell::RefCell::default();
 }
 
-type Verdict<'a> = Option<Result<fast::Found<'a>, Invalid>>;
+type Verdict<'a> = fast::Verdict<fast::Found<'a>>;
 
-/// Every form of the fast path this CPU can run, by name.
-fn fast_forms(b: &[u8]) -> Vec<(&'static str, Verdict<'_>)> {
-    let mut forms = vec![
-        ("dispatched", fast::extract(b)),
-        ("narrow", fast::extract_narrow(b)),
-        // SAFETY: the narrow form runs on every CPU.
-        ("flat narrow", unsafe { fast::flat_only::<false>(b) }),
-    ];
-    #[cfg(target_arch = "x86_64")]
-    if fast::wide_available() {
-        // SAFETY: the CPU has the features (checked just above).
-        forms.push(("wide", unsafe { fast::extract_wide(b) }));
-        // SAFETY: as above.
-        forms.push(("flat wide", unsafe { fast::flat_only::<true>(b) }));
-    }
+/// Every tier of the fast path in every form this CPU runs, by name: the whole fast path, the
+/// flat tier alone and the structural tier alone (so each is checked even where an earlier
+/// tier answers first).
+fn fast_forms(b: &[u8]) -> Vec<(String, Verdict<'_>)> {
+    let mut forms = vec![("dispatched".to_string(), fast::Form::best().extract(b))];
+    for_each_isa!(I, name => {
+        // SAFETY: `for_each_isa` only runs the forms this CPU has.
+        unsafe {
+            forms.push((name.to_string(), I::extract(b)));
+            forms.push((format!("{name} flat"), fast::short::flat_only::<I>(b)));
+            forms.push((format!("{name} structural"), fast::structural::extract::<I>(b)));
+        }
+    });
     forms
 }
 
@@ -425,7 +488,7 @@ proptest! {
     fn fast_path_settles_compact_flat_objects(members in prop::collection::vec(compact_member(), 0..7)) {
         let text = format!("{{{}}}", members.join(","));
         let b = text.as_bytes();
-        prop_assert!(fast::extract(b).is_some(), "fast path declined {}", text);
+        prop_assert!(!fast::Form::best().extract(b).declined(), "fast path declined {}", text);
         prop_assert_eq!(ours(Some(b)), reference(Some(b)), "{}", text);
     }
 
@@ -446,8 +509,8 @@ proptest! {
         let mut b = text.into_bytes();
         if edits.is_empty() && b.len() > 2 {
             for (form, verdict) in fast_forms(&b) {
-                let flat_too_long = form.starts_with("flat") && b.len() > 128;
-                prop_assert!(verdict.is_some() || flat_too_long, "fast path ({}) declined {}", form, String::from_utf8_lossy(&b));
+                let flat_too_long = form.ends_with("flat") && b.len() > 128;
+                prop_assert!(!verdict.declined() || flat_too_long, "fast path ({}) declined {}", form, String::from_utf8_lossy(&b));
             }
         }
         apply_edits(&mut b, &edits);
@@ -475,13 +538,15 @@ proptest! {
         one_odd[odd.0] = odd.1;
         for mut full in [mixed, usual, one_odd] {
             for _ in 0..2 {
-                prop_assert_eq!(fast::classify_native(&full), fast::classify_portable(&full));
-                #[cfg(target_arch = "x86_64")]
-                if fast::wide_available() {
-                    // SAFETY: the CPU has AVX2 (checked just above).
-                    let wide = unsafe { fast::classify_wide_native(&full) };
-                    prop_assert_eq!(wide, fast::classify_portable(&full));
-                }
+                for_each_isa!(I, name => {
+                    // SAFETY: `for_each_isa` only runs the forms this CPU has.
+                    unsafe {
+                        prop_assert_eq!(I::classify(&full), simd::Portable::classify(&full), "{}", name);
+                        prop_assert_eq!(I::raw(&full), simd::Portable::raw(&full), "{}", name);
+                        let quotes = simd::Portable::raw(&full).quote;
+                        prop_assert_eq!(I::prefix_xor(quotes), simd::Portable::prefix_xor(quotes), "{}", name);
+                    }
+                });
                 full.reverse();
             }
         }
@@ -553,9 +618,7 @@ proptest! {
         for value in [&same_layout, &edited] {
             let mut ex = crate::Extractor::new();
             prop_assert_eq!(owned(ex.extract(Some(&sample))), owned(extract(Some(&sample))));
-            let recalled = ex.shapes().recall_for_test(value);
-            let narrow = ex.shapes().recall_narrow(value);
-            prop_assert_eq!(recalled, narrow, "forms disagree on {}", String::from_utf8_lossy(value));
+            let recalled = recall(ex.shapes(), value);
             if let Some(f) = recalled {
                 prop_assert_eq!(
                     owned(Ok(crate::Event::from(f))),
@@ -580,7 +643,6 @@ proptest! {
     /// The layout check's vector pass (SSE2, and AVX2 where the CPU has it) agrees with the
     /// portable model: equality with the sample, and quotes or unusual bytes, byte by byte;
     /// on a block against itself with a few bytes replaced by arbitrary ones.
-    #[cfg(target_arch = "x86_64")]
     #[test]
     fn layout_scans_agree(
         usual in prop::collection::vec(prop::sample::select(USUAL), 64),
@@ -591,9 +653,12 @@ proptest! {
         for (at, byte) in odd {
             block[at] = byte;
         }
-        for form in fast::scan_forms(&block, &sample) {
-            prop_assert_eq!(form, fast::scan_portable(&block, &sample));
-        }
+        for_each_isa!(I, name => {
+            // SAFETY: `for_each_isa` only runs the forms this CPU has.
+            unsafe {
+                prop_assert_eq!(I::scan(&block, &sample), simd::Portable::scan(&block, &sample), "{}", name);
+            }
+        });
     }
 }
 
@@ -601,7 +666,25 @@ proptest! {
 fn ex_recalls(sample: &[u8], value: &[u8]) -> bool {
     let mut ex = crate::Extractor::new();
     let _ = ex.extract(Some(sample));
-    ex.shapes().recall_for_test(value).is_some()
+    recall(ex.shapes(), value).is_some()
+}
+
+/// What `shapes` recalls for `value`, checked to be the same in every form.
+fn recall<'a>(shapes: &fast::Shapes, value: &'a [u8]) -> Option<fast::Found<'a>> {
+    let mut answers = Vec::new();
+    for_each_isa!(I, name => {
+        // SAFETY: `for_each_isa` only runs the forms this CPU has.
+        answers.push((name, unsafe { shapes.recall::<I>(value) }));
+    });
+    for (name, answer) in &answers {
+        assert_eq!(
+            *answer,
+            answers[0].1,
+            "{name} recalls otherwise on {:?}",
+            String::from_utf8_lossy(value)
+        );
+    }
+    answers[0].1
 }
 
 #[test]
@@ -1322,17 +1405,314 @@ fn layout_cache_keeps_two_layouts_per_length() {
         assert!(ex.extract(Some(v)).is_ok());
     }
     let shapes = ex.shapes();
-    assert!(shapes.recall_for_test(a).is_some() && shapes.recall_for_test(b).is_some());
+    assert!(recall(shapes, a).is_some() && recall(shapes, b).is_some());
     // Same layout as `a`, other product and customer: recalled, fields read from it.
     let a2 = br#"{"customer":"cus777","product":"PD0399","category":"Books","ts":"1516978999"}"#;
-    let f = shapes.recall_for_test(a2).unwrap();
+    let f = recall(shapes, a2).unwrap();
     assert_eq!((f.category, f.product), (&b"Books"[..], &b"PD0399"[..]));
     assert!(ex.extract(Some(c)).is_ok());
     let shapes = ex.shapes();
-    assert!(shapes.recall_for_test(c).is_some() && shapes.recall_for_test(b).is_some());
+    assert!(recall(shapes, c).is_some() && recall(shapes, b).is_some());
     assert!(
-        shapes.recall_for_test(a).is_none(),
+        recall(shapes, a).is_none(),
         "the oldest layout was pushed out"
     );
     assert_eq!(owned(ex.extract(Some(a))), owned(extract(Some(a))));
+}
+
+/// The structural tier settles what the short tier declines: long values, nesting,
+/// whitespace, UTF-8 text, escapes outside the two fields; and declines escaped fields.
+#[test]
+fn structural_tier_settles_real_shapes() {
+    let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
+    let settled = [
+        format!(r#"{{"event_id":"1b4e28ba-2fa1-11d2-883f-0016d3cca427","ts":1716800000123,"product":"PD0021","category":"Küche","price":19.99,"ua":"{ua}"}}"#),
+        format!(r#"{{ "ua" : "{ua}", "device": {{"os": {{"name":"Windows","v":[10,0]}}, "mobile": false}}, "tags": ["a", "b\"c"], "product": "P", "category": "Électroménager" }}"#),
+        r#"{"url":"https:\/\/shop.example\/item?id=1\u00e9","product":"P","category":"Garden & Outdoors","x":[[],{},[{}]]}"#.to_string(),
+        r#"  {"product":"P","category":"C","n":null,"t":true,"f":-0.5}  "#.to_string(),
+        format!(r#"{{"product":"P","category":{{"n":"{ua}"}}}}"#),
+        format!(r#"{{"product":"P","product":"Q","ua":"{ua}"}}"#),
+    ];
+    let expect = [
+        "valid",
+        "valid",
+        "valid",
+        "valid",
+        "wrong_type",
+        "duplicate_field",
+    ];
+    let declined = [
+        r#"{"product":"P","category":"K\u00fcche"}"#,
+        r#"{"pro\u0064uct":"P","category":"C"}"#,
+        r#"{"product":"P","category":"C","n":1e5}"#,
+    ];
+    for (text, want) in settled.iter().zip(expect) {
+        for_each_isa!(I, name => {
+            // SAFETY: `for_each_isa` only runs the forms this CPU has.
+            let v = unsafe { fast::structural::extract::<I>(text.as_bytes()) };
+            let got = v.decided().unwrap_or_else(|| panic!("{name} declined {text}"));
+            assert_eq!(got.map(|_| "valid").unwrap_or_else(Invalid::as_str), want, "{name}: {text}");
+        });
+        assert_eq!(
+            ours(Some(text.as_bytes())),
+            reference(Some(text.as_bytes())),
+            "{text}"
+        );
+    }
+    for text in declined {
+        for_each_isa!(I, name => {
+            // SAFETY: as above.
+            let v = unsafe { fast::structural::extract::<I>(text.as_bytes()) };
+            assert!(v.declined(), "{name} settled {text}");
+        });
+        assert_eq!(
+            ours(Some(text.as_bytes())),
+            reference(Some(text.as_bytes())),
+            "{text}"
+        );
+    }
+}
+
+/// The first `n` values of a realistic mix with their labels, for a fixed seed.
+fn realistic(
+    mix: kbatch_testkit::events::Mix,
+    n: usize,
+) -> Vec<(Option<Vec<u8>>, Option<&'static str>)> {
+    kbatch_testkit::events::labelled(mix, 2026)
+        .take(n)
+        .collect()
+}
+
+/// Event `i` (< 200) of a realistic mix (a tombstone as `{}`), generated once per test binary.
+fn sample_event(mix: kbatch_testkit::events::Mix, i: usize) -> Vec<u8> {
+    use kbatch_testkit::events::Mix;
+    static SAMPLES: std::sync::OnceLock<Vec<Vec<Vec<u8>>>> = std::sync::OnceLock::new();
+    let samples = SAMPLES.get_or_init(|| {
+        Mix::ALL
+            .iter()
+            .map(|&m| {
+                realistic(m, 200)
+                    .into_iter()
+                    .map(|(v, _)| v.unwrap_or_else(|| b"{}".to_vec()))
+                    .collect()
+            })
+            .collect()
+    });
+    let m = Mix::ALL.iter().position(|&m| m == mix).unwrap();
+    samples[m][i].clone()
+}
+
+/// Realistic events (`kbatch_testkit::events`): every verdict is the label the generator
+/// gave and serde_json's, in every form; and the fast path settles the events it is built
+/// for: every valid flat or nested event, and in the serializers' mix every one whose fields
+/// have no escape.
+#[test]
+fn oracle_on_realistic_mixes() {
+    use kbatch_testkit::events::Mix;
+    for mix in Mix::ALL {
+        let (mut valid, mut settled, mut escaped_fields) = (0, 0, 0);
+        for (value, label) in realistic(mix, 1500) {
+            let got = ours(value.as_deref());
+            assert_eq!(got, reference(value.as_deref()), "{}", mix.name());
+            assert_eq!(got.as_ref().err().copied(), label, "{}", mix.name());
+            let Some(b) = value.as_deref() else { continue };
+            if got.is_ok() {
+                valid += 1;
+                let decided = !fast::Form::best().extract(b).declined();
+                settled += usize::from(decided);
+                let text = String::from_utf8_lossy(b);
+                let escaped = text.contains(r#""category":"Caf\u"#)
+                    || text.contains(r#""category": "Caf\u"#)
+                    || ["\\u00c9", "\\u00fc", "\\u00f4"]
+                        .iter()
+                        .any(|e| text.contains(e));
+                escaped_fields += usize::from(escaped);
+                assert!(decided || escaped, "fast path declined {text}");
+            }
+        }
+        eprintln!(
+            "{}: {valid} valid, {settled} settled by the fast path, {escaped_fields} with escaped fields",
+            mix.name()
+        );
+        assert!(valid > 1450, "{}", mix.name());
+    }
+}
+
+/// A realistic event with one edit the structural tier must get right: long strings that
+/// move every later byte across block boundaries, escapes in the user agent, decoy
+/// `product`/`category` members in nested values, numbers at the f64 edge, and a 4-byte UTF-8
+/// character in the category broken at each of its positions.
+fn realistic_mutation() -> impl Strategy<Value = Vec<u8>> {
+    use kbatch_testkit::events::Mix;
+    let base = (prop::sample::select(&Mix::ALL[..]), 0usize..200)
+        .prop_map(|(mix, i)| sample_event(mix, i));
+    let edit = prop_oneof![
+        (1usize..200, prop::sample::select(&b"a\xc3 "[..])).prop_map(|(n, c)| Edit::LongUa(n, c)),
+        prop::sample::select(
+            &[
+                r#"\""#,
+                r"\\",
+                r"\/",
+                r"\u00e9",
+                r"\ud83d\ude00",
+                r"\ud800",
+                r"\udc00x",
+                r"\x",
+                r"\u12",
+                "\\\\\\\"",
+                "\t",
+                "\u{1}",
+            ][..]
+        )
+        .prop_map(Edit::UaEscape),
+        prop::sample::select(
+            &[
+                r#""x":{"product":"D","category":"D"},"#,
+                r#""x":[{"product":"D"},{"category":["D"]}],"#,
+                r#""product ":"D","#,
+                r#""x":{"a":{"b":{"c":[[[{"product":1}]]]}}},"#,
+                r#""x":{"product":"D","#,
+                r#""x":[1,2,],"#,
+                r#""x":{"a":1 "b":2},"#,
+                r#""x" : [ { } , [ ] ] ,"#,
+            ][..]
+        )
+        .prop_map(Edit::Decoy),
+        prop::sample::select(
+            &[
+                "1.7976931348623157e308",
+                "1.7976931348623159e308",
+                "1e309",
+                "-0.0",
+                "1e-400",
+                "123456789012345678901234567890",
+                "01",
+                "1.",
+                "-",
+                "2.5E+3",
+                "truex",
+                "nul",
+            ][..]
+        )
+        .prop_map(Edit::Price),
+        (
+            0usize..4,
+            prop::sample::select(&[0x00u8, 0x41, 0x80, 0xbf, 0xc0, 0xf0, 0xff][..]),
+            any::<bool>()
+        )
+            .prop_map(|(at, byte, cut)| Edit::Utf8(at, byte, cut)),
+    ];
+    (base, edit).prop_map(|(mut b, edit)| {
+        edit.apply(&mut b);
+        b
+    })
+}
+
+/// One edit of [`realistic_mutation`].
+#[derive(Debug, Clone)]
+enum Edit {
+    /// `n` copies of a byte inside the user agent.
+    LongUa(usize, u8),
+    /// An escape (valid or not) or raw control byte inside the user agent.
+    UaEscape(&'static str),
+    /// A member inserted first in the object.
+    Decoy(&'static str),
+    /// The price replaced.
+    Price(&'static str),
+    /// `😀` in the category, byte `at` replaced by `byte` (or the sequence cut there).
+    Utf8(usize, u8, bool),
+}
+
+impl Edit {
+    fn apply(&self, b: &mut Vec<u8>) {
+        let find = |b: &[u8], pat: &[u8]| b.windows(pat.len()).position(|w| w == pat);
+        let ua = find(b, b"Mozilla").unwrap_or(b.len() / 2);
+        match *self {
+            Edit::LongUa(n, c) => {
+                b.splice(ua..ua, std::iter::repeat_n(c, n));
+            }
+            Edit::UaEscape(e) => {
+                b.splice(ua..ua, e.bytes());
+            }
+            Edit::Decoy(m) => {
+                let at = b.iter().position(|&c| c == b'{').map_or(0, |i| i + 1);
+                b.splice(at..at, m.bytes());
+            }
+            Edit::Price(n) => {
+                if let Some(p) = find(b, b"\"price\"") {
+                    let start = p
+                        + 7
+                        + b[p + 7..]
+                            .iter()
+                            .position(|c| c.is_ascii_digit())
+                            .unwrap_or(0);
+                    let end = start
+                        + b[start..]
+                            .iter()
+                            .position(|c| !c.is_ascii_digit() && *c != b'.')
+                            .unwrap_or(0);
+                    b.splice(start..end, n.bytes());
+                }
+            }
+            Edit::Utf8(at, byte, cut) => {
+                let c = find(b, b"\"category\"").map_or(0, |p| p + 10);
+                let q = c + b[c..].iter().position(|&x| x == b'"').map_or(0, |i| i + 1);
+                let mut seq = "😀".as_bytes().to_vec();
+                if cut {
+                    seq.truncate(at);
+                } else {
+                    seq[at] = byte;
+                }
+                b.splice(q..q, seq);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Mutated realistic events: every form, every tier, against serde_json.
+    #[test]
+    fn oracle_on_mutated_realistic_events(b in realistic_mutation()) {
+        prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
+    }
+
+    /// Realistic events with arbitrary JSON-ish byte edits.
+    #[test]
+    fn oracle_on_edited_realistic_events(
+        i in 0usize..200,
+        mix in prop::sample::select(&kbatch_testkit::events::Mix::ALL[..]),
+        edits in prop::collection::vec((0u8..3, any::<prop::sample::Index>(), prop::sample::select(JSONISH)), 1..4),
+    ) {
+        let mut b = sample_event(mix, i);
+        apply_edits(&mut b, &edits);
+        prop_assert_eq!(ours(Some(&b)), reference(Some(&b)), "{}", String::from_utf8_lossy(&b));
+    }
+}
+
+/// Escapes at every offset around the block boundaries, in a string before the fields: the
+/// structural tier must settle each (an escaping backslash that ends a block escapes the
+/// first byte of the next; the second half of a surrogate pair is no lone surrogate), and
+/// agree with serde_json.
+#[test]
+fn structural_tier_settles_escapes_at_every_offset() {
+    for escape in [r#"\""#, r"\\", r"\/", r"\u00e9", r"\ud83d\ude00", r#"\\\""#] {
+        for k in 0..140 {
+            let text = format!(
+                r#"{{"pad":"{}{escape}x","product":"P","category":"C"}}"#,
+                "a".repeat(k)
+            );
+            for_each_isa!(I, name => {
+                // SAFETY: `for_each_isa` only runs the forms this CPU has.
+                let v = unsafe { fast::structural::extract::<I>(text.as_bytes()) };
+                assert!(!v.declined(), "{name} declined {text}");
+            });
+            assert_eq!(
+                ours(Some(text.as_bytes())),
+                reference(Some(text.as_bytes())),
+                "{text}"
+            );
+        }
+    }
 }

@@ -1,0 +1,167 @@
+//! Which instruction-set form runs: detected once per process (or named by `KBATCH_SIMD`),
+//! then carried as a [`Form`] (by each `Extractor`) or read from one cached value (by the
+//! stateless `extract`). A `Form` is the
+//! proof that the CPU has the form's features: it is only made after checking, so calling
+//! through it is safe.
+
+use super::{Found, Shapes, Verdict};
+#[cfg(target_arch = "x86_64")]
+use crate::extract::simd::{avx2, sse2, Avx2, Sse2};
+use crate::extract::simd::{portable, Isa, Portable};
+
+/// An instruction-set form this CPU runs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Form(Kind);
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum Kind {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    Sse2,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+}
+
+impl Form {
+    /// The form to run: the fastest this CPU has, unless `KBATCH_SIMD` (`portable`, `sse2`,
+    /// `avx2`) names another it has (to compare forms end to end, or to fuzz each). Decided
+    /// once, then one load of a cached value.
+    #[inline]
+    pub(crate) fn best() -> Form {
+        use std::sync::atomic::Ordering;
+        match BEST.load(Ordering::Relaxed) {
+            0 => detect(),
+            #[cfg(target_arch = "x86_64")]
+            2 => Form(Kind::Sse2),
+            #[cfg(target_arch = "x86_64")]
+            3 => Form(Kind::Avx2),
+            _ => Form(Kind::Portable),
+        }
+    }
+
+    /// Every form by name, `None` where this CPU (or architecture) lacks it: tests run each
+    /// one, whatever [`Form::best`] would choose.
+    pub(crate) fn all() -> [(&'static str, Option<Form>); 3] {
+        #[cfg(target_arch = "x86_64")]
+        let (sse2, avx2) = (
+            Some(Form(Kind::Sse2)),
+            avx2_available().then_some(Form(Kind::Avx2)),
+        );
+        #[cfg(not(target_arch = "x86_64"))]
+        let (sse2, avx2) = (None, None);
+        [
+            ("portable", Some(Form(Kind::Portable))),
+            ("sse2", sse2),
+            ("avx2", avx2),
+        ]
+    }
+
+    /// The form's name, as [`Form::all`] gives it.
+    #[cfg(test)]
+    pub(crate) fn name(self) -> &'static str {
+        match self.0 {
+            Kind::Portable => "portable",
+            #[cfg(target_arch = "x86_64")]
+            Kind::Sse2 => "sse2",
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => "avx2",
+        }
+    }
+
+    /// The fast path in this form.
+    #[inline]
+    pub(crate) fn extract(self, b: &[u8]) -> Verdict<Found<'_>> {
+        // SAFETY: a `Form` is only made for a CPU that has its features.
+        unsafe {
+            match self.0 {
+                Kind::Portable => Portable::extract(b),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Sse2 => Sse2::extract(b),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx2 => Avx2::extract(b),
+            }
+        }
+    }
+
+    /// The fast path with the layout cache in this form (see `fast::with_fields_in`).
+    #[inline]
+    pub(crate) fn with_fields<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
+        self,
+        b: &'a [u8],
+        shapes: &mut Shapes,
+        found: &mut F,
+    ) -> Verdict<R> {
+        match self.0 {
+            Kind::Portable => portable::with_fields(b, shapes, found),
+            // SAFETY: a `Form` is only made for a CPU that has its features.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Sse2 => unsafe { sse2::with_fields(b, shapes, found) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => unsafe { avx2::with_fields(b, shapes, found) },
+        }
+    }
+}
+
+/// Whether this CPU has what the AVX2 form is compiled for: detected once, then one load of a
+/// cached flag.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn avx2_available() -> bool {
+    use std::sync::atomic::Ordering;
+    match AVX2.load(Ordering::Relaxed) {
+        0 => detect_avx2(),
+        state => state == 2,
+    }
+}
+
+/// [`avx2_available`]'s answer: 0 not yet detected, 1 no, 2 yes.
+#[cfg(target_arch = "x86_64")]
+static AVX2: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The detection behind [`avx2_available`], once (out of line: the per-record check stays one
+/// load and a compare).
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn detect_avx2() -> bool {
+    let yes = std::arch::is_x86_feature_detected!("avx2")
+        && std::arch::is_x86_feature_detected!("pclmulqdq")
+        && std::arch::is_x86_feature_detected!("bmi1")
+        && std::arch::is_x86_feature_detected!("bmi2")
+        && std::arch::is_x86_feature_detected!("popcnt");
+    AVX2.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
+    yes
+}
+
+/// [`Form::best`]'s answer: 0 not yet decided, then 1 portable, 2 SSE2, 3 AVX2.
+static BEST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The decision behind [`Form::best`], once (out of line: the per-call check stays one load).
+#[cold]
+#[inline(never)]
+fn detect() -> Form {
+    let available = Form::all();
+    let fastest = available
+        .iter()
+        .rev()
+        .find_map(|(_, f)| *f)
+        .unwrap_or(Form(Kind::Portable));
+    let chosen = match std::env::var("KBATCH_SIMD") {
+        Ok(name) => available
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, f)| *f)
+            .unwrap_or(fastest),
+        Err(_) => fastest,
+    };
+    let code = match chosen.0 {
+        Kind::Portable => 1,
+        #[cfg(target_arch = "x86_64")]
+        Kind::Sse2 => 2,
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx2 => 3,
+    };
+    BEST.store(code, std::sync::atomic::Ordering::Relaxed);
+    chosen
+}

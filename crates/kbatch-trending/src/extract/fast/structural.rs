@@ -1,0 +1,421 @@
+//! The structural tier, for every object the short tier declines: values longer than two
+//! blocks, nested objects and arrays, whitespace, UTF-8 text, escaped strings. The approach is
+//! simdjson's (Langdale & Lemire, "Parsing Gigabytes of JSON per Second", 2019), cut to what
+//! one object's two top-level fields need, and kept exact.
+//!
+//! **Stage 1**, one 64-byte block at a time ([`Blocks::fill`]): the form's primitive gives
+//! masks of quotes, backslashes, structural bytes (`{}[]:,`), whitespace, control and
+//! non-ASCII bytes. Backslashes that escape (the first of each run, then every other) are
+//! found bit by bit, only in blocks that hold one; the quotes they do not escape, through a
+//! prefix XOR (one carry-less multiply in the AVX2 form) carried from block to block, give the
+//! strings. Structural bytes outside strings, every quote, and the first byte of every run
+//! of other bytes outside strings (a number or literal) are the *tokens*. In the same pass:
+//! a control byte inside a string, or an escape that is not one of JSON's, declines.
+//!
+//! **Stage 2** ([`object`]): a walk over the tokens, not the bytes. At depth 1 it reads each
+//! key (one 8-byte compare against `product` / `category`) and keeps the two fields' strings;
+//! a nested object or array is crossed token by token ([`nested`]): its strings, numbers and
+//! whitespace cost nothing beyond stage 1's masks, its brackets are counted and its grammar
+//! checked. Numbers and literals are read where they start (they are short).
+//!
+//! **UTF-8**: stage 1 notes the first and last non-ASCII byte; only that span is validated
+//! (everything around it is ASCII, so the value is valid UTF-8 exactly when the span is). An
+//! event with one `Küche` validates a few bytes; ASCII events none.
+//!
+//! It declines (for the general scanner) whatever it is not sure of: invalid UTF-8, invalid
+//! JSON (so that reason precedence stays the general scanner's), escaped keys or fields (they
+//! need unescaping), exponents and very long integers (the f64 range check), nesting beyond
+//! serde_json's limit.
+
+use std::marker::PhantomData;
+
+use super::masks::{Raw, BLOCK};
+use super::short::{field_at, scalar};
+use super::{Found, Verdict};
+use crate::extract::simd::Isa;
+use crate::extract::{Invalid, Open, MAX_DEPTH};
+
+/// The structural tier's verdict on `b`.
+///
+/// # Safety
+/// The CPU must have the features of `I`.
+#[inline(always)]
+pub(crate) unsafe fn extract<I: Isa>(b: &[u8]) -> Verdict<Found<'_>> {
+    let mut blocks = Blocks::<I>::new(b);
+    // SAFETY: passed on from our caller.
+    unsafe { object(&mut blocks) }.unwrap_or(Verdict::Declined)
+}
+
+/// Stage 1 over a value, one block at a time as stage 2 asks for tokens, with the carries
+/// from block to block.
+struct Blocks<'a, I> {
+    b: &'a [u8],
+    /// Start of the block whose tokens are being taken.
+    start: usize,
+    /// Start of the next block to classify.
+    next: usize,
+    /// Tokens of the current block not yet taken.
+    tokens: u64,
+    /// Escaping backslashes of the current block.
+    escapes: u64,
+    /// Escaping backslashes in the blocks before it.
+    escapes_before: u32,
+    /// All ones if the block before ended inside a string.
+    in_string: u64,
+    /// The block before ended with an escaping backslash.
+    escaped: bool,
+    /// The block before ended with a byte of a number or literal.
+    scalar: bool,
+    /// The second backslash of a surrogate pair checked with the first.
+    pair_at: usize,
+    /// The first and last non-ASCII byte.
+    high: Option<(usize, usize)>,
+    /// A block held something stage 1 declines.
+    failed: bool,
+    isa: PhantomData<I>,
+}
+
+impl<'a, I: Isa> Blocks<'a, I> {
+    fn new(b: &'a [u8]) -> Self {
+        Blocks {
+            b,
+            start: 0,
+            next: 0,
+            tokens: 0,
+            escapes: 0,
+            escapes_before: 0,
+            in_string: 0,
+            escaped: false,
+            scalar: false,
+            pair_at: usize::MAX,
+            high: None,
+            failed: false,
+            isa: PhantomData,
+        }
+    }
+
+    /// The next token's position; `None` at the end of the value or when a block fails.
+    ///
+    /// # Safety
+    /// The CPU must have the features of `I`.
+    #[inline(always)]
+    unsafe fn pop(&mut self) -> Option<usize> {
+        while self.tokens == 0 {
+            // SAFETY: passed on from our caller.
+            if !unsafe { self.fill() } {
+                return None;
+            }
+        }
+        let at = self.start + self.tokens.trailing_zeros() as usize;
+        self.tokens &= self.tokens - 1;
+        Some(at)
+    }
+
+    /// Escaping backslashes before `at`, a position in the current block: two equal counts
+    /// around a string mean it has no escape.
+    #[inline(always)]
+    fn escapes_upto(&self, at: usize) -> u32 {
+        if self.escapes_before | self.escapes as u32 | (self.escapes >> 32) as u32 == 0 {
+            // No escape so far (most events have none): no mask to count.
+            return 0;
+        }
+        let below = (1u64 << (at - self.start)) - 1;
+        self.escapes_before + (self.escapes & below).count_ones()
+    }
+
+    /// Classify the next block; `false` at the end of the value or when it fails.
+    ///
+    /// # Safety
+    /// The CPU must have the features of `I`.
+    #[inline(always)]
+    unsafe fn fill(&mut self) -> bool {
+        let b = self.b;
+        let n = b.len();
+        if self.next >= n || self.failed {
+            return false;
+        }
+        let start = self.next;
+        let rest = n - start;
+        // SAFETY (three calls): passed on from our caller.
+        let raw: Raw = match b[start..].first_chunk::<BLOCK>() {
+            Some(block) => unsafe { I::raw(block) },
+            // The last, partial block of a long value: the 64 bytes that end the value,
+            // shifted so that bit 0 is `b[start]` (bytes are classified one by one, so the
+            // masks of the bytes already seen simply fall off).
+            None if n >= BLOCK => {
+                unsafe { I::raw(b[n - BLOCK..].first_chunk().unwrap()) }.shr(BLOCK - rest)
+            }
+            None => {
+                let mut block = [b' '; BLOCK];
+                block[..rest].copy_from_slice(&b[start..]);
+                unsafe { I::raw(&block) }
+            }
+        };
+        let valid = if rest >= BLOCK {
+            u64::MAX
+        } else {
+            (1u64 << rest) - 1
+        };
+        let (escapes, escaped) = if raw.backslash == 0 && !self.escaped {
+            (0, 0)
+        } else {
+            match self.escapes_of(raw.backslash, start) {
+                Some(e) => e,
+                None => return self.fail(),
+            }
+        };
+        let quotes = raw.quote & !escaped;
+        // Opening quotes and the insides of strings.
+        // SAFETY: passed on from our caller.
+        let strings = unsafe { I::prefix_xor(quotes) } ^ self.in_string;
+        self.in_string = ((strings as i64) >> 63) as u64;
+        if (raw.control & strings) | (escapes & !strings) != 0 {
+            // A raw control byte in a string, or a backslash outside one.
+            return self.fail();
+        }
+        let outside = !(strings | quotes) & valid;
+        let other = outside & !(raw.op | raw.ws);
+        let scalar_starts = other & !(other << 1 | u64::from(self.scalar));
+        self.scalar = other >> 63 != 0;
+        if raw.high != 0 {
+            let first = start + raw.high.trailing_zeros() as usize;
+            let last = start + 63 - raw.high.leading_zeros() as usize;
+            self.high = Some((self.high.map_or(first, |(f, _)| f), last));
+        }
+        self.tokens = (raw.op & outside) | quotes | scalar_starts;
+        self.escapes_before += self.escapes.count_ones();
+        self.escapes = escapes;
+        self.start = start;
+        self.next = start + BLOCK;
+        true
+    }
+
+    #[cold]
+    fn fail(&mut self) -> bool {
+        self.failed = true;
+        false
+    }
+
+    /// The escaping backslashes of a block with backslashes at `backslash` (bit `k` is
+    /// `b[start + k]`), and the bytes they escape; each escape checked to be one of JSON's.
+    /// Bit by bit: the first backslash of a run escapes the next byte, which may be the next
+    /// backslash. `None` for an escape JSON does not have.
+    #[inline(never)]
+    fn escapes_of(&mut self, mut backslash: u64, start: usize) -> Option<(u64, u64)> {
+        let (mut escapes, mut escaped) = (0u64, 0u64);
+        if self.escaped {
+            escaped = 1;
+            backslash &= !1;
+            self.escaped = false;
+        }
+        while backslash != 0 {
+            let k = backslash.trailing_zeros();
+            backslash &= backslash - 1;
+            escapes |= 1 << k;
+            if k == 63 {
+                self.escaped = true;
+            } else {
+                escaped |= 2 << k;
+                backslash &= !(2 << k);
+            }
+            self.check_escape(start + k as usize)?;
+        }
+        Some((escapes, escaped))
+    }
+
+    /// Whether the escape at `b[at]` is one of JSON's: `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`,
+    /// `\t`, or `\u` with four hex digits naming no lone surrogate (serde_json refuses those).
+    fn check_escape(&mut self, at: usize) -> Option<()> {
+        let b = self.b;
+        if at == self.pair_at {
+            return Some(());
+        }
+        match *b.get(at + 1)? {
+            b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => Some(()),
+            b'u' => {
+                let hi = hex4(b, at + 2)?;
+                if (0xD800..0xDC00).contains(&hi) {
+                    if b.get(at + 6..at + 8)? != b"\\u"
+                        || !(0xDC00..0xE000).contains(&hex4(b, at + 8)?)
+                    {
+                        return None;
+                    }
+                    self.pair_at = at + 6;
+                    Some(())
+                } else {
+                    (!(0xDC00..0xE000).contains(&hi)).then_some(())
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The four hex digits at `b[at..]`.
+fn hex4(b: &[u8], at: usize) -> Option<u32> {
+    let mut v = 0;
+    for &c in b.get(at..at + 4)? {
+        v = v * 16 + (c as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+/// A number or literal starting at `b[at]` and ending where its run of bytes does.
+#[inline(always)]
+fn scalar_at(b: &[u8], at: usize) -> Option<()> {
+    let end = scalar(b, at)?;
+    match b.get(end) {
+        None => Some(()),
+        Some(b' ' | b'\t' | b'\n' | b'\r' | b',' | b':' | b'{' | b'}' | b'[' | b']' | b'"') => {
+            Some(())
+        }
+        _ => None,
+    }
+}
+
+/// Stage 2: the value as one object, its two fields read at depth 1; `None` where the tier
+/// declines.
+///
+/// # Safety
+/// The CPU must have the features of `I`.
+#[inline(always)]
+unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>> {
+    let b = s.b;
+    let mut fields: [Option<&'a [u8]>; 2] = [None, None];
+    let mut seen = [false; 2];
+    let (mut duplicate, mut wrong_type) = (false, false);
+    // SAFETY (every `pop` and `nested` below): passed on from our caller.
+    if b[unsafe { s.pop()? }] != b'{' {
+        return None;
+    }
+    let mut t = unsafe { s.pop()? };
+    if b[t] != b'}' {
+        loop {
+            if b[t] != b'"' {
+                return None;
+            }
+            let before = s.escapes_upto(t);
+            let key_end = unsafe { s.pop()? };
+            if s.escapes_upto(key_end) != before {
+                // An escaped key: only its unescaped form can be compared.
+                return None;
+            }
+            let field = field_at(b, t + 1, key_end);
+            if b[unsafe { s.pop()? }] != b':' {
+                return None;
+            }
+            let v = unsafe { s.pop()? };
+            match b[v] {
+                b'"' => {
+                    let before = s.escapes_upto(v);
+                    let end = unsafe { s.pop()? };
+                    if let Some(f) = field {
+                        if s.escapes_upto(end) != before {
+                            // An escaped field: the general scanner unescapes it.
+                            return None;
+                        }
+                        fields[f] = fields[f].or(Some(&b[v + 1..end]));
+                    }
+                }
+                b'{' | b'[' => {
+                    wrong_type |= field.is_some();
+                    unsafe { nested(s, v)? };
+                }
+                _ => {
+                    wrong_type |= field.is_some();
+                    scalar_at(b, v)?;
+                }
+            }
+            if let Some(f) = field {
+                duplicate |= seen[f];
+                seen[f] = true;
+            }
+            match b[unsafe { s.pop()? }] {
+                b',' => t = unsafe { s.pop()? },
+                b'}' => break,
+                _ => return None,
+            }
+        }
+    }
+    // Nothing but whitespace after the object, every block clean, the text valid UTF-8.
+    if unsafe { s.pop() }.is_some() || s.failed {
+        return None;
+    }
+    if let Some((first, last)) = s.high {
+        std::str::from_utf8(&b[first..=last]).ok()?;
+    }
+    Some(if duplicate {
+        Verdict::Invalid(Invalid::DuplicateField)
+    } else if wrong_type {
+        Verdict::Invalid(Invalid::WrongType)
+    } else {
+        match fields {
+            [Some(product), Some(category)] => Verdict::Event(Found { category, product }),
+            _ => Verdict::Invalid(Invalid::MissingField),
+        }
+    })
+}
+
+/// Cross the object or array opening at `b[open]` (a member's value at depth 1), token by
+/// token, checking its grammar and serde_json's depth limit; `None` where the tier declines.
+///
+/// # Safety
+/// The CPU must have the features of `I`.
+#[inline(always)]
+unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
+    let b = s.b;
+    let mut stack = Open::default();
+    stack.push(b[open] == b'{');
+    // SAFETY (every `pop` below): passed on from our caller.
+    let mut t = unsafe { s.pop()? };
+    let mut just_opened = true;
+    loop {
+        let is_obj = stack.last()?;
+        if just_opened && b[t] == if is_obj { b'}' } else { b']' } {
+            stack.pop();
+        } else {
+            if is_obj {
+                if b[t] != b'"' {
+                    return None;
+                }
+                unsafe { s.pop()? }; // the key's closing quote
+                if b[unsafe { s.pop()? }] != b':' {
+                    return None;
+                }
+                t = unsafe { s.pop()? };
+            }
+            match b[t] {
+                b'"' => {
+                    unsafe { s.pop()? };
+                }
+                b'{' | b'[' => {
+                    stack.push(b[t] == b'{');
+                    // The top-level object counts as one level.
+                    if 1 + stack.len() > MAX_DEPTH {
+                        return None;
+                    }
+                    t = unsafe { s.pop()? };
+                    just_opened = true;
+                    continue;
+                }
+                _ => scalar_at(b, t)?,
+            }
+        }
+        // After a value: close containers, or go on to the next element.
+        loop {
+            let Some(is_obj) = stack.last() else {
+                return Some(());
+            };
+            match b[unsafe { s.pop()? }] {
+                b',' => {
+                    t = unsafe { s.pop()? };
+                    just_opened = false;
+                    break;
+                }
+                b'}' if is_obj => stack.pop(),
+                b']' if !is_obj => stack.pop(),
+                _ => return None,
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The instruction-set forms of the fast path: one module per instruction set, each a
+//! zero-sized type implementing [`Isa`] (the block primitives) plus the entry points that run
+//! the whole fast path compiled for that set.
+//!
+//! * [`portable`]: plain Rust, on every CPU (the only form off x86-64, e.g. on aarch64), and
+//!   the model the vector forms are tested against;
+//! * [`sse2`] (x86-64 only): 16-byte vectors, part of every x86-64 CPU;
+//! * [`avx2`] (x86-64 only): 32-byte vectors, carry-less multiplication for the prefix XOR,
+//!   BMI; chosen at run time when the CPU has them (x86-64 since 2013).
+//!
+//! The tiers of the fast path (`fast::short`, `fast::structural`, `fast::cache`) are written
+//! once, generic over `I: Isa`, and marked `#[inline(always)]`: each form's entry point is an
+//! `unsafe fn` with `#[target_feature]` in its signature, into which the generic code and the
+//! form's primitives inline, so the vector instructions only ever run inside a function
+//! compiled (and called) for them. `fast::dispatch` picks the form once per CPU.
+
+use super::fast::masks::{Classes, Raw, BLOCK};
+use super::fast::{Found, Verdict};
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+pub(crate) mod portable;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod sse2;
+
+pub(crate) use portable::Portable;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use {avx2::Avx2, sse2::Sse2};
+
+/// The block primitives of one instruction-set form. Every method is the same function of
+/// its input in every form (tests hold the vector forms to [`Portable`] byte for byte); only
+/// the instructions differ.
+///
+/// # Safety
+/// Each method may only be called on a CPU that has the form's features (for [`Portable`]:
+/// any CPU). `fast::dispatch::Form` is the proof that it does.
+pub(crate) trait Isa {
+    /// The flat tier's classes of one block: quotes, colons, commas, and whether any byte is
+    /// unusual (a backslash, a control character or a non-ASCII byte).
+    ///
+    /// # Safety
+    /// The CPU must have the form's features.
+    unsafe fn classify(block: &[u8; BLOCK]) -> Classes;
+
+    /// The structural tier's raw masks of one block (see [`Raw`]).
+    ///
+    /// # Safety
+    /// The CPU must have the form's features.
+    unsafe fn raw(block: &[u8; BLOCK]) -> Raw;
+
+    /// The layout cache's pass: bytes of `block` equal to `sample`'s, and bytes that may not
+    /// stand inside a recalled value string (quotes and unusual bytes).
+    ///
+    /// # Safety
+    /// The CPU must have the form's features.
+    unsafe fn scan(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (u64, u64);
+
+    /// Bit `k` of the result is the parity of the set bits of `x` at or below `k`: with `x`
+    /// the quotes of a block, the bits of the strings' opening quotes and insides.
+    ///
+    /// # Safety
+    /// The CPU must have the form's features.
+    unsafe fn prefix_xor(x: u64) -> u64;
+
+    /// The whole fast path (every tier, in order) compiled for this form: the form's entry
+    /// point, out of line so the layout cache's recall path around it stays small.
+    ///
+    /// # Safety
+    /// The CPU must have the form's features.
+    unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>>;
+}
