@@ -300,7 +300,12 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
                 // An escaped key: only its unescaped form can be compared.
                 return None;
             }
-            let field = field_at(b, t + 1, key_end);
+            // Most keys are neither 7 nor 8 bytes long: no compare for them.
+            let field = if (7..=8).contains(&(key_end - t - 1)) {
+                field_at(b, t + 1, key_end)
+            } else {
+                None
+            };
             if b[unsafe { s.pop()? }] != b':' {
                 return None;
             }
