@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 pub mod fixtures;
+pub mod oidc;
 pub mod secure;
 pub mod trending;
 
