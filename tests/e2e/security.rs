@@ -337,6 +337,7 @@ fn oauthbearer_oidc_client_credentials() {
 /// A failure: exit `code`, one line naming `broker` and containing `needle`, within the
 /// timeout; and the same run at `-vv` shows no secret.
 fn assert_fails_clearly(bootstrap: &str, args: &[String], code: i32, needle: &str, broker: &str) {
+    data(); // the shared broker and topic are ready before the clock starts
     let started = Instant::now();
     let r = count(bootstrap, &refs(args));
     assert_eq!(r.code, code, "{needle}: {}", r.stderr);
