@@ -131,6 +131,17 @@ fn tls_with_a_ca_file_every_subcommand() {
     let mut x = x.to_vec();
     x.extend(["-X", "ssl.endpoint.identification.algorithm=none"]);
     assert_counts(&count(&ip, &x), "SSL by IP, hostname verification off");
+    // Certificate checks off (development only): even a CA that signed nothing here passes.
+    let other = format!("ssl.ca.location={}", cert("other-ca.pem"));
+    let off = [
+        "-X",
+        "security.protocol=ssl",
+        "-X",
+        &other,
+        "-X",
+        "enable.ssl.certificate.verification=false",
+    ];
+    assert_counts(&count(&ip, &off), "SSL with certificate verification off");
 }
 
 #[test]
@@ -406,6 +417,12 @@ fn failures_are_one_clear_line_without_secrets() {
         "not signed by a trusted CA",
         &l.ssl,
     );
+    // The system's CA bundle (librdkafka's `probe`) does not hold the test CA either.
+    let probe = x(&[
+        "security.protocol=ssl".into(),
+        "ssl.ca.location=probe".into(),
+    ]);
+    assert_fails_clearly(&l.ssl, &probe, 1, "not signed by a trusted CA", &l.ssl);
     assert_fails_clearly(
         &l.expired,
         &ssl_with("ca.pem"),
