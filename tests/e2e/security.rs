@@ -131,6 +131,17 @@ fn tls_with_a_ca_file_every_subcommand() {
     let mut x = x.to_vec();
     x.extend(["-X", "ssl.endpoint.identification.algorithm=none"]);
     assert_counts(&count(&ip, &x), "SSL by IP, hostname verification off");
+    // Certificate checks off (development only): even a CA that signed nothing here passes.
+    let other = format!("ssl.ca.location={}", cert("other-ca.pem"));
+    let off = [
+        "-X",
+        "security.protocol=ssl",
+        "-X",
+        &other,
+        "-X",
+        "enable.ssl.certificate.verification=false",
+    ];
+    assert_counts(&count(&ip, &off), "SSL with certificate verification off");
 }
 
 #[test]
@@ -272,9 +283,72 @@ fn oauthbearer_unsecured_token() {
     assert_counts(&r, "OAUTHBEARER");
 }
 
+#[test]
+fn oauthbearer_oidc_client_credentials() {
+    use kbatch_testkit::oidc::{CLIENT_ID, CLIENT_SECRET};
+    let x = |secret: &str| -> Vec<String> {
+        [
+            "security.protocol=sasl_plaintext".to_string(),
+            "sasl.mechanism=OAUTHBEARER".into(),
+            "sasl.oauthbearer.method=oidc".into(),
+            format!(
+                "sasl.oauthbearer.token.endpoint.url={}",
+                sb().auth.token_url()
+            ),
+            format!("sasl.oauthbearer.client.id={CLIENT_ID}"),
+            format!("sasl.oauthbearer.client.secret={secret}"),
+            "sasl.oauthbearer.scope=kafka".into(),
+            "-vv".into(),
+        ]
+        .into_iter()
+        .flat_map(|x| {
+            if x == "-vv" {
+                vec![x]
+            } else {
+                vec!["-X".to_string(), x]
+            }
+        })
+        .collect()
+    };
+    let r = count(&sb().listeners.oidc, &refs(&x(CLIENT_SECRET)));
+    assert_counts(
+        &r,
+        "OAUTHBEARER oidc, JWT validated by the broker through JWKS",
+    );
+    assert!(
+        !r.stderr.contains(CLIENT_SECRET),
+        "client secret in {}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("eyJ"), "a JWT in {}", r.stderr);
+    // The listener really validates signatures: an unsigned development token is refused.
+    let unsigned = [
+        "-X",
+        "security.protocol=sasl_plaintext",
+        "-X",
+        "sasl.mechanism=OAUTHBEARER",
+        "-X",
+        "sasl.oauthbearer.config=principal=kbatch-client",
+    ];
+    let r = count(&sb().listeners.oidc, &unsigned);
+    assert_eq!(r.code, 1, "an unsigned token must be refused: {}", r.stderr);
+    assert!(r.stderr.contains("refused the token"), "{}", r.stderr);
+    // A wrong client secret: the token endpoint's refusal, exit 1, the secret never shown.
+    let mut wrong = x("wrong-Pa55");
+    wrong.pop();
+    assert_fails_clearly(
+        &sb().listeners.oidc,
+        &wrong,
+        1,
+        "invalid_client",
+        &sb().listeners.oidc,
+    );
+}
+
 /// A failure: exit `code`, one line naming `broker` and containing `needle`, within the
 /// timeout; and the same run at `-vv` shows no secret.
 fn assert_fails_clearly(bootstrap: &str, args: &[String], code: i32, needle: &str, broker: &str) {
+    data(); // the shared broker and topic are ready before the clock starts
     let started = Instant::now();
     let r = count(bootstrap, &refs(args));
     assert_eq!(r.code, code, "{needle}: {}", r.stderr);
@@ -343,6 +417,12 @@ fn failures_are_one_clear_line_without_secrets() {
         "not signed by a trusted CA",
         &l.ssl,
     );
+    // The system's CA bundle (librdkafka's `probe`) does not hold the test CA either.
+    let probe = x(&[
+        "security.protocol=ssl".into(),
+        "ssl.ca.location=probe".into(),
+    ]);
+    assert_fails_clearly(&l.ssl, &probe, 1, "not signed by a trusted CA", &l.ssl);
     assert_fails_clearly(
         &l.expired,
         &ssl_with("ca.pem"),

@@ -53,3 +53,5 @@ cat client-pkcs8.key client-pkcs8.pem > client-keystore.pem
 # The PKCS#8 client key encrypted (PBES2, AES-256-CBC), for ssl.key.password.
 openssl pkcs8 -topk8 -v2 aes-256-cbc -in client-pkcs8.key -passout pass:key-Pa55 -out client-encrypted.key
 cp client-pkcs8.pem client-encrypted.pem
+# The RSA key the test's own OAuth token endpoint signs JWTs with (kbatch-testkit::oidc).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out jwt-signing.key 2>/dev/null

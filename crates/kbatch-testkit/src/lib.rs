@@ -35,6 +35,7 @@ mod cluster;
 pub mod events;
 pub mod fixtures;
 mod node;
+pub mod oidc;
 pub mod proxy;
 pub mod secure;
 pub mod trending;
@@ -333,6 +334,8 @@ pub struct Broker {
     /// The shell loop that reaps this JVM when the test process exits.
     watchdog: Option<u32>,
     state: NodeState,
+    /// Extra `-D` properties for the broker JVM (the secured broker's allowed OIDC URLs).
+    jvm_props: Vec<String>,
 }
 
 /// One node of a cluster before it runs: its directory, id and ports.
@@ -430,6 +433,7 @@ impl Node {
             tie,
             watchdog: None,
             state: NodeState::Down,
+            jvm_props: Vec::new(),
         };
         broker.launch()?;
         Ok(broker)
@@ -450,6 +454,7 @@ impl Broker {
             .map_err(io("opening broker.log"))?;
         let child = Command::new("java")
             .args(["-Xms256m", "-Xmx768m", "-XX:+UseG1GC", BROKER_MARK])
+            .args(&self.jvm_props)
             .arg(format!("-Dkafka.logs.dir={}", dir.display()))
             .args(["-cp", &cp, "kafka.Kafka"])
             .arg(&config)

@@ -11,6 +11,7 @@
 //! | SASL_PLAINTEXT | SASL_PLAINTEXT: the same + OAUTHBEARER (unsecured JWT validator) | SASL without TLS |
 //! | EXPIRED | SSL with an expired certificate | refusing expired certificates |
 //! | REAUTH | SASL_PLAINTEXT SCRAM-SHA-256, sessions of 3 s (KIP-368) | reads that outlive a session |
+//! | OIDC | SASL_PLAINTEXT OAUTHBEARER, JWTs validated through [`crate::oidc`]'s JWKS | `sasl.oauthbearer.method=oidc` |
 //!
 //! Certificates are made by `scripts/certs.sh` with the `openssl` CLI; Kafka reads them as PEM
 //! keystores. SCRAM users are written into the metadata at format time (`--add-scram`), PLAIN
@@ -47,6 +48,8 @@ pub struct Listeners {
     pub expired: String,
     /// SASL_PLAINTEXT SCRAM-SHA-256 with short sessions.
     pub reauth: String,
+    /// SASL_PLAINTEXT OAUTHBEARER validating [`SecureBroker::auth`]'s signed JWTs.
+    pub oidc: String,
 }
 
 /// A running broker with secured listeners, and the certificates the tests use.
@@ -56,6 +59,8 @@ pub struct SecureBroker {
     pub broker: Broker,
     /// The secured listeners.
     pub listeners: Listeners,
+    /// The token endpoint and JWKS the OIDC listener trusts (alive while this process is).
+    pub auth: crate::oidc::AuthServer,
     certs: PathBuf,
 }
 
@@ -91,9 +96,10 @@ impl SecureBroker {
         std::fs::create_dir_all(dir.join("data")).map_err(io("creating the broker dir"))?;
         std::fs::create_dir_all(&certs).map_err(io("creating the certs dir"))?;
         make_certs(&certs)?;
+        let auth = crate::oidc::AuthServer::start(&certs.join("jwt-signing.key"))?;
 
-        let [port, cport, ssl, mtls, sasl_ssl, sasl_plain, expired, reauth] =
-            [(); 8].map(|_| free_port());
+        let [port, cport, ssl, mtls, sasl_ssl, sasl_plain, expired, reauth, oidc] =
+            [(); 9].map(|_| free_port());
         let listeners = Listeners {
             ssl: format!("localhost:{ssl}"),
             mtls: format!("localhost:{mtls}"),
@@ -101,6 +107,7 @@ impl SecureBroker {
             sasl_plaintext: format!("localhost:{sasl_plain}"),
             expired: format!("localhost:{expired}"),
             reauth: format!("localhost:{reauth}"),
+            oidc: format!("localhost:{oidc}"),
         };
         let config = dir.join("server.properties");
         std::fs::write(
@@ -110,7 +117,8 @@ impl SecureBroker {
                 &certs,
                 port,
                 cport,
-                [ssl, mtls, sasl_ssl, sasl_plain, expired, reauth],
+                [ssl, mtls, sasl_ssl, sasl_plain, expired, reauth, oidc],
+                &auth.jwks_url(),
             ),
         )
         .map_err(io("writing server.properties"))?;
@@ -137,12 +145,18 @@ impl SecureBroker {
             tie,
             watchdog: None,
             state: crate::NodeState::Down,
+            // The OIDC listener fetches its JWKS from the tests' own endpoint.
+            jvm_props: vec![format!(
+                "-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={}",
+                auth.jwks_url()
+            )],
         };
         broker.launch()?;
         broker.wait_ready(port)?;
         Ok(SecureBroker {
             broker,
             listeners,
+            auth,
             certs,
         })
     }
@@ -159,8 +173,15 @@ fn make_certs(dir: &Path) -> Result<(), TestkitError> {
     succeeded(&out, "scripts/certs.sh")
 }
 
-fn properties(dir: &Path, certs: &Path, port: u16, cport: u16, secured: [u16; 6]) -> String {
-    let [ssl, mtls, sasl_ssl, sasl_plain, expired, reauth] = secured;
+fn properties(
+    dir: &Path,
+    certs: &Path,
+    port: u16,
+    cport: u16,
+    secured: [u16; 7],
+    jwks: &str,
+) -> String {
+    let [ssl, mtls, sasl_ssl, sasl_plain, expired, reauth, oidc] = secured;
     let c = |f: &str| certs.join(f).display().to_string();
     let plain = format!(
         "org.apache.kafka.common.security.plain.PlainLoginModule required user_{USER}=\"{PASSWORD}\";"
@@ -171,9 +192,9 @@ fn properties(dir: &Path, certs: &Path, port: u16, cport: u16, secured: [u16; 6]
         "process.roles=broker,controller\n\
          node.id=1\n\
          controller.quorum.voters=1@127.0.0.1:{cport}\n\
-         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport},SSL://127.0.0.1:{ssl},MTLS://127.0.0.1:{mtls},SASL_SSL://127.0.0.1:{sasl_ssl},SASL_PLAINTEXT://127.0.0.1:{sasl_plain},EXPIRED://127.0.0.1:{expired},REAUTH://127.0.0.1:{reauth}\n\
-         advertised.listeners=PLAINTEXT://127.0.0.1:{port},SSL://localhost:{ssl},MTLS://localhost:{mtls},SASL_SSL://localhost:{sasl_ssl},SASL_PLAINTEXT://localhost:{sasl_plain},EXPIRED://localhost:{expired},REAUTH://localhost:{reauth}\n\
-         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,EXPIRED:SSL,REAUTH:SASL_PLAINTEXT\n\
+         listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport},SSL://127.0.0.1:{ssl},MTLS://127.0.0.1:{mtls},SASL_SSL://127.0.0.1:{sasl_ssl},SASL_PLAINTEXT://127.0.0.1:{sasl_plain},EXPIRED://127.0.0.1:{expired},REAUTH://127.0.0.1:{reauth},OIDC://127.0.0.1:{oidc}\n\
+         advertised.listeners=PLAINTEXT://127.0.0.1:{port},SSL://localhost:{ssl},MTLS://localhost:{mtls},SASL_SSL://localhost:{sasl_ssl},SASL_PLAINTEXT://localhost:{sasl_plain},EXPIRED://localhost:{expired},REAUTH://localhost:{reauth},OIDC://localhost:{oidc}\n\
+         listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,MTLS:SSL,SASL_SSL:SASL_SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,EXPIRED:SSL,REAUTH:SASL_PLAINTEXT,OIDC:SASL_PLAINTEXT\n\
          controller.listener.names=CONTROLLER\n\
          inter.broker.listener.name=PLAINTEXT\n\
          log.dirs={data}\n\
@@ -201,7 +222,11 @@ fn properties(dir: &Path, certs: &Path, port: u16, cport: u16, secured: [u16; 6]
          listener.name.sasl_plaintext.oauthbearer.sasl.jaas.config={oauth}\n\
          listener.name.reauth.sasl.enabled.mechanisms=SCRAM-SHA-256\n\
          listener.name.reauth.scram-sha-256.sasl.jaas.config={scram}\n\
-         listener.name.reauth.scram-sha-256.connections.max.reauth.ms={REAUTH_MS}\n",
+         listener.name.reauth.scram-sha-256.connections.max.reauth.ms={REAUTH_MS}\n\
+         listener.name.oidc.sasl.enabled.mechanisms=OAUTHBEARER\n\
+         listener.name.oidc.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;\n\
+         listener.name.oidc.oauthbearer.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler\n\
+         sasl.oauthbearer.jwks.endpoint.url={jwks}\n",
         data = dir.join("data").display(),
         keystore = c("broker-keystore.pem"),
         ca = c("ca.pem"),
