@@ -101,6 +101,10 @@ test-static: kafka static release
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
 BENCH_BIN := benches/target/release
 bench-build: release
+	@# The rdkafka reader is built with TLS (its `ssl` feature links the system OpenSSL).
+	@dpkg -s libssl-dev >/dev/null 2>&1 || { command -v apt-get >/dev/null && \
+	    (apt-get install -y -q libssl-dev || (apt-get update -q && apt-get install -y -q libssl-dev)); } || \
+	    { echo "libssl-dev (OpenSSL headers) is required to build the rdkafka comparison reader"; exit 1; }
 	cd benches && $(CARGO) build --release --bins
 
 ## Micro-benchmarks on fixtures, no broker (criterion; one core).
