@@ -155,8 +155,12 @@ fn run(args: &[String]) -> Result<(), String> {
             if acked != total as u64 {
                 return Err(format!("Kafka acknowledged {acked} of {total} records"));
             }
+            let what = match mix {
+                Some(mix) => format!("the {mix:?} mix, 0.1 % invalid"),
+                None => format!("{invalid} invalid"),
+            };
             eprintln!(
-                "kbatch-testkit: produced {total} records ({invalid} invalid) to {topic} in {:.1} s",
+                "kbatch-testkit: produced {total} records ({what}) to {topic} in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
             Ok(())
