@@ -21,7 +21,7 @@ fn cfg() -> WireConfig {
 }
 
 /// An ApiVersions v3 response body for the given (key, min, max) ranges.
-fn api_versions_body(apis: &[(i16, i16, i16)]) -> Vec<u8> {
+pub(crate) fn api_versions_body(apis: &[(i16, i16, i16)]) -> Vec<u8> {
     let mut b = vec![0, 0];
     b.push(apis.len() as u8 + 1);
     for (k, lo, hi) in apis {
@@ -53,7 +53,8 @@ async fn read_req(s: &mut DuplexStream) -> Option<Req> {
     })
 }
 
-fn framed(id: i32, flexible: bool, body: &[u8]) -> Vec<u8> {
+/// A response frame: size prefix, correlation id, (flexible: empty header tags), body.
+pub(crate) fn framed(id: i32, flexible: bool, body: &[u8]) -> Vec<u8> {
     let mut f = id.to_be_bytes().to_vec();
     if flexible {
         f.push(0);

@@ -3,6 +3,7 @@
 //! break one rule of RFC 5802 (RELIABILITY.md case 38). Every failure must be an
 //! authentication error that is not retriable and that holds no secret.
 
+use crate::tests::{api_versions_body, framed};
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,31 +37,6 @@ enum Fault {
     WrongSignature,
     RefuseCredentials,
     MechanismNotEnabled,
-}
-
-fn api_versions_body() -> Vec<u8> {
-    let mut b = vec![0, 0];
-    b.push(APIS.len() as u8 + 1);
-    for (k, lo, hi) in APIS {
-        b.extend_from_slice(&k.to_be_bytes());
-        b.extend_from_slice(&lo.to_be_bytes());
-        b.extend_from_slice(&hi.to_be_bytes());
-        b.push(0);
-    }
-    b.extend_from_slice(&0i32.to_be_bytes());
-    b.push(0);
-    b
-}
-
-fn framed(id: i32, flexible: bool, body: &[u8]) -> Vec<u8> {
-    let mut f = id.to_be_bytes().to_vec();
-    if flexible {
-        f.push(0);
-    }
-    f.extend_from_slice(body);
-    let mut out = (f.len() as u32).to_be_bytes().to_vec();
-    out.extend(f);
-    out
 }
 
 /// A SaslAuthenticate v2 response body.
@@ -186,7 +162,7 @@ fn scram_broker(fault: Fault) -> (tokio::io::DuplexStream, Arc<Mutex<Vec<Vec<u8>
             let header_version = if key == 36 && version >= 2 { 2 } else { 1 };
             RequestHeader::decode(&mut buf, header_version).unwrap();
             let out = match key {
-                18 => framed(id, false, &api_versions_body()),
+                18 => framed(id, false, &api_versions_body(APIS)),
                 17 => {
                     let req = SaslHandshakeRequest::decode(&mut buf, version).unwrap();
                     assert_eq!(req.mechanism.as_str(), "SCRAM-SHA-512");
