@@ -10,6 +10,9 @@ KAFKA_VERSION := 4.3.1
 CACHE         := $(CURDIR)/.cache
 KAFKA_LIBS    := $(CACHE)/kafka-$(KAFKA_VERSION)/libs
 KAFKA_MARKER  := $(KAFKA_LIBS)/.complete
+VENV          := $(CURDIR)/.venv
+VENV_MARKER   := $(VENV)/.complete-$(shell cat python/requirements-test.txt 2>/dev/null | cksum | cut -d' ' -f1)
+export KBATCH_VENV := $(VENV)
 CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
@@ -17,7 +20,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64
+        fuzz-build fuzz test-aarch64 venv
 
 all: build
 
@@ -33,6 +36,17 @@ $(KAFKA_MARKER): crates/kbatch-testkit/java/pom.xml
 
 build:
 	$(CARGO) build --workspace
+
+## The project virtualenv (git-ignored .venv/): pytest, pyarrow, maturin, the S3-compatible
+## test server (moto). Created once; recreated when python/requirements-test.txt changes.
+venv: $(VENV_MARKER)
+$(VENV_MARKER): python/requirements-test.txt
+	@command -v python3 >/dev/null || { echo "python3 (3.9+) is required"; exit 1; }
+	rm -rf $(VENV)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r python/requirements-test.txt
+	touch $@
 
 release:
 	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
