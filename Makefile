@@ -20,7 +20,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64 venv
+        fuzz-build fuzz test-aarch64 venv python test-python
 
 all: build
 
@@ -48,6 +48,24 @@ $(VENV_MARKER): python/requirements-test.txt
 	$(VENV)/bin/pip install -q -r python/requirements-test.txt
 	touch $@
 
+## The Python package (python/): a release wheel built by the venv's maturin and installed into
+## the venv; rebuilt only when a Rust or Python source, a manifest or the venv changed.
+WHEELS       := target/wheels
+WHEEL_MARKER := $(WHEELS)/.installed
+PY_SOURCES   := $(shell find crates python -path '*/target' -prune -o -path python/tests -prune -o \
+                  \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name Cargo.toml \
+                     -o -name pyproject.toml -o -name py.typed \) -print) Cargo.toml Cargo.lock
+python: $(WHEEL_MARKER)
+$(WHEEL_MARKER): $(VENV_MARKER) $(PY_SOURCES)
+	rm -f $(WHEELS)/kbatch-*.whl
+	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o $(WHEELS)
+	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(WHEELS)/kbatch-*.whl
+	touch $@
+
+## pytest against real brokers (started by the testkit binary), data from Kafka's Java producer.
+test-python: venv kafka release python
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+
 release:
 	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
 
@@ -71,7 +89,7 @@ test-unit: kafka
 test-e2e: kafka
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke
+test: kafka lint test-unit test-e2e test-python test-static fuzz-build bench-smoke
 
 ## Every node of a 3-node cluster stopped and restarted in turn, again and again, while
 ## `kbatch dump` reads a replicated topic in a loop; prints "soak: ... reads, ... records,
