@@ -180,7 +180,12 @@ def dataset(bootstrap: str) -> Dataset:
     zstd), then partition 5 by a transactional producer: a committed transaction, an aborted
     one, and a committed one again (control markers and aborted records in range)."""
     topic = "mixed"
-    kit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "6")
+    # The records carry fixed timestamps in the past: without retention.ms=-1 the broker's
+    # retention check (every 5 minutes) would delete them in the middle of the session.
+    kit(
+        "create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "6",
+        "--config", "retention.ms=-1",
+    )
     records: List[Rec] = []
     for p, codec in enumerate(CODECS):
         recs = _records(p, 25, codec, BASE_TS + p * 100_000)
