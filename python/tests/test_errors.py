@@ -107,11 +107,15 @@ def test_the_gil_is_released_while_waiting() -> None:
         stalled = "127.0.0.1:%d" % listener.getsockname()[1]
         failed = []
 
+        waited = []
+
         def call() -> None:
+            began = time.monotonic()
             try:
                 kbatch.count("t", bootstrap=stalled, config={"request.timeout.ms": 2000})
             except kbatch.BrokerError as e:
                 failed.append(e)
+            waited.append(time.monotonic() - began)
 
         worker = threading.Thread(target=call)
         worker.start()
@@ -122,4 +126,5 @@ def test_the_gil_is_released_while_waiting() -> None:
         worker.join(timeout=30)
         assert failed, "the stalled call did not fail within its budget"
         assert str(failed[0]).startswith(f"connecting to {stalled}: ")
+        assert waited[0] > 0.9  # the worker was inside kbatch for the whole loop
         assert ticks > 100_000
