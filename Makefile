@@ -17,7 +17,7 @@ CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 
-.PHONY: bench-build
+.PHONY: bench-build bench-franz-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz test-aarch64 venv python test-python
@@ -132,12 +132,19 @@ test-static: kafka static release
 
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
 BENCH_BIN := benches/target/release
-bench-build: release
+bench-build: release bench-franz-build
 	@# The rdkafka reader is built with TLS (its `ssl` feature links the system OpenSSL).
 	@dpkg -s libssl-dev >/dev/null 2>&1 || { command -v apt-get >/dev/null && \
 	    (apt-get install -y -q libssl-dev || (apt-get update -q && apt-get install -y -q libssl-dev)); } || \
 	    { echo "libssl-dev (OpenSSL headers) is required to build the rdkafka comparison reader"; exit 1; }
 	cd benches && $(CARGO) build --release --bins
+
+## The franz-go comparison reader: a Go module (benches/franz, versions pinned by its go.sum)
+## built into benches/target/release/franz_trending. Benchmarks require Go 1.26 or later.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+bench-franz-build:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "Go 1.26 or later is required to build the franz-go comparison reader (benches/franz): install it and put it on PATH, or name it with GO=/path/to/go"; exit 1; }
+	cd benches/franz && $(GO) build -o ../target/release/franz_trending .
 
 ## Micro-benchmarks on fixtures, no broker (criterion; one core).
 bench:
@@ -157,6 +164,7 @@ bench-e2e-realistic: kafka bench-build
 bench-smoke: kafka bench-build
 	$(BENCH_BIN)/bench_e2e --smoke
 	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
+	cd benches/franz && $(GO) vet ./... && $(GO) test ./...
 	cd benches && $(CARGO) bench --bench decode -- --test
 
 ## The extractor's oracle tests on aarch64 under qemu: the portable form, as Graviton-class
