@@ -20,7 +20,8 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: bench-build bench-franz-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64 venv python test-python
+        fuzz-build fuzz test-aarch64 venv python test-python \
+        venv-bench bench-arrow
 
 all: build
 
@@ -159,6 +160,18 @@ bench-e2e: kafka bench-build
 MIXES ?= flat nested serializers
 bench-e2e-realistic: kafka bench-build
 	for m in $(MIXES); do $(BENCH_BIN)/bench_e2e --mix $$m $(BENCH_ARGS) || exit 1; done
+
+## Issue 14's comparison on 2 M realistic events (lz4, 8 partitions, 5 rounds): kbatch.read()
+## into a pyarrow.Table vs confluent-kafka (consume + pyarrow per batch), `kbatch export --format
+## parquet` vs `kbatch count`, and read_batches' peak RSS over 20 M vs 2 M events; writes
+## benches/results/<date>-<host>-arrow.md.
+BENCH_PY_MARKER := $(VENV)/.bench-$(shell cksum < benches/python/requirements.txt | cut -d' ' -f1)
+venv-bench: $(BENCH_PY_MARKER)
+$(BENCH_PY_MARKER): $(VENV_MARKER) benches/python/requirements.txt
+	$(VENV)/bin/pip install -q -r benches/python/requirements.txt
+	touch $@
+bench-arrow: kafka bench-build python venv-bench
+	$(BENCH_BIN)/bench_arrow $(BENCH_ARGS)
 
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build
