@@ -67,8 +67,9 @@ test-unit: kafka
 	$(CARGO) test --workspace --exclude kbatch-cli
 	$(CARGO) test -p kbatch-cli --bins
 
-## End-to-end tests of the binary: the testkit starts one Kafka per test binary and reaps it.
-test-e2e: kafka
+## End-to-end tests of the binary: the testkit starts one Kafka per test binary and reaps it
+## (and, for `export`, moto's S3 server and pyarrow from the project virtualenv).
+test-e2e: kafka venv
 	$(CARGO) test -p kbatch-cli --test e2e
 
 test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke
@@ -109,7 +110,7 @@ static:
 	@file $(STATIC_BIN); ls -l $(STATIC_BIN)
 
 ## The static binary inside an empty root (chroot) against a real broker.
-test-static: kafka static release
+test-static: kafka venv static release
 	tests/static/run.sh $(STATIC_BIN) target/release/kbatch-testkit
 
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
