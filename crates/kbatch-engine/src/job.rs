@@ -95,6 +95,18 @@ pub trait Job: Sync {
         Ok(())
     }
 
+    /// Called once when partition `partition`'s range is fully decoded (every record in range
+    /// was passed to `update`), right after that chunk's `chunk_done`: a streaming job emits the
+    /// partition's tail here instead of holding it to `finish`. Not called for a range that
+    /// never needed a fetch (empty), nor after the run halted. The default does nothing.
+    fn partition_done(
+        &self,
+        _partial: &mut Self::Partial,
+        _partition: usize,
+    ) -> Result<(), JobError> {
+        Ok(())
+    }
+
     /// Fold `other` into `into`.
     fn merge(&self, into: &mut Self::Partial, other: Self::Partial);
 

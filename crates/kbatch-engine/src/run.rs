@@ -176,6 +176,8 @@ struct Acc {
     control: u64,
     bytes: u64,
     decoded: i64,
+    /// `Job::partition_done` was called: a refetched chunk past the end must not call it again.
+    done: bool,
 }
 
 /// Run `job` over the partitions in `specs`, fed by `feed`.
@@ -278,6 +280,7 @@ where
             control: 0,
             bytes: 0,
             decoded: spec.start,
+            done: false,
         });
         if !stopped && acc.decoded < spec.end {
             return Err(EngineError::Incomplete {
@@ -368,6 +371,7 @@ fn worker<J: Job>(
                         control: 0,
                         bytes: 0,
                         decoded: spec.start,
+                        done: false,
                     },
                 ));
                 owned.len() - 1
@@ -391,7 +395,12 @@ fn worker<J: Job>(
                     acc.decoded = acc.decoded.max(next);
                 }
                 progress.advance(i, acc.decoded, tally.records, tally.bytes);
-                match job.chunk_done(&mut partial) {
+                let mut done = job.chunk_done(&mut partial);
+                if done.is_ok() && !acc.done && acc.decoded >= spec.end {
+                    acc.done = true;
+                    done = job.partition_done(&mut partial, i);
+                }
+                match done {
                     Ok(()) => {}
                     Err(JobError::Stop) => halt_stopped(shared),
                     Err(JobError::Fail { offset, message }) => {

@@ -67,7 +67,7 @@ pub use error::ReadError;
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
 };
-pub use kbatch_records::{Isolation, Record};
+pub use kbatch_records::{Isolation, Record, TimestampType};
 pub use kbatch_wire::{
     CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Secret, Security,
     TlsSettings,

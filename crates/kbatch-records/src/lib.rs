@@ -49,7 +49,7 @@ pub mod testenc;
 mod tests;
 
 pub use header::{walk, BatchHeader, Walk, HEADER_LEN, MAX_BATCH_LENGTH};
-pub use record::{Headers, Record};
+pub use record::{Headers, Record, TimestampType};
 
 use txn::TxnFilter;
 

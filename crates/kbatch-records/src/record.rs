@@ -2,6 +2,25 @@
 
 use crate::{BatchHeader, RecordsError};
 
+/// What a record's timestamp means, decided per batch by the topic's `message.timestamp.type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimestampType {
+    /// The producer's create time.
+    CreateTime,
+    /// The broker's append time (every record of the batch carries the batch's max timestamp).
+    LogAppendTime,
+}
+
+impl TimestampType {
+    /// Kafka's (and Spark's) numbering: 0 create time, 1 log-append time.
+    pub fn code(self) -> i32 {
+        match self {
+            TimestampType::CreateTime => 0,
+            TimestampType::LogAppendTime => 1,
+        }
+    }
+}
+
 /// A record: borrowed views into the fetched bytes or into the decoder's scratch buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
@@ -9,6 +28,9 @@ pub struct Record<'a> {
     pub offset: i64,
     /// Timestamp in ms (create time, or the log-append time when the topic says so).
     pub timestamp: i64,
+    /// Which of the two `timestamp` is: the batch's attribute bit 3, as Kafka's clients report
+    /// it (Spark's `timestampType` column).
+    pub timestamp_type: TimestampType,
     /// Key; `None` is a null key.
     pub key: Option<&'a [u8]>,
     /// Value; `None` is a null value (a tombstone).
@@ -195,6 +217,11 @@ pub(crate) fn for_each<E>(
 ) -> Result<(), ForEachError<E>> {
     let mut outer = Cursor { b: body, pos: 0 };
     let log_append = h.log_append_time();
+    let timestamp_type = if log_append {
+        TimestampType::LogAppendTime
+    } else {
+        TimestampType::CreateTime
+    };
     // The offset of the record being parsed, as far as known: errors name it.
     let mut offset = h.base_offset;
     let mut prev_delta: Option<i32> = None;
@@ -275,6 +302,7 @@ pub(crate) fn for_each<E>(
         let r = Record {
             offset,
             timestamp,
+            timestamp_type,
             key,
             value,
             headers,

@@ -795,16 +795,16 @@ fn timestamps_create_time_and_log_append_time() {
         };
         Decoder::new(1 << 20)
             .decode(&chunk, |r| {
-                out.push(r.timestamp);
+                out.push((r.timestamp, r.timestamp_type.code()));
                 Ok::<(), ()>(())
             })
             .unwrap();
         out
     };
     // testenc writes base timestamp 1000, max timestamp 2000, deltas 0, 1, 2.
-    assert_eq!(stamps(&b.encode()), vec![1000, 1001, 1002]);
+    assert_eq!(stamps(&b.encode()), vec![(1000, 0), (1001, 0), (1002, 0)]);
     b.attributes |= 0x08;
-    assert_eq!(stamps(&b.encode()), vec![2000, 2000, 2000]);
+    assert_eq!(stamps(&b.encode()), vec![(2000, 1), (2000, 1), (2000, 1)]);
 }
 
 #[test]

@@ -36,6 +36,8 @@ fn chunk(idx: usize, base: i64, n: i32) -> Work {
 #[derive(Default)]
 struct Spy {
     seen: Mutex<Vec<(usize, i64, String)>>,
+    /// `(partition, records seen of it so far)` at each `partition_done`.
+    done: Mutex<Vec<(usize, usize)>>,
     fail_at: Option<i64>,
     stop_at: Option<i64>,
 }
@@ -59,6 +61,11 @@ impl Job for Spy {
         let thread = std::thread::current().name().unwrap_or("").to_string();
         self.seen.lock().unwrap().push((i, r.offset, thread));
         p.push((i, r.offset));
+        Ok(())
+    }
+    fn partition_done(&self, p: &mut Self::Partial, i: usize) -> Result<(), JobError> {
+        let seen = p.iter().filter(|(q, _)| *q == i).count();
+        self.done.lock().unwrap().push((i, seen));
         Ok(())
     }
     fn merge(&self, into: &mut Self::Partial, other: Self::Partial) {
@@ -137,6 +144,10 @@ fn every_partition_is_decoded_by_one_worker_exactly_once() {
         );
     }
     assert!(out.stats.iter().all(|s| s.records == 30 && s.decoded == 30));
+    // Each partition is reported done once, after its last record, the refetch included.
+    let mut done = job.done.lock().unwrap().clone();
+    done.sort();
+    assert_eq!(done, (0..4).map(|p| (p, 30)).collect::<Vec<_>>());
 }
 
 #[test]
@@ -194,6 +205,10 @@ fn a_stopping_job_ends_the_run_successfully_with_partial_stats() {
     .unwrap();
     assert!(out.stopped);
     assert_eq!(out.output, (0..15).map(|o| (0, o)).collect::<Vec<_>>());
+    assert!(
+        job.done.lock().unwrap().is_empty(),
+        "a stopped range is not done"
+    );
 }
 
 #[test]
