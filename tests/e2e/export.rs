@@ -5,7 +5,6 @@
 //! errors; then `s3://` on a real S3-compatible server (moto), including a run killed
 //! mid-export that leaves no complete-looking object and no manifest.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, TimeUnit};
 use base64::Engine as _;
 use kbatch_testkit::s3::S3Server;

@@ -199,13 +199,14 @@ mod tests {
 
     #[test]
     fn compression_defaults_and_choices() {
-        use Compression::*;
+        use Compression::Zstd;
         use Format::*;
+        let plain = Compression::None;
         let cases: &[(Format, Option<&str>, Result<Compression, &str>)] = &[
             (Parquet, None, Ok(Zstd(3))),
-            (Arrow, None, Ok(None)),
-            (Jsonl, None, Ok(None)),
-            (Parquet, Some("none"), Ok(None)),
+            (Arrow, None, Ok(plain)),
+            (Jsonl, None, Ok(plain)),
+            (Parquet, Some("none"), Ok(plain)),
             (Parquet, Some("zstd:9"), Ok(Zstd(9))),
             (Arrow, Some("zstd"), Ok(Zstd(3))),
             (Parquet, Some("zstd:23"), Err("not in 1..=22")),

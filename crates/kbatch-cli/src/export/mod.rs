@@ -96,15 +96,14 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let run = crate::progress::while_running(&progress, || {
         drive(&rt, &mut stream, &sink, &file_spec, &mut files)
     });
-    let stats = match run {
-        Ok(()) => stream.stats().map(<[PartitionStats]>::to_vec),
-        Err(e) => Err(e),
-    };
+    let stats = run.map(|()| stream.stats().map(<[PartitionStats]>::to_vec));
     drop(stream);
     let stats = match stats {
         Ok(Some(stats)) => stats,
-        Ok(None) => Err(anyhow::anyhow!("the read ended without per-partition stats"))
-            .map_err(|e| fail(&rt, &sink, &mut files, e))?,
+        Ok(None) => {
+            let e = anyhow::anyhow!("the read ended without per-partition stats");
+            return Err(fail(&rt, &sink, &mut files, e));
+        }
         Err(e) => return Err(fail(&rt, &sink, &mut files, e)),
     };
     let manifest = build_manifest(&settings, isolation, &stats, &files)
