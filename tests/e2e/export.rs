@@ -46,7 +46,8 @@ struct Mixed {
 
 fn record(topic: &str, partition: i32, i: usize) -> (ProducedRecord, Row) {
     let key = (i % 5 != 0).then(|| format!("k{i}").into_bytes());
-    let value = (i % 7 != 3).then(|| format!(r#"{{"id":{i},"p":{partition},"é":"ü"}}"#).into_bytes());
+    let value =
+        (i % 7 != 3).then(|| format!(r#"{{"id":{i},"p":{partition},"é":"ü"}}"#).into_bytes());
     let headers: Vec<(String, Option<Vec<u8>>)> = match i % 3 {
         0 => vec![("h".into(), Some(b"v".to_vec())), ("n".into(), None)],
         1 => vec![
@@ -175,7 +176,11 @@ fn rows_of(batch: &RecordBatch) -> Vec<Row> {
             .clone()
     };
     let (key, value, topic) = (col("key"), col("value"), col("topic"));
-    let (key, value, topic) = (key.as_binary::<i32>(), value.as_binary::<i32>(), topic.as_string::<i32>());
+    let (key, value, topic) = (
+        key.as_binary::<i32>(),
+        value.as_binary::<i32>(),
+        topic.as_string::<i32>(),
+    );
     let (partition, offset) = (col("partition"), col("offset"));
     let (partition, offset) = (
         partition.as_primitive::<Int32Type>(),
@@ -189,7 +194,10 @@ fn rows_of(batch: &RecordBatch) -> Vec<Row> {
         .map(|i| {
             let hs = headers.value(i);
             let hs = hs.as_struct();
-            let (hk, hv) = (hs.column(0).as_string::<i32>(), hs.column(1).as_binary::<i32>());
+            let (hk, hv) = (
+                hs.column(0).as_string::<i32>(),
+                hs.column(1).as_binary::<i32>(),
+            );
             Row {
                 partition: partition.value(i),
                 offset: offset.value(i),
@@ -254,9 +262,8 @@ fn read_file(bytes: Vec<u8>, format: &str) -> Vec<Row> {
             }
         }
         "arrow" => {
-            let reader =
-                arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
-                    .expect("a complete Arrow IPC file");
+            let reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)
+                .expect("a complete Arrow IPC file");
             check_schema(&reader.schema());
             for b in reader {
                 rows.extend(rows_of(&b.unwrap()));
@@ -299,8 +306,14 @@ fn check_manifest_files(dir: &Path, m: &Value, format: &str) -> Vec<Row> {
                 read_file(bytes, format)
             };
             assert_eq!(got.len() as u64, f["records"].as_u64().unwrap(), "{name}");
-            assert_eq!(got.first().unwrap().offset, f["first_offset"].as_i64().unwrap());
-            assert_eq!(got.last().unwrap().offset, f["last_offset"].as_i64().unwrap());
+            assert_eq!(
+                got.first().unwrap().offset,
+                f["first_offset"].as_i64().unwrap()
+            );
+            assert_eq!(
+                got.last().unwrap().offset,
+                f["last_offset"].as_i64().unwrap()
+            );
             in_partition += got.len() as u64;
             rows.extend(got);
         }
@@ -363,8 +376,15 @@ fn every_format_reads_back_exactly_with_its_manifest() {
         assert_eq!(man["topic"].as_str(), Some(m.topic.as_str()));
         assert_eq!(man["format"].as_str(), Some(format));
         assert_eq!(man["isolation"].as_str(), Some("read_committed"));
-        assert_eq!(man["kbatch_version"].as_str(), Some(env!("CARGO_PKG_VERSION")));
-        let expected_compression = if format == "parquet" { "zstd(3)" } else { "none" };
+        assert_eq!(
+            man["kbatch_version"].as_str(),
+            Some(env!("CARGO_PKG_VERSION"))
+        );
+        let expected_compression = if format == "parquet" {
+            "zstd(3)"
+        } else {
+            "none"
+        };
         assert_eq!(man["compression"].as_str(), Some(expected_compression));
         // Per partition: the count figures agree with `count`, and cover the range.
         let count = kbatch(&["count", "--topic", &m.topic]).json();
@@ -446,7 +466,16 @@ for r in t.to_pylist():
         .map(|r| {
             let hs: Vec<(String, Option<String>)> =
                 r.headers.iter().map(|(k, v)| (k.clone(), b(v))).collect();
-            serde_json::json!([r.partition, r.offset, b(&r.key), b(&r.value), r.timestamp_us, r.timestamp_type, hs]).to_string()
+            serde_json::json!([
+                r.partition,
+                r.offset,
+                b(&r.key),
+                b(&r.value),
+                r.timestamp_us,
+                r.timestamp_type,
+                hs
+            ])
+            .to_string()
         })
         .collect();
     let norm = |v: &mut Vec<String>| {
@@ -511,7 +540,11 @@ fn from_manifest_exports_only_what_is_new() {
         ids.sort();
         ids
     };
-    assert_eq!(ids(&r2), (100..113).collect::<Vec<_>>(), "exactly the new records");
+    assert_eq!(
+        ids(&r2),
+        (100..113).collect::<Vec<_>>(),
+        "exactly the new records"
+    );
     for (p1, p2) in m1["partitions"]
         .as_array()
         .unwrap()
@@ -597,32 +630,61 @@ fn export_errors_are_clear_and_leave_no_manifest() {
     let out = dir.to_str().unwrap();
     let run = kbatch(&["export", "--topic", "no-such-topic-export", "--output", out]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("no-such-topic-export"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no-such-topic-export"),
+        "{}",
+        run.stderr
+    );
     assert!(!dir.join("_manifest.json").exists());
     let run = kbatch(&["export", "--topic", &m.topic, "--output", "gs://bucket/x"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("gs:// is not supported"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("gs:// is not supported"),
+        "{}",
+        run.stderr
+    );
     let run = kbatch(&["export", "--topic", &m.topic, "--output", "s3:///x"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     let run = kbatch(&[
-        "export", "--topic", &m.topic, "--output", out, "--format", "jsonl", "--compression", "zstd",
+        "export",
+        "--topic",
+        &m.topic,
+        "--output",
+        out,
+        "--format",
+        "jsonl",
+        "--compression",
+        "zstd",
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     // A failure half-way: partition 2's first file cannot be completed (a directory holds
     // its name). The run fails naming it, aborts what is open, writes no manifest; whatever
     // completed is named in the error and is whole.
     std::fs::create_dir_all(dir.join(format!("{}.2.{:020}.jsonl", m.topic, 0)).join("x")).unwrap();
-    let run = kbatch(&["export", "--topic", &m.topic, "--format", "jsonl", "--output", out]);
+    let run = kbatch(&[
+        "export", "--topic", &m.topic, "--format", "jsonl", "--output", out,
+    ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("partition 2"), "{}", run.stderr);
-    assert!(run.stderr.contains("_manifest.json not written"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("_manifest.json not written"),
+        "{}",
+        run.stderr
+    );
     assert!(!dir.join("_manifest.json").exists());
     for name in files_in(&dir) {
         if name.ends_with(".jsonl") && !name.contains(".2.") {
-            assert!(run.stderr.contains(&name), "{name} is complete but not named: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&name),
+                "{name} is complete but not named: {}",
+                run.stderr
+            );
             let rows = jsonl_rows(&std::fs::read(dir.join(&name)).unwrap());
             let p = rows[0].partition;
-            let want: Vec<Row> = without_headers(&m.rows).into_iter().filter(|r| r.partition == p).collect();
+            let want: Vec<Row> = without_headers(&m.rows)
+                .into_iter()
+                .filter(|r| r.partition == p)
+                .collect();
             assert_eq!(rows, want, "{name} is whole");
         }
     }
@@ -643,12 +705,23 @@ fn s3_export_reads_back_and_a_killed_export_leaves_nothing_complete_looking() {
     let env = s3.env();
     let url = format!("s3://{bucket}/run1/mixed");
     let run = kbatch_env(
-        &["export", "--topic", &m.topic, "--output", &url, "--max-file-bytes", "4K", "--batch-rows", "16"],
+        &[
+            "export",
+            "--topic",
+            &m.topic,
+            "--output",
+            &url,
+            "--max-file-bytes",
+            "4K",
+            "--batch-rows",
+            "16",
+        ],
         &env,
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let listed = s3.list(bucket, "run1/mixed/").unwrap();
-    let man: Value = serde_json::from_slice(&s3.get(bucket, "run1/mixed/_manifest.json").unwrap()).unwrap();
+    let man: Value =
+        serde_json::from_slice(&s3.get(bucket, "run1/mixed/_manifest.json").unwrap()).unwrap();
     let mut rows = Vec::new();
     let mut named = vec![("run1/mixed/_manifest.json".to_string(), 0)];
     for p in man["partitions"].as_array().unwrap() {
@@ -669,8 +742,13 @@ fn s3_export_reads_back_and_a_killed_export_leaves_nothing_complete_looking() {
     // --from-manifest from the store: nothing new, empty ranges.
     let run = kbatch_env(
         &[
-            "export", "--topic", &m.topic, "--output", &format!("s3://{bucket}/run1/next"),
-            "--from-manifest", &format!("{url}/_manifest.json"),
+            "export",
+            "--topic",
+            &m.topic,
+            "--output",
+            &format!("s3://{bucket}/run1/next"),
+            "--from-manifest",
+            &format!("{url}/_manifest.json"),
         ],
         &env,
     );
@@ -682,28 +760,58 @@ fn s3_export_reads_back_and_a_killed_export_leaves_nothing_complete_looking() {
     create_topic(&t, 2, &[]);
     let mut ops = Vec::new();
     for p in 0..2 {
-        ops.extend((0..20_000u64).map(|i| rec(p, None, &format!("{}{}", id_value(i, p), "y".repeat(150)))));
+        ops.extend(
+            (0..20_000u64).map(|i| rec(p, None, &format!("{}{}", id_value(i, p), "y".repeat(150)))),
+        );
     }
-    produce(&t, &ProducerSettings { linger_ms: Some(50), ..ProducerSettings::default() }, &ops);
+    produce(
+        &t,
+        &ProducerSettings {
+            linger_ms: Some(50),
+            ..ProducerSettings::default()
+        },
+        &ops,
+    );
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kbatch"));
     cmd.args([
-        "export", "--topic", &t, "--format", "jsonl", "--output", &format!("s3://{bucket}/killed"),
-        "--max-file-bytes", "16K", "--batch-rows", "50", "--bootstrap", &broker().bootstrap,
+        "export",
+        "--topic",
+        &t,
+        "--format",
+        "jsonl",
+        "--output",
+        &format!("s3://{bucket}/killed"),
+        "--max-file-bytes",
+        "16K",
+        "--batch-rows",
+        "50",
+        "--bootstrap",
+        &broker().bootstrap,
     ]);
     for (k, v) in &env {
         cmd.env(k, v);
     }
-    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while s3.list(bucket, "killed/").unwrap().len() < 3 {
         assert!(Instant::now() < deadline, "no object appeared");
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(child.try_wait().unwrap().is_none(), "the export finished before the kill: make it larger");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the export finished before the kill: make it larger"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let listed = s3.list(bucket, "killed/").unwrap();
-    assert!(!listed.iter().any(|(k, _)| k.ends_with("_manifest.json")), "{listed:?}");
+    assert!(
+        !listed.iter().any(|(k, _)| k.ends_with("_manifest.json")),
+        "{listed:?}"
+    );
     assert!(listed.len() >= 3);
     // Every visible object is a whole file: complete lines, consecutive records of one partition.
     for (key, _) in &listed {

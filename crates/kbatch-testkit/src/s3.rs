@@ -2,7 +2,7 @@
 //! virtualenv (`make venv`), on 127.0.0.1 and a free port, in its own process group that a
 //! watchdog kills when the test process is gone (as the brokers), and on drop.
 //!
-//! Requests from here are plain unsigned HTTP/1.0 (moto does not check signatures): create a
+//! Requests from here are plain HTTP/1.0 with a dummy signature (moto does not check them): create a
 //! bucket, list keys, get an object, list unfinished multipart uploads. kbatch itself talks
 //! to it through `object_store` with credentials from [`S3Server::env`].
 
@@ -14,6 +14,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::{io, workspace_root, TestkitError};
+
+/// moto does not verify signatures, but it treats a request without credentials as
+/// anonymous, which private objects refuse: this names the test access key.
+const AUTH: &str = "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0\r\n";
 
 /// A running `moto_server`.
 #[derive(Debug)]
@@ -97,11 +101,12 @@ impl S3Server {
         path: &str,
         body: &[u8],
     ) -> Result<(u16, Vec<u8>), TestkitError> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).map_err(io("connecting to moto"))?;
+        let mut s =
+            TcpStream::connect(("127.0.0.1", self.port)).map_err(io("connecting to moto"))?;
         s.set_read_timeout(Some(Duration::from_secs(30)))
             .map_err(io("moto socket"))?;
         let head = format!(
-            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n\r\n",
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{}\r\nContent-Length: {}\r\n{AUTH}\r\n",
             self.port,
             body.len()
         );

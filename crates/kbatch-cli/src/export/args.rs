@@ -90,7 +90,9 @@ impl Compression {
                         format!("--compression: expected zstd, zstd:LEVEL or none, got {other:?}")
                     })?;
                 if !(1..=22).contains(&level) {
-                    return Err(format!("--compression: zstd level {level} is not in 1..=22"));
+                    return Err(format!(
+                        "--compression: zstd level {level} is not in 1..=22"
+                    ));
                 }
                 Compression::Zstd(level)
             }
@@ -122,9 +124,15 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "k" | "kb" | "kib" => 1 << 10,
         "m" | "mb" | "mib" => 1 << 20,
         "g" | "gb" | "gib" => 1 << 30,
-        _ => return Err(format!("bad size unit in {s:?} (use K, M, G, KiB, MiB, GiB)")),
+        _ => {
+            return Err(format!(
+                "bad size unit in {s:?} (use K, M, G, KiB, MiB, GiB)"
+            ))
+        }
     };
-    let v = n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))?;
+    let v = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} too large"))?;
     if v == 0 {
         return Err("a size of 0 bytes".into());
     }

@@ -83,19 +83,27 @@ impl HttpService for Client {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") if self.allow_http => false,
-            Some("http") => {
+            Some("http") => return Err(err(
+                HttpErrorKind::Unknown,
+                format!(
+                    "{uri}: plain HTTP is refused; set AWS_ALLOW_HTTP=true for an http:// endpoint"
+                ),
+            )),
+            _ => {
                 return Err(err(
                     HttpErrorKind::Unknown,
-                    format!("{uri}: plain HTTP is refused; set AWS_ALLOW_HTTP=true for an http:// endpoint"),
+                    format!("{uri}: not an http(s) URL"),
                 ))
             }
-            _ => return Err(err(HttpErrorKind::Unknown, format!("{uri}: not an http(s) URL"))),
         };
         let authority = uri
             .authority()
             .ok_or_else(|| err(HttpErrorKind::Unknown, format!("{uri}: no host")))?
             .clone();
-        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
         let target = if host.contains(':') {
             format!("[{host}]:{port}")
@@ -104,7 +112,12 @@ impl HttpService for Client {
         };
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connect(&target))
             .await
-            .map_err(|_| err(HttpErrorKind::Connect, format!("connecting to {target}: timed out")))??;
+            .map_err(|_| {
+                err(
+                    HttpErrorKind::Connect,
+                    format!("connecting to {target}: timed out"),
+                )
+            })??;
         // HTTP/1.1 wants the origin form on the request line and the authority in Host.
         if !req.headers().contains_key(http::header::HOST) {
             let value = http::HeaderValue::from_str(authority.as_str())

@@ -120,7 +120,9 @@ impl Manifest {
                 ));
             }
             for f in &p.files {
-                if f.first_offset < p.start || f.last_offset >= p.end || f.first_offset > f.last_offset
+                if f.first_offset < p.start
+                    || f.last_offset >= p.end
+                    || f.first_offset > f.last_offset
                 {
                     return bad(format!(
                         "partition {}: file {} [{}, {}] lies outside [{}, {})",
@@ -146,7 +148,13 @@ impl Manifest {
             overrides: self
                 .partitions
                 .iter()
-                .map(|p| (Some(topic.to_string()), p.partition, Position::Offset(p.end)))
+                .map(|p| {
+                    (
+                        Some(topic.to_string()),
+                        p.partition,
+                        Position::Offset(p.end),
+                    )
+                })
                 .collect(),
         })
     }
@@ -259,7 +267,10 @@ mod tests {
             assert!(e.to_string().contains(why), "{why}: {e}");
         }
         let e = Manifest::parse(b"{\"topic\": 1}").unwrap_err();
-        assert!(e.to_string().starts_with("not a kbatch export manifest"), "{e}");
+        assert!(
+            e.to_string().starts_with("not a kbatch export manifest"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -39,7 +39,8 @@ use sink::{Location, Sink};
 /// Run `kbatch export`.
 pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let settings = args.settings()?;
-    let location = Location::parse(&args.output).map_err(|e| UsageError(format!("--output {e}")))?;
+    let location =
+        Location::parse(&args.output).map_err(|e| UsageError(format!("--output {e}")))?;
     if let Some(m) = &args.from_manifest {
         Location::parse(m).map_err(|e| UsageError(format!("--from-manifest {e}")))?;
     }
@@ -203,7 +204,10 @@ fn fail(
     for part in files.iter_mut() {
         rt.block_on(part.abort());
     }
-    let done: Vec<String> = files.iter().filter_map(PartitionFiles::describe_done).collect();
+    let done: Vec<String> = files
+        .iter()
+        .filter_map(PartitionFiles::describe_done)
+        .collect();
     let written = if done.is_empty() {
         "no file was completed".to_string()
     } else {

@@ -154,12 +154,13 @@ impl Sink {
                     dir: dir.display().to_string(),
                     source,
                 })?;
-                let store = object_store::local::LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|source| SinkError::Store {
+                let store = object_store::local::LocalFileSystem::new_with_prefix(dir).map_err(
+                    |source| SinkError::Store {
                         what: "opening",
                         location: dir.display().to_string(),
                         source,
-                    })?;
+                    },
+                )?;
                 (Arc::new(store), Path::default())
             }
             Location::S3 { bucket, prefix } => {

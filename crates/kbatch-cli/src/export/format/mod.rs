@@ -47,7 +47,11 @@ pub fn encoder(
     binary: bool,
 ) -> Result<Box<dyn Encoder>, EncodeError> {
     Ok(match format {
-        Format::Parquet => Box::new(parquet::ParquetEncoder::new(schema, compression, batch_rows)?),
+        Format::Parquet => Box::new(parquet::ParquetEncoder::new(
+            schema,
+            compression,
+            batch_rows,
+        )?),
         Format::Arrow => Box::new(ipc::IpcEncoder::new(&schema, compression)?),
         Format::Jsonl => Box::new(jsonl::JsonlEncoder::new(binary)),
     })
