@@ -3,7 +3,7 @@
 //!
 //! Roles: [`args`] (flags, checked settings), [`manifest`] (what was exported, pure),
 //! [`sink`] (local directory / `s3://` via `object_store`, uploads completed only when a file
-//! is whole), [`http`] (the stores' HTTP client: ring + kbatch's resolver), [`format`] (one
+//! is whole), [`http`] (the stores' HTTP client: ring + kbatch's resolver), [`format`](mod@format) (one
 //! encoder per format), [`files`] (a partition range's files and their cutting). This module
 //! drives them: `kbatch-arrow`'s `BatchStream` reads on a tokio runtime, this (calling)
 //! thread encodes, and uploads run on the runtime.
