@@ -34,7 +34,17 @@ struct Row {
     headers: Vec<(String, Option<Vec<u8>>)>,
 }
 
-const BASE_MS: i64 = 1_764_000_000_000;
+/// Create timestamps of the produced records: an hour ago, so the broker's retention (7 days
+/// by record time) never deletes them under the test.
+fn base_ms() -> i64 {
+    static BASE: OnceLock<i64> = OnceLock::new();
+    *BASE.get_or_init(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        now.as_millis() as i64 - 3_600_000
+    })
+}
 
 /// A topic with every codec, null keys and values, headers (duplicate keys, a null value),
 /// and a transaction that aborts before one that commits; the rows kbatch must export under
@@ -56,7 +66,7 @@ fn record(topic: &str, partition: i32, i: usize) -> (ProducedRecord, Row) {
         ],
         _ => vec![],
     };
-    let ts = BASE_MS + i as i64;
+    let ts = base_ms() + i as i64;
     let produced = ProducedRecord {
         partition,
         timestamp: Some(ts),
@@ -433,7 +443,7 @@ fn every_format_reads_back_exactly_with_its_manifest() {
 
 /// pyarrow (the project virtualenv's) reads the Parquet files to the same rows.
 fn pyarrow_reads_the_same(dir: &Path, rows: &[Row]) {
-    let python = kbatch_testkit::s3::moto_server_path().with_file_name("python");
+    let python = kbatch_testkit::s3::venv_bin("python");
     let script = r#"
 import base64, json, sys, pyarrow.dataset as ds
 t = ds.dataset(sys.argv[1], format="parquet").to_table()

@@ -30,18 +30,19 @@ pub struct S3Server {
     watchdog: u32,
 }
 
-/// `moto_server` of the project virtualenv: `$KBATCH_VENV`, else the checkout's `.venv`.
-pub fn moto_server_path() -> PathBuf {
+/// A program of the project virtualenv (`make venv`): `$KBATCH_VENV/bin/NAME`, else the
+/// checkout's `.venv/bin/NAME`.
+pub fn venv_bin(name: &str) -> PathBuf {
     let venv = std::env::var_os("KBATCH_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join(".venv"));
-    venv.join("bin/moto_server")
+    venv.join("bin").join(name)
 }
 
 impl S3Server {
     /// Start a server and wait until it answers (at most 30 s).
     pub fn start() -> Result<S3Server, TestkitError> {
-        let bin = moto_server_path();
+        let bin = venv_bin("moto_server");
         if !bin.exists() {
             return Err(TestkitError::Command {
                 what: "starting the S3 test server".into(),

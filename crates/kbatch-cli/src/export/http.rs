@@ -83,12 +83,14 @@ impl HttpService for Client {
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") if self.allow_http => false,
-            Some("http") => return Err(err(
-                HttpErrorKind::Unknown,
-                format!(
+            Some("http") => {
+                return Err(err(
+                    HttpErrorKind::Unknown,
+                    format!(
                     "{uri}: plain HTTP is refused; set AWS_ALLOW_HTTP=true for an http:// endpoint"
                 ),
-            )),
+                ))
+            }
             _ => {
                 return Err(err(
                     HttpErrorKind::Unknown,

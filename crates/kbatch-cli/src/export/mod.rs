@@ -75,7 +75,8 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let progress = Arc::new(Progress::new(&specs));
     let options = ArrowOptions {
         batch_rows: settings.batch_rows,
-        ..ArrowOptions::default()
+        // dump's line format has no headers: jsonl does not pay for building them.
+        headers: settings.format != args::Format::Jsonl,
     };
     let mut stream = {
         let _in_runtime = rt.enter();
