@@ -103,10 +103,13 @@ fixtures: kafka release bench-build
 		--librdkafka-producer $(BENCH_BIN)/rdkafka_produce
 
 ## A fully static x86-64 Linux `kbatch` (glibc, crt-static; resolves names without NSS).
+## getrandom 0.3/0.4 (ahash in the arrow crates, rand in object_store) find glibc's getrandom
+## with dlsym, which a static binary cannot, and fall back to /dev/urandom, which an empty
+## root lacks: the cfg makes them call the getrandom syscall directly.
 STATIC_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN    := target/$(STATIC_TARGET)/release/kbatch
 static:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p kbatch-cli --target $(STATIC_TARGET)
+	RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' $(CARGO) build --release -p kbatch-cli --target $(STATIC_TARGET)
 	@file $(STATIC_BIN); ls -l $(STATIC_BIN)
 
 ## The static binary inside an empty root (chroot) against a real broker.
