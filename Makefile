@@ -86,8 +86,9 @@ test-unit: kafka
 	$(CARGO) test --workspace --exclude kbatch-cli
 	$(CARGO) test -p kbatch-cli --bins
 
-## End-to-end tests of the binary: the testkit starts one Kafka per test binary and reaps it.
-test-e2e: kafka
+## End-to-end tests of the binary: the testkit starts one Kafka per test binary and reaps it
+## (and, for `export`, moto's S3 server and pyarrow from the project virtualenv).
+test-e2e: kafka venv
 	$(CARGO) test -p kbatch-cli --test e2e
 
 test: kafka lint test-unit test-e2e test-python test-static fuzz-build bench-smoke
@@ -121,14 +122,17 @@ fixtures: kafka release bench-build
 		--librdkafka-producer $(BENCH_BIN)/rdkafka_produce
 
 ## A fully static x86-64 Linux `kbatch` (glibc, crt-static; resolves names without NSS).
+## getrandom 0.3/0.4 (ahash in the arrow crates, rand in object_store) find glibc's getrandom
+## with dlsym, which a static binary cannot, and fall back to /dev/urandom, which an empty
+## root lacks: the cfg makes them call the getrandom syscall directly.
 STATIC_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN    := target/$(STATIC_TARGET)/release/kbatch
 static:
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release -p kbatch-cli --target $(STATIC_TARGET)
+	RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' $(CARGO) build --release -p kbatch-cli --target $(STATIC_TARGET)
 	@file $(STATIC_BIN); ls -l $(STATIC_BIN)
 
 ## The static binary inside an empty root (chroot) against a real broker.
-test-static: kafka static release
+test-static: kafka venv static release
 	tests/static/run.sh $(STATIC_BIN) target/release/kbatch-testkit
 
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).

@@ -6,6 +6,9 @@
 //! - `compaction`: a partition compacted by the broker's log cleaner (gaps, an empty batch, a
 //!   kept tombstone) reads exactly the survivors and completes at the high watermark;
 //! - `count_dump`: every codec, uneven partitions: exact counts and the exact record multiset;
+//! - `export`: Parquet, Arrow IPC and JSON lines read back exactly (also by pyarrow), the
+//!   manifest, incremental `--from-manifest` runs, file cutting, errors, `s3://` on moto's S3
+//!   server and a killed export that leaves no complete-looking object;
 //! - `ranges`: per-partition offsets, mid-batch starts, timestamps, empty partitions and ranges;
 //! - `transactions`: commits, aborts, a commit marker as the last offset, both isolation levels;
 //! - `fetch_sizes`: a batch larger than every fetch size, a partition behind a full response,
@@ -30,6 +33,7 @@ mod common;
 mod compaction;
 mod count_dump;
 mod errors;
+mod export;
 mod failover;
 mod faults;
 mod fetch_sizes;

@@ -5,6 +5,9 @@
 # `kbatch count` gives the exact count produced by Kafka's Java producer. Then the same over
 # SASL_SSL with SCRAM-SHA-512 against the testkit's secured broker, with only /etc/hosts and the
 # CA file in the root: TLS (rustls on ring) and SCRAM need nothing from the host system.
+# Then `kbatch export` to s3:// on moto's S3 server (from the project virtualenv, `make venv`),
+# reached by a host name only the root's /etc/hosts knows: the object store's HTTP client
+# (hyper + rustls on ring + kbatch's resolver) needs nothing from the host system either.
 # Usage: tests/static/run.sh BINARY TESTKIT_BINARY   (needs root for chroot; CI runs as root)
 set -euo pipefail
 bin=$1
@@ -24,7 +27,9 @@ work=$(mktemp -d)
 state="$work/broker"
 root="$work/root"
 secure="$work/secure"
+motopid=
 cleanup() {
+  [ -n "$motopid" ] && kill "$motopid" 2>/dev/null
   "$testkit" stop --dir "$state" >/dev/null 2>&1 || true
   "$testkit" stop --dir "$secure" >/dev/null 2>&1 || true
   rm -rf "$work"
@@ -53,6 +58,40 @@ if chroot "$root" /kbatch count --bootstrap "no-such-host:$port" --topic static_
 fi
 grep -q "no-such-host" "$work/err" || fail "error does not name the host: $(cat "$work/err")"
 echo "static binary OK: $got records counted inside an empty root"
+
+# Export to s3:// from the empty root (moto's S3 server on 127.0.0.1, named s3-in-hosts-file).
+venv=${KBATCH_VENV:-$(cd "$(dirname "$0")/../.." && pwd)/.venv}
+[ -x "$venv/bin/moto_server" ] || fail "$venv/bin/moto_server is missing: run make venv"
+s3port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$s3port" >"$work/moto.log" 2>&1 &
+motopid=$!
+s3() { python3 - "$s3port" "$@" <<'PY'
+import sys, time, urllib.request
+port, method, path = sys.argv[1], sys.argv[2], sys.argv[3]
+for _ in range(300):
+    try:
+        # moto checks no signature, but private objects refuse requests without credentials.
+        auth = "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
+        r = urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{port}{path}", method=method, headers={"Authorization": auth}))
+        sys.stdout.write(r.read().decode()); break
+    except OSError as e:
+        if getattr(e, "code", None): raise
+        time.sleep(0.1)
+else: sys.exit("moto did not answer")
+PY
+}
+s3 PUT /static-export >/dev/null
+printf '127.0.0.1 kafka-in-hosts-file s3-in-hosts-file\n' > "$root/etc/hosts"
+AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 \
+AWS_ENDPOINT_URL="http://s3-in-hosts-file:$s3port" AWS_ALLOW_HTTP=true \
+  chroot "$root" /kbatch export --bootstrap "kafka-in-hosts-file:$port" --topic static_check \
+  --timeout 20s --output s3://static-export/run1 >"$work/manifest.json" || fail "export to s3:// in the empty root"
+got=$(s3 GET /static-export/run1/_manifest.json | python3 -c 'import json,sys; print(sum(p["records"] for p in json.load(sys.stdin)["partitions"]))')
+[ "$got" = "$expected" ] || fail "exported records in the manifest: $got, expected $expected"
+files=$(s3 GET '/static-export?list-type=2&prefix=run1/' | grep -o '<Key>[^<]*parquet</Key>' | wc -l)
+[ "$files" -ge 1 ] || fail "no Parquet object was written"
+echo "static binary OK: $got records exported to s3:// ($files Parquet objects) inside an empty root"
 
 # SASL_SSL + SCRAM-SHA-512 in the empty root: the broker advertises `localhost`, the name in its
 # certificate, which only the root's /etc/hosts resolves.

@@ -18,7 +18,7 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// Bounded, exact reads of Kafka topics: offsets, counts, dumps and the trending job.
+/// Bounded, exact reads of Kafka topics: offsets, counts, dumps, exports and the trending job.
 #[derive(Debug, Parser)]
 #[command(name = "kbatch", version, about)]
 pub struct Cli {
@@ -44,6 +44,9 @@ pub enum Command {
         #[arg(long)]
         binary: bool,
     },
+    /// Write the read as Parquet, Arrow IPC or JSON-lines files (a directory or s3://), one
+    /// or more per partition range, then `_manifest.json`.
+    Export(crate::export::args::ExportArgs),
     /// Views per (category, product) and the top products of every category.
     Trending {
         #[command(flatten)]

@@ -9,6 +9,7 @@
 
 mod args;
 mod dump;
+mod export;
 mod progress;
 
 use std::io::Write;
@@ -77,6 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Offsets(common) => offsets(&common),
         Command::Count(common) => count(&common),
         Command::Dump { common, binary } => dump::dump(&common, binary),
+        Command::Export(args) => export::export(&args),
         Command::Trending {
             common,
             top,
@@ -88,14 +90,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn connect(common: &CommonArgs) -> anyhow::Result<Reader> {
     let (config, ignored) = common.config()?;
+    warn_ignored(&ignored);
+    let bootstrap = config.bootstrap.join(",");
+    Reader::connect(config).with_context(|| format!("connecting to {bootstrap}"))
+}
+
+fn warn_ignored(ignored: &[String]) {
     if !ignored.is_empty() {
         eprintln!(
             "kbatch: warning: ignoring keys that mean nothing to a bounded read: {}",
             ignored.join(", ")
         );
     }
-    let bootstrap = config.bootstrap.join(",");
-    Reader::connect(config).with_context(|| format!("connecting to {bootstrap}"))
 }
 
 fn offsets(common: &CommonArgs) -> anyhow::Result<()> {

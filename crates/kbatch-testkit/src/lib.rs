@@ -37,6 +37,7 @@ pub mod fixtures;
 mod node;
 pub mod oidc;
 pub mod proxy;
+pub mod s3;
 pub mod secure;
 pub mod trending;
 

@@ -1,0 +1,221 @@
+//! `kbatch export`: a bounded read written as files (Parquet, Arrow IPC or JSON lines), one
+//! or more per partition range, to a directory or an object store, then `_manifest.json`.
+//!
+//! Roles: [`args`] (flags, checked settings), [`manifest`] (what was exported, pure),
+//! [`sink`] (local directory / `s3://` via `object_store`, uploads completed only when a file
+//! is whole), [`http`] (the stores' HTTP client: ring + kbatch's resolver), [`format`](mod@format) (one
+//! encoder per format), [`files`] (a partition range's files and their cutting). This module
+//! drives them: `kbatch-arrow`'s `BatchStream` reads on a tokio runtime, this (calling)
+//! thread encodes, and uploads run on the runtime.
+//!
+//! Order of effects, which makes a run all-or-nothing to a reader of the manifest: every
+//! file of a range is completed only after all its rows were encoded; `_manifest.json` is
+//! written after every file completed and after the engine confirmed each range whole
+//! (its stats). A failed run aborts its open uploads, writes no manifest, and its error
+//! names the files it did complete.
+
+pub mod args;
+mod files;
+mod format;
+mod http;
+pub mod manifest;
+mod sink;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use bytes::Bytes;
+
+use kbatch_arrow::{ArrowOptions, BatchStream};
+use kbatch_reader::{AsyncReader, Isolation, PartitionSpec, PartitionStats, Progress};
+
+use crate::args::UsageError;
+use args::{ExportArgs, Settings};
+use files::{FileSpec, PartitionFiles};
+use manifest::{Manifest, PartitionEntry, MANIFEST_NAME};
+use sink::{Location, Sink};
+
+/// Run `kbatch export`.
+pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    let location =
+        Location::parse(&args.output).map_err(|e| UsageError(format!("--output {e}")))?;
+    if let Some(m) = &args.from_manifest {
+        Location::parse(m).map_err(|e| UsageError(format!("--from-manifest {e}")))?;
+    }
+    let mut spec = args.common.spec()?;
+    let (config, ignored) = args.common.config()?;
+    crate::warn_ignored(&ignored);
+    let isolation = config.isolation;
+    let bootstrap = config.bootstrap.join(",");
+
+    // The reader's I/O and the uploads share one small runtime; this thread encodes.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kbatch-io")
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    let reader = rt
+        .block_on(AsyncReader::connect(config))
+        .with_context(|| format!("connecting to {bootstrap}"))?;
+    if let Some(m) = &args.from_manifest {
+        let bytes = rt
+            .block_on(sink::read(m))
+            .with_context(|| format!("--from-manifest {m}"))?;
+        let previous = Manifest::parse(&bytes).with_context(|| format!("--from-manifest {m}"))?;
+        spec.from = previous
+            .resume_from(&settings.topic)
+            .with_context(|| format!("--from-manifest {m}"))?;
+    }
+    let sink = Sink::open(location)?;
+    let plan = rt.block_on(reader.plan(&spec))?;
+    let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
+    let progress = Arc::new(Progress::new(&specs));
+    let options = ArrowOptions {
+        batch_rows: settings.batch_rows,
+        // dump's line format has no headers: jsonl does not pay for building them.
+        headers: settings.format != args::Format::Jsonl,
+    };
+    let mut stream = {
+        let _in_runtime = rt.enter();
+        BatchStream::start(&reader, plan, options, Some(progress.clone()))
+    };
+    let file_spec = FileSpec {
+        format: settings.format,
+        compression: settings.compression,
+        schema: stream.schema(),
+        batch_rows: settings.batch_rows,
+        binary: settings.binary,
+        max_file_bytes: settings.max_file_bytes,
+    };
+    let mut files: Vec<PartitionFiles> = specs
+        .iter()
+        .map(|s| PartitionFiles::new(s.topic.clone(), s.partition))
+        .collect();
+    let started = Instant::now();
+    let run = crate::progress::while_running(&progress, || {
+        drive(&rt, &mut stream, &sink, &file_spec, &mut files)
+    });
+    let stats = run.map(|()| stream.stats().map(<[PartitionStats]>::to_vec));
+    drop(stream);
+    let stats = match stats {
+        Ok(Some(stats)) => stats,
+        Ok(None) => {
+            let e = anyhow::anyhow!("the read ended without per-partition stats");
+            return Err(fail(&rt, &sink, &mut files, e));
+        }
+        Err(e) => return Err(fail(&rt, &sink, &mut files, e)),
+    };
+    let manifest = build_manifest(&settings, isolation, &stats, &files)
+        .map_err(|e| fail(&rt, &sink, &mut files, e))?;
+    let json = manifest.to_json();
+    rt.block_on(sink.put(MANIFEST_NAME, Bytes::from(json.clone())))
+        .map_err(|e| fail(&rt, &sink, &mut files, e.into()))?;
+    let records: u64 = stats.iter().map(|s| s.records).sum();
+    let file_count: usize = files.iter().map(|f| f.done.len()).sum();
+    crate::summary(records, None, stats.len(), started);
+    eprintln!(
+        "kbatch: {file_count} files and {MANIFEST_NAME} written to {}",
+        sink.location()
+    );
+    crate::write_stdout(&json)
+}
+
+/// Feed every batch into its partition's files; a range's file closes with its last batch.
+fn drive(
+    rt: &tokio::runtime::Runtime,
+    stream: &mut BatchStream,
+    sink: &Sink,
+    spec: &FileSpec,
+    files: &mut [PartitionFiles],
+) -> anyhow::Result<()> {
+    while let Some(next) = stream.blocking_next() {
+        let batch = next?;
+        let part = files
+            .get_mut(batch.index)
+            .with_context(|| format!("a batch of an unplanned partition index {}", batch.index))?;
+        if batch.batch.num_rows() > 0 {
+            rt.block_on(part.write(sink, spec, &batch.batch))?;
+        }
+        if batch.last {
+            rt.block_on(part.close())?;
+        }
+    }
+    // Ranges whose last batch carried no flag (nothing in range): nothing is open, but be sure.
+    for part in files.iter_mut() {
+        rt.block_on(part.close())?;
+    }
+    Ok(())
+}
+
+/// The manifest of a finished run: the engine's counts per range, the files per range, and a
+/// check that they agree (every exported row is in exactly one file).
+fn build_manifest(
+    settings: &Settings,
+    isolation: Isolation,
+    stats: &[PartitionStats],
+    files: &[PartitionFiles],
+) -> anyhow::Result<Manifest> {
+    let mut partitions = Vec::with_capacity(stats.len());
+    for (s, f) in stats.iter().zip(files) {
+        let rows: u64 = f.done.iter().map(|d| d.records).sum();
+        anyhow::ensure!(
+            rows == s.records,
+            "{} partition {}: {} records read but {rows} written",
+            s.topic,
+            s.partition,
+            s.records
+        );
+        partitions.push(PartitionEntry {
+            partition: s.partition,
+            start: s.start,
+            end: s.end,
+            records: s.records,
+            aborted: s.aborted,
+            control: s.control,
+            files: f.done.clone(),
+        });
+    }
+    partitions.sort_by_key(|p| p.partition);
+    let manifest = Manifest {
+        kbatch_version: env!("CARGO_PKG_VERSION").to_string(),
+        topic: settings.topic.clone(),
+        format: settings.format.name().to_string(),
+        compression: settings.compression.name(),
+        isolation: match isolation {
+            Isolation::ReadCommitted => "read_committed",
+            Isolation::ReadUncommitted => "read_uncommitted",
+        }
+        .to_string(),
+        partitions,
+    };
+    manifest.check()?;
+    Ok(manifest)
+}
+
+/// Abort every open upload and say what was completed before the failure.
+fn fail(
+    rt: &tokio::runtime::Runtime,
+    sink: &Sink,
+    files: &mut [PartitionFiles],
+    cause: anyhow::Error,
+) -> anyhow::Error {
+    for part in files.iter_mut() {
+        rt.block_on(part.abort());
+    }
+    let done: Vec<String> = files
+        .iter()
+        .filter_map(PartitionFiles::describe_done)
+        .collect();
+    let written = if done.is_empty() {
+        "no file was completed".to_string()
+    } else {
+        format!("completed before the failure: {}", done.join("; "))
+    };
+    cause.context(format!(
+        "export to {} failed, {MANIFEST_NAME} not written, {written}",
+        sink.location()
+    ))
+}
