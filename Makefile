@@ -20,7 +20,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64 venv
+        fuzz-build fuzz test-aarch64 venv venv-spark test-spark
 
 all: build
 
@@ -48,6 +48,14 @@ $(VENV_MARKER): python/requirements-test.txt
 	$(VENV)/bin/pip install -q -r python/requirements-test.txt
 	touch $@
 
+## pyspark (python/requirements-spark.txt) on top of the project virtualenv, for kbatch.spark.
+## Its own marker: changing it never recreates the venv; recreating the venv drops the marker.
+SPARK_MARKER := $(VENV)/.complete-spark-$(shell cat python/requirements-spark.txt 2>/dev/null | cksum | cut -d' ' -f1)
+venv-spark: venv $(SPARK_MARKER)
+$(SPARK_MARKER): python/requirements-spark.txt $(VENV_MARKER)
+	$(VENV)/bin/pip install -q -r python/requirements-spark.txt
+	touch $@
+
 release:
 	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
 
@@ -71,7 +79,14 @@ test-unit: kafka
 test-e2e: kafka
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke
+test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke test-spark
+
+## kbatch.spark (python/kbatch/spark): pure option/plan tests, then the data source on local[2]
+## and on a standalone cluster (master + two one-core workers from pyspark's spark-class)
+## against a real broker. The kbatch package must be importable by the venv's python (the
+## Python package's install target, or KBATCH_SPARK_PYTHONPATH=dir-with-kbatch).
+test-spark: kafka release venv-spark
+	cd python && KBATCH_BIN_DIR=$(CURDIR)/target/release $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/spark
 
 ## Every node of a 3-node cluster stopped and restarted in turn, again and again, while
 ## `kbatch dump` reads a replicated topic in a loop; prints "soak: ... reads, ... records,

@@ -1,0 +1,125 @@
+"""The kbatch data source on Spark (``local[2]``, then a standalone cluster) against a real
+broker holding data from Kafka's Java producer."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+import kbatch
+from kbatch.spark import trending
+
+from .conftest import INVALID, PARTITIONS, TOPIC
+
+
+def opts(kafka, **kw):
+    out = {"kafka.bootstrap.servers": kafka.bootstrap, "subscribe": TOPIC}
+    out.update(kw)
+    return out
+
+
+def load(spark, options):
+    return spark.read.format("kbatch").options(**options).load()
+
+
+def rows(table: pa.Table):
+    """Every column of every row, in (topic, partition, offset) order."""
+    t = table.sort_by([("topic", "ascending"), ("partition", "ascending"), ("offset", "ascending")])
+    return t.to_pylist()
+
+
+def same_as_kbatch_read(spark, kafka, headers: bool, **kw):
+    df = load(spark, opts(kafka, includeHeaders=str(headers).lower(), **kw))
+    got = rows(df.toArrow())
+    want = rows(kbatch.read(TOPIC, bootstrap=kafka.bootstrap, headers=headers))
+    assert len(got) == len(want) == kbatch.count(TOPIC, bootstrap=kafka.bootstrap)["records"]
+    assert got == want
+    return df
+
+
+@pytest.fixture(params=["local", "cluster"])
+def spark(request):
+    return request.getfixturevalue(f"spark_{request.param}")
+
+
+def test_dataframe_equals_kbatch_read_every_column(spark, kafka):
+    df = same_as_kbatch_read(spark, kafka, headers=False)
+    assert df.columns == ["key", "value", "topic", "partition", "offset", "timestamp", "timestampType"]
+    assert df.rdd.getNumPartitions() == PARTITIONS
+
+
+def test_headers_only_when_asked(spark_local, kafka):
+    df = same_as_kbatch_read(spark_local, kafka, headers=True)
+    assert df.columns[-1] == "headers"
+
+
+@pytest.mark.parametrize("split", [{"maxRecordsPerPartition": "777"}, {"minPartitions": "13"},
+                                   {"minPartitions": "9", "maxRecordsPerPartition": "3000"}])
+def test_hot_partition_splits_change_nothing(spark, kafka, split):
+    df = same_as_kbatch_read(spark, kafka, headers=False, **split)
+    assert df.rdd.getNumPartitions() > PARTITIONS
+
+
+def test_plan_is_fixed_at_load(spark_local, kafka):
+    df = load(spark_local, opts(kafka))
+    before = df.count()
+    kafka.produce_trending(TOPIC, PARTITIONS, 500, 0, seed=7)
+    assert df.count() == before
+    assert load(spark_local, opts(kafka)).count() == before + 500
+
+
+def test_trending_pushdown_equals_kbatch_trending(spark, kafka):
+    for top in (1, 3):
+        report, totals = trending(spark, top=top, options=opts(kafka, minPartitions="7"))
+        want = kafka.trending_json(TOPIC, top)
+        got = [r.asDict() for r in report.collect()]
+        assert got == want["top"], top
+        assert totals["records"] == want["records"]
+        assert totals["invalid"] == want["invalid"] >= INVALID
+        assert sum(totals["invalid_by_reason"].values()) == want["invalid"]
+        assert totals["lost_offsets"] == 0
+    # the sample has exact ties: two products at rank 1 in some category
+    assert any(sum(1 for r in want["top"] if r["category"] == c and r["rank"] == 1) > 1
+               for c in {r["category"] for r in want["top"]})
+
+
+BAD = [
+    ({"startingOffset": "1"}, "startingoffset"),
+    ({"includeHeaders": "maybe"}, "includeHeaders"),
+    ({"startingOffsets": "latest"}, "'latest' is not allowed"),
+    ({"kbatch.job": "wordcount"}, "kbatch.job"),
+]
+
+
+@pytest.mark.parametrize("bad,words", BAD)
+def test_bad_options_fail_the_load_naming_them(spark_local, kafka, bad, words):
+    with pytest.raises(Exception) as e:
+        load(spark_local, opts(kafka, **bad)).count()
+    assert words in str(e.value)
+
+
+def test_unknown_topic_and_unreachable_broker_fail_with_kbatch_messages(spark_local, kafka):
+    with pytest.raises(Exception) as e:
+        load(spark_local, opts(kafka, subscribe="no_such_topic")).count()
+    assert "no_such_topic" in str(e.value)
+    with pytest.raises(Exception) as e:
+        load(spark_local, {"kafka.bootstrap.servers": "127.0.0.1:1", "subscribe": TOPIC,
+                           "kafka.request.timeout.ms": "2000"}).count()
+    assert "127.0.0.1:1" in str(e.value)
+
+
+def test_fail_on_data_loss(spark_local, kafka):
+    topic = "web_spark_loss"
+    kafka.create_topic(topic, 1)
+    kafka.produce_trending(topic, 1, 2000, 0)
+    kafka.delete_records(topic, 0, 300)
+    base = {"kafka.bootstrap.servers": kafka.bootstrap, "subscribe": topic,
+            "startingOffsets": f'{{"{topic}": {{"0": 0}}}}'}
+    with pytest.raises(Exception) as e:
+        load(spark_local, base).count()
+    assert f"{topic}" in str(e.value)
+    skipped = dict(base, failOnDataLoss="false")
+    assert load(spark_local, skipped).count() == kbatch.count(topic, bootstrap=kafka.bootstrap)["records"]
+    _, totals = trending(spark_local, options=skipped)
+    assert totals["lost_offsets"] == 300
+    assert totals["records"] == kbatch.count(topic, bootstrap=kafka.bootstrap)["records"]
