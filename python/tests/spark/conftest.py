@@ -126,6 +126,7 @@ def _session(master: str, extra: dict):
         SparkSession.builder.master(master)
         .appName("kbatch-spark-tests")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
