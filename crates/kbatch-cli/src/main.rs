@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use kbatch_reader::{Count, PartitionSpec, Progress, Reader};
+use kbatch_reader::{Count, CountReport, PartitionSpec, Progress, Reader};
 
 use args::{Cli, Command, CommonArgs, TrendingFormat};
 
@@ -48,14 +48,7 @@ fn main() -> ExitCode {
 }
 
 fn one_line(e: &anyhow::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    for cause in e.chain() {
-        let s = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&s)) {
-            parts.push(s);
-        }
-    }
-    parts.join(": ").replace('\n', " ")
+    kbatch_reader::one_line(e.chain())
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -129,18 +122,10 @@ fn count(common: &CommonArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let outcome =
         progress::while_running(&progress, || reader.run(&plan, &Count, Some(&progress)))?;
-    let records: u64 = outcome.stats.iter().map(|s| s.records).sum();
-    let partitions: Vec<_> = outcome
-        .stats
-        .iter()
-        .map(|s| {
-            serde_json::json!({
-                "topic": &*s.topic, "partition": s.partition, "start": s.start, "end": s.end,
-                "records": s.records, "aborted": s.aborted, "control": s.control,
-            })
-        })
-        .collect();
-    let out = serde_json::json!({ "records": records, "partitions": partitions });
+    let report = CountReport::from_stats(&outcome.stats);
+    let records = report.records;
+    // Through a `Value` so the keys print sorted, as they always have.
+    let out = serde_json::to_value(&report)?;
     summary(records, None, outcome.stats.len(), started);
     write_stdout(&format!("{out}\n"))
 }

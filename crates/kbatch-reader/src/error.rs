@@ -213,3 +213,30 @@ impl ReadError {
         }
     }
 }
+
+/// One line for a chain of error messages, outermost first (a context, then an error and its
+/// `source()`s): each message once — one that an earlier message already contains is dropped,
+/// as `thiserror`'s transparent and `{source}` variants repeat their cause — joined by `": "`,
+/// newlines flattened. The CLI prints it after `kbatch: `; the Python package's exceptions
+/// carry it, so both say the same thing about the same failure.
+pub fn one_line<I>(messages: I) -> String
+where
+    I: IntoIterator,
+    I::Item: std::fmt::Display,
+{
+    let mut parts: Vec<String> = Vec::new();
+    for m in messages {
+        let s = m.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+/// `e` and its `source()` chain, outermost first (for [`one_line`]).
+pub fn chain<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(e), |e| e.source())
+}

@@ -56,6 +56,7 @@ mod config;
 mod error;
 mod fetch;
 mod plan;
+mod report;
 mod run;
 mod spec;
 
@@ -63,7 +64,7 @@ use tokio::runtime::Runtime;
 
 pub use async_reader::AsyncReader;
 pub use config::{parse_properties, Applied, Config, ConfigError, PropertiesError};
-pub use error::ReadError;
+pub use error::{chain, one_line, ReadError};
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
 };
@@ -73,6 +74,7 @@ pub use kbatch_wire::{
     TlsSettings,
 };
 pub use plan::{PartitionOffsets, PartitionPlan};
+pub use report::{CountPartition, CountReport};
 pub use spec::{Bound, Position, ReadSpec, SpecError};
 
 /// A connection to one cluster, and the runtime its I/O runs on: the blocking API, for

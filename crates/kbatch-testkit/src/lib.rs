@@ -847,7 +847,8 @@ fn b64(b: &Option<Vec<u8>>) -> String {
     )
 }
 
-fn op_line(op: &ProduceOp) -> String {
+/// One op as a line of the Java producer's stdin protocol (`java/src/Produce.java`).
+pub fn op_line(op: &ProduceOp) -> String {
     match op {
         ProduceOp::BeginTxn => "B".into(),
         ProduceOp::CommitTxn => "C".into(),

@@ -12,6 +12,11 @@
 //! kbatch-testkit produce-trending --bootstrap B --topic T --partitions N --events COUNT
 //!                [--seed S] [--compression C] [--invalid K] [--mix flat|nested|serializers]
 //!                                           # --mix: realistic events (`events` module), 0.1 % invalid
+//! kbatch-testkit produce --bootstrap B --topic T --ops FILE [--compression C]
+//!                [--transactional-id ID] [--config k=v]...
+//!                                           # Kafka's Java producer runs the JSON-lines ops of
+//!                                           # FILE (see `produce_ops`); prints one
+//!                                           # {"partition", "offset"} line per record
 //! ```
 #![deny(missing_docs)]
 
@@ -100,16 +105,7 @@ fn run(args: &[String]) -> Result<(), String> {
             .map_err(|e| e.to_string()),
         "create-topic" => {
             let bootstrap = one(&f, "bootstrap")?;
-            let configs: Vec<(String, String)> = f
-                .get("config")
-                .into_iter()
-                .flatten()
-                .map(|kv| {
-                    kv.split_once('=')
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .ok_or(format!("--config {kv:?}: expected key=value"))
-                })
-                .collect::<Result<_, _>>()?;
+            let configs = key_values(&f)?;
             let configs: Vec<(&str, &str)> = configs
                 .iter()
                 .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -165,8 +161,101 @@ fn run(args: &[String]) -> Result<(), String> {
             );
             Ok(())
         }
+        "produce" => {
+            let text = std::fs::read_to_string(one(&f, "ops")?)
+                .map_err(|e| format!("--ops {}: {e}", one(&f, "ops").unwrap_or_default()))?;
+            let ops = produce_ops(&text)?;
+            let settings = ProducerSettings {
+                compression: f.get("compression").and_then(|v| v.last()).cloned(),
+                transactional_id: f.get("transactional-id").and_then(|v| v.last()).cloned(),
+                extra: key_values(&f)?,
+                ..ProducerSettings::default()
+            };
+            let landed = kbatch_testkit::produce_lines(
+                one(&f, "bootstrap")?,
+                one(&f, "topic")?,
+                &settings,
+                ops.len(),
+                ops.iter().map(kbatch_testkit::op_line),
+            )
+            .map_err(|e| e.to_string())?;
+            for p in landed {
+                println!(
+                    "{}",
+                    serde_json::json!({"partition": p.partition, "offset": p.offset})
+                );
+            }
+            Ok(())
+        }
         other => Err(format!("unknown command {other:?}")),
     }
+}
+
+/// `--config k=v` flags, in order.
+fn key_values(f: &HashMap<String, Vec<String>>) -> Result<Vec<(String, String)>, String> {
+    f.get("config")
+        .into_iter()
+        .flatten()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or(format!("--config {kv:?}: expected key=value"))
+        })
+        .collect()
+}
+
+/// Producer ops, one JSON object a line (blank lines skipped), for tests in other languages:
+///
+/// ```text
+/// {"op": "record", "partition": 0, "timestamp": 1700000000000,   # ms; null/absent: now
+///  "key": "<base64>" | null, "value": "<base64>" | null,          # absent: null
+///  "headers": [["name", "<base64>" | null], ...]}
+/// {"op": "begin"} {"op": "commit"} {"op": "abort"} {"op": "flush"}
+/// ```
+fn produce_ops(text: &str) -> Result<Vec<kbatch_testkit::ProduceOp>, String> {
+    use base64::Engine as _;
+    use kbatch_testkit::{ProduceOp, ProducedRecord};
+    let bytes = |v: &serde_json::Value, line: usize| -> Result<Option<Vec<u8>>, String> {
+        match v {
+            serde_json::Value::Null => Ok(None),
+            serde_json::Value::String(s) => base64::engine::general_purpose::STANDARD
+                .decode(s)
+                .map(Some)
+                .map_err(|e| format!("ops line {line}: bad base64: {e}")),
+            other => Err(format!("ops line {line}: expected base64 or null, got {other}")),
+        }
+    };
+    let mut ops = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let n = i + 1;
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("ops line {n}: {e}"))?;
+        let null = serde_json::Value::Null;
+        ops.push(match v["op"].as_str() {
+            Some("begin") => ProduceOp::BeginTxn,
+            Some("commit") => ProduceOp::CommitTxn,
+            Some("abort") => ProduceOp::AbortTxn,
+            Some("flush") => ProduceOp::Flush,
+            Some("record") => {
+                let mut headers = Vec::new();
+                for h in v["headers"].as_array().into_iter().flatten() {
+                    let name = h[0]
+                        .as_str()
+                        .ok_or(format!("ops line {n}: header name must be a string"))?;
+                    headers.push((name.to_string(), bytes(h.get(1).unwrap_or(&null), n)?));
+                }
+                ProduceOp::Record(ProducedRecord {
+                    partition: v["partition"].as_i64().unwrap_or(0) as i32,
+                    timestamp: v["timestamp"].as_i64(),
+                    key: bytes(v.get("key").unwrap_or(&null), n)?,
+                    value: bytes(v.get("value").unwrap_or(&null), n)?,
+                    headers,
+                })
+            }
+            other => return Err(format!("ops line {n}: unknown op {other:?}")),
+        });
+    }
+    Ok(ops)
 }
 
 /// A handle on an already running broker, for the Admin/producer helpers.

@@ -1,0 +1,312 @@
+"""kbatch: bounded, exact reads of Kafka topics, into Arrow tables.
+
+Read a slice of one or more topics — between two offsets, timestamps or "the last 24 hours" —
+exactly once, and get it as a :class:`pyarrow.Table` with the columns of Spark's Kafka source
+(``key``, ``value``, ``topic``, ``partition``, ``offset``, ``timestamp``, ``timestampType``,
+``headers``), or run the ``kbatch`` command's ``offsets``, ``count`` and ``trending`` and get
+their JSON as dicts::
+
+    import kbatch
+    table = kbatch.read("web_stream", bootstrap="localhost:9092", start="-1h")
+    for batch in kbatch.read_batches("web_stream", start=0, end=1_000_000):
+        ...
+
+Kafka is read by kbatch's own Rust client (no librdkafka, no JVM). The GIL is released while
+it reads, Ctrl-C interrupts a read within about 0.1 s, and records reach pyarrow through the
+Arrow C data interface, without a copy and without a Python object per record.
+
+Arguments every function shares:
+
+* ``topic``: a topic name, or a list of names.
+* ``bootstrap``: ``"host:port,..."``; default: ``bootstrap.servers`` from ``config``, else
+  ``$KBATCH_BOOTSTRAP``, else ``localhost:9092`` (as the CLI's ``--bootstrap``).
+* ``start`` / ``end``: where the half-open range ``[start, end)`` of every partition starts
+  and ends: a SPEC string as the CLI's ``--from``/``--to`` take it (``"earliest"``,
+  ``"latest"``, ``"1200"``, ``"0:17,2:100"``, ``"@2026-11-24T10:00:00Z"``, ``"-24h"``), an int
+  offset, a timezone-aware :class:`datetime.datetime` (the first offset whose record timestamp
+  is at or after it), or Spark's offsets dict ``{"topic": {"0": 23, "1": -2}}`` (-2 earliest,
+  -1 latest; partitions left out keep the default).
+* ``partitions``: only these partition ids (an int or a list).
+* ``isolation``: ``"read_committed"`` (ranges end at the last stable offset; aborted records
+  are dropped) or ``"read_uncommitted"``.
+* ``config``: client keys as the CLI's ``-X`` takes them, librdkafka's or the Java client's
+  names (``security.protocol``, ``sasl.mechanism``, ``sasl.username``, ``sasl.password``,
+  ``ssl.ca.location``, ``request.timeout.ms``, ``fetch.max.bytes``, ...). Keys that mean
+  nothing to a bounded read give one :class:`UserWarning`; unknown keys raise
+  :class:`UsageError`. Secret values never appear in messages.
+
+Errors raise a subclass of :class:`KbatchError` (see :mod:`kbatch.errors`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json as _json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Dict, List, Optional, Union
+
+import pyarrow as _pa
+
+from . import _native
+from .errors import AuthError, BrokerError, DataError, KbatchError, RangeError, UsageError
+
+__all__ = [
+    "read",
+    "read_batches",
+    "offsets",
+    "count",
+    "trending",
+    "KbatchError",
+    "UsageError",
+    "RangeError",
+    "BrokerError",
+    "AuthError",
+    "DataError",
+    "DEFAULT_BATCH_ROWS",
+]
+
+__version__: str = _native.__version__
+
+#: Rows per Arrow record batch unless ``batch_rows`` says otherwise.
+DEFAULT_BATCH_ROWS = 65536
+
+Topic = Union[str, Iterable[str]]
+Position = Union[str, int, _dt.datetime, Mapping[str, Mapping[Union[str, int], int]]]
+Partitions = Union[int, Iterable[int], None]
+ConfigValue = Union[str, int, float, bool]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_MS = _dt.timedelta(milliseconds=1)
+
+
+def read(
+    topic: Topic,
+    *,
+    bootstrap: Optional[str] = None,
+    start: Position = "earliest",
+    end: Position = "latest",
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Optional[Mapping[str, ConfigValue]] = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    headers: bool = True,
+) -> _pa.Table:
+    """Read ``[start, end)`` of every selected partition into one :class:`pyarrow.Table`.
+
+    Rows are ordered by topic (as given), partition, offset. The schema is Spark's Kafka
+    source's: ``key`` binary, ``value`` binary, ``topic`` string, ``partition`` int32,
+    ``offset`` int64, ``timestamp`` timestamp[us, UTC], ``timestampType`` int32 (0 create
+    time, 1 log-append time), ``headers`` list<struct<key: string, value: binary>> (left out
+    with ``headers=False``; a header key that is not UTF-8 is replaced lossily). Null keys,
+    values and header values are nulls. Control records and, under read_committed, aborted
+    records are not rows.
+
+    The whole slice is held in memory; for large slices use :func:`read_batches`.
+    ``batch_rows`` is the size of the table's chunks.
+    """
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    return _native.read(
+        common, _position(start, "start"), _position(end, "end"), _rows(batch_rows), headers
+    )
+
+
+def read_batches(
+    topic: Topic,
+    *,
+    bootstrap: Optional[str] = None,
+    start: Position = "earliest",
+    end: Position = "latest",
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Optional[Mapping[str, ConfigValue]] = None,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    headers: bool = True,
+) -> _pa.RecordBatchReader:
+    """Stream ``[start, end)`` as a :class:`pyarrow.RecordBatchReader`, with bounded memory.
+
+    The schema is :func:`read`'s. Each batch holds rows of one partition, in offset order;
+    batches of different partitions interleave. Fetching pauses while batches are not being
+    consumed, so memory stays bounded however large the slice. Closing the reader (or
+    dropping it) stops the read. Connecting and planning happen here, so their errors raise
+    from this call; errors during the read raise from the reader's iteration.
+    """
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    stream = _native.Stream(
+        common, _position(start, "start"), _position(end, "end"), _rows(batch_rows), headers
+    )
+    return _pa.RecordBatchReader.from_batches(stream.schema, _drain(stream))
+
+
+def _drain(stream: _native.Stream) -> Iterator[_pa.RecordBatch]:
+    while True:
+        batch = stream.next_batch()
+        if batch is None:
+            return
+        yield batch
+
+
+def offsets(
+    topic: Topic,
+    *,
+    bootstrap: Optional[str] = None,
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Optional[Mapping[str, ConfigValue]] = None,
+) -> List[Dict[str, Any]]:
+    """Leader, earliest, latest (high watermark) and last stable offset of each partition.
+
+    The list of ``kbatch offsets``' ``partitions``: dicts with ``topic``, ``partition``,
+    ``leader``, ``earliest``, ``latest``, ``last_stable``.
+    """
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    return _json.loads(_native.offsets(common))
+
+
+def count(
+    topic: Topic,
+    *,
+    bootstrap: Optional[str] = None,
+    start: Position = "earliest",
+    end: Position = "latest",
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Optional[Mapping[str, ConfigValue]] = None,
+) -> Dict[str, Any]:
+    """Decode every record in range and count them per partition (``kbatch count``'s JSON).
+
+    ``{"records": N, "partitions": [{"topic", "partition", "start", "end", "records",
+    "aborted", "control"}]}``; per partition ``records + aborted + control + compaction gaps
+    = end - start``.
+    """
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    return _json.loads(_native.count(common, _position(start, "start"), _position(end, "end")))
+
+
+def trending(
+    topic: Topic,
+    *,
+    top: int = 1,
+    strict: bool = False,
+    bootstrap: Optional[str] = None,
+    start: Position = "earliest",
+    end: Position = "latest",
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Optional[Mapping[str, ConfigValue]] = None,
+) -> Dict[str, Any]:
+    """Views per (category, product) and the top products of every category.
+
+    ``kbatch trending --format json``'s report: ``{"records", "invalid", "partitions",
+    "top": [{"category", "product", "views", "rank"}], "invalid_samples"}``. ``top`` keeps
+    products whose competition rank is at most ``top`` (ties are all kept); ``strict`` raises
+    :class:`DataError` at the first record that is not a valid event.
+    """
+    if isinstance(top, bool) or not isinstance(top, int):
+        raise TypeError(f"top must be an int, not {type(top).__name__}")
+    if not 1 <= top <= 0xFFFF_FFFF:
+        raise UsageError("top must be at least 1")
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    return _json.loads(
+        _native.trending(
+            common, _position(start, "start"), _position(end, "end"), top, bool(strict)
+        )
+    )
+
+
+def _common(
+    topic: Topic,
+    bootstrap: Optional[str],
+    partitions: Partitions,
+    isolation: str,
+    config: Optional[Mapping[str, ConfigValue]],
+) -> Dict[str, Any]:
+    """The arguments every call shares, as the native module takes them."""
+    if isinstance(topic, str):
+        topics = [topic]
+    elif isinstance(topic, Iterable):
+        topics = list(topic)
+        if not all(isinstance(t, str) for t in topics):
+            raise TypeError("topic must be a str or a list of str")
+    else:
+        raise TypeError(f"topic must be a str or a list of str, not {type(topic).__name__}")
+    if not topics or not all(topics):
+        raise UsageError("topic: no topic given")
+    if partitions is None:
+        parts = None
+    elif isinstance(partitions, int) and not isinstance(partitions, bool):
+        parts = [partitions]
+    elif isinstance(partitions, Iterable):
+        parts = list(partitions)
+    else:
+        raise TypeError(f"partitions must be an int or a list of int, not {type(partitions).__name__}")
+    if parts is not None:
+        for p in parts:
+            if isinstance(p, bool) or not isinstance(p, int):
+                raise TypeError("partitions must be ints")
+            if not 0 <= p < 2**31:
+                raise UsageError(f"partitions: bad partition {p}")
+    if bootstrap is not None and not isinstance(bootstrap, str):
+        raise TypeError(f"bootstrap must be a str, not {type(bootstrap).__name__}")
+    if not isinstance(isolation, str):
+        raise TypeError(f"isolation must be a str, not {type(isolation).__name__}")
+    pairs = []
+    if config is not None:
+        if not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict, not {type(config).__name__}")
+        for key, value in config.items():
+            if not isinstance(key, str):
+                raise TypeError("config keys must be str")
+            pairs.append((key, _config_value(key, value)))
+    return {
+        "topics": topics,
+        "partitions": parts,
+        "bootstrap": bootstrap,
+        "config": pairs,
+        "isolation": isolation,
+    }
+
+
+def _config_value(key: str, value: ConfigValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    # The value is not quoted: it may be a password.
+    raise TypeError(f"config[{key!r}] must be a str, int, float or bool")
+
+
+def _position(value: Position, name: str) -> str:
+    """``start``/``end`` as SPEC text (the CLI's grammar, parsed in Rust)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be a SPEC str, an int offset, a datetime or a dict, not bool")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise UsageError(
+                f"{name}: a naive datetime is ambiguous; give it a timezone "
+                "(e.g. datetime.now(timezone.utc))"
+            )
+        # Kafka timestamps are milliseconds: the first record at or after a time within a
+        # millisecond is at or after the next whole millisecond (ceiling, exactly).
+        return "@" + str(-((_EPOCH - value) // _MS))
+    if isinstance(value, Mapping):
+        try:
+            return _json.dumps({str(t): {str(p): o for p, o in parts.items()} for t, parts in value.items()})
+        except (AttributeError, TypeError) as e:
+            raise UsageError(
+                f"{name}: Spark offsets must look like {{\"topic\": {{\"0\": 23, \"1\": -2}}}}"
+            ) from e
+    raise TypeError(
+        f"{name} must be a SPEC str, an int offset, a datetime or a dict, not {type(value).__name__}"
+    )
+
+
+def _rows(batch_rows: int) -> int:
+    if isinstance(batch_rows, bool) or not isinstance(batch_rows, int):
+        raise TypeError("batch_rows must be an int")
+    if batch_rows < 1:
+        raise UsageError("batch_rows must be at least 1")
+    return batch_rows

@@ -1,0 +1,58 @@
+//! What every call does around its read: turn the Python arguments into a `Config` (warning
+//! once about ignored keys) and a `ReadSpec`, connect with the CLI's error context, and turn
+//! a failure into its exception.
+
+use std::ffi::CString;
+
+use kbatch_reader::{AsyncReader, Config, ReadError};
+use pyo3::exceptions::PyUserWarning;
+use pyo3::prelude::*;
+
+use crate::errors;
+use crate::options::Common;
+
+/// A read that failed, with the context the CLI would print before it.
+pub struct Failed {
+    context: Option<String>,
+    error: ReadError,
+}
+
+impl From<ReadError> for Failed {
+    fn from(error: ReadError) -> Self {
+        Failed {
+            context: None,
+            error,
+        }
+    }
+}
+
+impl Failed {
+    /// As its Python exception.
+    pub fn into_py(self, py: Python<'_>) -> PyErr {
+        errors::read_error(py, self.context.as_deref(), &self.error)
+    }
+}
+
+/// The configuration of `common`; ignored keys become one `UserWarning`, as the CLI's one
+/// warning line.
+pub fn config(py: Python<'_>, common: &Common) -> PyResult<Config> {
+    let (config, ignored) = common.config().map_err(|e| errors::usage(py, e))?;
+    if !ignored.is_empty() {
+        let text = format!(
+            "kbatch: ignoring keys that mean nothing to a bounded read: {}",
+            ignored.join(", ")
+        );
+        let text = CString::new(text).unwrap_or_default();
+        PyErr::warn(py, &py.get_type::<PyUserWarning>(), &text, 2)?;
+    }
+    Ok(config)
+}
+
+/// Connect, naming the bootstrap list on failure as the CLI does.
+pub async fn connect(config: Config) -> Result<AsyncReader, Failed> {
+    let bootstrap = config.bootstrap.join(",");
+    AsyncReader::connect(config).await.map_err(|error| Failed {
+        context: Some(format!("connecting to {bootstrap}")),
+        error,
+    })
+}

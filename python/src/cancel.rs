@@ -1,0 +1,83 @@
+//! Stopping a decode run that Python gave up on (Ctrl-C).
+//!
+//! Aborting the task that awaits `AsyncReader::run` does not stop the run itself: it relays
+//! fetched data to the engine on a blocking thread. A job that any thread can tell to stop
+//! does: at the next record or fetched chunk it returns `JobError::Stop`, the engine halts and
+//! the run ends, its fetch loops with it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use kbatch_reader::{Job, JobError, PartitionStats, Record};
+
+/// `job`, stoppable through [`Stop`].
+pub struct Cancellable<J> {
+    job: J,
+    stop: Arc<AtomicBool>,
+}
+
+/// Tells a [`Cancellable`] job to stop.
+#[derive(Clone, Default)]
+pub struct Stop(Arc<AtomicBool>);
+
+impl Stop {
+    /// Stop the job at its next record or chunk.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<J> Cancellable<J> {
+    /// `job`, and the handle that stops it.
+    pub fn new(job: J) -> (Cancellable<J>, Stop) {
+        let stop = Stop::default();
+        (
+            Cancellable {
+                job,
+                stop: stop.0.clone(),
+            },
+            stop,
+        )
+    }
+
+    fn check(&self) -> Result<(), JobError> {
+        if self.stop.load(Ordering::Relaxed) {
+            Err(JobError::Stop)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl<J: Job> Job for Cancellable<J> {
+    type Partial = J::Partial;
+    type Output = J::Output;
+
+    fn partial(&self) -> Self::Partial {
+        self.job.partial()
+    }
+
+    fn update(
+        &self,
+        partial: &mut Self::Partial,
+        partition: usize,
+        record: &Record<'_>,
+    ) -> Result<(), JobError> {
+        // One relaxed load per record: a large chunk still stops within milliseconds.
+        self.check()?;
+        self.job.update(partial, partition, record)
+    }
+
+    fn chunk_done(&self, partial: &mut Self::Partial) -> Result<(), JobError> {
+        self.check()?;
+        self.job.chunk_done(partial)
+    }
+
+    fn merge(&self, into: &mut Self::Partial, other: Self::Partial) {
+        self.job.merge(into, other)
+    }
+
+    fn finish(&self, partial: Self::Partial, stats: &[PartitionStats]) -> Self::Output {
+        self.job.finish(partial, stats)
+    }
+}

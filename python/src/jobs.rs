@@ -1,0 +1,83 @@
+//! `offsets`, `count` and `trending`: the CLI's subcommands, returning the CLI's JSON text
+//! (the same serde types print it), which the Python layer loads into dicts.
+
+use std::sync::Arc;
+
+use kbatch_reader::{Count, CountReport};
+use kbatch_trending::Trending;
+use pyo3::prelude::*;
+
+use crate::call::{self, Failed};
+use crate::cancel::Cancellable;
+use crate::errors;
+use crate::options::{Common, Usage};
+use crate::runtime;
+
+/// `kbatch offsets`: the JSON list of partitions (leader, earliest, latest, last_stable).
+#[pyfunction]
+pub fn offsets(py: Python<'_>, common: Common) -> PyResult<String> {
+    let config = call::config(py, &common)?;
+    common.spec("earliest", "latest").map_err(|e| errors::usage(py, e))?;
+    let (topics, partitions) = (common.topics, common.partitions);
+    let got = runtime::wait(
+        py,
+        async move {
+            let reader = call::connect(config).await?;
+            Ok::<_, Failed>(reader.offsets(&topics, partitions.as_deref()).await?)
+        },
+        || {},
+    )?;
+    let offsets = got.map_err(|f| f.into_py(py))?;
+    Ok(serde_json::to_string(&offsets).expect("offsets serialise"))
+}
+
+/// `kbatch count`: `{"records", "partitions": [...]}`.
+#[pyfunction]
+pub fn count(py: Python<'_>, common: Common, start: &str, end: &str) -> PyResult<String> {
+    let config = call::config(py, &common)?;
+    let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
+    let (job, stop) = Cancellable::new(Count);
+    let job = Arc::new(job);
+    let got = runtime::wait(
+        py,
+        async move {
+            let reader = call::connect(config).await?;
+            let plan = reader.plan(&spec).await?;
+            Ok::<_, Failed>(reader.run(plan, job, None).await?)
+        },
+        || stop.stop(),
+    )?;
+    let outcome = got.map_err(|f| f.into_py(py))?;
+    let report = CountReport::from_stats(&outcome.stats);
+    Ok(serde_json::to_string(&report).expect("count serialises"))
+}
+
+/// `kbatch trending --format json`: the report.
+#[pyfunction]
+pub fn trending(
+    py: Python<'_>,
+    common: Common,
+    start: &str,
+    end: &str,
+    top: u32,
+    strict: bool,
+) -> PyResult<String> {
+    if top == 0 {
+        return Err(errors::usage(py, Usage("top must be at least 1".into())));
+    }
+    let config = call::config(py, &common)?;
+    let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
+    let (job, stop) = Cancellable::new(Trending { top, strict });
+    let job = Arc::new(job);
+    let got = runtime::wait(
+        py,
+        async move {
+            let reader = call::connect(config).await?;
+            let plan = reader.plan(&spec).await?;
+            Ok::<_, Failed>(reader.run(plan, job, None).await?)
+        },
+        || stop.stop(),
+    )?;
+    let outcome = got.map_err(|f| f.into_py(py))?;
+    Ok(serde_json::to_string(&outcome.output).expect("report serialises"))
+}
