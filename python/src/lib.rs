@@ -21,6 +21,7 @@ mod errors;
 mod jobs;
 mod options;
 mod runtime;
+mod spark;
 
 use pyo3::prelude::*;
 
@@ -30,6 +31,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jobs::offsets, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::count, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::trending, m)?)?;
+    spark::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
