@@ -1,5 +1,7 @@
-"""The kbatch data source on Spark (``local[2]``, then a standalone cluster) against a real
-broker holding data from Kafka's Java producer."""
+"""The kbatch data source's cases against a real broker holding data from Kafka's Java producer.
+Collected by ``test_local.py`` (every case, ``local[2]``) and ``test_cluster.py`` (the reads,
+splits and pushdown, on the standalone cluster); each module provides the ``spark`` fixture, so
+only one Spark session lives at a time."""
 
 from __future__ import annotations
 
@@ -37,19 +39,14 @@ def same_as_kbatch_read(spark, kafka, headers: bool, **kw):
     return df
 
 
-@pytest.fixture(params=["local", "cluster"])
-def spark(request):
-    return request.getfixturevalue(f"spark_{request.param}")
-
-
 def test_dataframe_equals_kbatch_read_every_column(spark, kafka):
     df = same_as_kbatch_read(spark, kafka, headers=False)
     assert df.columns == ["key", "value", "topic", "partition", "offset", "timestamp", "timestampType"]
     assert df.rdd.getNumPartitions() == PARTITIONS
 
 
-def test_headers_only_when_asked(spark_local, kafka):
-    df = same_as_kbatch_read(spark_local, kafka, headers=True)
+def test_headers_only_when_asked(spark, kafka):
+    df = same_as_kbatch_read(spark, kafka, headers=True)
     assert df.columns[-1] == "headers"
 
 
@@ -60,12 +57,12 @@ def test_hot_partition_splits_change_nothing(spark, kafka, split):
     assert df.rdd.getNumPartitions() > PARTITIONS
 
 
-def test_plan_is_fixed_at_load(spark_local, kafka):
-    df = load(spark_local, opts(kafka))
+def test_plan_is_fixed_at_load(spark, kafka):
+    df = load(spark, opts(kafka))
     before = df.count()
     kafka.produce_trending(TOPIC, PARTITIONS, 500, 0, seed=7)
     assert df.count() == before
-    assert load(spark_local, opts(kafka)).count() == before + 500
+    assert load(spark, opts(kafka)).count() == before + 500
 
 
 def test_trending_pushdown_equals_kbatch_trending(spark, kafka):
@@ -92,23 +89,23 @@ BAD = [
 
 
 @pytest.mark.parametrize("bad,words", BAD)
-def test_bad_options_fail_the_load_naming_them(spark_local, kafka, bad, words):
+def test_bad_options_fail_the_load_naming_them(spark, kafka, bad, words):
     with pytest.raises(Exception) as e:
-        load(spark_local, opts(kafka, **bad)).count()
+        load(spark, opts(kafka, **bad)).count()
     assert words in str(e.value)
 
 
-def test_unknown_topic_and_unreachable_broker_fail_with_kbatch_messages(spark_local, kafka):
+def test_unknown_topic_and_unreachable_broker_fail_with_kbatch_messages(spark, kafka):
     with pytest.raises(Exception) as e:
-        load(spark_local, opts(kafka, subscribe="no_such_topic")).count()
+        load(spark, opts(kafka, subscribe="no_such_topic")).count()
     assert "no_such_topic" in str(e.value)
     with pytest.raises(Exception) as e:
-        load(spark_local, {"kafka.bootstrap.servers": "127.0.0.1:1", "subscribe": TOPIC,
+        load(spark, {"kafka.bootstrap.servers": "127.0.0.1:1", "subscribe": TOPIC,
                            "kafka.request.timeout.ms": "2000"}).count()
     assert "127.0.0.1:1" in str(e.value)
 
 
-def test_fail_on_data_loss(spark_local, kafka):
+def test_fail_on_data_loss(spark, kafka):
     topic = "web_spark_loss"
     kafka.create_topic(topic, 1)
     kafka.produce_trending(topic, 1, 2000, 0)
@@ -116,10 +113,10 @@ def test_fail_on_data_loss(spark_local, kafka):
     base = {"kafka.bootstrap.servers": kafka.bootstrap, "subscribe": topic,
             "startingOffsets": f'{{"{topic}": {{"0": 0}}}}'}
     with pytest.raises(Exception) as e:
-        load(spark_local, base).count()
+        load(spark, base).count()
     assert f"{topic}" in str(e.value)
     skipped = dict(base, failOnDataLoss="false")
-    assert load(spark_local, skipped).count() == kbatch.count(topic, bootstrap=kafka.bootstrap)["records"]
-    _, totals = trending(spark_local, options=skipped)
+    assert load(spark, skipped).count() == kbatch.count(topic, bootstrap=kafka.bootstrap)["records"]
+    _, totals = trending(spark, options=skipped)
     assert totals["lost_offsets"] == 300
     assert totals["records"] == kbatch.count(topic, bootstrap=kafka.bootstrap)["records"]
