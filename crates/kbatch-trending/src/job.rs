@@ -307,7 +307,9 @@ impl Partial {
 
     /// Invalid records by reason, every reason in [`Invalid::ALL`]'s order (zeros included).
     pub fn invalid_by_reason(&self) -> impl Iterator<Item = (Invalid, u64)> + '_ {
-        Invalid::ALL.iter().map(|&why| (why, self.reasons[why as usize]))
+        Invalid::ALL
+            .iter()
+            .map(|&why| (why, self.reasons[why as usize]))
     }
 }
 

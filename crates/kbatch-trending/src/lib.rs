@@ -26,8 +26,8 @@ mod shard;
 
 pub use extract::{extract, Event, Extractor, Invalid};
 pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
-pub use shard::{Shard, ShardPartial};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
+pub use shard::{Shard, ShardPartial};
 
 #[cfg(test)]
 mod tests;

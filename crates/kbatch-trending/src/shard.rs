@@ -42,7 +42,12 @@ impl Job for Shard {
     }
 
     #[inline]
-    fn update(&self, p: &mut Partial, partition: usize, record: &Record<'_>) -> Result<(), JobError> {
+    fn update(
+        &self,
+        p: &mut Partial,
+        partition: usize,
+        record: &Record<'_>,
+    ) -> Result<(), JobError> {
         COUNT.update(p, partition, record)
     }
 
