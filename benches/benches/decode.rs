@@ -137,7 +137,10 @@ fn reference(c: &mut Criterion) {
         .count();
     // Every value of the fixture that is a valid event is valid JSON (the rest are tombstones
     // or invalid on purpose): both must see at least those.
-    assert!(serde >= ours && ours > 0, "serde_json {serde}, kbatch {ours}");
+    assert!(
+        serde >= ours && ours > 0,
+        "serde_json {serde}, kbatch {ours}"
+    );
     let mut g = c.benchmark_group("extract-reference");
     g.throughput(Throughput::ElementsAndBytes {
         elements: values.len() as u64,

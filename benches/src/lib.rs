@@ -8,6 +8,8 @@
 //!   micro-benchmarks still run when `fixtures/batches/` is absent (and so they can be run on
 //!   more records than the committed fixtures hold).
 
+pub mod harness;
+
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 

@@ -15,6 +15,7 @@
 //! argument normalisation (ints, datetimes, Spark's offsets dicts → SPEC text).
 #![deny(missing_docs)]
 
+mod arrow;
 mod call;
 mod cancel;
 mod errors;
@@ -31,6 +32,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jobs::offsets, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::count, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::trending, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::read, m)?)?;
+    m.add_class::<arrow::Stream>()?;
     spark::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

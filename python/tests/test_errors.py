@@ -1,0 +1,85 @@
+"""Each failure raises its documented exception, with the CLI's one-line message."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+import kbatch
+from conftest import CLI, Dataset
+
+
+def cli_error(*args: str) -> str:
+    done = subprocess.run([str(CLI), *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.startswith("kbatch: ")
+    return line[len("kbatch: "):]
+
+
+def test_hierarchy() -> None:
+    assert issubclass(kbatch.UsageError, kbatch.KbatchError)
+    assert issubclass(kbatch.UsageError, ValueError)
+    assert issubclass(kbatch.AuthError, kbatch.BrokerError)
+    for e in (kbatch.RangeError, kbatch.BrokerError, kbatch.DataError):
+        assert issubclass(e, kbatch.KbatchError)
+
+
+def test_unknown_topic(bootstrap: str) -> None:
+    with pytest.raises(kbatch.RangeError) as e:
+        kbatch.read("no-such-topic", bootstrap=bootstrap)
+    assert str(e.value) == cli_error("count", "--bootstrap", bootstrap, "--topic", "no-such-topic")
+    assert "no-such-topic" in str(e.value)
+    with pytest.raises(kbatch.RangeError):
+        kbatch.offsets("no-such-topic", bootstrap=bootstrap)
+    with pytest.raises(kbatch.RangeError):
+        kbatch.read_batches("no-such-topic", bootstrap=bootstrap)
+
+
+def test_offsets_outside_the_log(bootstrap: str, dataset: Dataset) -> None:
+    with pytest.raises(kbatch.RangeError, match=r"mixed/0: offset 1000 is outside"):
+        kbatch.count(dataset.topic, bootstrap=bootstrap, partitions=[0], start=1000)
+    with pytest.raises(kbatch.RangeError, match="no partition 9"):
+        kbatch.read(dataset.topic, bootstrap=bootstrap, partitions=[9])
+
+
+def test_bad_spec_and_arguments(bootstrap: str) -> None:
+    with pytest.raises(kbatch.UsageError) as e:
+        kbatch.read("mixed", bootstrap=bootstrap, start="0:x")
+    assert str(e.value) == 'start: bad offset spec "0:x": bad offset "x"'
+    with pytest.raises(kbatch.UsageError, match="end: bad offset spec"):
+        kbatch.count("mixed", bootstrap=bootstrap, end=-5)
+    with pytest.raises(kbatch.UsageError, match="Spark"):
+        kbatch.count("mixed", bootstrap=bootstrap, end={"mixed": 3})
+    with pytest.raises(kbatch.UsageError, match="bad offset"):
+        kbatch.count("mixed", bootstrap=bootstrap, end={"mixed": {"0": -3}})
+    with pytest.raises(kbatch.UsageError, match="naive datetime"):
+        import datetime
+
+        kbatch.count("mixed", bootstrap=bootstrap, start=datetime.datetime(2026, 1, 1))
+    with pytest.raises(kbatch.UsageError, match="isolation"):
+        kbatch.count("mixed", bootstrap=bootstrap, isolation="committed")
+    with pytest.raises(kbatch.UsageError, match="top must be at least 1"):
+        kbatch.trending("mixed", bootstrap=bootstrap, top=0)
+    with pytest.raises(TypeError):
+        kbatch.count("mixed", bootstrap=bootstrap, start=1.5)  # type: ignore[arg-type]
+
+
+def test_config_keys(bootstrap: str, dataset: Dataset) -> None:
+    with pytest.raises(kbatch.UsageError) as e:
+        kbatch.count("mixed", bootstrap=bootstrap, config={"sasl.mechanizm": "PLAIN"})
+    assert str(e.value) == 'config: unknown configuration key "sasl.mechanizm" (did you mean sasl.mechanism?)'
+    with pytest.raises(kbatch.UsageError, match="contradicts"):
+        kbatch.count("mixed", bootstrap=bootstrap, config={"isolation.level": "read_uncommitted"})
+    with pytest.warns(UserWarning, match="group.id"):
+        kbatch.count(dataset.topic, bootstrap=bootstrap, config={"group.id": "g", "request.timeout.ms": 20000})
+
+
+def test_unreachable_broker() -> None:
+    # Nothing listens on port 1: refused at once, then retried until the 1 s budget is spent.
+    with pytest.raises(kbatch.BrokerError) as e:
+        kbatch.read("mixed", bootstrap="127.0.0.1:1", config={"request.timeout.ms": 1000})
+    assert not isinstance(e.value, kbatch.AuthError)
+    assert str(e.value).startswith("connecting to 127.0.0.1:1: ")
+    assert str(e.value) == cli_error("count", "--bootstrap", "127.0.0.1:1", "--topic", "mixed", "--timeout", "1s")
