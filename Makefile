@@ -20,7 +20,8 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: bench-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64 venv venv-spark test-spark
+        fuzz-build fuzz test-aarch64 venv venv-spark test-spark python-pkg spark-kafka-jars \
+        bench-spark
 
 all: build
 
@@ -81,12 +82,53 @@ test-e2e: kafka
 
 test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke test-spark
 
+## The kbatch package of this checkout (maturin build --release, wheel in target/wheels), unpacked
+## into target/python (pip install --target), which test-spark and bench-spark put first on the
+## driver's and the executors' PYTHONPATH. The shared project virtualenv is left alone, so
+## checkouts that share it do not overwrite each other's build.
+PYPKG        := $(CURDIR)/target/python
+PYPKG_MARKER := $(PYPKG)/.complete
+PYPKG_SRC    := $(shell find python/src python/kbatch crates/*/src -name '*.rs' -o -name '*.py' 2>/dev/null) \
+                python/Cargo.toml python/pyproject.toml Cargo.lock
+python-pkg: $(PYPKG_MARKER)
+$(PYPKG_MARKER): $(PYPKG_SRC) $(VENV_MARKER)
+	rm -rf target/wheels/kbatch-*.whl $(PYPKG)
+	$(VENV)/bin/maturin build --release -q -m python/Cargo.toml -o target/wheels
+	$(VENV)/bin/pip install -q --no-deps --target $(PYPKG) target/wheels/kbatch-*.whl
+	touch $@
+
+## Spark's own Kafka source at pyspark's version (python/tests/spark/pom.xml): the connector,
+## the Kafka client and commons-pool2, the jars pyspark does not ship; given to Spark as
+## spark.jars by the comparison test and bench-spark.
+SPARK_VERSION     := 4.2.0
+SPARK_KAFKA_JARS  := $(CACHE)/spark-kafka-$(SPARK_VERSION)
+SPARK_KAFKA_MARKER := $(SPARK_KAFKA_JARS)/.complete
+export KBATCH_SPARK_KAFKA_JARS := $(SPARK_KAFKA_JARS)
+spark-kafka-jars: $(SPARK_KAFKA_MARKER)
+$(SPARK_KAFKA_MARKER): python/tests/spark/pom.xml
+	@command -v mvn >/dev/null || { echo "mvn (Maven) is required"; exit 1; }
+	rm -rf $(SPARK_KAFKA_JARS)
+	mkdir -p $(SPARK_KAFKA_JARS)
+	mvn -q -B -f python/tests/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	    -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2 \
+	    -DoutputDirectory=$(SPARK_KAFKA_JARS)
+	touch $@
+
 ## kbatch.spark (python/kbatch/spark): pure option/plan tests, then the data source on local[2]
 ## and on a standalone cluster (master + two one-core workers from pyspark's spark-class)
-## against a real broker. The kbatch package must be importable by the venv's python (the
-## Python package's install target, or KBATCH_SPARK_PYTHONPATH=dir-with-kbatch).
-test-spark: kafka release venv-spark
-	cd python && KBATCH_BIN_DIR=$(CURDIR)/target/release $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/spark
+## against a real broker, and against Spark's own Kafka source on the same range.
+test-spark: kafka release venv-spark python-pkg spark-kafka-jars
+	@# From the repository root: Spark's Python workers start in the driver's directory, and in
+	@# python/ they would import the source tree's kbatch (no native module) instead.
+	KBATCH_BIN_DIR=$(CURDIR)/target/release KBATCH_SPARK_PYTHONPATH=$(PYPKG) PYTHONPATH=$(PYPKG) \
+	    $(VENV)/bin/python -P -m pytest -q -p no:cacheprovider python/tests/spark $(PYTEST_ARGS)
+
+## kbatch's source vs Spark's Kafka source on local mode (1 and 2 executor cores), count and the
+## trending query; writes benches/results/<date>-<host>-spark.md. BENCH_SPARK_EVENTS=4000000.
+BENCH_SPARK_EVENTS ?= 500000
+bench-spark: kafka release venv-spark python-pkg spark-kafka-jars
+	KBATCH_BIN_DIR=$(CURDIR)/target/release PYTHONPATH=$(PYPKG) KBATCH_SPARK_PYTHONPATH=$(PYPKG) \
+	    $(VENV)/bin/python benches/python/bench_spark.py --events $(BENCH_SPARK_EVENTS) $(BENCH_SPARK_ARGS)
 
 ## Every node of a 3-node cluster stopped and restarted in turn, again and again, while
 ## `kbatch dump` reads a replicated topic in a loop; prints "soak: ... reads, ... records,

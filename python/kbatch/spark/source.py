@@ -205,8 +205,25 @@ def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBa
                 if batch.num_rows == 0:
                     continue
                 last = batch.column("offset")[batch.num_rows - 1].as_py()
+                if r.headers:
+                    batch = _null_empty_headers(batch)
                 yield batch if batch.schema.equals(target) else batch.cast(target)
                 pos = last + 1
             return
         except kbatch.RangeError as e:
             pos = lost_start(r, s.topic, s.partition, pos, s.end, e)
+
+
+def _null_empty_headers(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A record without headers has ``headers`` null in Spark's Kafka source (its row converter
+    writes null, not an empty array); kbatch's Arrow batches hold an empty list. Spark's way here,
+    so ``format("kafka")`` → ``format("kbatch")`` changes no row."""
+    import pyarrow.compute as pc
+
+    i = batch.schema.get_field_index("headers")
+    col = batch.column(i)
+    empty = pc.equal(pc.list_value_length(col), 0)
+    if not pc.any(empty).as_py():
+        return batch
+    nulls = pa.nulls(len(col), type=col.type)
+    return batch.set_column(i, batch.schema.field(i), pc.if_else(empty, nulls, col))

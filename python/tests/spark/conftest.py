@@ -5,8 +5,9 @@ a test fails.
 
 Environment: ``KBATCH_BIN_DIR`` (default ``<repo>/target/release``) holds ``kbatch`` and
 ``kbatch-testkit``; ``KBATCH_KAFKA_LIBS`` the Kafka jars (the Makefile exports it);
-``KBATCH_SPARK_PYTHONPATH`` is prepended to the executors' ``PYTHONPATH`` when the package is
-not installed in the virtualenv. A missing broker or binary fails the tests (it is never a
+``KBATCH_SPARK_PYTHONPATH`` is prepended to the executors' ``PYTHONPATH`` (``make python-pkg``'s
+``target/python``); ``KBATCH_SPARK_KAFKA_JARS`` holds Spark's own Kafka source (``make
+spark-kafka-jars``), given to every session as ``spark.jars`` for the comparison. A missing broker or binary fails the tests (it is never a
 silent pass); the message says which ``make`` target provides it.
 """
 
@@ -116,6 +117,15 @@ def _python_env() -> dict:
     return env
 
 
+def spark_kafka_jars() -> list:
+    """Spark's own Kafka source and the jars pyspark lacks for it (``make spark-kafka-jars``)."""
+    d = Path(os.environ.get("KBATCH_SPARK_KAFKA_JARS") or REPO / ".cache" / "spark-kafka-4.2.0")
+    jars = sorted(str(j) for j in d.glob("*.jar"))
+    if not any("spark-sql-kafka" in j for j in jars):
+        pytest.fail(f"Spark's Kafka source is missing from {d}: run `make spark-kafka-jars`")
+    return jars
+
+
 def _session(master: str, extra: dict):
     from pyspark.sql import SparkSession
 
@@ -134,6 +144,7 @@ def _session(master: str, extra: dict):
     )
     if os.environ.get("KBATCH_SPARK_PYTHONPATH"):
         b = b.config("spark.executorEnv.PYTHONPATH", os.environ["PYTHONPATH"])
+    b = b.config("spark.jars", ",".join(spark_kafka_jars()))
     for k, v in extra.items():
         b = b.config(k, v)
     spark = b.getOrCreate()
