@@ -16,7 +16,7 @@ read_uncommitted here). Every round's trending answer is checked against ``kbatc
 CPU is the Spark process tree's (the JVM, its Python workers), from /proc, so it covers the
 executors of local mode; the driver script's own CPU is left out.
 
-Usage: bench_spark.py --events N [--rounds 3] [--partitions 8] [--cores 1,2] [--out FILE]
+Usage: bench_spark.py --events N [--rounds 3] [--warmup 1] [--partitions 8] [--cores 1,2] [--out FILE] [--note TEXT]
 """
 
 from __future__ import annotations
@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=8)
     ap.add_argument("--cores", default="1,2")
     ap.add_argument("--out", default="")
+    ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--note", default="")
     a = ap.parse_args()
 
@@ -179,6 +180,7 @@ def main() -> None:
         results: Dict[Tuple[int, str], List[Tuple[float, float]]] = {}
         answers: Dict[str, bool] = {}
         counts: Dict[str, int] = {}
+        last: Dict[str, List[dict]] = {}
         for cores in [int(c) for c in a.cores.split(",")]:
             spark = session(cores, jars, os.environ.get("PYTHONPATH", ""))
             pid = jvm_pid(spark)
@@ -189,9 +191,10 @@ def main() -> None:
                 ("trending SQL: kbatch source", lambda: sql_trending(spark, "kbatch", options)),
                 ("trending: kbatch pushdown", lambda: pushdown_trending(spark, options)),
             ]
-            # one unmeasured warm-up of each (JIT, jar loading, Python workers)
-            for name, fn in cases:
-                fn()
+            # unmeasured warm-ups of each (JIT, jar loading, Python workers)
+            for _ in range(a.warmup):
+                for name, fn in cases:
+                    fn()
             for r in range(a.rounds):
                 for name, fn in cases:
                     c0, w0 = tree_cpu(pid), time.monotonic()
@@ -202,6 +205,7 @@ def main() -> None:
                         counts[name] = got  # type: ignore[assignment]
                     else:
                         answers[name] = answers.get(name, True) and got == want["top"]
+                        last[name] = got  # type: ignore[assignment]
                     print(f"local[{cores}] round {r + 1} {name}: {wall:.2f} s wall, {cpu:.2f} s CPU",
                           file=sys.stderr, flush=True)
             spark.stop()
@@ -226,13 +230,24 @@ def main() -> None:
         f"- data: `{topic}`, the realistic `flat` mix (seed 7, 0.1 % invalid), {a.partitions} partitions, "
         f"{a.events} events ({records} valid+invalid records), lz4, Java producer ({produced_s:.0f} s to produce)",
         f"- command: `make bench-spark BENCH_SPARK_EVENTS={a.events}` (`benches/python/bench_spark.py "
-        f"--events {a.events} --rounds {a.rounds}`)",
-        f"- rounds: {a.rounds} after one warm-up, in alternation; medians (min–max); read_committed everywhere",
+        f"--events {a.events} --rounds {a.rounds} --warmup {a.warmup}`)",
+        f"- rounds: {a.rounds} after {a.warmup} warm-up round(s), in alternation; medians (min–max); read_committed everywhere",
         "- CPU: the Spark JVM and its Python workers (/proc), i.e. the executors' and the driver JVM's",
         f"- counts: " + ", ".join(f"{k} = {v}" for k, v in counts.items()),
         "- trending answers equal `kbatch trending --top 1` in every round: "
         + ", ".join(f"{k}: {'yes' if v else 'NO'}" for k, v in answers.items()),
     ]
+    def key(r: dict) -> tuple:
+        return (r["category"], r["product"], r["views"], r["rank"])
+
+    base = {key(r) for r in want["top"]}
+    for name, got in last.items():
+        if name == "trending SQL: kbatch source":
+            same = got == last.get("trending SQL: kafka source")
+            lines.append(f"- the SQL answer over the kbatch source equals the one over the kafka source: {'yes' if same else 'NO'}")
+        extra, missing = sorted({key(r) for r in got} - base), sorted(base - {key(r) for r in got})
+        if extra or missing:
+            lines.append(f"- {name} vs `kbatch trending`: rows only in Spark {extra[:4]}, rows only in kbatch {missing[:4]}")
     if a.note:
         lines.append(f"- note: {a.note}")
     lines += ["", "| executor cores | job | wall s | CPU s | records/s | records/s per core |", "|---|---|---|---|---|---|"]
