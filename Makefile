@@ -17,11 +17,11 @@ CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 
-.PHONY: bench-build
+.PHONY: bench-build bench-franz-build
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64 venv venv-spark test-spark python-pkg spark-kafka-jars \
-        bench-spark
+        fuzz-build fuzz test-aarch64 venv python test-python \
+        venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark
 
 all: build
 
@@ -57,6 +57,24 @@ $(SPARK_MARKER): python/requirements-spark.txt $(VENV_MARKER)
 	$(VENV)/bin/pip install -q -r python/requirements-spark.txt
 	touch $@
 
+## The Python package (python/): a release wheel built by the venv's maturin and installed into
+## the venv; rebuilt only when a Rust or Python source, a manifest or the venv changed.
+WHEELS       := target/wheels
+WHEEL_MARKER := $(WHEELS)/.installed
+PY_SOURCES   := $(shell find crates python -path '*/target' -prune -o -path python/tests -prune -o \
+                  \( -name '*.rs' -o -name '*.py' -o -name '*.pyi' -o -name Cargo.toml \
+                     -o -name pyproject.toml -o -name py.typed \) -print) Cargo.toml Cargo.lock
+python: $(WHEEL_MARKER)
+$(WHEEL_MARKER): $(VENV_MARKER) $(PY_SOURCES)
+	rm -f $(WHEELS)/kbatch-*.whl
+	$(VENV)/bin/maturin build --release -m python/Cargo.toml -o $(WHEELS)
+	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(WHEELS)/kbatch-*.whl
+	touch $@
+
+## pytest against real brokers (started by the testkit binary), data from Kafka's Java producer.
+test-python: venv kafka release python
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests --ignore=python/tests/spark
+
 release:
 	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
 
@@ -80,22 +98,7 @@ test-unit: kafka
 test-e2e: kafka
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-static fuzz-build bench-smoke test-spark
-
-## The kbatch package of this checkout (maturin build --release, wheel in target/wheels), unpacked
-## into target/python (pip install --target), which test-spark and bench-spark put first on the
-## driver's and the executors' PYTHONPATH. The shared project virtualenv is left alone, so
-## checkouts that share it do not overwrite each other's build.
-PYPKG        := $(CURDIR)/target/python
-PYPKG_MARKER := $(PYPKG)/.complete
-PYPKG_SRC    := $(shell find python/src python/kbatch crates/*/src -name '*.rs' -o -name '*.py' 2>/dev/null) \
-                python/Cargo.toml python/pyproject.toml Cargo.lock
-python-pkg: $(PYPKG_MARKER)
-$(PYPKG_MARKER): $(PYPKG_SRC) $(VENV_MARKER)
-	rm -rf target/wheels/kbatch-*.whl $(PYPKG)
-	$(VENV)/bin/maturin build --release -q -m python/Cargo.toml -o target/wheels
-	$(VENV)/bin/pip install -q --no-deps --target $(PYPKG) target/wheels/kbatch-*.whl
-	touch $@
+test: kafka lint test-unit test-e2e test-python test-static fuzz-build bench-smoke test-spark
 
 ## Spark's own Kafka source at pyspark's version (python/tests/spark/pom.xml): the connector,
 ## the Kafka client and commons-pool2, the jars pyspark does not ship; given to Spark as
@@ -117,17 +120,18 @@ $(SPARK_KAFKA_MARKER): python/tests/spark/pom.xml
 ## kbatch.spark (python/kbatch/spark): pure option/plan tests, then the data source on local[2]
 ## and on a standalone cluster (master + two one-core workers from pyspark's spark-class)
 ## against a real broker, and against Spark's own Kafka source on the same range.
-test-spark: kafka release venv-spark python-pkg spark-kafka-jars
-	@# From the repository root: Spark's Python workers start in the driver's directory, and in
-	@# python/ they would import the source tree's kbatch (no native module) instead.
-	KBATCH_BIN_DIR=$(CURDIR)/target/release KBATCH_SPARK_PYTHONPATH=$(PYPKG) PYTHONPATH=$(PYPKG) \
+## The package is the venv's (`make python`); pytest runs from the repository root because
+## Spark's Python workers start in the driver's directory, and in python/ they would import the
+## source tree's kbatch (no native module) instead.
+test-spark: kafka release venv-spark python spark-kafka-jars
+	KBATCH_BIN_DIR=$(CURDIR)/target/release \
 	    $(VENV)/bin/python -P -m pytest -q -p no:cacheprovider python/tests/spark $(PYTEST_ARGS)
 
 ## kbatch's source vs Spark's Kafka source on local mode (1 and 2 executor cores), count and the
 ## trending query; writes benches/results/<date>-<host>-spark.md. BENCH_SPARK_EVENTS=4000000.
 BENCH_SPARK_EVENTS ?= 500000
-bench-spark: kafka release venv-spark python-pkg spark-kafka-jars
-	KBATCH_BIN_DIR=$(CURDIR)/target/release PYTHONPATH=$(PYPKG) KBATCH_SPARK_PYTHONPATH=$(PYPKG) \
+bench-spark: kafka release venv-spark python spark-kafka-jars
+	KBATCH_BIN_DIR=$(CURDIR)/target/release \
 	    $(VENV)/bin/python benches/python/bench_spark.py --events $(BENCH_SPARK_EVENTS) $(BENCH_SPARK_ARGS)
 
 ## Every node of a 3-node cluster stopped and restarted in turn, again and again, while
@@ -171,12 +175,19 @@ test-static: kafka static release
 
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
 BENCH_BIN := benches/target/release
-bench-build: release
+bench-build: release bench-franz-build
 	@# The rdkafka reader is built with TLS (its `ssl` feature links the system OpenSSL).
 	@dpkg -s libssl-dev >/dev/null 2>&1 || { command -v apt-get >/dev/null && \
 	    (apt-get install -y -q libssl-dev || (apt-get update -q && apt-get install -y -q libssl-dev)); } || \
 	    { echo "libssl-dev (OpenSSL headers) is required to build the rdkafka comparison reader"; exit 1; }
 	cd benches && $(CARGO) build --release --bins
+
+## The franz-go comparison reader: a Go module (benches/franz, versions pinned by its go.sum)
+## built into benches/target/release/franz_trending. Benchmarks require Go 1.26 or later.
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+bench-franz-build:
+	@command -v $(GO) >/dev/null 2>&1 || { echo "Go 1.26 or later is required to build the franz-go comparison reader (benches/franz): install it and put it on PATH, or name it with GO=/path/to/go"; exit 1; }
+	cd benches/franz && $(GO) build -o ../target/release/franz_trending .
 
 ## Micro-benchmarks on fixtures, no broker (criterion; one core).
 bench:
@@ -192,10 +203,23 @@ MIXES ?= flat nested serializers
 bench-e2e-realistic: kafka bench-build
 	for m in $(MIXES); do $(BENCH_BIN)/bench_e2e --mix $$m $(BENCH_ARGS) || exit 1; done
 
+## Issue 14's comparison on 2 M realistic events (lz4, 8 partitions, 5 rounds): kbatch.read()
+## into a pyarrow.Table vs confluent-kafka (consume + pyarrow per batch), `kbatch export --format
+## parquet` vs `kbatch count`, and read_batches' peak RSS over 20 M vs 2 M events; writes
+## benches/results/<date>-<host>-arrow.md.
+BENCH_PY_MARKER := $(VENV)/.bench-$(shell cksum < benches/python/requirements.txt | cut -d' ' -f1)
+venv-bench: $(BENCH_PY_MARKER)
+$(BENCH_PY_MARKER): $(VENV_MARKER) benches/python/requirements.txt
+	$(VENV)/bin/pip install -q -r benches/python/requirements.txt
+	touch $@
+bench-arrow: kafka bench-build python venv-bench
+	$(BENCH_BIN)/bench_arrow $(BENCH_ARGS)
+
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build
 	$(BENCH_BIN)/bench_e2e --smoke
 	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
+	cd benches/franz && $(GO) vet ./... && $(GO) test ./...
 	cd benches && $(CARGO) bench --bench decode -- --test
 
 ## The extractor's oracle tests on aarch64 under qemu: the portable form, as Graviton-class

@@ -43,8 +43,10 @@ pub fn read<'py>(
     )?;
     let (schema, batches, _stats) = got.map_err(|f| f.into_py(py))?;
     // One C stream for every batch: pyarrow imports them all in one call.
-    let stream: Box<dyn RecordBatchReader + Send> =
-        Box::new(RecordBatchIterator::new(batches.into_iter().map(Ok), schema));
+    let stream: Box<dyn RecordBatchReader + Send> = Box::new(RecordBatchIterator::new(
+        batches.into_iter().map(Ok),
+        schema,
+    ));
     stream.into_pyarrow(py)?.call_method0("read_all")
 }
 

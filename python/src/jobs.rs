@@ -17,7 +17,9 @@ use crate::runtime;
 #[pyfunction]
 pub fn offsets(py: Python<'_>, common: Common) -> PyResult<String> {
     let config = call::config(py, &common)?;
-    common.spec("earliest", "latest").map_err(|e| errors::usage(py, e))?;
+    common
+        .spec("earliest", "latest")
+        .map_err(|e| errors::usage(py, e))?;
     let (topics, partitions) = (common.topics, common.partitions);
     let got = runtime::wait(
         py,

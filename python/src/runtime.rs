@@ -56,7 +56,8 @@ where
     let rt = runtime()?;
     let mut task = rt.spawn(fut);
     loop {
-        let polled = py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, &mut task).await }));
+        let polled =
+            py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, &mut task).await }));
         match polled {
             Ok(Ok(out)) => return Ok(out),
             Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),

@@ -31,7 +31,7 @@ CLI = BIN / "kbatch"
 UTC = dt.timezone.utc
 
 
-def testkit(*args: str, timeout: float = 300) -> str:
+def kit(*args: str, timeout: float = 300) -> str:
     """Run the testkit; its stdout, or a failure with its stderr."""
     if not TESTKIT.exists():
         pytest.fail(f"{TESTKIT} is missing: run `make test-python` (it builds it)")
@@ -55,10 +55,10 @@ def bootstrap() -> Any:
     home = Path(tempfile.mkdtemp(prefix="kbatch-pytest-"))
     broker_dir = home / "broker"
     try:
-        address = testkit("start", "--dir", str(broker_dir)).strip()
+        address = kit("start", "--dir", str(broker_dir)).strip()
         yield address
     finally:
-        testkit("stop", "--dir", str(broker_dir))
+        kit("stop", "--dir", str(broker_dir))
         shutil.rmtree(home, ignore_errors=True)
 
 
@@ -128,7 +128,7 @@ def produce(
             args += ["--compression", compression]
         if transactional_id:
             args += ["--transactional-id", transactional_id]
-        landed = [json.loads(l) for l in testkit(*args).splitlines() if l.strip()]
+        landed = [json.loads(l) for l in kit(*args).splitlines() if l.strip()]
     finally:
         os.unlink(f.name)
     assert len(landed) == len(records), landed
@@ -180,7 +180,12 @@ def dataset(bootstrap: str) -> Dataset:
     zstd), then partition 5 by a transactional producer: a committed transaction, an aborted
     one, and a committed one again (control markers and aborted records in range)."""
     topic = "mixed"
-    testkit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "6")
+    # The records carry fixed timestamps in the past: without retention.ms=-1 the broker's
+    # retention check (every 5 minutes) would delete them in the middle of the session.
+    kit(
+        "create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "6",
+        "--config", "retention.ms=-1",
+    )
     records: List[Rec] = []
     for p, codec in enumerate(CODECS):
         recs = _records(p, 25, codec, BASE_TS + p * 100_000)
@@ -206,8 +211,8 @@ def dataset(bootstrap: str) -> Dataset:
 def events(bootstrap: str) -> str:
     """Topic ``web``: browsing events for trending (3 partitions, 4 invalid)."""
     topic = "web"
-    testkit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "3")
-    testkit(
+    kit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "3")
+    kit(
         "produce-trending", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "3",
         "--events", "3000", "--invalid", "4", "--compression", "lz4",
     )

@@ -83,3 +83,48 @@ def test_unreachable_broker() -> None:
     assert not isinstance(e.value, kbatch.AuthError)
     assert str(e.value).startswith("connecting to 127.0.0.1:1: ")
     assert str(e.value) == cli_error("count", "--bootstrap", "127.0.0.1:1", "--topic", "mixed", "--timeout", "1s")
+
+
+def test_strict_trending_raises_data_error(bootstrap: str, dataset: Dataset) -> None:
+    # The mixed topic's values are JSON, but not browsing events.
+    with pytest.raises(kbatch.DataError) as e:
+        kbatch.trending(dataset.topic, bootstrap=bootstrap, strict=True, partitions=[0])
+    assert str(e.value) == cli_error(
+        "trending", "--bootstrap", bootstrap, "--topic", dataset.topic, "--partitions", "0", "--strict"
+    )
+    assert "mixed/0 offset 0" in str(e.value)
+
+
+def test_the_gil_is_released_while_waiting() -> None:
+    import socket
+    import threading
+    import time
+
+    # A broker that never answers: the call waits in Rust for its 2 s budget.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        stalled = "127.0.0.1:%d" % listener.getsockname()[1]
+        failed = []
+
+        waited = []
+
+        def call() -> None:
+            began = time.monotonic()
+            try:
+                kbatch.count("t", bootstrap=stalled, config={"request.timeout.ms": 2000})
+            except kbatch.BrokerError as e:
+                failed.append(e)
+            waited.append(time.monotonic() - began)
+
+        worker = threading.Thread(target=call)
+        worker.start()
+        ticks = 0
+        until = time.monotonic() + 1.0
+        while time.monotonic() < until:
+            ticks += 1  # pure Python: runs only while the worker does not hold the GIL
+        worker.join(timeout=30)
+        assert failed, "the stalled call did not fail within its budget"
+        assert str(failed[0]).startswith(f"connecting to {stalled}: ")
+        assert waited[0] > 0.9  # the worker was inside kbatch for the whole loop
+        assert ticks > 100_000

@@ -281,7 +281,11 @@ fn run(o: &Opts) -> Result<(), String> {
          | records/s export parquet ÷ count | {export_ratio:.2} | ≥ 0.5 {} |\n",
         if speedup >= 5.0 { "met" } else { "**missed**" },
         ck.cpu() / kb.cpu(),
-        if export_ratio >= 0.5 { "met" } else { "**missed**" },
+        if export_ratio >= 0.5 {
+            "met"
+        } else {
+            "**missed**"
+        },
     );
     if let Some((small, large)) = &rss {
         let ratio = large.rss_mb / small.rss_mb;

@@ -1,4 +1,5 @@
-//! `make bench-e2e`: kbatch against rust-rdkafka on one real broker and the same data.
+//! `make bench-e2e`: kbatch against rust-rdkafka and franz-go on one real broker and the same
+//! data.
 //!
 //! 1. Starts one Kafka broker (the testkit's, KRaft) pinned to core 0 with `taskset`, and
 //!    checks that every thread of the JVM it spawned inherited that affinity.
@@ -6,11 +7,13 @@
 //!    events once per codec with the Java producer at that `compression.type`, all codecs in
 //!    parallel, before anything is measured.
 //! 3. For every codec, `--rounds` rounds of, in alternation, each pinned to core 1:
-//!    `kbatch trending --format json`, `rdkafka_trending`, `kbatch count`. Every round checks
-//!    that rdkafka's `records`, `invalid` and `top` equal kbatch's, and that `kbatch count`
-//!    saw as many records: a disagreement stops the run.
+//!    `kbatch trending --format json`, `rdkafka_trending` (rust-rdkafka + serde_json),
+//!    `franz_trending` (Go: franz-go + fastjson, `benches/franz`), `kbatch count`. Every round
+//!    checks that both comparison readers' `records`, `invalid` and `top` equal kbatch's, and
+//!    that `kbatch count` saw as many records: a disagreement stops the run.
 //! 4. Wall time, CPU time (user + sys) and peak RSS of each child come from `wait4`'s rusage.
-//!    Medians and min–max, the ratios kbatch ÷ rdkafka and trending ÷ count, and the issue's
+//!    Medians and min–max, the ratios kbatch ÷ rdkafka, kbatch ÷ franz-go and trending ÷
+//!    count, and the issue's
 //!    floors go to stdout and to `benches/results/<date>-<host>.md` (not in `--smoke` mode).
 //!    trending ÷ count is also given per round (wall and CPU) and as the median of those
 //!    paired ratios: the two runs of a round are seconds apart, so this host's drift between
@@ -20,8 +23,8 @@
 //! realistic mixes of `kbatch_testkit::events` (`produce-trending --mix`, 0.1 % invalid), in
 //! `web_stream_<mix>_<codec>`; the ratios are then judged against issue 13's floors (CPU
 //! trending ÷ count ≤ 1.5 for flat, ≤ 1.8 for the others; kbatch's trending CPU ≤ 0.3×
-//! rdkafka's), 2 M records per codec unless `--events` says otherwise, and the results file
-//! is `<date>-<host>-<mix>.md`.
+//! rdkafka's and ≤ 0.35× franz-go's; wall ratios next to them), 2 M records per codec unless
+//! `--events` says otherwise, and the results file is `<date>-<host>-<mix>.md`.
 //!
 //! `--smoke` (part of `make test`): a few thousand events, one codec, one round, the same
 //! equality checks, no results file.
@@ -29,7 +32,8 @@
 //! Usage: bench_e2e [--events N] [--rounds R] [--codecs none,lz4,zstd] [--mix M] [--smoke] [--out FILE]
 //!
 //! Expects `target/release/{kbatch,kbatch-testkit}` (main workspace) and
-//! `benches/target/release/rdkafka_trending`; `make bench-e2e` builds them.
+//! `benches/target/release/{rdkafka_trending,franz_trending}`; `make bench-e2e` builds them
+//! (`franz_trending` with Go: `make bench-franz-build`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -122,7 +126,8 @@ fn run(o: &Opts) -> Result<(), String> {
     let kbatch = root.join("target/release/kbatch");
     let testkit = root.join("target/release/kbatch-testkit");
     let rdk = root.join("benches/target/release/rdkafka_trending");
-    for p in [&kbatch, &testkit, &rdk] {
+    let franz = root.join("benches/target/release/franz_trending");
+    for p in [&kbatch, &testkit, &rdk, &franz] {
         if !p.exists() {
             return Err(format!(
                 "{} is missing: build it first (`make bench-e2e` does)",
@@ -201,15 +206,15 @@ fn run(o: &Opts) -> Result<(), String> {
     let mut md = String::new();
     let _ = write!(
         md,
-        "# kbatch vs rust-rdkafka, end to end\n\n\
+        "# kbatch vs rust-rdkafka and franz-go, end to end\n\n\
          - date: {started_at}\n\
          - machine: {}\n\
          - Kafka {} (KRaft, one broker pinned to core {BROKER_CORE}: {threads} JVM threads); every reader pinned to core {READER_CORE}\n\
          - commit: {commit}{}\n\
          - data: {}, {PARTITIONS} partitions, {} per codec, Java producer (linger.ms 20, batch.size 256 KiB)\n\
          - command: `{command}` (`make bench-e2e` runs it without arguments)\n\
-         - rounds: {}, in alternation: `kbatch trending --format json --threads 1`, `rdkafka_trending`, `kbatch count --threads 1`\n\
-         - every round checked: rdkafka's `records`, `invalid`, `top` equal kbatch's; `kbatch count` saw as many records\n\n",
+         - rounds: {}, in alternation: `kbatch trending --format json --threads 1`, `rdkafka_trending`, `franz_trending`, `kbatch count --threads 1`\n\
+         - every round checked: rdkafka's and franz-go's `records`, `invalid`, `top` equal kbatch's; `kbatch count` saw as many records\n\n",
         machine(),
         kafka_version(&root),
         if dirty { " (with uncommitted changes)" } else { "" },
@@ -234,21 +239,26 @@ fn run(o: &Opts) -> Result<(), String> {
         1.8
     };
     let mut realistic = format!(
-        "| codec | CPU trending ÷ count (floor ≤ {job_floor}) | CPU kbatch ÷ rdkafka (floor ≤ 0.3) | wall trending ÷ count | wall kbatch ÷ rdkafka |\n|---|---|---|---|---|\n"
+        "| codec | CPU trending ÷ count (floor ≤ {job_floor}) | CPU kbatch ÷ rdkafka (floor ≤ 0.3) | CPU kbatch ÷ franz-go (floor ≤ 0.35) | wall trending ÷ count | wall kbatch ÷ rdkafka | wall kbatch ÷ franz-go | wall franz-go ÷ rdkafka |\n|---|---|---|---|---|---|---|---|\n"
     );
     let mut ratios = String::from(
-        "| codec | records/s kbatch ÷ rdkafka (floor ≥ 2) | CPU/record kbatch ÷ rdkafka (floor ≤ 0.5) | peak RSS kbatch ÷ rdkafka (floor ≤ 1) | trending ÷ count wall (floor ≤ 1.3) | trending ÷ count wall, median of rounds (min–max) | trending ÷ count CPU, median of rounds |\n\
-         |---|---|---|---|---|---|---|\n",
+        "| codec | records/s kbatch ÷ rdkafka (floor ≥ 2) | CPU/record kbatch ÷ rdkafka (floor ≤ 0.5) | peak RSS kbatch ÷ rdkafka (floor ≤ 1) | trending ÷ count wall (floor ≤ 1.3) | trending ÷ count wall, median of rounds (min–max) | trending ÷ count CPU, median of rounds | CPU kbatch ÷ franz-go | peak RSS kbatch ÷ franz-go |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     let mut rounds_md = String::from(
-        "| codec | round | kbatch trending s | rdkafka s | kbatch count s | trending ÷ count wall | trending ÷ count CPU |\n|---|---|---|---|---|---|---|\n",
+        "| codec | round | kbatch trending s | rdkafka s | franz-go s | kbatch count s | trending ÷ count wall | trending ÷ count CPU |\n|---|---|---|---|---|---|---|---|\n",
     );
     let mut missed = Vec::new();
 
     let threads_1 = ["--threads", "1"];
     for c in &o.codecs {
         let topic = topic_of(o, c);
-        let (mut kb, mut rd, mut cnt) = (Series::default(), Series::default(), Series::default());
+        let (mut kb, mut rd, mut fr, mut cnt) = (
+            Series::default(),
+            Series::default(),
+            Series::default(),
+            Series::default(),
+        );
         let (mut paired_wall, mut paired_cpu) = (Vec::new(), Vec::new());
         let mut records = 0u64;
         let common = ["--bootstrap", bootstrap.as_str(), "--topic", topic.as_str()];
@@ -259,6 +269,7 @@ fn run(o: &Opts) -> Result<(), String> {
             trending_args.extend(threads_1);
             let k = measure(READER_CORE, &kbatch, &trending_args)?;
             let r = measure(READER_CORE, &rdk, &common)?;
+            let f = measure(READER_CORE, &franz, &common)?;
             let mut count_args = vec!["count"];
             count_args.extend(common);
             count_args.extend(threads_1);
@@ -272,17 +283,20 @@ fn run(o: &Opts) -> Result<(), String> {
                     )
                 })
             };
-            let (kj, rj, nj) = (
+            let (kj, rj, fj, nj) = (
                 json("kbatch trending", &k)?,
                 json("rdkafka_trending", &r)?,
+                json("franz_trending", &f)?,
                 json("kbatch count", &n)?,
             );
-            for f in ["records", "invalid", "top"] {
-                if kj[f] != rj[f] || kj[f].is_null() {
-                    return Err(format!(
-                        "{c} round {round}: kbatch and rdkafka disagree on `{f}`:\n  kbatch:  {}\n  rdkafka: {}",
-                        kj[f], rj[f]
-                    ));
+            for (peer, pj) in [("rdkafka", &rj), ("franz-go", &fj)] {
+                for field in ["records", "invalid", "top"] {
+                    if kj[field] != pj[field] || kj[field].is_null() {
+                        return Err(format!(
+                            "{c} round {round}: kbatch and {peer} disagree on `{field}`:\n  kbatch: {}\n  {peer}: {}",
+                            kj[field], pj[field]
+                        ));
+                    }
                 }
             }
             if kj["records"] != nj["records"] {
@@ -296,14 +310,15 @@ fn run(o: &Opts) -> Result<(), String> {
                 return Err(format!("{c} round {round}: no records read from {topic}"));
             }
             eprintln!(
-                "{c} round {round}/{}: kbatch {:.2}s rdkafka {:.2}s count {:.2}s ({records} records, reports equal)",
-                o.rounds, k.wall, r.wall, n.wall
+                "{c} round {round}/{}: kbatch {:.2}s rdkafka {:.2}s franz-go {:.2}s count {:.2}s ({records} records, reports equal)",
+                o.rounds, k.wall, r.wall, f.wall, n.wall
             );
             let _ = writeln!(
                 rounds_md,
-                "| {c} | {round} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                "| {c} | {round} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 k.wall,
                 r.wall,
+                f.wall,
                 n.wall,
                 k.wall / n.wall,
                 k.cpu / n.cpu
@@ -314,11 +329,13 @@ fn run(o: &Opts) -> Result<(), String> {
             paired_cpu.push(k.cpu / n.cpu);
             kb.push(&k);
             rd.push(&r);
+            fr.push(&f);
             cnt.push(&n);
         }
         for (name, s) in [
             ("kbatch trending", &kb),
             ("rdkafka trending", &rd),
+            ("franz-go trending", &fr),
             ("kbatch count", &cnt),
         ] {
             let _ = writeln!(
@@ -336,12 +353,16 @@ fn run(o: &Opts) -> Result<(), String> {
         let job = kb.wall() / cnt.wall();
         let mark = |ok: bool| if ok { "" } else { " ✗" };
         let job_cpu = kb.cpu() / cnt.cpu();
+        let cpu_franz = kb.cpu() / fr.cpu();
         let _ = writeln!(
             realistic,
-            "| {c} | {job_cpu:.2}×{} | {cpu:.2}×{} | {job:.2}× | {:.2}× |",
+            "| {c} | {job_cpu:.2}×{} | {cpu:.2}×{} | {cpu_franz:.2}×{} | {job:.2}× | {:.2}× | {:.2}× | {:.2}× |",
             mark(job_cpu <= job_floor),
             mark(cpu <= 0.3),
+            mark(cpu_franz <= 0.35),
             kb.wall() / rd.wall(),
+            kb.wall() / fr.wall(),
+            fr.wall() / rd.wall(),
         );
         if o.mix.is_some() {
             for (ok, what) in [
@@ -353,6 +374,10 @@ fn run(o: &Opts) -> Result<(), String> {
                     cpu <= 0.3,
                     format!("{c}: CPU kbatch/rdkafka {cpu:.2} > 0.3"),
                 ),
+                (
+                    cpu_franz <= 0.35,
+                    format!("{c}: CPU kbatch/franz-go {cpu_franz:.2} > 0.35"),
+                ),
             ] {
                 if !ok {
                     missed.push(what);
@@ -362,13 +387,14 @@ fn run(o: &Opts) -> Result<(), String> {
         let (lo, hi) = min_max(&paired_wall);
         let _ = writeln!(
             ratios,
-            "| {c} | {speed:.2}×{} | {cpu:.2}×{} | {rss:.2}×{} | {job:.2}×{} | {:.2}× ({lo:.2}–{hi:.2}) | {:.2}× |",
+            "| {c} | {speed:.2}×{} | {cpu:.2}×{} | {rss:.2}×{} | {job:.2}×{} | {:.2}× ({lo:.2}–{hi:.2}) | {:.2}× | {cpu_franz:.2}× | {:.2}× |",
             mark(speed >= 2.0),
             mark(cpu <= 0.5),
             mark(rss <= 1.0),
             mark(job <= 1.3),
             median(&paired_wall),
             median(&paired_cpu),
+            kb.rss() / fr.rss(),
         );
         for (ok, what) in [
             (speed >= 2.0, format!("{c}: records/s ratio {speed:.2} < 2")),

@@ -5,8 +5,10 @@
 //!   `isolation.level=read_committed`, fetch sizes and local queue sized for a batch read,
 //!   `enable.partition.eof=true`.
 //! - The range of every partition is fixed at start: `[low, high)` from `fetch_watermarks`.
-//!   librdkafka's `query_watermark_offsets` returns the high watermark, not the last stable
-//!   offset; on the benchmark's topics (no transactions) they are equal.
+//!   librdkafka's `query_watermark_offsets` sends the consumer's `isolation.level` in its
+//!   ListOffsets requests (`rd_kafka_ListOffsetsRequest`, librdkafka 2.12), so under
+//!   read_committed `high` is the last stable offset; on the benchmark's topics (no
+//!   transactions) it equals the high watermark. `franz_trending` fixes the same ends.
 //! - Every partition is assigned at its explicit start offset and polled until it is done:
 //!   the last message in range was seen, or partition EOF arrived, or the consumer's position
 //!   reached the end. Waiting only for "offset end-1 seen" would hang on a range that ends in

@@ -222,11 +222,17 @@ fn produce_ops(text: &str) -> Result<Vec<kbatch_testkit::ProduceOp>, String> {
                 .decode(s)
                 .map(Some)
                 .map_err(|e| format!("ops line {line}: bad base64: {e}")),
-            other => Err(format!("ops line {line}: expected base64 or null, got {other}")),
+            other => Err(format!(
+                "ops line {line}: expected base64 or null, got {other}"
+            )),
         }
     };
     let mut ops = Vec::new();
-    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let n = i + 1;
         let v: serde_json::Value =
             serde_json::from_str(line).map_err(|e| format!("ops line {n}: {e}"))?;
