@@ -165,6 +165,7 @@ def main() -> None:
     broker_dir = tempfile.mkdtemp(prefix="kbatch-bench-spark-")
     topic = "web_stream_flat_lz4"
     started = dt.datetime.now(dt.timezone.utc)
+    commit = run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD").strip()
     bootstrap = run(testkit, "start", "--dir", broker_dir).strip().splitlines()[-1]
     try:
         run(testkit, "create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", str(a.partitions))
@@ -214,7 +215,6 @@ def main() -> None:
         shutil.rmtree(broker_dir, ignore_errors=True)
 
     records = want["records"]
-    commit = run("git", "-C", str(REPO), "rev-parse", "--short", "HEAD").strip()
     host = socket.gethostname().split(".")[0]
     import pyspark
 
