@@ -82,7 +82,6 @@ impl Job for Shard {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::Invalid;
 
     /// The reason counter is indexed by the enum's discriminant: that must be `ALL`'s order.
