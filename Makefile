@@ -21,7 +21,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz test-aarch64 venv python test-python \
-        venv-bench bench-arrow
+        venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark
 
 all: build
 
@@ -49,6 +49,14 @@ $(VENV_MARKER): python/requirements-test.txt
 	$(VENV)/bin/pip install -q -r python/requirements-test.txt
 	touch $@
 
+## pyspark (python/requirements-spark.txt) on top of the project virtualenv, for kbatch.spark.
+## Its own marker: changing it never recreates the venv; recreating the venv drops the marker.
+SPARK_MARKER := $(VENV)/.complete-spark-$(shell cat python/requirements-spark.txt 2>/dev/null | cksum | cut -d' ' -f1)
+venv-spark: venv $(SPARK_MARKER)
+$(SPARK_MARKER): python/requirements-spark.txt $(VENV_MARKER)
+	$(VENV)/bin/pip install -q -r python/requirements-spark.txt
+	touch $@
+
 ## The Python package (python/): a release wheel built by the venv's maturin and installed into
 ## the venv; rebuilt only when a Rust or Python source, a manifest or the venv changed.
 WHEELS       := target/wheels
@@ -65,7 +73,7 @@ $(WHEEL_MARKER): $(VENV_MARKER) $(PY_SOURCES)
 
 ## pytest against real brokers (started by the testkit binary), data from Kafka's Java producer.
 test-python: venv kafka release python
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests --ignore=python/tests/spark
 
 release:
 	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
@@ -91,7 +99,41 @@ test-unit: kafka
 test-e2e: kafka venv
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-python test-static fuzz-build bench-smoke
+test: kafka lint test-unit test-e2e test-python test-static fuzz-build bench-smoke test-spark
+
+## Spark's own Kafka source at pyspark's version (python/tests/spark/pom.xml): the connector,
+## the Kafka client and commons-pool2, the jars pyspark does not ship; given to Spark as
+## spark.jars by the comparison test and bench-spark.
+SPARK_VERSION     := 4.2.0
+SPARK_KAFKA_JARS  := $(CACHE)/spark-kafka-$(SPARK_VERSION)
+SPARK_KAFKA_MARKER := $(SPARK_KAFKA_JARS)/.complete
+export KBATCH_SPARK_KAFKA_JARS := $(SPARK_KAFKA_JARS)
+spark-kafka-jars: $(SPARK_KAFKA_MARKER)
+$(SPARK_KAFKA_MARKER): python/tests/spark/pom.xml
+	@command -v mvn >/dev/null || { echo "mvn (Maven) is required"; exit 1; }
+	rm -rf $(SPARK_KAFKA_JARS)
+	mkdir -p $(SPARK_KAFKA_JARS)
+	mvn -q -B -f python/tests/spark/pom.xml dependency:copy-dependencies -DincludeScope=runtime \
+	    -DincludeArtifactIds=spark-sql-kafka-0-10_2.13,spark-token-provider-kafka-0-10_2.13,kafka-clients,commons-pool2 \
+	    -DoutputDirectory=$(SPARK_KAFKA_JARS)
+	touch $@
+
+## kbatch.spark (python/kbatch/spark): pure option/plan tests, then the data source on local[2]
+## and on a standalone cluster (master + two one-core workers from pyspark's spark-class)
+## against a real broker, and against Spark's own Kafka source on the same range.
+## The package is the venv's (`make python`); pytest runs from the repository root because
+## Spark's Python workers start in the driver's directory, and in python/ they would import the
+## source tree's kbatch (no native module) instead.
+test-spark: kafka release venv-spark python spark-kafka-jars
+	KBATCH_BIN_DIR=$(CURDIR)/target/release \
+	    $(VENV)/bin/python -P -m pytest -q -p no:cacheprovider python/tests/spark $(PYTEST_ARGS)
+
+## kbatch's source vs Spark's Kafka source on local mode (1 and 2 executor cores), count and the
+## trending query; writes benches/results/<date>-<host>-spark.md. BENCH_SPARK_EVENTS=4000000.
+BENCH_SPARK_EVENTS ?= 500000
+bench-spark: kafka release venv-spark python spark-kafka-jars
+	KBATCH_BIN_DIR=$(CURDIR)/target/release \
+	    $(VENV)/bin/python benches/python/bench_spark.py --events $(BENCH_SPARK_EVENTS) $(BENCH_SPARK_ARGS)
 
 ## Every node of a 3-node cluster stopped and restarted in turn, again and again, while
 ## `kbatch dump` reads a replicated topic in a loop; prints "soak: ... reads, ... records,

@@ -22,6 +22,7 @@ mod errors;
 mod jobs;
 mod options;
 mod runtime;
+mod spark;
 
 use pyo3::prelude::*;
 
@@ -33,6 +34,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jobs::trending, m)?)?;
     m.add_function(wrap_pyfunction!(arrow::read, m)?)?;
     m.add_class::<arrow::Stream>()?;
+    spark::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -67,6 +67,21 @@ impl AsyncReader {
         plan::offsets_of(cluster, &self.config, &spec, &mut parts).await
     }
 
+    /// The names of the cluster's topics, sorted, internal ones (`__consumer_offsets`,
+    /// `__transaction_state`) left out as a Java consumer's pattern subscription leaves them
+    /// out: what a `subscribePattern` is matched against.
+    pub async fn topics(&self) -> Result<Vec<String>, ReadError> {
+        let meta = self.cluster.metadata(None).await?;
+        let mut names: Vec<String> = meta
+            .topics
+            .into_iter()
+            .filter(|t| t.error_code == 0 && !t.is_internal)
+            .map(|t| t.name)
+            .collect();
+        names.sort_unstable();
+        Ok(names)
+    }
+
     /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).
     pub async fn plan(&self, spec: &ReadSpec) -> Result<Vec<PartitionPlan>, ReadError> {
         plan::plan(&*self.cluster, &self.config, spec).await

@@ -213,6 +213,8 @@ impl Pair {
 pub struct Partial {
     counts: Counts,
     invalid: Vec<PartitionInvalid>,
+    /// Invalid records by reason, indexed as [`Invalid::ALL`] (the enum's order).
+    reasons: [u64; Invalid::ALL.len()],
     /// The worker's record layouts (the extractor's cache); not merged.
     extractor: Extractor,
 }
@@ -281,6 +283,7 @@ impl Partial {
     }
 
     fn note_invalid(&mut self, partition: usize, offset: i64, why: Invalid) {
+        self.reasons[why as usize] += 1;
         let p = self.invalid_mut(partition);
         p.count += 1;
         if p.samples.len() < SAMPLES_PER_PARTITION {
@@ -300,6 +303,13 @@ impl Partial {
     /// Invalid records per partition index.
     pub fn invalid(&self) -> &[PartitionInvalid] {
         &self.invalid
+    }
+
+    /// Invalid records by reason, every reason in [`Invalid::ALL`]'s order (zeros included).
+    pub fn invalid_by_reason(&self) -> impl Iterator<Item = (Invalid, u64)> + '_ {
+        Invalid::ALL
+            .iter()
+            .map(|&why| (why, self.reasons[why as usize]))
     }
 }
 
@@ -352,6 +362,9 @@ impl Job for Trending {
     fn merge(&self, into: &mut Partial, other: Partial) {
         for (c, pr, n) in other.pairs() {
             into.count_bytes(c, pr, n);
+        }
+        for (mine, theirs) in into.reasons.iter_mut().zip(other.reasons) {
+            *mine += theirs;
         }
         for (i, inv) in other.invalid.into_iter().enumerate() {
             if inv.count == 0 {

@@ -13,16 +13,21 @@
 //!   of partials (strings come back here), `finish` into a [`Report`] whose `top` rows carry
 //!   the competition rank (1 + products with strictly more views), so `top = 1` keeps every
 //!   product tied at the maximum, like the Spark SQL join on `max(count)` it replaces;
+//! * the **shard** job ([`Shard`]) runs the same counting over one range and returns the
+//!   partial itself as plain data ([`ShardPartial`]: pairs, records, invalid by reason), for
+//!   engines that merge shards elsewhere (`kbatch.spark`'s pushdown merges them in Spark);
 //! * **renderers** ([`render_table`], [`render_csv`]; JSON is the `Report`'s serde form).
 #![deny(missing_docs)]
 
 mod extract;
 mod job;
 mod report;
+mod shard;
 
 pub use extract::{extract, Event, Extractor, Invalid};
 pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
+pub use shard::{Shard, ShardPartial};
 
 #[cfg(test)]
 mod tests;

@@ -1716,3 +1716,79 @@ fn structural_tier_settles_escapes_at_every_offset() {
         }
     }
 }
+
+/// The pushdown's algebra: shard partials summed over any split of the records, then ranked,
+/// give the single run's report; invalid counts by reason sum to its `invalid`.
+#[test]
+fn shard_partials_summed_over_any_split_rank_as_one_run() {
+    let mut recs: Vec<(usize, i64, Option<Vec<u8>>)> = Vec::new();
+    let mut o = 0;
+    for (c, p, n) in [
+        ("Books", "A", 3),
+        ("Books", "B", 3),
+        ("Books", "C", 1),
+        ("Toys", "T1", 2),
+        ("Toys", "T2", 1),
+    ] {
+        for _ in 0..n {
+            recs.push((0, o, ev(c, p)));
+            o += 1;
+        }
+    }
+    recs.push((0, o, None));
+    recs.push((0, o + 1, Some(b"{".to_vec())));
+    recs.push((0, o + 2, Some(b"".to_vec())));
+    recs.push((0, o + 3, Some(b"".to_vec())));
+    let job = Trending {
+        top: 2,
+        strict: false,
+    };
+    let mut whole = job.partial();
+    feed(&job, &mut whole, &recs).unwrap();
+    let report = job.finish(whole, &stats(1, &recs));
+    // Split points (shard boundaries) into the record list, one row per case.
+    let splits: &[&[usize]] = &[
+        &[],
+        &[1],
+        &[3, 4],
+        &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
+        &[10],
+        &[13],
+    ];
+    for cuts in splits {
+        let mut bounds = vec![0];
+        bounds.extend_from_slice(cuts);
+        bounds.push(recs.len());
+        let mut views: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        let (mut records, mut invalid) = (0u64, std::collections::BTreeMap::<&str, u64>::new());
+        for w in bounds.windows(2) {
+            let part = &recs[w[0]..w[1]];
+            let mut partial = Shard.partial();
+            feed(&job, &mut partial, part).unwrap();
+            let shard = Shard.finish(partial, &stats(1, part));
+            for (c, p, n) in shard.pairs {
+                *views.entry((c, p)).or_default() += n;
+            }
+            records += shard.records;
+            for (why, n) in shard.invalid {
+                *invalid.entry(why).or_default() += n;
+            }
+        }
+        let pairs: Vec<(&[u8], &[u8], u64)> = views
+            .iter()
+            .map(|((c, p), n)| (c.as_bytes(), p.as_bytes(), *n))
+            .collect();
+        assert_eq!(rank(pairs.into_iter(), 2), report.top, "cuts {cuts:?}");
+        assert_eq!(records, report.records, "cuts {cuts:?}");
+        assert_eq!(
+            invalid.values().sum::<u64>(),
+            report.invalid,
+            "cuts {cuts:?}"
+        );
+        let expected: std::collections::BTreeMap<&str, u64> =
+            [("bad_json", 1), ("empty", 2), ("tombstone", 1)]
+                .into_iter()
+                .collect();
+        assert_eq!(invalid, expected, "cuts {cuts:?}");
+    }
+}

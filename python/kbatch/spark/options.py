@@ -1,0 +1,366 @@
+"""Spark Kafka source options → one kbatch read request. Pure: no I/O, no Spark.
+
+The option names are those of Spark's Kafka source (``spark.read.format("kafka")``), so a job
+switches by changing the format name. Spark passes options case-insensitively (its
+``CaseInsensitiveDict`` lower-cases the keys), and so does :func:`parse`.
+
+Where kbatch differs from Spark's source, on purpose:
+
+* ``kafka.isolation.level`` defaults to ``read_committed`` (Spark's consumer defaults to
+  ``read_uncommitted``): ranges end at the last stable offset and aborted records are dropped.
+* ``startingOffsets``/``endingOffsets`` also take kbatch's SPEC strings (``-24h``,
+  ``@2026-11-24T10:00:00Z``, ``1200``, ``0:17,2:100``); in the offsets JSON, partitions left
+  out keep the default instead of being an error.
+* A timestamp matching no record means "latest" for starts and ends alike (kbatch's rule);
+  ``startingOffsetsByTimestampStrategy`` is therefore accepted with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Tuple
+
+__all__ = ["OptionError", "Request", "Bound", "parse", "CONSUMER_ONLY", "SPARK_REFUSED"]
+
+
+class OptionError(ValueError):
+    """A data-source option that cannot be honoured; the message names the option."""
+
+
+#: Options of Spark's source that only steer its consumer or its streaming triggers: a
+#: bounded kbatch read has no consumer group, no poll loop and no trigger. Accepted with a
+#: warning so existing jobs keep running.
+CONSUMER_ONLY = (
+    "kafkaconsumer.polltimeoutms",
+    "fetchoffset.numretries",
+    "fetchoffset.retryintervalms",
+    "groupidprefix",
+    "kafka.group.id",
+    "startingoffsetsbytimestampstrategy",
+    "maxoffsetspertrigger",
+    "minoffsetspertrigger",
+    "maxtriggerdelay",
+    "kafka.auto.commit.interval.ms",
+    "kafka.session.timeout.ms",
+    "kafka.heartbeat.interval.ms",
+    "kafka.max.poll.records",
+    "kafka.max.poll.interval.ms",
+)
+
+#: ``kafka.`` keys Spark's own source refuses (records are bytes, offsets are explicit, there
+#: is no commit): refused here too, with Spark's reason.
+SPARK_REFUSED = {
+    "kafka.auto.offset.reset": "set startingOffsets instead",
+    "kafka.key.deserializer": "keys are always read as bytes (cast them in SQL)",
+    "kafka.value.deserializer": "values are always read as bytes (cast them in SQL)",
+    "kafka.enable.auto.commit": "a bounded read commits no offsets",
+    "kafka.interceptor.classes": "there is no Java consumer to intercept",
+}
+
+_SOURCE = (
+    "kafka.bootstrap.servers",
+    "subscribe",
+    "assign",
+    "subscribepattern",
+    "startingoffsets",
+    "endingoffsets",
+    "startingtimestamp",
+    "endingtimestamp",
+    "startingoffsetsbytimestamp",
+    "endingoffsetsbytimestamp",
+    "minpartitions",
+    "maxrecordsperpartition",
+    "includeheaders",
+    "failondataloss",
+    "kafka.isolation.level",
+    "kbatch.job",
+    "kbatch.batchrows",
+)
+
+#: The camel-case spelling of each option, for messages.
+_SPELLING = {
+    n.lower(): n
+    for n in (
+        "subscribePattern",
+        "startingOffsets",
+        "endingOffsets",
+        "startingTimestamp",
+        "endingTimestamp",
+        "startingOffsetsByTimestamp",
+        "endingOffsetsByTimestamp",
+        "minPartitions",
+        "maxRecordsPerPartition",
+        "includeHeaders",
+        "failOnDataLoss",
+        "kbatch.batchRows",
+        "kafkaConsumer.pollTimeoutMs",
+        "fetchOffset.numRetries",
+        "fetchOffset.retryIntervalMs",
+        "groupIdPrefix",
+        "startingOffsetsByTimestampStrategy",
+        "maxOffsetsPerTrigger",
+        "minOffsetsPerTrigger",
+        "maxTriggerDelay",
+    )
+}
+
+JOBS = ("read", "trending")
+
+
+def spelled(key: str) -> str:
+    """The documented spelling of a (lower-cased) option name."""
+    return _SPELLING.get(key, key)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One end of the range, before resolution.
+
+    ``kind`` is one of:
+
+    * ``"spec"``: ``value`` is SPEC text for every partition (``earliest``, ``latest``,
+      ``-24h``, ``@…``, ``1200``, ``0:17,2:100``);
+    * ``"offsets"``: ``value`` maps topic → partition → offset (-2 earliest, -1 latest);
+      partitions left out take ``default``;
+    * ``"timestamps"``: ``value`` maps topic → partition → epoch milliseconds; partitions left
+      out take ``default``.
+    """
+
+    kind: str
+    value: object
+    default: str
+
+    def spec_for(self, topic: str, partition: int) -> str:
+        """SPEC text of this bound for one partition (what kbatch's planner resolves)."""
+        if self.kind == "spec":
+            return str(self.value)
+        per = self.value.get(topic, {})  # type: ignore[union-attr]
+        if partition not in per:
+            return self.default
+        v = per[partition]
+        if self.kind == "timestamps":
+            return f"@{v}"
+        return {-2: "earliest", -1: "latest"}.get(v, str(v))
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything a load needs, validated."""
+
+    bootstrap: str
+    #: ``"subscribe"`` (topics), ``"assign"`` (topic → partitions) or ``"pattern"`` (regex).
+    mode: str
+    topics: Tuple[str, ...] = ()
+    assign: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    pattern: str = ""
+    start: Bound = Bound("spec", "earliest", "earliest")
+    end: Bound = Bound("spec", "latest", "latest")
+    isolation: str = "read_committed"
+    config: Tuple[Tuple[str, str], ...] = ()
+    min_partitions: Optional[int] = None
+    max_records: Optional[int] = None
+    headers: bool = False
+    fail_on_data_loss: bool = True
+    job: str = "read"
+    batch_rows: int = 65536
+    warnings: Tuple[str, ...] = field(default=(), compare=False)
+
+    def config_dict(self) -> Dict[str, str]:
+        return dict(self.config)
+
+
+def _bool(key: str, value: str) -> bool:
+    v = str(value).strip().lower()
+    if v in ("true", "false"):
+        return v == "true"
+    raise OptionError(f"option {spelled(key)}: expected true or false, got {value!r}")
+
+
+def _positive(key: str, value: str) -> int:
+    try:
+        n = int(str(value).strip())
+    except ValueError:
+        raise OptionError(f"option {spelled(key)}: expected a positive integer, got {value!r}") from None
+    if n < 1:
+        raise OptionError(f"option {spelled(key)}: expected a positive integer, got {value!r}")
+    return n
+
+
+def _json_object(key: str, value: str) -> dict:
+    try:
+        obj = json.loads(value)
+    except ValueError as e:
+        raise OptionError(f"option {spelled(key)}: not valid JSON ({e.msg} at {e.pos})") from None
+    if not isinstance(obj, dict):
+        raise OptionError(f"option {spelled(key)}: expected a JSON object, got {value!r}")
+    return obj
+
+
+def _per_partition(key: str, value: str) -> Dict[str, Dict[int, int]]:
+    """``{"topic": {"0": 23}}`` → ``{"topic": {0: 23}}``, checked."""
+    out: Dict[str, Dict[int, int]] = {}
+    for topic, parts in _json_object(key, value).items():
+        if not isinstance(parts, dict):
+            raise OptionError(f'option {spelled(key)}: topic {topic!r} needs an object like {{"0": 23}}')
+        per: Dict[int, int] = {}
+        for p, n in parts.items():
+            try:
+                pid = int(p)
+            except ValueError:
+                raise OptionError(f"option {spelled(key)}: topic {topic!r}: bad partition {p!r}") from None
+            if pid < 0 or isinstance(n, bool) or not isinstance(n, int):
+                raise OptionError(f"option {spelled(key)}: {topic}-{p}: expected an integer, got {n!r}")
+            per[pid] = n
+        out[topic] = per
+    return out
+
+
+def _bound(opts: Mapping[str, str], side: str) -> Bound:
+    """``starting…``/``ending…`` options → a Bound; Spark's precedence: the global timestamp,
+    then the per-partition timestamps, then the offsets."""
+    default = "earliest" if side == "starting" else "latest"
+    ts_key, by_ts_key, off_key = f"{side}timestamp", f"{side}offsetsbytimestamp", f"{side}offsets"
+    if ts_key in opts:
+        raw = str(opts[ts_key]).strip()
+        if not re.fullmatch(r"\d+", raw):
+            raise OptionError(f"option {spelled(ts_key)}: expected epoch milliseconds, got {raw!r}")
+        return Bound("spec", f"@{raw}", default)
+    if by_ts_key in opts:
+        per = _per_partition(by_ts_key, opts[by_ts_key])
+        return Bound("timestamps", per, default)
+    if off_key not in opts:
+        return Bound("spec", default, default)
+    raw = str(opts[off_key]).strip()
+    forbidden = "latest" if side == "starting" else "earliest"
+    if raw.lower() == forbidden:
+        raise OptionError(
+            f"option {spelled(off_key)}: {forbidden!r} is not allowed in a batch read "
+            f"(as in Spark's Kafka source: the range would be empty)"
+        )
+    if raw.startswith("{"):
+        per = _per_partition(off_key, raw)
+        bad = -1 if side == "starting" else -2
+        for topic, parts in per.items():
+            for p, n in parts.items():
+                if n == bad:
+                    raise OptionError(
+                        f"option {spelled(off_key)}: {topic}-{p}: {bad} ({forbidden}) is not allowed "
+                        f"in a batch read (as in Spark's Kafka source)"
+                    )
+                if n < -2:
+                    raise OptionError(f"option {spelled(off_key)}: {topic}-{p}: bad offset {n}")
+        return Bound("offsets", per, default)
+    if not raw:
+        raise OptionError(f"option {spelled(off_key)}: empty")
+    # earliest/latest, or any kbatch SPEC: kbatch's planner parses and checks it.
+    return Bound("spec", raw.lower() if raw.lower() in ("earliest", "latest") else raw, default)
+
+
+def _assign(value: str) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+    out = []
+    for topic, parts in _json_object("assign", value).items():
+        if not isinstance(parts, list) or not parts:
+            raise OptionError(f'option assign: topic {topic!r} needs a list of partitions like [0, 1]')
+        if not all(isinstance(p, int) and not isinstance(p, bool) and p >= 0 for p in parts):
+            raise OptionError(f"option assign: topic {topic!r}: partitions must be integers ≥ 0")
+        out.append((topic, tuple(sorted(set(parts)))))
+    if not out:
+        raise OptionError("option assign: no topic given")
+    return tuple(out)
+
+
+def parse(options: Mapping[str, str]) -> Request:
+    """Validate the data source's options (any case) into a :class:`Request`.
+
+    Raises :class:`OptionError` naming every unknown option at once, or the first invalid one.
+    Consumer-only options come back as ``Request.warnings``.
+    """
+    opts = {str(k).lower(): ("" if v is None else str(v)) for k, v in options.items()}
+    unknown = sorted(
+        k
+        for k in opts
+        if k not in _SOURCE and k not in CONSUMER_ONLY and not k.startswith("kafka.")
+    )
+    if unknown:
+        raise OptionError(
+            "unknown option(s) for the kbatch data source: "
+            + ", ".join(spelled(k) for k in unknown)
+            + " (Spark Kafka source names, kafka.* client keys and kbatch.job/kbatch.batchRows are accepted)"
+        )
+    for key, why in SPARK_REFUSED.items():
+        if key in opts:
+            raise OptionError(f"option {key} is not supported: {why}")
+    warnings: List[str] = [
+        f"option {spelled(k)} is ignored: kbatch reads fixed ranges without a consumer group or poll loop"
+        for k in sorted(opts)
+        if k in CONSUMER_ONLY
+    ]
+
+    bootstrap = opts.get("kafka.bootstrap.servers", "").strip()
+    if not bootstrap:
+        raise OptionError("option kafka.bootstrap.servers is required (host:port,...)")
+
+    chosen = [k for k in ("subscribe", "assign", "subscribepattern") if k in opts]
+    if len(chosen) != 1:
+        raise OptionError(
+            "exactly one of the options subscribe, assign, subscribePattern is required"
+            + (f" (got {', '.join(spelled(k) for k in chosen)})" if chosen else "")
+        )
+    topics: Tuple[str, ...] = ()
+    assign: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    pattern = ""
+    if chosen[0] == "subscribe":
+        mode = "subscribe"
+        topics = tuple(t.strip() for t in opts["subscribe"].split(",") if t.strip())
+        if not topics:
+            raise OptionError("option subscribe: no topic given")
+    elif chosen[0] == "assign":
+        mode = "assign"
+        assign = _assign(opts["assign"])
+    else:
+        mode = "pattern"
+        pattern = opts["subscribepattern"]
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            raise OptionError(f"option subscribePattern: not a regular expression: {e}") from None
+        if not pattern:
+            raise OptionError("option subscribePattern: empty")
+
+    isolation = opts.get("kafka.isolation.level", "read_committed").strip().lower()
+    if isolation not in ("read_committed", "read_uncommitted"):
+        raise OptionError(
+            f"option kafka.isolation.level: expected read_committed or read_uncommitted, got {isolation!r}"
+        )
+    job = opts.get("kbatch.job", "read").strip().lower()
+    if job not in JOBS:
+        raise OptionError(f"option kbatch.job: expected one of {', '.join(JOBS)}, got {job!r}")
+
+    passed = {"kafka.bootstrap.servers", "kafka.isolation.level", *CONSUMER_ONLY}
+    config = tuple(
+        (k[len("kafka."):], opts[k]) for k in sorted(opts) if k.startswith("kafka.") and k not in passed
+    )
+    return Request(
+        bootstrap=bootstrap,
+        mode=mode,
+        topics=topics,
+        assign=assign,
+        pattern=pattern,
+        start=_bound(opts, "starting"),
+        end=_bound(opts, "ending"),
+        isolation=isolation,
+        config=config,
+        min_partitions=_positive("minpartitions", opts["minpartitions"]) if "minpartitions" in opts else None,
+        max_records=(
+            _positive("maxrecordsperpartition", opts["maxrecordsperpartition"])
+            if "maxrecordsperpartition" in opts
+            else None
+        ),
+        headers=_bool("includeheaders", opts["includeheaders"]) if "includeheaders" in opts else False,
+        fail_on_data_loss=_bool("failondataloss", opts["failondataloss"]) if "failondataloss" in opts else True,
+        job=job,
+        batch_rows=_positive("kbatch.batchrows", opts["kbatch.batchrows"]) if "kbatch.batchrows" in opts else 65536,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,24 @@
+"""The DataFrame schemas of the kbatch data source, in Spark's DDL. Pure."""
+
+from __future__ import annotations
+
+__all__ = ["kafka_ddl", "TRENDING_DDL", "LOST"]
+
+#: Spark's Kafka source schema (``headers`` only with ``includeHeaders=true``, as Spark).
+_KAFKA = (
+    "key binary, value binary, topic string, partition int, offset long, "
+    "timestamp timestamp, timestampType int"
+)
+
+#: The pushdown's rows: one per (category, product) of a shard (``records``/``invalid``
+#: null), and one totals row per shard (``category``/``product``/``views`` null, ``invalid``
+#: by reason code).
+TRENDING_DDL = "category string, product string, views long, records long, invalid map<string, long>"
+
+#: The key of a totals row's ``invalid`` map that counts offsets skipped because they were
+#: deleted (``failOnDataLoss=false``); not a reason code of invalid events.
+LOST = "lost_offsets"
+
+
+def kafka_ddl(headers: bool) -> str:
+    return _KAFKA + (", headers array<struct<key: string, value: binary>>" if headers else "")

@@ -1,0 +1,229 @@
+"""``KbatchDataSource``: kbatch as a Spark data source (``spark.read.format("kbatch")``).
+
+Roles, in the order a query meets them:
+
+* on ``load()`` (driver side) the options are checked (:mod:`.options`), and the first call
+  of ``schema()`` resolves the read **once**: topics listed (for ``subscribePattern``), every
+  bound resolved by kbatch's planner into fixed offsets, lost starts clamped or refused
+  (``failOnDataLoss``), and the ranges cut into shards (:mod:`.plan`). The plan is stored in
+  the data source instance that Spark pickles after ``schema()``, so every action on that
+  DataFrame reads the same records;
+* ``partitions()`` hands out one :class:`Shard` per piece;
+* ``read(shard)`` (executors) reads exactly ``[start, end)`` of one partition with
+  :func:`kbatch.read_batches` and yields its Arrow record batches as they are (Spark's Kafka
+  schema), or, with ``kbatch.job=trending``, runs the native trending job over the shard and
+  yields its partial (:mod:`.pushdown`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from dataclasses import dataclass
+from typing import Dict, Iterator, List, Optional, Tuple
+
+import pyarrow as pa
+from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+from pyspark.sql.types import StructType
+
+from . import plan as _plan
+from .options import OptionError, Request, parse
+from .schemas import LOST, TRENDING_DDL, kafka_ddl
+
+__all__ = ["KbatchDataSource", "Shard", "resolve", "OptionError"]
+
+
+def _log(message: str) -> None:
+    """One line on stderr: the driver's log for planning, the executor's log for reads."""
+    print(f"kbatch.spark: {message}", file=sys.stderr, flush=True)
+
+
+class Shard(InputPartition):
+    """One contiguous piece ``[start, end)`` of one partition; or, with ``lost`` set, the
+    offsets the driver skipped (``failOnDataLoss=false``), reported by the pushdown's totals."""
+
+    def __init__(self, topic: str, partition: int, start: int, end: int, lost: int = 0) -> None:
+        super().__init__((topic, partition, start, end, lost))
+        self.topic, self.partition, self.start, self.end, self.lost = topic, partition, start, end, lost
+
+    def __repr__(self) -> str:
+        return f"Shard({self.topic}-{self.partition} [{self.start}, {self.end}))"
+
+
+@dataclass
+class Resolved:
+    shards: List[Tuple[str, int, int, int]]
+    skipped: List[_plan.Skip]
+
+
+def _common(r: Request, topics: List[str], partitions: Optional[List[int]] = None) -> dict:
+    import kbatch
+
+    return kbatch._common(topics, r.bootstrap, partitions, r.isolation, r.config_dict())
+
+
+def resolve(r: Request) -> Resolved:
+    """Resolve a request against the cluster, once: the shards every executor will read."""
+    import kbatch
+    from kbatch import _native
+
+    if r.mode == "pattern":
+        existing = json.loads(_native.spark_topics(_common(r, ["*"])))
+        topics = _plan.select_topics(r, existing)
+    else:
+        topics = _plan.select_topics(r, ())
+    assigned: Dict[str, Tuple[int, ...]] = dict(r.assign)
+    parts: List[Tuple[str, int]] = []
+    earliest: Dict[Tuple[str, int], int] = {}
+    for topic in topics:
+        want = list(assigned[topic]) if topic in assigned else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the config warning is given once, below
+            offs = kbatch.offsets(
+                topic, bootstrap=r.bootstrap, partitions=want, isolation=r.isolation, config=r.config_dict()
+            )
+        for o in offs:
+            parts.append((o["topic"], o["partition"]))
+            earliest[(o["topic"], o["partition"])] = o["earliest"]
+    calls, skipped = _plan.clamp_lost(_plan.calls(r, parts), earliest, r.fail_on_data_loss)
+    for s in skipped:
+        _log(f"failOnDataLoss=false: skipping {s}: those offsets were deleted (retention or delete-records)")
+    ranges = []
+    for c in calls:
+        got = json.loads(_native.spark_plan(_common(r, [c.topic], list(c.partitions)), c.start, c.end))
+        ranges.extend((g["topic"], g["partition"], g["start"], g["end"]) for g in got)
+    # Planner calls were grouped by SPEC; shards follow topic, partition order.
+    ranges.sort(key=lambda g: (topics.index(g[0]), g[1]))
+    return Resolved(_plan.shards(ranges, r.min_partitions, r.max_records), skipped)
+
+
+class KbatchDataSource(DataSource):
+    """A bounded read of Kafka topics by kbatch, with the options of Spark's Kafka source.
+
+    Register once per session, then read as with ``format("kafka")``::
+
+        spark.dataSource.register(KbatchDataSource)
+        df = (spark.read.format("kbatch")
+              .option("kafka.bootstrap.servers", "broker:9092")
+              .option("subscribe", "web_stream")
+              .load())
+    """
+
+    def __init__(self, options) -> None:
+        super().__init__(options)
+        self.request = parse(options)
+        for w in self.request.warnings:
+            _log(w)
+        self.resolved: Optional[Resolved] = None
+
+    @classmethod
+    def name(cls) -> str:
+        return "kbatch"
+
+    def _resolve(self) -> Resolved:
+        if self.resolved is None:
+            self.resolved = resolve(self.request)
+        return self.resolved
+
+    def schema(self) -> str:
+        self._resolve()
+        return TRENDING_DDL if self.request.job == "trending" else kafka_ddl(self.request.headers)
+
+    def reader(self, schema: StructType) -> "KbatchReader":
+        return KbatchReader(self.request, self._resolve(), schema)
+
+
+class KbatchReader(DataSourceReader):
+    def __init__(self, request: Request, resolved: Resolved, schema: StructType) -> None:
+        self.request = request
+        self.resolved = resolved
+        self.schema = schema
+
+    def partitions(self) -> List[InputPartition]:
+        out: List[InputPartition] = [Shard(*s) for s in self.resolved.shards]
+        if self.request.job == "trending":
+            out.extend(Shard(s.topic, s.partition, s.start, s.end, lost=s.end - s.start) for s in self.resolved.skipped)
+        return out
+
+    def read(self, shard: InputPartition) -> Iterator[pa.RecordBatch]:
+        if not isinstance(shard, Shard):  # Spark's placeholder when there is nothing to read
+            return iter(())
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        target = to_arrow_schema(self.schema, timezone="UTC")
+        if self.request.job == "trending":
+            from .pushdown import shard_batch
+
+            return iter([shard_batch(self.request, shard, target)])
+        return _read_range(self.request, shard, target)
+
+
+def lost_start(r: Request, topic: str, partition: int, pos: int, end: int, error: Exception) -> int:
+    """After a read of ``[pos, end)`` failed with a range error: where to go on.
+
+    ``failOnDataLoss=true`` raises, naming the range; false moves to the partition's earliest
+    offset if records below it were deleted, logs the skipped offsets and returns the new
+    position. Any other range error is raised as it is.
+    """
+    import kbatch
+
+    if r.fail_on_data_loss:
+        raise kbatch.RangeError(
+            f"{topic}-{partition} [{pos}, {end}) cannot be read (failOnDataLoss=true; set it to "
+            f"false to skip deleted records): {error}"
+        ) from error
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        offs = kbatch.offsets(topic, bootstrap=r.bootstrap, partitions=[partition], isolation=r.isolation,
+                              config=r.config_dict())
+    first = offs[0]["earliest"]
+    if first <= pos:
+        raise error
+    _log(f"failOnDataLoss=false: skipping {topic}-{partition} [{pos}, {min(first, end)}): deleted")
+    return min(first, end)
+
+
+def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBatch]:
+    import kbatch
+
+    pos = s.start
+    while pos < s.end:
+        try:
+            stream = kbatch.read_batches(
+                s.topic,
+                bootstrap=r.bootstrap,
+                start={s.topic: {str(s.partition): pos}},
+                end={s.topic: {str(s.partition): s.end}},
+                partitions=[s.partition],
+                isolation=r.isolation,
+                config=r.config_dict(),
+                batch_rows=r.batch_rows,
+                headers=r.headers,
+            )
+            for batch in stream:
+                if batch.num_rows == 0:
+                    continue
+                last = batch.column("offset")[batch.num_rows - 1].as_py()
+                if r.headers:
+                    batch = _null_empty_headers(batch)
+                yield batch if batch.schema.equals(target) else batch.cast(target)
+                pos = last + 1
+            return
+        except kbatch.RangeError as e:
+            pos = lost_start(r, s.topic, s.partition, pos, s.end, e)
+
+
+def _null_empty_headers(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A record without headers has ``headers`` null in Spark's Kafka source (its row converter
+    writes null, not an empty array); kbatch's Arrow batches hold an empty list. Spark's way here,
+    so ``format("kafka")`` → ``format("kbatch")`` changes no row."""
+    import pyarrow.compute as pc
+
+    i = batch.schema.get_field_index("headers")
+    col = batch.column(i)
+    empty = pc.equal(pc.list_value_length(col), 0)
+    if not pc.any(empty).as_py():
+        return batch
+    nulls = pa.nulls(len(col), type=col.type)
+    return batch.set_column(i, batch.schema.field(i), pc.if_else(empty, nulls, col))
