@@ -220,9 +220,10 @@ bench-arrow: kafka bench-build python venv-bench
 	$(BENCH_BIN)/bench_arrow $(BENCH_ARGS)
 
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
-bench-smoke: kafka bench-build
+bench-smoke: kafka bench-build python venv-bench
 	$(BENCH_BIN)/bench_e2e --smoke
 	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
+	$(BENCH_BIN)/bench_arrow --smoke
 	cd benches/franz && $(GO) vet ./... && $(GO) test ./...
 	cd benches && $(CARGO) bench --bench decode -- --test
 
