@@ -79,11 +79,40 @@ pub use spec::{Bound, Position, ReadSpec, SpecError};
 
 /// A connection to one cluster, and the runtime its I/O runs on: the blocking API, for
 /// programs that are not async. It is a thin wrapper over [`AsyncReader`] that owns a
-/// one-thread tokio runtime; from inside a tokio runtime use [`AsyncReader`] instead (a
-/// runtime cannot block on another from one of its own threads).
+/// one-thread tokio runtime.
+///
+/// It also works when called from a thread that is inside a tokio runtime (a blocking helper
+/// called from async code): tokio forbids blocking on a runtime from such a thread, so each
+/// call then runs on a short-lived thread of its own while the caller waits — correct, but it
+/// blocks the caller's runtime thread for the whole call; async code should prefer
+/// [`AsyncReader`].
 pub struct Reader {
-    rt: Runtime,
+    /// `None` only while dropping.
+    rt: Option<Runtime>,
     inner: AsyncReader,
+}
+
+/// Run `f` here, or — when this thread is inside a tokio runtime, where blocking on a runtime
+/// panics — on a scoped thread outside it, waiting for it. A panic in `f` comes back as itself.
+fn outside_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            // Dropping a runtime waits for its threads, which tokio forbids inside a runtime.
+            if tokio::runtime::Handle::try_current().is_ok() {
+                rt.shutdown_background();
+            }
+        }
+    }
 }
 
 impl Reader {
@@ -97,8 +126,22 @@ impl Reader {
             .enable_all()
             .build()
             .map_err(|e| ReadError::Config(format!("cannot start the I/O runtime: {e}")))?;
-        let inner = rt.block_on(AsyncReader::connect(config))?;
-        Ok(Reader { rt, inner })
+        let connected = outside_runtime(|| rt.block_on(AsyncReader::connect(config)));
+        let inner = match connected {
+            Ok(inner) => inner,
+            Err(e) => {
+                rt.shutdown_background();
+                return Err(e);
+            }
+        };
+        Ok(Reader {
+            rt: Some(rt),
+            inner,
+        })
+    }
+
+    fn rt(&self) -> &Runtime {
+        self.rt.as_ref().expect("the runtime lives until drop")
     }
 
     /// The configuration this reader was made with.
@@ -113,12 +156,12 @@ impl Reader {
         topics: &[String],
         partitions: Option<&[i32]>,
     ) -> Result<Vec<PartitionOffsets>, ReadError> {
-        self.rt.block_on(self.inner.offsets(topics, partitions))
+        outside_runtime(|| self.rt().block_on(self.inner.offsets(topics, partitions)))
     }
 
     /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).
     pub fn plan(&self, spec: &ReadSpec) -> Result<Vec<PartitionPlan>, ReadError> {
-        self.rt.block_on(self.inner.plan(spec))
+        outside_runtime(|| self.rt().block_on(self.inner.plan(spec)))
     }
 
     /// Fetch and decode every planned range, running `job` on each data record.
@@ -126,29 +169,35 @@ impl Reader {
     /// `progress`, if given, must have been made from the same plan
     /// (`Progress::new(&specs)`); it is updated while the run goes on, so another thread can
     /// draw a progress bar from it.
-    pub fn run<J: Job>(
+    pub fn run<J>(
         &self,
         plan: &[PartitionPlan],
         job: &J,
         progress: Option<&Progress>,
-    ) -> Result<Outcome<J::Output>, ReadError> {
-        run::run(
-            self.rt.handle(),
-            &self.inner.cluster,
-            &self.inner.config,
-            plan,
-            job,
-            progress,
-        )
+    ) -> Result<Outcome<J::Output>, ReadError>
+    where
+        J: Job,
+        J::Output: Send,
+    {
+        outside_runtime(|| {
+            run::run(
+                self.rt().handle(),
+                &self.inner.cluster,
+                &self.inner.config,
+                plan,
+                job,
+                progress,
+            )
+        })
     }
 }
 
 /// Plan and run in one call: the whole of `spec`, with `job`.
-pub fn read<J: Job>(
-    config: Config,
-    spec: &ReadSpec,
-    job: &J,
-) -> Result<Outcome<J::Output>, ReadError> {
+pub fn read<J>(config: Config, spec: &ReadSpec, job: &J) -> Result<Outcome<J::Output>, ReadError>
+where
+    J: Job,
+    J::Output: Send,
+{
     let reader = Reader::connect(config)?;
     let plan = reader.plan(spec)?;
     reader.run(&plan, job, None)

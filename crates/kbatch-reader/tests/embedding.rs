@@ -92,3 +92,37 @@ async fn the_async_reader_runs_inside_an_application_runtime() {
     let offsets = reader.offsets(&[topic.to_string()], None).await.unwrap();
     assert_eq!(offsets.iter().map(|o| o.latest).sum::<i64>(), 90);
 }
+
+/// The blocking API called from inside an application's runtime (the strictest flavour, one
+/// thread) is neither an error nor a panic: it plans, runs, reports offsets and drops cleanly.
+#[tokio::test(flavor = "current_thread")]
+async fn the_blocking_reader_works_from_inside_a_runtime() {
+    let broker = shared_broker();
+    let topic = "embedding-blocking-in-async";
+    broker.create_topic(topic, 2, &[]).unwrap();
+    let ops: Vec<ProduceOp> = (0..30)
+        .map(|i| {
+            ProduceOp::Record(ProducedRecord {
+                partition: i % 2,
+                value: Some(b"{}".to_vec()),
+                ..ProducedRecord::default()
+            })
+        })
+        .collect();
+    broker
+        .produce(topic, &ProducerSettings::default(), &ops)
+        .unwrap();
+    let config = Config {
+        bootstrap: vec![broker.bootstrap.clone()],
+        ..Config::default()
+    };
+    let reader = kbatch_reader::Reader::connect(config.clone()).unwrap();
+    let plan = reader.plan(&ReadSpec::topics([topic])).unwrap();
+    let outcome = reader.run(&plan, &Count, None).unwrap();
+    assert_eq!(outcome.stats.iter().map(|s| s.records).sum::<u64>(), 30);
+    let offsets = reader.offsets(&[topic.to_string()], None).unwrap();
+    assert_eq!(offsets.iter().map(|o| o.latest).sum::<i64>(), 30);
+    drop(reader);
+    let whole = kbatch_reader::read(config, &ReadSpec::topics([topic]), &Count).unwrap();
+    assert_eq!(whole.stats.iter().map(|s| s.records).sum::<u64>(), 30);
+}
