@@ -5,7 +5,8 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as Codec, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use super::{EncodeError, Encoder};
 use crate::export::args::Compression;
@@ -30,8 +31,17 @@ impl ParquetEncoder {
             .set_compression(codec)
             .set_max_row_group_row_count(Some(batch_rows))
             .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
-            .set_created_by(format!("kbatch {}", env!("CARGO_PKG_VERSION")))
-            .build();
+            .set_created_by(format!("kbatch {}", env!("CARGO_PKG_VERSION")));
+        // Keys and values are mostly distinct blobs (JSON events): a dictionary would hash every
+        // one only to be abandoned once it outgrows its page, and min/max statistics of JSON
+        // text prune nothing. Both cost more than the zstd pass itself; the other columns keep
+        // dictionaries (topic, partition) and statistics (offset, timestamp: range pruning).
+        let props = ["key", "value"].into_iter().fold(props, |p, c| {
+            let c = ColumnPath::from(c);
+            p.set_column_dictionary_enabled(c.clone(), false)
+                .set_column_statistics_enabled(c, EnabledStatistics::None)
+        });
+        let props = props.build();
         Ok(ParquetEncoder {
             writer: ArrowWriter::try_new(Vec::new(), schema, Some(props))?,
         })
