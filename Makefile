@@ -17,7 +17,7 @@ CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 
-.PHONY: bench-build bench-franz-build
+.PHONY: bench-build bench-franz-build fuzz-check
 .PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz test-aarch64 venv python test-python \
@@ -99,7 +99,7 @@ test-unit: kafka
 test-e2e: kafka venv
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-python test-static fuzz-build bench-smoke test-spark
+test: kafka lint test-unit test-e2e test-python test-static fuzz-check bench-smoke test-spark
 
 ## Spark's own Kafka source at pyspark's version (python/tests/spark/pom.xml): the connector,
 ## the Kafka client and commons-pool2, the jars pyspark does not ship; given to Spark as
@@ -150,6 +150,12 @@ FUZZ_CRATES := kbatch-records kbatch-wire kbatch-trending
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
 	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz build -s none --fuzz-dir fuzz) || exit 1; done
+
+## `make test`'s guard that the fuzz targets still compile against the crates: type-checked
+## only (no instrumented codegen), the three fuzz workspaces sharing one target directory.
+fuzz-check:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz check -s none --fuzz-dir fuzz --target-dir $(CURDIR)/target/fuzz-check) || exit 1; done
 
 FUZZ_SECONDS ?= 120
 fuzz: fuzz-build

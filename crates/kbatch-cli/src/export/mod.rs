@@ -5,8 +5,9 @@
 //! [`sink`] (local directory / `s3://` via `object_store`, uploads completed only when a file
 //! is whole), [`http`] (the stores' HTTP client: ring + kbatch's resolver), [`format`](mod@format) (one
 //! encoder per format), [`files`] (a partition range's files and their cutting). This module
-//! drives them: `kbatch-arrow`'s `BatchStream` reads on a tokio runtime, this (calling)
-//! thread encodes, and uploads run on the runtime.
+//! drives them: `kbatch-arrow`'s `BatchStream` reads on a tokio runtime, [`encode`] routes
+//! each partition's batches to one of several encoder threads (one per core by default,
+//! `--threads`), and uploads run on the runtime.
 //!
 //! Order of effects, which makes a run all-or-nothing to a reader of the manifest: every
 //! file of a range is completed only after all its rows were encoded; `_manifest.json` is
@@ -15,6 +16,7 @@
 //! names the files it did complete.
 
 pub mod args;
+mod encode;
 mod files;
 mod format;
 mod http;
@@ -50,7 +52,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let isolation = config.isolation;
     let bootstrap = config.bootstrap.join(",");
 
-    // The reader's I/O and the uploads share one small runtime; this thread encodes.
+    // The reader's I/O and the uploads share one small runtime; encoder threads block on it.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("kbatch-io")
@@ -94,9 +96,10 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
         .iter()
         .map(|s| PartitionFiles::new(s.topic.clone(), s.partition))
         .collect();
+    let encoders = encode::threads(args.common.threads);
     let started = Instant::now();
     let run = crate::progress::while_running(&progress, || {
-        drive(&rt, &mut stream, &sink, &file_spec, &mut files)
+        encode::drive(&rt, &mut stream, &sink, &file_spec, &mut files, encoders)
     });
     let stats = run.map(|()| stream.stats().map(<[PartitionStats]>::to_vec));
     drop(stream);
@@ -121,33 +124,6 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
         sink.location()
     );
     crate::write_stdout(&json)
-}
-
-/// Feed every batch into its partition's files; a range's file closes with its last batch.
-fn drive(
-    rt: &tokio::runtime::Runtime,
-    stream: &mut BatchStream,
-    sink: &Sink,
-    spec: &FileSpec,
-    files: &mut [PartitionFiles],
-) -> anyhow::Result<()> {
-    while let Some(next) = stream.blocking_next() {
-        let batch = next?;
-        let part = files
-            .get_mut(batch.index)
-            .with_context(|| format!("a batch of an unplanned partition index {}", batch.index))?;
-        if batch.batch.num_rows() > 0 {
-            rt.block_on(part.write(sink, spec, &batch.batch))?;
-        }
-        if batch.last {
-            rt.block_on(part.close())?;
-        }
-    }
-    // Ranges whose last batch carried no flag (nothing in range): nothing is open, but be sure.
-    for part in files.iter_mut() {
-        rt.block_on(part.close())?;
-    }
-    Ok(())
 }
 
 /// The manifest of a finished run: the engine's counts per range, the files per range, and a

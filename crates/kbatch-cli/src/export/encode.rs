@@ -1,0 +1,187 @@
+//! Encoding on several cores: the partition ranges are cut into contiguous groups, one
+//! encoder thread per group, and this (calling) thread routes each Arrow batch of the stream
+//! to its group's thread through a two-slot channel.
+//!
+//! Why threads per group of partitions and not per batch: a partition's rows must reach its
+//! file in offset order and a Parquet writer is not shareable, so a partition is owned by one
+//! thread for the whole run. The two-slot channels keep the engine's back-pressure: a slow
+//! encoder blocks the router, which stops taking batches, which blocks the engine's workers.
+//!
+//! A run ends in one of two ways, told apart by an explicit [`Msg::End`]: every thread gets
+//! `End` and closes its open files (the read was whole), or a channel closes without it (the
+//! read or another thread failed) and the thread leaves its files open for the caller to
+//! abort. So a failure never completes a file.
+
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+
+use anyhow::Context;
+use kbatch_arrow::{BatchStream, PartitionBatch};
+
+use super::files::{FileSpec, PartitionFiles};
+use super::sink::Sink;
+
+/// What a group's thread receives.
+enum Msg {
+    Batch(PartitionBatch),
+    /// The stream ended whole: close every file of the group.
+    End,
+}
+
+/// Partitions per group so that `threads` threads (at least one) cover `partitions`.
+fn group_size(partitions: usize, threads: usize) -> usize {
+    partitions.div_ceil(threads.max(1)).max(1)
+}
+
+/// Encoder threads for `requested` (0 = one per core this process may run on).
+pub fn threads(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Feed every batch of `stream` into its partition's files on `threads` encoder threads; a
+/// range's file closes with its last batch, every file once the stream ended whole.
+pub fn drive(
+    rt: &tokio::runtime::Runtime,
+    stream: &mut BatchStream,
+    sink: &Sink,
+    spec: &FileSpec,
+    files: &mut [PartitionFiles],
+    threads: usize,
+) -> anyhow::Result<()> {
+    let per = group_size(files.len(), threads);
+    std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for (group, chunk) in files.chunks_mut(per).enumerate() {
+            let (tx, rx) = sync_channel::<Msg>(2);
+            let handle = std::thread::Builder::new()
+                .name(format!("kbatch-encode-{group}"))
+                .spawn_scoped(scope, move || {
+                    encode(rt, sink, spec, chunk, group * per, rx)
+                })
+                .context("starting an encoder thread")?;
+            senders.push(tx);
+            handles.push(handle);
+        }
+        let fed = route(stream, &senders, per);
+        if let Ok(true) = fed {
+            for tx in &senders {
+                // A thread that already stopped has its own error to report below.
+                let _ = tx.send(Msg::End);
+            }
+        }
+        drop(senders);
+        // A thread's error is the cause when routing stopped because its channel closed.
+        let mut first: Option<anyhow::Error> = None;
+        for handle in handles {
+            let result = match handle.join() {
+                Ok(result) => result,
+                Err(panic) => std::panic::resume_unwind(panic),
+            };
+            if let Err(e) = result {
+                first.get_or_insert(e);
+            }
+        }
+        match (first, fed) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(true)) => Ok(()),
+            (None, Ok(false)) => Err(anyhow::anyhow!("an encoder thread stopped early")),
+        }
+    })
+}
+
+/// Route each batch to its group: true once the stream ended whole, false when a channel
+/// closed (that thread failed and says why), or the stream's error.
+fn route(
+    stream: &mut BatchStream,
+    senders: &[SyncSender<Msg>],
+    per: usize,
+) -> anyhow::Result<bool> {
+    while let Some(next) = stream.blocking_next() {
+        let batch = next?;
+        let tx = senders
+            .get(batch.index / per)
+            .with_context(|| format!("a batch of an unplanned partition index {}", batch.index))?;
+        if tx.send(Msg::Batch(batch)).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// One group's thread: `files` are the partitions from index `first` on.
+fn encode(
+    rt: &tokio::runtime::Runtime,
+    sink: &Sink,
+    spec: &FileSpec,
+    files: &mut [PartitionFiles],
+    first: usize,
+    rx: Receiver<Msg>,
+) -> anyhow::Result<()> {
+    while let Ok(msg) = rx.recv() {
+        let batch = match msg {
+            Msg::Batch(batch) => batch,
+            Msg::End => {
+                // Ranges whose last batch carried no flag (nothing in range): nothing is
+                // open, but be sure.
+                for part in files.iter_mut() {
+                    rt.block_on(part.close())?;
+                }
+                return Ok(());
+            }
+        };
+        let part = files
+            .get_mut(batch.index - first)
+            .with_context(|| format!("a batch of partition index {} routed wrong", batch.index))?;
+        if batch.batch.num_rows() > 0 {
+            rt.block_on(part.write(sink, spec, &batch.batch))?;
+        }
+        if batch.last {
+            rt.block_on(part.close())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_cover_every_partition_with_at_most_threads_groups() {
+        // (partitions, threads, partitions per group)
+        let table = [
+            (8, 2, 4),
+            (8, 3, 3),
+            (8, 1, 8),
+            (8, 0, 8),
+            (3, 8, 1),
+            (1, 2, 1),
+            (0, 2, 1),
+            (7, 2, 4),
+        ];
+        for (partitions, threads, want) in table {
+            let per = group_size(partitions, threads);
+            assert_eq!(per, want, "{partitions} partitions on {threads} threads");
+            let groups = partitions.div_ceil(per);
+            assert!(
+                groups <= threads.max(1),
+                "{partitions} on {threads}: {groups} groups"
+            );
+            if partitions > 0 {
+                assert!(
+                    (partitions - 1) / per < groups,
+                    "last partition has a group"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn zero_threads_means_one_per_core() {
+        assert!(threads(0) >= 1);
+        assert_eq!(threads(3), 3);
+    }
+}
