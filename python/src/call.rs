@@ -3,13 +3,16 @@
 //! a failure into its exception.
 
 use std::ffi::CString;
+use std::sync::Arc;
 
-use kbatch_reader::{AsyncReader, Config, ReadError};
+use kbatch_reader::{AsyncReader, Config, Job, Outcome, ReadError};
 use pyo3::exceptions::PyUserWarning;
 use pyo3::prelude::*;
 
+use crate::cancel::Cancellable;
 use crate::errors;
 use crate::options::Common;
+use crate::runtime;
 
 /// A read that failed, with the context the CLI would print before it.
 pub struct Failed {
@@ -55,4 +58,33 @@ pub async fn connect(config: Config) -> Result<AsyncReader, Failed> {
         context: Some(format!("connecting to {bootstrap}")),
         error,
     })
+}
+
+/// Plan `[start, end)` of `common` and run `job` over it with the GIL released; Ctrl-C stops
+/// the decode run as well as the task. What `count`, `trending` and a Spark shard share.
+pub fn run_job<J>(
+    py: Python<'_>,
+    common: &Common,
+    start: &str,
+    end: &str,
+    job: J,
+) -> PyResult<Outcome<J::Output>>
+where
+    J: Job + Send + Sync + 'static,
+    J::Output: Send + 'static,
+{
+    let config = config(py, common)?;
+    let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
+    let (job, stop) = Cancellable::new(job);
+    let job = Arc::new(job);
+    let got = runtime::wait(
+        py,
+        async move {
+            let reader = connect(config).await?;
+            let plan = reader.plan(&spec).await?;
+            Ok::<_, Failed>(reader.run(plan, job, None).await?)
+        },
+        || stop.stop(),
+    )?;
+    got.map_err(|f| f.into_py(py))
 }

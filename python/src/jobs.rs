@@ -1,14 +1,11 @@
 //! `offsets`, `count` and `trending`: the CLI's subcommands, returning the CLI's JSON text
 //! (the same serde types print it), which the Python layer loads into dicts.
 
-use std::sync::Arc;
-
 use kbatch_reader::{Count, CountReport};
 use kbatch_trending::Trending;
 use pyo3::prelude::*;
 
 use crate::call::{self, Failed};
-use crate::cancel::Cancellable;
 use crate::errors;
 use crate::options::{Common, Usage};
 use crate::runtime;
@@ -36,20 +33,7 @@ pub fn offsets(py: Python<'_>, common: Common) -> PyResult<String> {
 /// `kbatch count`: `{"records", "partitions": [...]}`.
 #[pyfunction]
 pub fn count(py: Python<'_>, common: Common, start: &str, end: &str) -> PyResult<String> {
-    let config = call::config(py, &common)?;
-    let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
-    let (job, stop) = Cancellable::new(Count);
-    let job = Arc::new(job);
-    let got = runtime::wait(
-        py,
-        async move {
-            let reader = call::connect(config).await?;
-            let plan = reader.plan(&spec).await?;
-            Ok::<_, Failed>(reader.run(plan, job, None).await?)
-        },
-        || stop.stop(),
-    )?;
-    let outcome = got.map_err(|f| f.into_py(py))?;
+    let outcome = call::run_job(py, &common, start, end, Count)?;
     let report = CountReport::from_stats(&outcome.stats);
     Ok(serde_json::to_string(&report).expect("count serialises"))
 }
@@ -67,19 +51,6 @@ pub fn trending(
     if top == 0 {
         return Err(errors::usage(py, Usage("top must be at least 1".into())));
     }
-    let config = call::config(py, &common)?;
-    let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
-    let (job, stop) = Cancellable::new(Trending { top, strict });
-    let job = Arc::new(job);
-    let got = runtime::wait(
-        py,
-        async move {
-            let reader = call::connect(config).await?;
-            let plan = reader.plan(&spec).await?;
-            Ok::<_, Failed>(reader.run(plan, job, None).await?)
-        },
-        || stop.stop(),
-    )?;
-    let outcome = got.map_err(|f| f.into_py(py))?;
+    let outcome = call::run_job(py, &common, start, end, Trending { top, strict })?;
     Ok(serde_json::to_string(&outcome.output).expect("report serialises"))
 }

@@ -3,13 +3,10 @@
 //! timestamps to offsets once per load), and one shard's trending partial (the pushdown).
 //! Each returns JSON text, which `kbatch/spark/` loads.
 
-use std::sync::Arc;
-
 use kbatch_trending::Shard;
 use pyo3::prelude::*;
 
 use crate::call::{self, Failed};
-use crate::cancel::Cancellable;
 use crate::errors;
 use crate::options::Common;
 use crate::runtime;
@@ -68,20 +65,7 @@ pub fn spark_trending_shard(
     start: &str,
     end: &str,
 ) -> PyResult<String> {
-    let config = call::config(py, &common)?;
-    let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
-    let (job, stop) = Cancellable::new(Shard);
-    let job = Arc::new(job);
-    let got = runtime::wait(
-        py,
-        async move {
-            let reader = call::connect(config).await?;
-            let plan = reader.plan(&spec).await?;
-            Ok::<_, Failed>(reader.run(plan, job, None).await?)
-        },
-        || stop.stop(),
-    )?;
-    let outcome = got.map_err(|f| f.into_py(py))?;
+    let outcome = call::run_job(py, &common, start, end, Shard)?;
     Ok(serde_json::to_string(&outcome.output).expect("partial serialises"))
 }
 

@@ -10,11 +10,10 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch, RecordBatchReader};
+use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{DataType, TimeUnit};
 use base64::Engine as _;
+use kbatch_arrow::rows::{owned_rows, OwnedRow};
 use kbatch_testkit::s3::S3Server;
 use kbatch_testkit::{ProduceOp, ProducedRecord, ProducerSettings};
 use serde_json::Value;
@@ -22,17 +21,7 @@ use serde_json::Value;
 use crate::common::*;
 
 /// One row as Spark's Kafka source has it (timestamp in µs).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Row {
-    partition: i32,
-    offset: i64,
-    topic: String,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    timestamp_us: i64,
-    timestamp_type: i32,
-    headers: Vec<(String, Option<Vec<u8>>)>,
-}
+type Row = OwnedRow;
 
 /// Create timestamps of the produced records: an hour ago, so the broker's retention (7 days
 /// by record time) never deletes them under the test.
@@ -179,54 +168,7 @@ fn kbatch_env(args: &[&str], env: &[(&str, String)]) -> Run {
 }
 
 fn rows_of(batch: &RecordBatch) -> Vec<Row> {
-    let col = |name: &str| {
-        batch
-            .column_by_name(name)
-            .unwrap_or_else(|| panic!("column {name}"))
-            .clone()
-    };
-    let (key, value, topic) = (col("key"), col("value"), col("topic"));
-    let (key, value, topic) = (
-        key.as_binary::<i32>(),
-        value.as_binary::<i32>(),
-        topic.as_string::<i32>(),
-    );
-    let (partition, offset) = (col("partition"), col("offset"));
-    let (partition, offset) = (
-        partition.as_primitive::<Int32Type>(),
-        offset.as_primitive::<Int64Type>(),
-    );
-    let (ts, ts_type, headers) = (col("timestamp"), col("timestampType"), col("headers"));
-    let ts = ts.as_primitive::<TimestampMicrosecondType>();
-    let ts_type = ts_type.as_primitive::<Int32Type>();
-    let headers = headers.as_list::<i32>();
-    (0..batch.num_rows())
-        .map(|i| {
-            let hs = headers.value(i);
-            let hs = hs.as_struct();
-            let (hk, hv) = (
-                hs.column(0).as_string::<i32>(),
-                hs.column(1).as_binary::<i32>(),
-            );
-            Row {
-                partition: partition.value(i),
-                offset: offset.value(i),
-                topic: topic.value(i).to_string(),
-                key: key.is_valid(i).then(|| key.value(i).to_vec()),
-                value: value.is_valid(i).then(|| value.value(i).to_vec()),
-                timestamp_us: ts.value(i),
-                timestamp_type: ts_type.value(i),
-                headers: (0..hs.len())
-                    .map(|j| {
-                        (
-                            hk.value(j).to_string(),
-                            hv.is_valid(j).then(|| hv.value(j).to_vec()),
-                        )
-                    })
-                    .collect(),
-            }
-        })
-        .collect()
+    owned_rows(batch)
 }
 
 /// The schema is Spark's Kafka source's, with plain (not Large/View) types.

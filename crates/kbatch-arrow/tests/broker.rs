@@ -7,64 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::types::{Int32Type, TimestampMicrosecondType};
+use arrow_array::RecordBatch;
+use kbatch_arrow::rows::{owned_rows, OwnedHeader, OwnedRow};
 use kbatch_arrow::{read_all, schema, ArrowOptions, BatchStream};
 use kbatch_reader::{AsyncReader, Config, Progress, ReadSpec};
 use kbatch_testkit::{shared_broker, ProduceOp, ProducedRecord, ProducerSettings};
 
-type Headers = Vec<(String, Option<Vec<u8>>)>;
+type Headers = Vec<OwnedHeader>;
+type Row = OwnedRow;
 
-/// One row as the Arrow columns say it (topic, partition, offset, key, value, µs, type, headers).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Row {
-    topic: String,
-    partition: i32,
-    offset: i64,
-    key: Option<Vec<u8>>,
-    value: Option<Vec<u8>>,
-    micros: i64,
-    timestamp_type: i32,
-    headers: Headers,
-}
-
+/// The batch's rows, after checking it has the schema with headers.
 fn rows(batch: &RecordBatch) -> Vec<Row> {
     assert_eq!(batch.schema(), schema(true));
-    let bin = |i: usize| batch.column(i).as_binary::<i32>().clone();
-    let (key, value) = (bin(0), bin(1));
-    let topic = batch.column(2).as_string::<i32>();
-    let partition = batch.column(3).as_primitive::<Int32Type>();
-    let offset = batch.column(4).as_primitive::<Int64Type>();
-    let ts = batch.column(5).as_primitive::<TimestampMicrosecondType>();
-    let ts_type = batch.column(6).as_primitive::<Int32Type>();
-    let headers = batch.column(7).as_list::<i32>();
-    (0..batch.num_rows())
-        .map(|i| {
-            let hs = headers.value(i);
-            let hs = hs.as_struct();
-            let (hk, hv) = (
-                hs.column(0).as_string::<i32>(),
-                hs.column(1).as_binary::<i32>(),
-            );
-            Row {
-                topic: topic.value(i).to_string(),
-                partition: partition.value(i),
-                offset: offset.value(i),
-                key: key.is_valid(i).then(|| key.value(i).to_vec()),
-                value: value.is_valid(i).then(|| value.value(i).to_vec()),
-                micros: ts.value(i),
-                timestamp_type: ts_type.value(i),
-                headers: (0..hs.len())
-                    .map(|j| {
-                        (
-                            hk.value(j).to_string(),
-                            hv.is_valid(j).then(|| hv.value(j).to_vec()),
-                        )
-                    })
-                    .collect(),
-            }
-        })
-        .collect()
+    owned_rows(batch)
 }
 
 fn record(i: usize, partitions: i32, ts: i64) -> ProducedRecord {
@@ -101,7 +57,7 @@ fn produce(topic: &str, settings: &ProducerSettings, ops: &[ProduceOp], typ: i32
                     offset: at.offset,
                     key: r.key.clone(),
                     value: r.value.clone(),
-                    micros: r.timestamp.unwrap() * 1000,
+                    timestamp_us: r.timestamp.unwrap() * 1000,
                     timestamp_type: typ,
                     headers: r.headers.clone(),
                 });
