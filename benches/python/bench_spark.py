@@ -637,8 +637,17 @@ def report(a, setups: List[Setup], want: dict, started, load_start, commit: str,
                   f"everything on this one machine with the broker")
     else:
         layout = f"local mode, {', '.join(s.label for s in setups)} (one session each)"
-    cmd = f"make bench-spark BENCH_SPARK_EVENTS={a.events}"
-    args = " ".join(sys.argv[1:])
+    cmd = "make bench-spark" + ("" if a.events == 4_000_000 else f" BENCH_SPARK_EVENTS={a.events}")
+    args, skip = [], False
+    for arg in sys.argv[1:]:  # --out and --note say where and why, not what ran
+        if skip or arg.startswith(("--out=", "--note=")):
+            skip = False
+            continue
+        if arg in ("--out", "--note"):
+            skip = True
+            continue
+        args.append(arg)
+    args = " ".join(args)
     lines = [
         f"# The trending query on Spark ({'standalone cluster' if standalone else 'local mode'}): "
         "Spark's Kafka source + SQL, kbatch's source + the same SQL, kbatch's pushdown",
