@@ -3,7 +3,7 @@
 Each shard runs kbatch's native trending job over its range and yields its partial as rows
 (:data:`kbatch.spark.schemas.TRENDING_DDL`): views per (category, product), plus one totals
 row (data records, invalid records by reason). :func:`trending` sums them in Spark and ranks
-with Spark's ``rank()`` (competition rank, ties kept), which is how ``kbatch trending`` ranks:
+with Spark's ``rank()`` in one query (competition rank, ties kept), which is how ``kbatch trending`` ranks:
 the sum over shards that tile the ranges is the count of one run over them, so the report is
 the single-process one.
 """
@@ -16,7 +16,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import pyarrow as pa
 
 from .options import Request
-from .schemas import LOST
+from .schemas import LOST, REPORT_DDL
 
 __all__ = ["shard_batch", "partial_rows", "trending"]
 
@@ -76,6 +76,12 @@ def trending(spark, top: int = 1, options: Optional[Mapping[str, str]] = None, *
     ordered by category, rank, product (rank: 1 + products with strictly more views; rows with
     rank ≤ ``top``), equal to ``kbatch trending``'s ``top``; totals is ``{"records", "invalid",
     "invalid_by_reason", "lost_offsets"}``.
+
+    One Spark query reads the shards once: their rows are hashed by category (one shuffle
+    serves both the sum per (category, product) and the rank per category), each shard's
+    totals row falls into the (null, null) group, and the rows of rank ≤ ``top`` and that group
+    come back to the driver. So a call costs two Spark jobs (the shuffle's map stage, then the
+    rank), and the report, already computed, is a local DataFrame: acting on it starts none.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -85,36 +91,46 @@ def trending(spark, top: int = 1, options: Optional[Mapping[str, str]] = None, *
     opts = dict(options or {})
     opts.update(kw)
     opts["kbatch.job"] = "trending"
-    parts = spark.read.format("kbatch").options(**opts).load().persist()
-    try:
-        views = (
-            parts.where(F.col("category").isNotNull())
-            .groupBy("category", "product")
-            .agg(F.sum("views").alias("views"))
+    parts = spark.read.format("kbatch").options(**opts).load()
+    merged = (
+        parts.repartition("category")
+        .groupBy("category", "product")
+        .agg(
+            F.sum("views").alias("views"),
+            F.sum("records").alias("records"),
+            F.collect_list("invalid").alias("invalid"),
         )
-        ranked = views.withColumn(
-            "rank", F.rank().over(Window.partitionBy("category").orderBy(F.col("views").desc()))
-        )
-        report = (
-            ranked.where(F.col("rank") <= top)
-            .select("category", "product", "views", F.col("rank").cast("long").alias("rank"))
-            .orderBy("category", "rank", "product")
-        )
-        totals_rows = parts.where(F.col("category").isNull()).select("records", "invalid").collect()
-        by_reason: Dict[str, int] = {}
-        records = 0
-        for row in totals_rows:
-            records += row["records"] or 0
-            for why, n in (row["invalid"] or {}).items():
+    )
+    rank = F.rank().over(Window.partitionBy("category").orderBy(F.col("views").desc()))
+    rows = merged.withColumn("rank", rank).where(F.col("category").isNull() | (F.col("rank") <= top)).collect()
+
+    top_rows = []
+    by_reason: Dict[str, int] = {}
+    records = 0
+    for row in rows:
+        if row["category"] is not None:
+            top_rows.append((row["category"], row["product"], row["views"], row["rank"]))
+            continue
+        records += row["records"] or 0
+        for shard in row["invalid"]:
+            for why, n in shard.items():
                 by_reason[why] = by_reason.get(why, 0) + n
-        lost = by_reason.pop(LOST, 0)
-        totals = {
-            "records": records,
-            "invalid": sum(by_reason.values()),
-            "invalid_by_reason": dict(sorted(by_reason.items())),
-            "lost_offsets": lost,
-        }
-        report = report.localCheckpoint(eager=True)
-    finally:
-        parts.unpersist()
+    # Python orders str by code point, which is Spark's (and kbatch's) byte order of UTF-8.
+    top_rows.sort(key=lambda r: (r[0], r[3], r[1]))
+    # From Arrow, a small table becomes a LocalRelation: acting on the report runs no Spark job
+    # (from a list of tuples it would be an RDD, unpickled by a Python worker on an executor).
+    columns = list(zip(*top_rows)) or [(), (), (), ()]
+    table = pa.table(
+        [pa.array(columns[0], pa.string()), pa.array(columns[1], pa.string()),
+         pa.array(columns[2], pa.int64()), pa.array(columns[3], pa.int64())],
+        names=["category", "product", "views", "rank"],
+    )
+    report = spark.createDataFrame(table, REPORT_DDL)
+    lost = by_reason.pop(LOST, 0)
+    totals = {
+        "records": records,
+        "invalid": sum(by_reason.values()),
+        "invalid_by_reason": dict(sorted(by_reason.items())),
+        "lost_offsets": lost,
+    }
     return report, totals

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["kafka_ddl", "TRENDING_DDL", "LOST"]
+__all__ = ["kafka_ddl", "TRENDING_DDL", "REPORT_DDL", "LOST"]
 
 #: Spark's Kafka source schema (``headers`` only with ``includeHeaders=true``, as Spark).
 _KAFKA = (
@@ -14,6 +14,9 @@ _KAFKA = (
 #: null), and one totals row per shard (``category``/``product``/``views`` null, ``invalid``
 #: by reason code).
 TRENDING_DDL = "category string, product string, views long, records long, invalid map<string, long>"
+
+#: :func:`kbatch.spark.trending`'s report (``kbatch trending``'s ``top`` rows).
+REPORT_DDL = "category string, product string, views long, rank long"
 
 #: The key of a totals row's ``invalid`` map that counts offsets skipped because they were
 #: deleted (``failOnDataLoss=false``); not a reason code of invalid events.

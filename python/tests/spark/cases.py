@@ -103,6 +103,20 @@ def test_trending_pushdown_equals_kbatch_trending(spark, kafka):
                for c in {r["category"] for r in want["top"]})
 
 
+
+def test_trending_reads_the_shards_once(spark, kafka):
+    """One query: the shuffle's map stage and the rank are the only Spark jobs (AQE runs them
+    as two), and the report, already computed, starts none when collected."""
+    sc = spark.sparkContext
+    sc.setJobGroup("kbatch-trending-jobs", "trending")
+    try:
+        report, _ = trending(spark, top=1, options=opts(kafka))
+        report.collect()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert 1 <= len(sc.statusTracker().getJobIdsForGroup("kbatch-trending-jobs")) <= 2
+
+
 BAD = [
     ({"startingOffset": "1"}, "startingoffset"),
     ({"includeHeaders": "maybe"}, "includeHeaders"),

@@ -7,6 +7,7 @@ from .cases import (  # noqa: F401 (collected here)
     test_dataframe_equals_kbatch_read_every_column,
     test_hot_partition_splits_change_nothing,
     test_trending_pushdown_equals_kbatch_trending,
+    test_trending_reads_the_shards_once,
 )
 
 

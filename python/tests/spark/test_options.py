@@ -131,3 +131,26 @@ SPECS = [
 @pytest.mark.parametrize("bound,topic,partition,spec", SPECS)
 def test_spec_for(bound, topic, partition, spec):
     assert bound.spec_for(topic, partition) == spec
+
+
+def test_readme_table_matches_the_option_lists():
+    """The README's option-compatibility table says what this module does: every option of
+    each list in the row of its kind, and no row naming an option the module treats otherwise."""
+    import re
+    from pathlib import Path
+
+    from kbatch.spark import options as o
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    table = text[text.index("| Spark Kafka option | kbatch | notes |"):].split("\n\n", 1)[0]
+    kinds = {}
+    for line in table.splitlines()[2:]:
+        first, kind = [c.strip() for c in line.strip("|").split("|")[:2]]
+        for name in re.findall(r"`([^`]+)`", first):
+            kinds[name.lower()] = kind
+    want = {k: "accepted with a warning" for k in o.CONSUMER_ONLY}
+    want.update({k: "error" for k in o.SPARK_REFUSED})
+    want.update({k: "kbatch's own" if k.startswith("kbatch.") else "supported" for k in o._SOURCE})
+    assert {k: kinds.get(k) for k in want} == want
+    # the rest are examples of client keys passed on
+    assert {k: v for k, v in kinds.items() if k not in want and not (k.startswith("kafka.") and v == "supported")} == {}
