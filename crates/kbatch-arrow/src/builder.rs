@@ -4,11 +4,16 @@ use std::sync::Arc;
 
 use arrow_array::builder::{BinaryBuilder, ListBuilder, StringBuilder, StructBuilder};
 use arrow_array::{
-    ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+    ArrayRef, BinaryArray, Int32Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
+use arrow_buffer::{
+    ArrowNativeType, Buffer, NullBuffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer,
 };
 use arrow_schema::{ArrowError, SchemaRef};
 use kbatch_reader::Record;
 
+use crate::recycle::{Pools, Recycler};
 use crate::schema::{header_fields, header_item, TIMESTAMP_UNIT_PER_MS};
 
 /// Why a record could not be appended: its headers did not parse (the decoder has walked them
@@ -19,11 +24,83 @@ pub(crate) struct BadHeader {
     pub(crate) reason: String,
 }
 
+/// A binary or string column being built: the bytes, their end offsets, and which rows are
+/// null. Built by hand rather than with arrow's builders so its buffers come from, and go back
+/// to, the worker's [`Pools`].
+struct ByteColumn {
+    offsets: Vec<i32>,
+    values: Vec<u8>,
+    nulls: NullBufferBuilder,
+}
+
+impl ByteColumn {
+    fn new(pools: &mut Pools, role: Role, rows: usize, bytes: usize) -> ByteColumn {
+        let mut offsets = pools.i32s.take(rows + 1);
+        offsets.push(0);
+        ByteColumn {
+            offsets,
+            values: role.pool(pools).take(bytes),
+            nulls: NullBufferBuilder::new(rows),
+        }
+    }
+
+    /// Whether `more` bytes still fit under the 2 GiB that `i32` offsets can address.
+    fn fits(&self, more: usize) -> bool {
+        self.values.len() + more <= i32::MAX as usize
+    }
+
+    /// Append one value; the caller has checked that it [`fits`](Self::fits).
+    fn push(&mut self, v: Option<&[u8]>) {
+        match v {
+            Some(b) => {
+                self.values.extend_from_slice(b);
+                self.nulls.append_non_null();
+            }
+            None => self.nulls.append_null(),
+        }
+        self.offsets.push(self.values.len() as i32);
+    }
+
+    /// The column's buffers, leaving this column empty.
+    fn finish(
+        &mut self,
+        pools: &mut Pools,
+        role: Role,
+    ) -> (OffsetBuffer<i32>, Buffer, Option<NullBuffer>) {
+        let (rows, bytes) = (self.offsets.len() - 1, self.values.len());
+        let fresh = ByteColumn::new(pools, role, rows, bytes);
+        let done = std::mem::replace(self, fresh);
+        let mut nulls = done.nulls;
+        // The offsets start at 0 and never decrease (each push adds a length).
+        let offsets = OffsetBuffer::new(pools.i32s.seal(done.offsets));
+        let values = role.pool(pools).seal(done.values).into_inner();
+        (offsets, values, nulls.finish())
+    }
+}
+
+/// Which byte column, so its buffers come from the pool of columns like it.
+#[derive(Clone, Copy)]
+enum Role {
+    Key,
+    Value,
+    Topic,
+}
+
+impl Role {
+    fn pool(self, pools: &mut Pools) -> &mut Recycler<u8> {
+        match self {
+            Role::Key => &mut pools.keys,
+            Role::Value => &mut pools.values,
+            Role::Topic => &mut pools.topics,
+        }
+    }
+}
+
 /// The columns of one partition's pending rows. `topic` and `partition` are constant per
 /// partition, so they are only materialised when the batch is cut.
 pub(crate) struct Rows {
-    key: BinaryBuilder,
-    value: BinaryBuilder,
+    key: ByteColumn,
+    value: ByteColumn,
     offset: Vec<i64>,
     timestamp: Vec<i64>,
     timestamp_type: Vec<i32>,
@@ -31,13 +108,13 @@ pub(crate) struct Rows {
 }
 
 impl Rows {
-    pub(crate) fn new(capacity: usize, headers: bool) -> Rows {
+    pub(crate) fn new(pools: &mut Pools, capacity: usize, headers: bool) -> Rows {
         Rows {
-            key: BinaryBuilder::with_capacity(capacity, 0),
-            value: BinaryBuilder::with_capacity(capacity, 0),
-            offset: Vec::with_capacity(capacity),
-            timestamp: Vec::with_capacity(capacity),
-            timestamp_type: Vec::with_capacity(capacity),
+            key: ByteColumn::new(pools, Role::Key, capacity, 0),
+            value: ByteColumn::new(pools, Role::Value, capacity, 0),
+            offset: pools.i64s.take(capacity),
+            timestamp: pools.i64s.take(capacity),
+            timestamp_type: pools.i32s.take(capacity),
             headers: headers.then(|| {
                 ListBuilder::new(StructBuilder::from_fields(header_fields(), 0))
                     .with_field(header_item())
@@ -51,6 +128,13 @@ impl Rows {
 
     pub(crate) fn first_offset(&self) -> Option<i64> {
         self.offset.first().copied()
+    }
+
+    /// Whether `r`'s key and value still fit in this batch's byte columns (2 GiB each, the
+    /// reach of `Binary`'s `i32` offsets). When not, the batch must be cut first.
+    pub(crate) fn fits(&self, r: &Record<'_>) -> bool {
+        self.key.fits(r.key.map_or(0, <[u8]>::len))
+            && self.value.fits(r.value.map_or(0, <[u8]>::len))
     }
 
     /// Append one record. On error nothing of it was appended.
@@ -78,8 +162,8 @@ impl Rows {
             }
             list.append(true);
         }
-        self.key.append_option(r.key);
-        self.value.append_option(r.value);
+        self.key.push(r.key);
+        self.value.push(r.value);
         self.offset.push(r.offset);
         self.timestamp
             .push(r.timestamp.saturating_mul(TIMESTAMP_UNIT_PER_MS));
@@ -87,41 +171,63 @@ impl Rows {
         Ok(())
     }
 
-    /// Cut the pending rows into a batch of `schema`, leaving this builder empty.
+    /// Cut the pending rows into a batch of `schema`, leaving this builder empty, with room
+    /// for a batch as large (the next batch of this partition is likely so; grown from nothing,
+    /// a 64 Ki-row batch of 430-byte values would be reallocated about 25 times).
     pub(crate) fn cut(
         &mut self,
+        pools: &mut Pools,
         schema: &SchemaRef,
         topic: &str,
         partition: i32,
     ) -> Result<RecordBatch, ArrowError> {
         let n = self.len();
-        let (key_bytes, value_bytes) = (
-            self.key.values_slice().len(),
-            self.value.values_slice().len(),
-        );
+        let (o, v, nulls) = self.key.finish(pools, Role::Key);
+        let key = BinaryArray::try_new(o, v, nulls)?;
+        let (o, v, nulls) = self.value.finish(pools, Role::Value);
+        let value = BinaryArray::try_new(o, v, nulls)?;
+        let mut topics = ByteColumn::new(pools, Role::Topic, n, n * topic.len());
+        for _ in 0..n {
+            topics.push(Some(topic.as_bytes()));
+        }
+        let (o, v, _) = topics.finish(pools, Role::Topic);
+        let topic = StringArray::try_new(o, v, None)?;
+        let mut partitions = pools.i32s.take(n);
+        partitions.resize(n, partition);
         let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(self.key.finish()),
-            Arc::new(self.value.finish()),
-            Arc::new(StringArray::from_iter_values(std::iter::repeat_n(topic, n))),
-            Arc::new(Int32Array::from(vec![partition; n])),
-            Arc::new(Int64Array::from(std::mem::take(&mut self.offset))),
+            Arc::new(key),
+            Arc::new(value),
+            Arc::new(topic),
+            Arc::new(Int32Array::new(pools.i32s.seal(partitions), None)),
+            Arc::new(Int64Array::new(
+                reseal(&mut pools.i64s, &mut self.offset, n),
+                None,
+            )),
             Arc::new(
-                TimestampMicrosecondArray::from(std::mem::take(&mut self.timestamp))
-                    .with_timezone("UTC"),
+                TimestampMicrosecondArray::new(
+                    reseal(&mut pools.i64s, &mut self.timestamp, n),
+                    None,
+                )
+                .with_timezone("UTC"),
             ),
-            Arc::new(Int32Array::from(std::mem::take(&mut self.timestamp_type))),
+            Arc::new(Int32Array::new(
+                reseal(&mut pools.i32s, &mut self.timestamp_type, n),
+                None,
+            )),
         ];
         if let Some(list) = &mut self.headers {
             columns.push(Arc::new(list.finish()));
         }
-        // The next batch of this partition is likely as large: keep the capacity. (`finish`
-        // leaves the byte builders empty; grown from nothing, a 64 Ki-row batch of 430-byte
-        // values would be reallocated about 25 times.)
-        self.key = BinaryBuilder::with_capacity(n, key_bytes);
-        self.value = BinaryBuilder::with_capacity(n, value_bytes);
-        self.offset.reserve(n);
-        self.timestamp.reserve(n);
-        self.timestamp_type.reserve(n);
         RecordBatch::try_new(schema.clone(), columns)
     }
+}
+
+/// `column` as an Arrow buffer, leaving it empty with room for `n` items.
+fn reseal<T: ArrowNativeType>(
+    pool: &mut Recycler<T>,
+    column: &mut Vec<T>,
+    n: usize,
+) -> ScalarBuffer<T> {
+    let done = std::mem::replace(column, pool.take(n));
+    pool.seal(done)
 }

@@ -7,6 +7,7 @@ use kbatch_reader::{Job, JobError, PartitionStats, Record};
 use tokio::sync::mpsc::Sender;
 
 use crate::builder::Rows;
+use crate::recycle::Pools;
 use crate::stream::PartitionBatch;
 
 pub(crate) struct ArrowJob {
@@ -24,6 +25,8 @@ pub(crate) struct ArrowJob {
 pub(crate) struct Pending {
     rows: Vec<Option<Rows>>,
     sent: Vec<bool>,
+    /// The memory of this worker's batches, taken back as the consumer drops them.
+    pools: Pools,
 }
 
 impl ArrowJob {
@@ -37,7 +40,7 @@ impl ArrowJob {
         }
         let first_offset = rows.first_offset();
         let batch = rows
-            .cut(&self.schema, topic, *partition)
+            .cut(&mut pending.pools, &self.schema, topic, *partition)
             .map_err(|e| JobError::Fail {
                 offset: first_offset.unwrap_or(-1),
                 message: format!("cannot build an Arrow batch: {e}"),
@@ -67,11 +70,19 @@ impl Job for ArrowJob {
         Pending {
             rows: (0..self.names.len()).map(|_| None).collect(),
             sent: vec![false; self.names.len()],
+            pools: Pools::default(),
         }
     }
 
     fn update(&self, p: &mut Pending, index: usize, r: &Record<'_>) -> Result<(), JobError> {
-        let rows = p.rows[index].get_or_insert_with(|| Rows::new(self.batch_rows, self.headers));
+        let pools = &mut p.pools;
+        let rows =
+            p.rows[index].get_or_insert_with(|| Rows::new(pools, self.batch_rows, self.headers));
+        if !rows.fits(r) {
+            // 2 GiB of keys or values in one batch: cut it before this record.
+            self.send(p, index, false)?;
+        }
+        let rows = p.rows[index].as_mut().expect("rows made above");
         rows.push(r).map_err(|e| JobError::Fail {
             offset: e.offset,
             message: format!("bad header: {}", e.reason),

@@ -29,6 +29,7 @@
 
 mod builder;
 mod job;
+mod recycle;
 pub mod rows;
 mod schema;
 mod stream;
