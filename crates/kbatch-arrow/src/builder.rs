@@ -231,3 +231,28 @@ fn reseal<T: ArrowNativeType>(
     let done = std::mem::replace(column, pool.take(n));
     pool.seal(done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_columns_hold_up_to_what_i32_offsets_reach_and_keep_nulls_and_order() {
+        let mut pools = Pools::default();
+        let mut c = ByteColumn::new(&mut pools, Role::Value, 4, 0);
+        assert!(c.fits(i32::MAX as usize));
+        assert!(!c.fits(i32::MAX as usize + 1));
+        c.push(Some(b"ab"));
+        c.push(None);
+        c.push(Some(b""));
+        c.push(Some(b"cde"));
+        assert!(!c.fits(i32::MAX as usize - 4));
+        let (offsets, values, nulls) = c.finish(&mut pools, Role::Value);
+        let a = BinaryArray::try_new(offsets, values, nulls).unwrap();
+        let got: Vec<Option<&[u8]>> = a.iter().collect();
+        assert_eq!(got, [Some(&b"ab"[..]), None, Some(b""), Some(b"cde")]);
+        // The column is empty again, ready for the next batch.
+        assert!(c.fits(i32::MAX as usize));
+        assert_eq!(c.offsets, [0]);
+    }
+}
