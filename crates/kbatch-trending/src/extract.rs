@@ -18,7 +18,7 @@
 use std::borrow::Cow;
 
 pub(crate) mod fast;
-mod general;
+pub(crate) mod general;
 pub(crate) mod simd;
 
 pub(crate) use general::extract_general;
@@ -138,26 +138,20 @@ pub(crate) fn field_of(key: &[u8]) -> Option<usize> {
 /// Classify one record value: the event, or why it is not one.
 ///
 /// Two paths with one meaning: the fast path (`fast`: masks of 64-byte blocks, in the
-/// instruction-set form this CPU runs best) settles objects whose fields need no unescaping;
-/// anything it is not sure of goes to the general scanner, which handles all of JSON. Tests
+/// instruction-set form this CPU runs best) settles the objects producers write; anything it
+/// is not sure of goes to the general scanner, which handles all of JSON. Tests
 /// check that whenever the fast path answers, in any form, the general scanner and serde_json
 /// give the same answer.
 #[inline]
 pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
     let b = value.ok_or(Invalid::Tombstone)?;
     match fast::Form::best().extract(b) {
-        fast::Verdict::Event(f) => Ok(Event::from(f)),
+        fast::Verdict::Event(f) => match f.fields(b) {
+            Some((category, product)) => Ok(Event { category, product }),
+            None => extract_general(b),
+        },
         fast::Verdict::Invalid(why) => Err(why),
         fast::Verdict::Declined => extract_general(b),
-    }
-}
-
-impl<'a> From<fast::Found<'a>> for Event<'a> {
-    fn from(f: fast::Found<'a>) -> Self {
-        Event {
-            category: Cow::Borrowed(f.category),
-            product: Cow::Borrowed(f.product),
-        }
     }
 }
 
@@ -199,10 +193,7 @@ impl Extractor {
     /// The event in `value`, exactly as [`extract`] finds it.
     pub fn extract<'a>(&mut self, value: Option<&'a [u8]>) -> Result<Event<'a>, Invalid> {
         let b = value.ok_or(Invalid::Tombstone)?;
-        let mut event = |category, product| Event {
-            category: Cow::Borrowed(category),
-            product: Cow::Borrowed(product),
-        };
+        let mut event = |category, product| Event { category, product };
         match self.form.with_fields(b, &mut self.shapes, &mut event) {
             fast::Verdict::Event(e) => Ok(e),
             fast::Verdict::Invalid(why) => Err(why),
@@ -226,10 +217,11 @@ impl Extractor {
         mut found: impl FnMut(&[u8], &[u8], &[u8]) -> R,
     ) -> Result<R, Invalid> {
         let b = value.ok_or(Invalid::Tombstone)?;
-        match self
-            .form
-            .with_fields(b, &mut self.shapes, &mut |c, p| found(b, c, p))
-        {
+        match self.form.with_fields(
+            b,
+            &mut self.shapes,
+            &mut |c: Cow<'_, [u8]>, p: Cow<'_, [u8]>| found(b, &c, &p),
+        ) {
             fast::Verdict::Event(r) => Ok(r),
             fast::Verdict::Invalid(why) => Err(why),
             fast::Verdict::Declined => {

@@ -126,6 +126,12 @@ fn forms_under_test() {
     eprintln!("dispatcher's choice: {}", fast::Form::best().name());
 }
 
+/// The event the fast path found in `b`, unescaped.
+fn event_of<'a>(b: &'a [u8], f: fast::Found<'a>) -> crate::Event<'a> {
+    let (category, product) = f.fields(b).expect("the fields lie inside the value");
+    crate::Event { category, product }
+}
+
 /// `extract`'s verdict, after checking that whenever the fast path answers, the general
 /// scanner gives the same answer (so every oracle test below also tests the fast path).
 ///
@@ -137,7 +143,7 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
         for (form, verdict) in fast_forms(b) {
             if let Some(verdict) = verdict.decided() {
                 assert_eq!(
-                    owned(verdict.map(crate::Event::from)),
+                    owned(verdict.map(|f| event_of(b, f))),
                     general,
                     "fast path ({form}) disagrees on {:?}",
                     String::from_utf8_lossy(b)
@@ -621,7 +627,7 @@ proptest! {
             let recalled = recall(ex.shapes(), value);
             if let Some(f) = recalled {
                 prop_assert_eq!(
-                    owned(Ok(crate::Event::from(f))),
+                    owned(Ok(event_of(value, f))),
                     owned(extract_general(value)),
                     "recalled {}", String::from_utf8_lossy(value)
                 );
@@ -1421,7 +1427,8 @@ fn layout_cache_keeps_two_layouts_per_length() {
 }
 
 /// The structural tier settles what the short tier declines: long values, nesting,
-/// whitespace, UTF-8 text, escapes outside the two fields; and declines escaped fields.
+/// whitespace, UTF-8 text, escapes anywhere (escaped fields and keys are unescaped, as serde_json
+/// does); it declines exponents.
 #[test]
 fn structural_tier_settles_real_shapes() {
     let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36";
@@ -1441,11 +1448,37 @@ fn structural_tier_settles_real_shapes() {
         "wrong_type",
         "duplicate_field",
     ];
-    let declined = [
-        r#"{"product":"P","category":"K\u00fcche"}"#,
-        r#"{"pro\u0064uct":"P","category":"C"}"#,
-        r#"{"product":"P","category":"C","n":1e5}"#,
+    // Escaped fields and keys: the tier's event, unescaped, is serde_json's.
+    let escaped = [
+        (r#"{"product":"P","category":"K\u00fcche"}"#, "Küche", "P"),
+        (r#"{"pro\u0064uct":"P\/1","category":"C"}"#, "C", "P/1"),
+        (
+            r#"{"user_agent":"a\"b","product":"\ud83d\ude00 \"x\"","category":"Caf\u00e9 & Th\u00e9"}"#,
+            "Café & Thé",
+            "😀 \"x\"",
+        ),
     ];
+    for (text, category, product) in escaped {
+        for_each_isa!(I, name => {
+            // SAFETY: `for_each_isa` only runs the forms this CPU has.
+            let v = unsafe { fast::structural::extract::<I>(text.as_bytes()) };
+            let Some(Ok(f)) = v.decided() else {
+                panic!("{name} did not settle {text} as an event: {v:?}");
+            };
+            let e = event_of(text.as_bytes(), f);
+            assert_eq!(
+                (&*e.category, &*e.product),
+                (category.as_bytes(), product.as_bytes()),
+                "{name}: {text}"
+            );
+        });
+        assert_eq!(
+            ours(Some(text.as_bytes())),
+            reference(Some(text.as_bytes())),
+            "{text}"
+        );
+    }
+    let declined = [r#"{"product":"P","category":"C","n":1e5}"#];
     for (text, want) in settled.iter().zip(expect) {
         for_each_isa!(I, name => {
             // SAFETY: `for_each_isa` only runs the forms this CPU has.

@@ -10,8 +10,8 @@
 //! * [`cache`]: in front of both for the job, a value of a layout seen before (65–128 bytes)
 //!   is settled by comparing it with a sample.
 //!
-//! Whatever the tiers decline (invalid UTF-8 or JSON, exponents, escaped keys or fields,
-//! nesting deeper than serde_json takes), the general scanner settles. The fast path never
+//! Whatever the tiers decline (invalid UTF-8 or JSON, exponents, nesting deeper than
+//! serde_json takes), the general scanner settles. The fast path never
 //! guesses: it answers only when the whole value has been proven to be a JSON object, so every
 //! invalid reason but the last three (`duplicate_field`, `wrong_type`, `missing_field`) comes
 //! from the general scanner.
@@ -28,15 +28,49 @@ pub(crate) mod structural;
 pub(crate) use cache::Shapes;
 pub(crate) use dispatch::Form;
 
+use std::borrow::Cow;
+
+use super::general::unescape_at;
 use super::Invalid;
 use crate::extract::simd::Isa;
 
-/// A valid event's fields as found: the fast path only answers for fields without escapes,
-/// so they are the value's own bytes (no `Cow` to build or drop on the hot path).
+/// A valid event's fields as found: the bytes between each string's quotes in the value,
+/// still escaped if `escaped` (only the structural tier answers for escaped fields). Plain
+/// slices, so the hot path moves no `Cow`; [`Found::fields`] unescapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Found<'a> {
     pub(crate) category: &'a [u8],
     pub(crate) product: &'a [u8],
+    /// Either string holds an escape.
+    pub(crate) escaped: bool,
+}
+
+/// (category, product), unescaped.
+pub(crate) type Fields<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+impl<'a> Found<'a> {
+    /// The fields of `b` (the value they were found in), unescaped where they have escapes;
+    /// `None` only if a string is not one of `b`'s (which the tiers never answer).
+    #[inline(always)]
+    pub(crate) fn fields(self, b: &'a [u8]) -> Option<Fields<'a>> {
+        if self.escaped {
+            self.unescaped(b)
+        } else {
+            Some((Cow::Borrowed(self.category), Cow::Borrowed(self.product)))
+        }
+    }
+
+    /// [`Found::fields`] for escaped strings (out of line: few events have them).
+    #[cold]
+    #[inline(never)]
+    fn unescaped(self, b: &'a [u8]) -> Option<Fields<'a>> {
+        // Each string's opening quote is the byte before its inside.
+        let open = |inside: &[u8]| (inside.as_ptr() as usize).checked_sub(b.as_ptr() as usize + 1);
+        Some((
+            unescape_at(b, open(self.category)?)?,
+            unescape_at(b, open(self.product)?)?,
+        ))
+    }
 }
 
 /// The fast path's answer on one value.
@@ -92,14 +126,15 @@ pub(crate) unsafe fn extract_in<I: Isa>(b: &[u8]) -> Verdict<Found<'_>> {
 /// # Safety
 /// The CPU must have the features of `I`.
 #[inline(always)]
-pub(crate) unsafe fn with_fields_in<'a, I: Isa, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
+pub(crate) unsafe fn with_fields_in<'a, I: Isa, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
     found: &mut F,
 ) -> Verdict<R> {
     // SAFETY: passed on from our caller.
+    // (A recalled layout has no escapes: the cache only learns values without them.)
     if let Some(f) = unsafe { shapes.recall::<I>(b) } {
-        return Verdict::Event(found(f.category, f.product));
+        return Verdict::Event(found(Cow::Borrowed(f.category), Cow::Borrowed(f.product)));
     }
     // SAFETY: as above.
     match unsafe { I::extract(b) } {
@@ -107,7 +142,10 @@ pub(crate) unsafe fn with_fields_in<'a, I: Isa, R, F: FnMut(&'a [u8], &'a [u8]) 
             if cache::CACHED.contains(&b.len()) {
                 shapes.learn(b, f);
             }
-            Verdict::Event(found(f.category, f.product))
+            match f.fields(b) {
+                Some((category, product)) => Verdict::Event(found(category, product)),
+                None => Verdict::Declined,
+            }
         }
         Verdict::Invalid(why) => Verdict::Invalid(why),
         Verdict::Declined => Verdict::Declined,

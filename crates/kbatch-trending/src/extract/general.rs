@@ -346,6 +346,13 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The string whose opening quote is `b[open]`, unescaped (borrowed when it has no escape);
+/// `None` if it is not a valid JSON string. The structural tier's unescaping of keys and
+/// fields, so both paths unescape with the same code.
+pub(crate) fn unescape_at(b: &[u8], open: usize) -> Option<Cow<'_, [u8]>> {
+    Scanner { b, i: open }.string().ok()
+}
+
 /// The general scanner: every JSON value, every reason, in precedence order.
 pub(crate) fn extract_general(b: &[u8]) -> Result<Event<'_>, Invalid> {
     if b.is_empty() {

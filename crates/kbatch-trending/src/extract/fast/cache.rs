@@ -108,6 +108,7 @@ impl Shapes {
                 return Some(Found {
                     category: field(s.fields[0])?,
                     product: field(s.fields[1])?,
+                    escaped: false,
                 });
             }
         }
@@ -154,6 +155,9 @@ impl Shapes {
             let inside = start.checked_add(s.len()).is_some_and(|end| end <= n);
             inside.then_some((start as u8, s.len() as u8))
         };
+        if f.escaped {
+            return;
+        }
         let (Some(category), Some(product)) = (at(f.category), at(f.product)) else {
             return;
         };

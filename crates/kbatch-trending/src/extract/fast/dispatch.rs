@@ -4,6 +4,8 @@
 //! proof that the CPU has the form's features: it is only made after checking, so calling
 //! through it is safe.
 
+use std::borrow::Cow;
+
 use super::{Found, Shapes, Verdict};
 #[cfg(target_arch = "x86_64")]
 use crate::extract::simd::{avx2, sse2, Avx2, Sse2};
@@ -85,7 +87,7 @@ impl Form {
 
     /// The fast path with the layout cache in this form (see `fast::with_fields_in`).
     #[inline]
-    pub(crate) fn with_fields<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
+    pub(crate) fn with_fields<'a, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
         self,
         b: &'a [u8],
         shapes: &mut Shapes,

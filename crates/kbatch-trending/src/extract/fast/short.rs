@@ -120,6 +120,7 @@ unsafe fn flat<'a, I: Isa>(b: &'a [u8], m: &Short) -> Verdict<Found<'a>> {
             (Some(p), Some(c)) => Verdict::Event(Found {
                 category: string_at(b, close, c),
                 product: string_at(b, close, p),
+                escaped: false,
             }),
             _ => Verdict::Invalid(Invalid::MissingField),
         }
@@ -216,7 +217,11 @@ fn walk_or_decline<'a>(b: &'a [u8], quotes: &mut Short) -> Option<Verdict<Found<
         Verdict::Invalid(Invalid::WrongType)
     } else {
         match fields {
-            [Some(product), Some(category)] => Verdict::Event(Found { category, product }),
+            [Some(product), Some(category)] => Verdict::Event(Found {
+                category,
+                product,
+                escaped: false,
+            }),
             _ => Verdict::Invalid(Invalid::MissingField),
         }
     })
@@ -226,7 +231,7 @@ fn walk_or_decline<'a>(b: &'a [u8], quotes: &mut Short) -> Option<Verdict<Found<
 /// covers both names (a 7-byte key is followed by its closing quote) and the two tests
 /// combine without branching on the key's length; values too short for the load take
 /// [`field_of`].
-#[inline]
+#[inline(always)]
 pub(crate) fn field_at(b: &[u8], start: usize, end: usize) -> Option<usize> {
     const PRODUCT: u64 = u64::from_le_bytes(*b"product\0");
     const CATEGORY: u64 = u64::from_le_bytes(*b"category");

@@ -2,6 +2,8 @@
 //! multiplication (PCLMULQDQ). Chosen at run time on CPUs that have AVX2, PCLMULQDQ, BMI1/2
 //! and POPCNT (x86-64 since 2013); the static binary still runs on any x86-64.
 
+use std::borrow::Cow;
+
 use std::arch::x86_64::{
     __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
     _mm256_or_si256, _mm256_set1_epi8, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x,
@@ -151,7 +153,7 @@ impl Isa for Avx2 {
 /// # Safety
 /// The CPU must have those features (`fast::dispatch::Form` checks).
 #[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
-pub(crate) unsafe fn with_fields<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
+pub(crate) unsafe fn with_fields<'a, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
     found: &mut F,

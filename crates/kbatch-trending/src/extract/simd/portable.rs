@@ -2,6 +2,8 @@
 //! architecture) runs, and the model the SSE2 and AVX2 forms are tested against, so each
 //! primitive here is written for clarity, one byte at a time.
 
+use std::borrow::Cow;
+
 use super::Isa;
 use crate::extract::fast::masks::{raw_class, unusual, Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
@@ -66,7 +68,7 @@ impl Isa for Portable {
 }
 
 /// The fast path with the layout cache in the portable form (see `fast::with_fields_in`).
-pub(crate) fn with_fields<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
+pub(crate) fn with_fields<'a, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
     found: &mut F,

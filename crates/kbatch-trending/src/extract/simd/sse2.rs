@@ -2,6 +2,8 @@
 //! the form x86-64 CPUs without AVX2 run; it has no carry-less multiply, so its prefix XOR is
 //! the portable one.
 
+use std::borrow::Cow;
+
 use std::arch::x86_64::{
     __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
     _mm_set1_epi8,
@@ -147,7 +149,7 @@ impl Isa for Sse2 {
 /// # Safety
 /// The CPU must have SSE2 (every x86-64 does).
 #[target_feature(enable = "sse2")]
-pub(crate) unsafe fn with_fields<'a, R, F: FnMut(&'a [u8], &'a [u8]) -> R>(
+pub(crate) unsafe fn with_fields<'a, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
     b: &'a [u8],
     shapes: &mut Shapes,
     found: &mut F,
