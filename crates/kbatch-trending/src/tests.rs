@@ -9,6 +9,7 @@ use proptest::prelude::*;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
+use crate::extract::fast::masks::BLOCK;
 use crate::extract::simd::{self, Isa};
 use crate::extract::{extract_general, fast};
 use crate::*;
@@ -1424,6 +1425,30 @@ fn layout_cache_keeps_two_layouts_per_length() {
         "the oldest layout was pushed out"
     );
     assert_eq!(owned(ex.extract(Some(a))), owned(extract(Some(a))));
+}
+
+/// Every byte value, in every form, is classified as the portable form does (the AVX2 form's
+/// table lookups, for one, also match the control bytes 0x0C and 0x1A as `,` and `:` before
+/// a mask removes them).
+#[test]
+fn block_classifiers_agree_on_every_byte() {
+    for start in (0..=255u8).step_by(BLOCK) {
+        let mut block: [u8; BLOCK] = std::array::from_fn(|k| start.wrapping_add(k as u8));
+        for _ in 0..2 {
+            for_each_isa!(I, name => {
+                // SAFETY: `for_each_isa` only runs the forms this CPU has.
+                unsafe {
+                    assert_eq!(I::raw(&block), simd::Portable::raw(&block), "{name} from {start}");
+                    assert_eq!(
+                        I::classify(&block),
+                        simd::Portable::classify(&block),
+                        "{name} from {start}"
+                    );
+                }
+            });
+            block.reverse();
+        }
+    }
 }
 
 /// The structural tier settles what the short tier declines: long values, nesting,

@@ -6,12 +6,48 @@ use std::borrow::Cow;
 
 use std::arch::x86_64::{
     __m256i, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_loadu_si256, _mm256_movemask_epi8,
-    _mm256_or_si256, _mm256_set1_epi8, _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x,
+    _mm256_or_si256, _mm256_set1_epi8, _mm256_shuffle_epi8, _mm_clmulepi64_si128,
+    _mm_cvtsi128_si64, _mm_set_epi64x,
 };
 
 use super::Isa;
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
+
+/// A 32-byte table for `_mm256_shuffle_epi8`, which looks up each byte's low nibble in its
+/// 16-byte half (so both halves hold the same 16 entries), or gives 0 for a byte with the top
+/// bit set.
+const fn table(t: [u8; 16]) -> [u8; 32] {
+    let mut both = [0u8; 32];
+    let mut i = 0;
+    while i < 32 {
+        both[i] = t[i % 16];
+        i += 1;
+    }
+    both
+}
+
+/// `:` `{` `,` `}` at their low nibbles (A, B, C, D); 0 elsewhere, which no byte with bit 5
+/// set equals.
+static OPS: [u8; 32] = table([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0]);
+
+/// Space, tab, line feed, carriage return at their low nibbles (0, 9, A, D); 0xFF elsewhere,
+/// which no byte looked up (below 0x80) equals.
+static SPACES: [u8; 32] = table([
+    b' ', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'\t', b'\n', 0xFF, 0xFF, b'\r', 0xFF,
+    0xFF,
+]);
+
+/// A table as a vector.
+///
+/// # Safety
+/// The CPU must have AVX2.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn load(t: &[u8; 32]) -> __m256i {
+    // SAFETY: an unaligned load of the table's 32 bytes.
+    unsafe { _mm256_loadu_si256(t.as_ptr().cast::<__m256i>()) }
+}
 
 /// The AVX2 form (with PCLMULQDQ, BMI1/2, POPCNT).
 pub(crate) struct Avx2;
@@ -87,22 +123,19 @@ impl Isa for Avx2 {
             // SAFETY: AVX2, as our caller vouched.
             unsafe {
                 let v = lane(block, k);
-                // `[` and `{`, `]` and `}` differ only in bit 5.
-                let v20 = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
                 r.quote |= bits(eq(v, b'"'), k);
                 r.backslash |= bits(eq(v, b'\\'), k);
-                r.op |= bits(
-                    _mm256_or_si256(
-                        _mm256_or_si256(eq(v, b':'), eq(v, b',')),
-                        _mm256_or_si256(eq(v20, b'{'), eq(v20, b'}')),
-                    ),
-                    k,
+                // One table lookup per class (as simdjson classifies): the low nibble of
+                // every byte of the class is distinct, and the table holds the byte at its
+                // nibble. With bit 5 set, `[` is `{` and `]` is `}`; so are the control bytes
+                // 0x0C and 0x1A `,` and `:`, which `control` removes below.
+                let op = _mm256_cmpeq_epi8(
+                    _mm256_shuffle_epi8(load(&OPS), v),
+                    _mm256_or_si256(v, _mm256_set1_epi8(0x20)),
                 );
+                r.op |= bits(op, k);
                 r.ws |= bits(
-                    _mm256_or_si256(
-                        _mm256_or_si256(eq(v, b' '), eq(v, b'\t')),
-                        _mm256_or_si256(eq(v, b'\n'), eq(v, b'\r')),
-                    ),
+                    _mm256_cmpeq_epi8(_mm256_shuffle_epi8(load(&SPACES), v), v),
                     k,
                 );
                 let high = bits(v, k);
@@ -110,6 +143,7 @@ impl Isa for Avx2 {
                 r.control |= bits(below_space(v), k) & !high;
             }
         }
+        r.op &= !r.control;
         r
     }
 
