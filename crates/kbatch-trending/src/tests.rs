@@ -1464,6 +1464,9 @@ fn structural_tier_settles_real_shapes() {
         r#"  {"product":"P","category":"C","n":null,"t":true,"f":-0.5}  "#.to_string(),
         format!(r#"{{"product":"P","category":{{"n":"{ua}"}}}}"#),
         format!(r#"{{"product":"P","product":"Q","ua":"{ua}"}}"#),
+        // Keys that begin like ours (the 8-byte compare must see the closing quote).
+        format!(r#"{{"products":"X","categoryy":"Y","product\"":"Z","ua":"{ua}","product":"P","category":"C"}}"#),
+        format!(r#"{{"ua":"{ua}", "category" : "C" ,"product"  :  "P"}}"#),
     ];
     let expect = [
         "valid",
@@ -1472,6 +1475,8 @@ fn structural_tier_settles_real_shapes() {
         "valid",
         "wrong_type",
         "duplicate_field",
+        "valid",
+        "valid",
     ];
     // Escaped fields and keys: the tier's event, unescaped, is serde_json's.
     let escaped = [

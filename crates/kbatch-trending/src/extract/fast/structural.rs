@@ -8,12 +8,16 @@
 //! non-ASCII bytes. Backslashes that escape (the first of each run, then every other) are
 //! found bit by bit, only in blocks that hold one; the quotes they do not escape, through a
 //! prefix XOR (one carry-less multiply in the AVX2 form) carried from block to block, give the
-//! strings. Structural bytes outside strings, every quote, and the first byte of every run
+//! strings. Structural bytes outside strings, opening quotes, and the first byte of every run
 //! of other bytes outside strings (a number or literal) are the *tokens*. In the same pass:
 //! a control byte inside a string, or an escape that is not one of JSON's, declines.
 //!
-//! **Stage 2** ([`object`]): a walk over the tokens, not the bytes. At depth 1 it reads each
-//! key (one 8-byte compare against `product` / `category`) and keeps the two fields' strings;
+//! **Stage 2** ([`object`]): a walk over the tokens, not the bytes. A string is one token,
+//! its opening quote: nothing inside it is a token, and only whitespace may stand between its
+//! closing quote and the next token (any other byte there is a token the grammar refuses), so
+//! a member is four tokens (`"` `:` value `,`). At depth 1 it reads each key (one 8-byte
+//! compare of what follows the quote against `product"` / `category"`: no key end needed) and
+//! keeps the two fields' strings, whose ends it finds by a byte loop (they are short);
 //! a nested object or array is crossed token by token ([`nested`]): its strings, numbers and
 //! whitespace cost nothing beyond stage 1's masks, its brackets are counted and its grammar
 //! checked. Numbers and literals are read where they start (they are short).
@@ -22,7 +26,8 @@
 //! (everything around it is ASCII, so the value is valid UTF-8 exactly when the span is). An
 //! event with one `Küche` validates a few bytes; ASCII events none.
 //!
-//! **Escapes**: two equal counts of escaping backslashes around a string mean it has none. A
+//! **Escapes**: two equal counts of escaping backslashes around a key (from its opening quote
+//! to the colon after it) mean it has none; a field's byte loop notes a backslash. A
 //! key with escapes is unescaped before it is compared (`"pro\u0064uct"` is `product`); a
 //! field with escapes is answered as it stands, marked, and unescaped by `Found::fields` (as
 //! serde_json does: `"Caf\u00e9"` is `Café`), out of the hot path. Python's and PHP's
@@ -36,7 +41,7 @@
 use std::marker::PhantomData;
 
 use super::masks::{Raw, BLOCK};
-use super::short::{field_at, scalar};
+use super::short::scalar;
 use super::{Found, Verdict};
 use crate::extract::general::unescape_at;
 use crate::extract::simd::Isa;
@@ -189,7 +194,8 @@ impl<'a, I: Isa> Blocks<'a, I> {
             let last = start + 63 - raw.high.leading_zeros() as usize;
             self.high = Some((self.high.map_or(first, |(f, _)| f), last));
         }
-        self.tokens = (raw.op & outside) | quotes | scalar_starts;
+        // Opening quotes only: a string's end is found from its start when it is needed.
+        self.tokens = (raw.op & outside) | (quotes & strings) | scalar_starts;
         self.escapes_before += self.escapes.count_ones();
         self.escapes = escapes;
         self.start = start;
@@ -303,29 +309,27 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
             if b[t] != b'"' {
                 return None;
             }
+            // The token after a key is the colon: only whitespace may follow its closing
+            // quote, which is not a token.
             let before = s.escapes_upto(t);
-            let key_end = unsafe { s.pop()? };
-            let field = if s.escapes_upto(key_end) != before {
-                // An escaped key: only its unescaped form can be compared.
-                escaped_key(b, t)?
-            } else if (7..=8).contains(&(key_end - t - 1)) {
-                // Most keys are neither 7 nor 8 bytes long: no compare for them.
-                field_at(b, t + 1, key_end)
-            } else {
-                None
-            };
-            if b[unsafe { s.pop()? }] != b':' {
+            let colon = unsafe { s.pop()? };
+            if b[colon] != b':' {
                 return None;
             }
+            let field = if s.escapes_upto(colon) != before {
+                // An escaped key: only its unescaped form can be compared.
+                escaped_key(b, t)?
+            } else {
+                key_field(b, t)
+            };
             let v = unsafe { s.pop()? };
             match b[v] {
                 b'"' => {
-                    let before = s.escapes_upto(v);
-                    let end = unsafe { s.pop()? };
                     if let Some(f) = field {
                         if fields[f].is_none() {
+                            let (end, has_escape) = string_end(b, v)?;
                             fields[f] = Some(&b[v + 1..end]);
-                            escaped[f] = s.escapes_upto(end) != before;
+                            escaped[f] = has_escape;
                         }
                     }
                 }
@@ -372,6 +376,48 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
     })
 }
 
+/// Which of our two fields the key opening at `b[open]` names, when it has no escape: the key
+/// is `product` exactly when `product"` follows its opening quote (that quote follows a
+/// letter, so it is not escaped: it closes the key), and likewise `category"`; one 8-byte
+/// compare each, and the key's end is never looked for.
+#[inline(always)]
+fn key_field(b: &[u8], open: usize) -> Option<usize> {
+    const PRODUCT: u64 = u64::from_le_bytes(*b"product\"");
+    const CATEGORY: u64 = u64::from_le_bytes(*b"category");
+    let Some(w) = b.get(open + 1..open + 10) else {
+        // Near the end of the value: the slow way.
+        let (end, _) = string_end(b, open)?;
+        return field_of(&b[open + 1..end]);
+    };
+    let word = u64::from_le_bytes(w[..8].try_into().unwrap());
+    if word == PRODUCT {
+        Some(0)
+    } else if word == CATEGORY && w[8] == b'"' {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// The closing quote of the string opening at `b[open]`, and whether it has an escape: a
+/// byte loop, run only on the two fields (short strings), since closing quotes are not
+/// tokens. The escapes themselves are checked by stage 1.
+#[inline]
+fn string_end(b: &[u8], open: usize) -> Option<(usize, bool)> {
+    let mut i = open + 1;
+    let mut escaped = false;
+    loop {
+        match *b.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
 /// Which of our fields the escaped key opening at `b[open]` names, once unescaped.
 #[cold]
 #[inline(never)]
@@ -398,19 +444,15 @@ unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
             stack.pop();
         } else {
             if is_obj {
-                if b[t] != b'"' {
-                    return None;
-                }
-                unsafe { s.pop()? }; // the key's closing quote
-                if b[unsafe { s.pop()? }] != b':' {
+                // A key (its opening quote), then the colon.
+                if b[t] != b'"' || b[unsafe { s.pop()? }] != b':' {
                     return None;
                 }
                 t = unsafe { s.pop()? };
             }
             match b[t] {
-                b'"' => {
-                    unsafe { s.pop()? };
-                }
+                // A string: its opening quote is its only token.
+                b'"' => {}
                 b'{' | b'[' => {
                     stack.push(b[t] == b'{');
                     // The top-level object counts as one level.
