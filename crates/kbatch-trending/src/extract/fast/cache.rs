@@ -123,7 +123,8 @@ impl Shapes {
     #[inline(never)]
     pub(crate) fn learn(&mut self, b: &[u8], f: Found<'_>) {
         let n = b.len();
-        if !CACHED.contains(&n) {
+        // A recalled value's fields are read as they stand, so escaped ones are never kept.
+        if !CACHED.contains(&n) || f.escaped {
             return;
         }
         // SAFETY: the portable form runs on every CPU.
@@ -155,9 +156,6 @@ impl Shapes {
             let inside = start.checked_add(s.len()).is_some_and(|end| end <= n);
             inside.then_some((start as u8, s.len() as u8))
         };
-        if f.escaped {
-            return;
-        }
         let (Some(category), Some(product)) = (at(f.category), at(f.product)) else {
             return;
         };

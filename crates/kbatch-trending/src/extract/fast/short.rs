@@ -231,7 +231,7 @@ fn walk_or_decline<'a>(b: &'a [u8], quotes: &mut Short) -> Option<Verdict<Found<
 /// covers both names (a 7-byte key is followed by its closing quote) and the two tests
 /// combine without branching on the key's length; values too short for the load take
 /// [`field_of`].
-#[inline(always)]
+#[inline]
 pub(crate) fn field_at(b: &[u8], start: usize, end: usize) -> Option<usize> {
     const PRODUCT: u64 = u64::from_le_bytes(*b"product\0");
     const CATEGORY: u64 = u64::from_le_bytes(*b"category");
