@@ -1780,6 +1780,31 @@ fn structural_tier_settles_escapes_at_every_offset() {
     }
 }
 
+/// The two fields' strings at every offset around the block boundaries, short and longer than
+/// a block, with and without escapes: the structural tier finds each closing quote from the
+/// block's masks, or by a byte loop when the string leaves its block, and must settle every
+/// one and agree with serde_json.
+#[test]
+fn structural_tier_ends_fields_at_every_offset() {
+    let long = "L".repeat(70);
+    for field in ["P", "", r#"P\"Q"#, r"Caf\u00e9", r"\\", long.as_str(), &format!(r"{long}\/")] {
+        for k in 0..140 {
+            let text = format!(
+                r#"{{"pad":"{}","product":"{field}","n":1,"category":"{field}x"}}"#,
+                "a".repeat(k)
+            );
+            for_each_isa!(I, name => {
+                // SAFETY: `for_each_isa` only runs the forms this CPU has.
+                let v = unsafe { fast::structural::extract::<I>(text.as_bytes()) };
+                assert!(!v.declined(), "{name} declined {text}");
+            });
+            let expect = reference(Some(text.as_bytes()));
+            assert!(expect.is_ok(), "{text}");
+            assert_eq!(ours(Some(text.as_bytes())), expect, "{text}");
+        }
+    }
+}
+
 /// The pushdown's algebra: shard partials summed over any split of the records, then ranked,
 /// give the single run's report; invalid counts by reason sum to its `invalid`.
 #[test]
