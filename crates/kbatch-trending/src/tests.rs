@@ -1787,7 +1787,15 @@ fn structural_tier_settles_escapes_at_every_offset() {
 #[test]
 fn structural_tier_ends_fields_at_every_offset() {
     let long = "L".repeat(70);
-    for field in ["P", "", r#"P\"Q"#, r"Caf\u00e9", r"\\", long.as_str(), &format!(r"{long}\/")] {
+    for field in [
+        "P",
+        "",
+        r#"P\"Q"#,
+        r"Caf\u00e9",
+        r"\\",
+        long.as_str(),
+        &format!(r"{long}\/"),
+    ] {
         for k in 0..140 {
             let text = format!(
                 r#"{{"pad":"{}","product":"{field}","n":1,"category":"{field}x"}}"#,

@@ -17,7 +17,7 @@
 //! closing quote and the next token (any other byte there is a token the grammar refuses), so
 //! a member is four tokens (`"` `:` value `,`). At depth 1 it reads each key (one 8-byte
 //! compare of what follows the quote against `product"` / `category"`: no key end needed) and
-//! keeps the two fields' strings, whose ends it finds by a byte loop (they are short);
+//! keeps the two fields' strings, whose ends it finds in the block's closing quotes;
 //! a nested object or array is crossed token by token ([`nested`]): its strings, numbers and
 //! whitespace cost nothing beyond stage 1's masks, its brackets are counted and its grammar
 //! checked. Numbers and literals are read where they start (they are short).
@@ -27,7 +27,7 @@
 //! event with one `Küche` validates a few bytes; ASCII events none.
 //!
 //! **Escapes**: two equal counts of escaping backslashes around a key (from its opening quote
-//! to the colon after it) mean it has none; a field's byte loop notes a backslash. A
+//! to the colon after it) mean it has none; a field's are read from the block's mask. A
 //! key with escapes is unescaped before it is compared (`"pro\u0064uct"` is `product`); a
 //! field with escapes is answered as it stands, marked, and unescaped by `Found::fields` (as
 //! serde_json does: `"Caf\u00e9"` is `Café`), out of the hot path. Python's and PHP's
@@ -421,9 +421,10 @@ fn key_field(b: &[u8], open: usize) -> Option<usize> {
     }
 }
 
-/// The closing quote of the string opening at `b[open]`, and whether it has an escape: a
-/// byte loop, run only on the two fields (short strings), since closing quotes are not
-/// tokens. The escapes themselves are checked by stage 1.
+/// The closing quote of the string opening at `b[open]`, and whether it has an escape, by a
+/// byte loop: for a field that leaves its block ([`Blocks::string_end`] reads the others from
+/// the block's mask) and a key near the value's end. The escapes themselves are checked by
+/// stage 1.
 #[inline]
 fn string_end(b: &[u8], open: usize) -> Option<(usize, bool)> {
     let mut i = open + 1;
