@@ -217,6 +217,8 @@ pub enum RecordsError {
 /// allocates nothing.
 pub struct Decoder {
     scratch: Vec<u8>,
+    /// Codec state reused from batch to batch (zstd's decompression context).
+    contexts: codec::Contexts,
     cap: usize,
     verify_crc: bool,
 }
@@ -237,6 +239,7 @@ impl Decoder {
     pub fn new(decompress_cap: usize) -> Self {
         Decoder {
             scratch: Vec::new(),
+            contexts: codec::Contexts::default(),
             cap: decompress_cap,
             verify_crc: true,
         }
@@ -341,7 +344,14 @@ impl Decoder {
         match h.compression()? {
             Compression::None => Ok(raw),
             codec => {
-                let n = codec::decompress(codec, raw, &mut self.scratch, self.cap, h.base_offset)?;
+                let n = codec::decompress(
+                    codec,
+                    raw,
+                    &mut self.scratch,
+                    &mut self.contexts,
+                    self.cap,
+                    h.base_offset,
+                )?;
                 Ok(&self.scratch[..n])
             }
         }
