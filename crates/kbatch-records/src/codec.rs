@@ -60,7 +60,11 @@ pub(crate) fn decompress(
         // Multi-member: Java's GZIPInputStream reads concatenated members too, and trailing
         // bytes that are not a member become an error rather than being ignored.
         Compression::Gzip => read_capped(flate2::read::MultiGzDecoder::new(input), scratch, cap),
-        Compression::Lz4 => read_capped(lz4_flex::frame::FrameDecoder::new(input), scratch, cap),
+        // Straight into scratch; `FrameDecoder` for whatever that declines (and its errors).
+        Compression::Lz4 => match crate::lz4::decompress(input, scratch, cap) {
+            Some(n) => Ok(n),
+            None => read_capped(lz4_flex::frame::FrameDecoder::new(input), scratch, cap),
+        },
         Compression::Zstd => {
             // The streaming decoder never trusts the frame's declared content size.
             let context = contexts.zstd.get_or_insert_with(DCtx::create);
@@ -83,7 +87,7 @@ pub(crate) fn decompress(
 
 /// Make `scratch` at least `len` bytes long (initialised), growing by doubling but never to a
 /// capacity beyond `cap + 1`.
-fn ensure_len(scratch: &mut Vec<u8>, len: usize, cap: usize) {
+pub(crate) fn ensure_len(scratch: &mut Vec<u8>, len: usize, cap: usize) {
     if scratch.len() >= len {
         return;
     }

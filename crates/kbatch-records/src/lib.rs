@@ -39,6 +39,7 @@
 
 mod codec;
 mod header;
+mod lz4;
 mod record;
 mod txn;
 
