@@ -206,6 +206,24 @@ mod tests {
     use super::*;
     use crate::testenc::compress;
 
+    /// `decompress` with a context of its own, as a decoder's first batch has.
+    fn fresh(
+        codec: Compression,
+        input: &[u8],
+        scratch: &mut Vec<u8>,
+        cap: usize,
+        base_offset: i64,
+    ) -> Result<usize, RecordsError> {
+        decompress(
+            codec,
+            input,
+            scratch,
+            &mut Contexts::default(),
+            cap,
+            base_offset,
+        )
+    }
+
     const CODECS: [(Compression, bool); 5] = [
         (Compression::Gzip, false),
         (Compression::Snappy, false),
@@ -220,25 +238,9 @@ mod tests {
         for (codec, xerial) in CODECS {
             let input = compress(codec, &data, xerial);
             let mut scratch = Vec::new();
-            let n = decompress(
-                codec,
-                &input,
-                &mut scratch,
-                &mut Contexts::default(),
-                data.len(),
-                0,
-            )
-            .unwrap();
+            let n = fresh(codec, &input, &mut scratch, data.len(), 0).unwrap();
             assert_eq!(&scratch[..n], &data[..], "{codec:?}");
-            let err = decompress(
-                codec,
-                &input,
-                &mut scratch,
-                &mut Contexts::default(),
-                data.len() - 1,
-                7,
-            )
-            .unwrap_err();
+            let err = fresh(codec, &input, &mut scratch, data.len() - 1, 7).unwrap_err();
             assert!(
                 matches!(err, RecordsError::DecompressTooLarge { base_offset: 7, cap, .. } if cap == data.len() - 1),
                 "{codec:?}: {err}"
@@ -253,15 +255,7 @@ mod tests {
         for (codec, xerial) in CODECS {
             let input = compress(codec, &zeros, xerial);
             let mut scratch = Vec::new();
-            assert!(decompress(
-                codec,
-                &input,
-                &mut scratch,
-                &mut Contexts::default(),
-                cap,
-                0
-            )
-            .is_err());
+            assert!(fresh(codec, &input, &mut scratch, cap, 0).is_err());
             assert!(
                 scratch.capacity() <= cap + 1,
                 "{codec:?}: {}",
@@ -276,36 +270,20 @@ mod tests {
         let big = compress(Compression::Lz4, &[7u8; 50_000], false);
         let small = compress(Compression::Lz4, b"abc", false);
         assert_eq!(
-            decompress(
-                Compression::Lz4,
-                &big,
-                &mut scratch,
-                &mut Contexts::default(),
-                1 << 20,
-                0
-            ),
+            fresh(Compression::Lz4, &big, &mut scratch, 1 << 20, 0),
             Ok(50_000)
         );
-        let n = decompress(
-            Compression::Lz4,
-            &small,
-            &mut scratch,
-            &mut Contexts::default(),
-            1 << 20,
-            0,
-        )
-        .unwrap();
+        let n = fresh(Compression::Lz4, &small, &mut scratch, 1 << 20, 0).unwrap();
         assert_eq!(&scratch[..n], b"abc");
     }
 
     #[test]
     fn garbage_is_a_codec_error_naming_the_batch() {
         for (codec, _) in CODECS {
-            let err = decompress(
+            let err = fresh(
                 codec,
                 b"\x01\x02not compressed at all",
                 &mut Vec::new(),
-                &mut Contexts::default(),
                 1 << 20,
                 42,
             )
@@ -364,15 +342,7 @@ mod tests {
         let mut two = compress(Compression::Gzip, b"hello ", false);
         two.extend(compress(Compression::Gzip, b"world", false));
         let mut scratch = Vec::new();
-        let n = decompress(
-            Compression::Gzip,
-            &two,
-            &mut scratch,
-            &mut Contexts::default(),
-            100,
-            0,
-        )
-        .unwrap();
+        let n = fresh(Compression::Gzip, &two, &mut scratch, 100, 0).unwrap();
         assert_eq!(&scratch[..n], b"hello world");
     }
 
@@ -386,26 +356,11 @@ mod tests {
             x.extend(block);
         }
         let mut scratch = Vec::new();
-        let n = decompress(
-            Compression::Snappy,
-            &x,
-            &mut scratch,
-            &mut Contexts::default(),
-            100,
-            0,
-        )
-        .unwrap();
+        let n = fresh(Compression::Snappy, &x, &mut scratch, 100, 0).unwrap();
         assert_eq!(&scratch[..n], b"first,second");
         // The cap counts the chunks together, not each on its own.
         assert!(matches!(
-            decompress(
-                Compression::Snappy,
-                &x,
-                &mut scratch,
-                &mut Contexts::default(),
-                8,
-                0
-            ),
+            fresh(Compression::Snappy, &x, &mut scratch, 8, 0),
             Err(RecordsError::DecompressTooLarge { .. })
         ));
     }
