@@ -359,10 +359,8 @@ impl Connection {
                     return Err(shared.closed_error());
                 };
                 if let Err(e) = writer.write_all(&framed).await {
-                    let err = WireError::Io {
-                        addr: shared.addr.clone(),
-                        reason: e.to_string(),
-                    };
+                    // The alert of a TLS 1.3 server refusing our certificate may come here.
+                    let err = io_error(&shared.addr, e);
                     drop(w);
                     shared.poison(err.clone());
                     return Err(err);
@@ -440,16 +438,11 @@ fn dispatch(shared: &Shared, frame: Bytes) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Read one length-prefixed frame, refusing lengths that are negative, over the limit, or
-/// that look like another protocol, before reserving anything for the body.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
-    read: &mut R,
-    addr: &str,
-    limit: usize,
-) -> Result<Bytes, WireError> {
-    let io = |e: std::io::Error| match crate::tls::refusal_after_handshake(&e) {
-        // TLS 1.3 servers judge the client certificate after the client's handshake is done,
-        // so a refusal arrives here: it is final, not a connection hiccup.
+/// What an I/O error on an established connection means. TLS 1.3 servers judge the client
+/// certificate after the client's handshake is done, so their refusal (a TLS alert) arrives on
+/// the first write or read instead: it is final, not a connection hiccup.
+pub(crate) fn io_error(addr: &str, e: std::io::Error) -> WireError {
+    match crate::tls::refusal_after_handshake(&e) {
         Some(reason) => WireError::Tls {
             addr: addr.to_string(),
             reason,
@@ -462,7 +455,17 @@ pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
                 e.to_string()
             },
         },
-    };
+    }
+}
+
+/// Read one length-prefixed frame, refusing lengths that are negative, over the limit, or
+/// that look like another protocol, before reserving anything for the body.
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(
+    read: &mut R,
+    addr: &str,
+    limit: usize,
+) -> Result<Bytes, WireError> {
+    let io = |e| io_error(addr, e);
     let mut len = [0u8; 4];
     read.read_exact(&mut len).await.map_err(io)?;
     if &len == b"HTTP" {

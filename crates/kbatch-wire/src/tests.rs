@@ -597,3 +597,51 @@ proptest::proptest! {
         let _ = crate::messages::api_versions::decode(v.min(3), b);
     }
 }
+
+/// An I/O error on an established connection, as `conn::io_error` names it: a TLS alert (a
+/// TLS 1.3 server refusing our certificate after the handshake, on whichever of the first
+/// write or read meets it) is a final TLS error naming the client certificate; a closed
+/// socket says so; anything else stays an I/O error with its own words.
+#[test]
+fn io_errors_on_an_established_connection() {
+    use std::io::{Error, ErrorKind};
+    let alert = |a| Error::other(rustls::Error::AlertReceived(a));
+    let cases: Vec<(Error, &str, &str)> = vec![
+        (
+            alert(rustls::AlertDescription::BadCertificate),
+            "tls",
+            "client certificate",
+        ),
+        (
+            alert(rustls::AlertDescription::CertificateRequired),
+            "tls",
+            "client certificate",
+        ),
+        (
+            Error::new(ErrorKind::UnexpectedEof, "eof"),
+            "io",
+            "the broker closed the connection",
+        ),
+        (
+            Error::new(ErrorKind::ConnectionReset, "reset by peer"),
+            "io",
+            "reset by peer",
+        ),
+        (Error::other(rustls::Error::DecryptError), "io", "decrypt"),
+    ];
+    for (e, class, words) in cases {
+        let what = format!("{e:?}");
+        let err = crate::conn::io_error("b1:9093", e);
+        let got = match &err {
+            crate::WireError::Tls { .. } => "tls",
+            crate::WireError::Io { .. } => "io",
+            other => panic!("{what}: {other:?}"),
+        };
+        assert_eq!(got, class, "{what}");
+        let text = err.to_string();
+        assert!(
+            text.contains("b1:9093") && text.contains(words),
+            "{what}: {text}"
+        );
+    }
+}
