@@ -150,7 +150,7 @@ soak: kafka
 ## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
 ## so the stable toolchain suffices. Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
 ## Committed seeds (`fuzz/seeds/<target>/`, e.g. the extractor's realistic events) are read too;
-## KBATCH_SIMD=portable|sse2|avx2 makes the trending target run one instruction-set form.
+## KBATCH_SIMD=portable|sse2|avx2|avx512 makes the trending target run one instruction-set form.
 FUZZ_CRATES := kbatch-records kbatch-wire kbatch-trending
 fuzz-build:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked

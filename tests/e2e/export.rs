@@ -44,7 +44,7 @@ struct Mixed {
 }
 
 fn record(topic: &str, partition: i32, i: usize) -> (ProducedRecord, Row) {
-    let key = (i % 5 != 0).then(|| format!("k{i}").into_bytes());
+    let key = (!i.is_multiple_of(5)).then(|| format!("k{i}").into_bytes());
     let value =
         (i % 7 != 3).then(|| format!(r#"{{"id":{i},"p":{partition},"é":"ü"}}"#).into_bytes());
     let headers: Vec<(String, Option<Vec<u8>>)> = match i % 3 {

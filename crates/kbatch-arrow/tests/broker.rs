@@ -25,17 +25,17 @@ fn rows(batch: &RecordBatch) -> Vec<Row> {
 
 fn record(i: usize, partitions: i32, ts: i64) -> ProducedRecord {
     let mut headers: Headers = Vec::new();
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         headers.push(("trace".into(), Some(format!("t-{i}").into_bytes())));
         headers.push(("empty".into(), None));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         headers.push(("bin".into(), Some(vec![0, 255, i as u8])));
     }
     ProducedRecord {
         partition: i as i32 % partitions,
         timestamp: Some(ts + i as i64),
-        key: (i % 4 != 0).then(|| format!("k{i}").into_bytes()),
+        key: (!i.is_multiple_of(4)).then(|| format!("k{i}").into_bytes()),
         value: (i % 7 != 3).then(|| format!("{{\"i\":{i},\"ü\":\"€\"}}").into_bytes()),
         headers,
     }

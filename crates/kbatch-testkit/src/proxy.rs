@@ -310,7 +310,7 @@ fn accept_loop(listener: TcpListener, inner: Arc<Inner>) {
         let n = inner.counters.connections.fetch_add(1, Ordering::SeqCst) + 1;
         let reset_now = lock(&inner.rules)
             .reset_connections
-            .is_some_and(|(k, base)| (n - base) % k == 0);
+            .is_some_and(|(k, base)| (n - base).is_multiple_of(k));
         if reset_now {
             inner.counters.resets.fetch_add(1, Ordering::SeqCst);
             reset(client);
@@ -402,7 +402,7 @@ fn requests(mut from: TcpStream, conn: &Conn, inner: &Inner) {
         let n = inner.counters.requests.fetch_add(1, Ordering::SeqCst) + 1;
         let reset_now = lock(&inner.rules)
             .reset_requests
-            .is_some_and(|(k, base)| (n - base) % k == 0);
+            .is_some_and(|(k, base)| (n - base).is_multiple_of(k));
         if reset_now {
             inner.counters.resets.fetch_add(1, Ordering::SeqCst);
             conn.kill(true);

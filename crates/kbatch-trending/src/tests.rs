@@ -77,8 +77,9 @@ fn owned(r: Result<crate::Event<'_>, Invalid>) -> Result<(Vec<u8>, Vec<u8>), &'s
 }
 
 /// Run `$body` once per instruction-set form this CPU has, with `$I` naming the form's type
-/// and `$name` its name: the portable form always, SSE2 and AVX2 on x86-64 whatever the
-/// dispatcher would choose (AVX2 only where the CPU has it; `forms_under_test` says which ran).
+/// and `$name` its name: the portable form always, SSE2, AVX2 and AVX-512 on x86-64 whatever
+/// the dispatcher would choose (AVX2 and AVX-512 only where the CPU has them;
+/// `forms_under_test` says which ran).
 macro_rules! for_each_isa {
     ($I:ident, $name:ident => $body:block) => {{
         {
@@ -96,6 +97,12 @@ macro_rules! for_each_isa {
         if form("avx2").is_some() {
             type $I = simd::Avx2;
             let $name = "avx2";
+            $body
+        }
+        #[cfg(target_arch = "x86_64")]
+        if form("avx512").is_some() {
+            type $I = simd::Avx512;
+            let $name = "avx512";
             $body
         }
     }};

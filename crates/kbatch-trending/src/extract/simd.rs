@@ -6,7 +6,9 @@
 //!   the model the vector forms are tested against;
 //! * [`sse2`] (x86-64 only): 16-byte vectors, part of every x86-64 CPU;
 //! * [`avx2`] (x86-64 only): 32-byte vectors, carry-less multiplication for the prefix XOR,
-//!   BMI; chosen at run time when the CPU has them (x86-64 since 2013).
+//!   BMI; chosen at run time when the CPU has them (x86-64 since 2013);
+//! * [`avx512`] (x86-64 only): the whole 64-byte block in one vector, classes compared
+//!   straight into 64-bit masks (AVX-512BW); chosen ahead of AVX2 when the CPU has it.
 //!
 //! The tiers of the fast path (`fast::short`, `fast::structural`, `fast::cache`) are written
 //! once, generic over `I: Isa`, and marked `#[inline(always)]`: each form's entry point is an
@@ -19,13 +21,15 @@ use super::fast::{Found, Verdict};
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
 pub(crate) mod portable;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod sse2;
 
 pub(crate) use portable::Portable;
 #[cfg(target_arch = "x86_64")]
-pub(crate) use {avx2::Avx2, sse2::Sse2};
+pub(crate) use {avx2::Avx2, avx512::Avx512, sse2::Sse2};
 
 /// The block primitives of one instruction-set form. Every method is the same function of
 /// its input in every form (tests hold the vector forms to [`Portable`] byte for byte); only

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 
 use super::{Found, Shapes, Verdict};
 #[cfg(target_arch = "x86_64")]
-use crate::extract::simd::{avx2, sse2, Avx2, Sse2};
+use crate::extract::simd::{avx2, avx512, sse2, Avx2, Avx512, Sse2};
 use crate::extract::simd::{portable, Isa, Portable};
 
 /// An instruction-set form this CPU runs.
@@ -22,11 +22,13 @@ enum Kind {
     Sse2,
     #[cfg(target_arch = "x86_64")]
     Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
 }
 
 impl Form {
     /// The form to run: the fastest this CPU has, unless `KBATCH_SIMD` (`portable`, `sse2`,
-    /// `avx2`) names another it has (to compare forms end to end, or to fuzz each). Decided
+    /// `avx2`, `avx512`) names another it has (to compare forms end to end, or to fuzz each). Decided
     /// once, then one load of a cached value.
     #[inline]
     pub(crate) fn best() -> Form {
@@ -37,24 +39,28 @@ impl Form {
             2 => Form(Kind::Sse2),
             #[cfg(target_arch = "x86_64")]
             3 => Form(Kind::Avx2),
+            #[cfg(target_arch = "x86_64")]
+            4 => Form(Kind::Avx512),
             _ => Form(Kind::Portable),
         }
     }
 
     /// Every form by name, `None` where this CPU (or architecture) lacks it: tests run each
     /// one, whatever [`Form::best`] would choose.
-    pub(crate) fn all() -> [(&'static str, Option<Form>); 3] {
+    pub(crate) fn all() -> [(&'static str, Option<Form>); 4] {
         #[cfg(target_arch = "x86_64")]
-        let (sse2, avx2) = (
+        let (sse2, avx2, avx512) = (
             Some(Form(Kind::Sse2)),
             avx2_available().then_some(Form(Kind::Avx2)),
+            avx512_available().then_some(Form(Kind::Avx512)),
         );
         #[cfg(not(target_arch = "x86_64"))]
-        let (sse2, avx2) = (None, None);
+        let (sse2, avx2, avx512) = (None, None, None);
         [
             ("portable", Some(Form(Kind::Portable))),
             ("sse2", sse2),
             ("avx2", avx2),
+            ("avx512", avx512),
         ]
     }
 
@@ -67,6 +73,8 @@ impl Form {
             Kind::Sse2 => "sse2",
             #[cfg(target_arch = "x86_64")]
             Kind::Avx2 => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => "avx512",
         }
     }
 
@@ -81,6 +89,8 @@ impl Form {
                 Kind::Sse2 => Sse2::extract(b),
                 #[cfg(target_arch = "x86_64")]
                 Kind::Avx2 => Avx2::extract(b),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx512 => Avx512::extract(b),
             }
         }
     }
@@ -101,6 +111,9 @@ impl Form {
             // SAFETY: as above.
             #[cfg(target_arch = "x86_64")]
             Kind::Avx2 => unsafe { avx2::with_fields(b, shapes, found) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => unsafe { avx512::with_fields(b, shapes, found) },
         }
     }
 }
@@ -136,7 +149,40 @@ fn detect_avx2() -> bool {
     yes
 }
 
-/// [`Form::best`]'s answer: 0 not yet decided, then 1 portable, 2 SSE2, 3 AVX2.
+/// Whether this CPU runs the AVX-512 form: it has what the form is compiled for (the AVX2
+/// form's features and AVX-512F/BW) and is of a generation that does not lower its clock for
+/// 512-bit integer work, which AVX-512 VBMI2 marks (Intel since Ice Lake, AMD since Zen 4;
+/// the form does not use VBMI2 itself). On Skylake-SP and Cascade Lake, where every 512-bit
+/// instruction costs the whole core a clock step, the few percent this form saves would be
+/// lost, so they keep the AVX2 form. Detected once, then one load of a cached flag.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn avx512_available() -> bool {
+    use std::sync::atomic::Ordering;
+    match AVX512.load(Ordering::Relaxed) {
+        0 => detect_avx512(),
+        state => state == 2,
+    }
+}
+
+/// [`avx512_available`]'s answer: 0 not yet detected, 1 no, 2 yes.
+#[cfg(target_arch = "x86_64")]
+static AVX512: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The detection behind [`avx512_available`], once.
+#[cfg(target_arch = "x86_64")]
+#[cold]
+#[inline(never)]
+fn detect_avx512() -> bool {
+    let yes = avx2_available()
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vbmi2");
+    AVX512.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
+    yes
+}
+
+/// [`Form::best`]'s answer: 0 not yet decided, then 1 portable, 2 SSE2, 3 AVX2, 4 AVX-512.
 static BEST: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// The decision behind [`Form::best`], once (out of line: the per-call check stays one load).
@@ -163,6 +209,8 @@ fn detect() -> Form {
         Kind::Sse2 => 2,
         #[cfg(target_arch = "x86_64")]
         Kind::Avx2 => 3,
+        #[cfg(target_arch = "x86_64")]
+        Kind::Avx512 => 4,
     };
     BEST.store(code, std::sync::atomic::Ordering::Relaxed);
     chosen
