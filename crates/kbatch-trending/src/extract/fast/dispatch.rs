@@ -118,35 +118,15 @@ impl Form {
     }
 }
 
-/// Whether this CPU has what the AVX2 form is compiled for: detected once, then one load of a
-/// cached flag.
+/// Whether this CPU has what the AVX2 form is compiled for. Only asked when the form is chosen
+/// (once) and by tests; the standard library caches what the CPU reported.
 #[cfg(target_arch = "x86_64")]
-#[inline]
 fn avx2_available() -> bool {
-    use std::sync::atomic::Ordering;
-    match AVX2.load(Ordering::Relaxed) {
-        0 => detect_avx2(),
-        state => state == 2,
-    }
-}
-
-/// [`avx2_available`]'s answer: 0 not yet detected, 1 no, 2 yes.
-#[cfg(target_arch = "x86_64")]
-static AVX2: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// The detection behind [`avx2_available`], once (out of line: the per-record check stays one
-/// load and a compare).
-#[cfg(target_arch = "x86_64")]
-#[cold]
-#[inline(never)]
-fn detect_avx2() -> bool {
-    let yes = std::arch::is_x86_feature_detected!("avx2")
+    std::arch::is_x86_feature_detected!("avx2")
         && std::arch::is_x86_feature_detected!("pclmulqdq")
         && std::arch::is_x86_feature_detected!("bmi1")
         && std::arch::is_x86_feature_detected!("bmi2")
-        && std::arch::is_x86_feature_detected!("popcnt");
-    AVX2.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
-    yes
+        && std::arch::is_x86_feature_detected!("popcnt")
 }
 
 /// Whether this CPU runs the AVX-512 form: it has what the form is compiled for (the AVX2
@@ -154,32 +134,13 @@ fn detect_avx2() -> bool {
 /// 512-bit integer work, which AVX-512 VBMI2 marks (Intel since Ice Lake, AMD since Zen 4;
 /// the form does not use VBMI2 itself). On Skylake-SP and Cascade Lake, where every 512-bit
 /// instruction costs the whole core a clock step, the few percent this form saves would be
-/// lost, so they keep the AVX2 form. Detected once, then one load of a cached flag.
+/// lost, so they keep the AVX2 form.
 #[cfg(target_arch = "x86_64")]
-#[inline]
 fn avx512_available() -> bool {
-    use std::sync::atomic::Ordering;
-    match AVX512.load(Ordering::Relaxed) {
-        0 => detect_avx512(),
-        state => state == 2,
-    }
-}
-
-/// [`avx512_available`]'s answer: 0 not yet detected, 1 no, 2 yes.
-#[cfg(target_arch = "x86_64")]
-static AVX512: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// The detection behind [`avx512_available`], once.
-#[cfg(target_arch = "x86_64")]
-#[cold]
-#[inline(never)]
-fn detect_avx512() -> bool {
-    let yes = avx2_available()
+    avx2_available()
         && std::arch::is_x86_feature_detected!("avx512f")
         && std::arch::is_x86_feature_detected!("avx512bw")
-        && std::arch::is_x86_feature_detected!("avx512vbmi2");
-    AVX512.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
-    yes
+        && std::arch::is_x86_feature_detected!("avx512vbmi2")
 }
 
 /// [`Form::best`]'s answer: 0 not yet decided, then 1 portable, 2 SSE2, 3 AVX2, 4 AVX-512.

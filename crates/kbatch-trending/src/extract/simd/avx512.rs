@@ -1,7 +1,7 @@
 //! The AVX-512 form: the whole 64-byte block in one vector, and every class compared straight
 //! into a 64-bit mask register (AVX-512BW), where the AVX2 form needs two 32-byte halves, a
 //! `movemask` per half and a shift to join them. Stage 1's classification is about half the
-//! instructions. The prefix XOR is the AVX2 form's carry-less multiplication. Chosen at run
+//! instructions. The prefix XOR is the AVX2 form's (one carry-less multiplication). Chosen at run
 //! time, ahead of AVX2, on CPUs that have AVX-512F/BW, PCLMULQDQ, BMI1/2 and POPCNT and do
 //! not lower their clock for 512-bit work (Intel since Ice Lake, AMD since Zen 4: see
 //! `fast::dispatch`). Measured against the AVX2 form on the same core (`KBATCH_SIMD`), it is
@@ -13,10 +13,9 @@ use std::borrow::Cow;
 use std::arch::x86_64::{
     __m512i, _mm512_cmpeq_epi8_mask, _mm512_cmplt_epu8_mask, _mm512_loadu_si512,
     _mm512_movepi8_mask, _mm512_or_si512, _mm512_set1_epi8, _mm512_shuffle_epi8,
-    _mm_clmulepi64_si128, _mm_cvtsi128_si64, _mm_set_epi64x,
 };
 
-use super::Isa;
+use super::{Avx2, Isa};
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
 
@@ -143,9 +142,8 @@ impl Isa for Avx512 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,pclmulqdq,bmi1,bmi2,popcnt")]
     unsafe fn prefix_xor(x: u64) -> u64 {
-        // A carry-less multiply by all ones XORs every lower bit into each bit.
-        let v = _mm_set_epi64x(-1, x as i64);
-        _mm_cvtsi128_si64(_mm_clmulepi64_si128(v, v, 0x10)) as u64
+        // SAFETY: this form's CPUs have the AVX2 form's features (`fast::dispatch` checks both).
+        unsafe { Avx2::prefix_xor(x) }
     }
 
     #[inline(never)]
