@@ -27,7 +27,8 @@
 //!
 //! And on the realistic event mixes (`kbatch_testkit::events`: flat ~460-byte events, nested
 //! ones, four serializers; 20,000 values each, seed 2026, the same generator `bench_e2e --mix`
-//! produces), the extraction alone, GB/s of JSON (`extract-<mix>`), same core, same run:
+//! produces, laid end to end in one buffer as a decompressed batch holds them:
+//! `events::Packed`), the extraction alone, GB/s of JSON (`extract-<mix>`), same core, same run:
 //! - `kbatch Extractor` (the job's path) and `kbatch extract` (stateless);
 //! - `serde_json struct`: `serde_json::from_slice` into the borrowed [`kbatch_benches::Event`]
 //!   (validates the whole value, keeps the two fields), what `rdkafka_trending` runs;
@@ -277,14 +278,15 @@ fn bench(c: &mut Criterion) {
 /// Extraction alone on the realistic mixes, next to the JSON parsers (see the module doc).
 fn mixes(c: &mut Criterion) {
     use kbatch_benches::Event;
-    use kbatch_testkit::events::{values, Mix};
+    use kbatch_testkit::events::{Mix, Packed};
     let n: usize = std::env::var("KBATCH_BENCH_MIX_EVENTS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(20_000);
     for mix in Mix::ALL {
-        let values: Vec<Vec<u8>> = values(mix, 2026).take(n).flatten().collect();
-        let bytes: u64 = values.iter().map(|v| v.len() as u64).sum();
+        let packed = Packed::new(mix, 2026, n);
+        let values = packed.values();
+        let bytes = packed.bytes() as u64;
         let kbatch = values
             .iter()
             .filter(|v| kbatch_trending::extract(Some(v)).is_ok())

@@ -303,6 +303,49 @@ pub fn values(mix: Mix, seed: u64) -> impl Iterator<Item = Option<Vec<u8>>> + Se
     labelled(mix, seed).map(|(value, _)| value)
 }
 
+/// The first `n` values of a mix (tombstones left out) laid end to end in one buffer, as a
+/// decompressed record batch holds them. Benchmarks read values from here rather than from one
+/// allocation each: a generator's `Vec`s of varying sizes end up scattered over the heap, the
+/// hardware prefetcher cannot follow them, and an extractor then waits on memory the real
+/// read path never waits on (measured on the serializers mix: 300 ns a value scattered,
+/// 214 ns packed, the same code).
+pub struct Packed {
+    bytes: Vec<u8>,
+    /// Where each value ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Packed {
+    /// The first `n` values of `mix` for `seed`, tombstones left out.
+    pub fn new(mix: Mix, seed: u64, n: usize) -> Packed {
+        let mut bytes = Vec::new();
+        let mut ends = Vec::new();
+        for value in values(mix, seed).take(n).flatten() {
+            bytes.extend_from_slice(&value);
+            ends.push(bytes.len());
+        }
+        Packed { bytes, ends }
+    }
+
+    /// The values, in order.
+    pub fn values(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let value = &self.bytes[start..end];
+                start = end;
+                value
+            })
+            .collect()
+    }
+
+    /// All the values' bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 /// [`values`], each with the reason code it was made invalid for (`None`: a valid event).
 pub fn labelled(
     mix: Mix,
@@ -442,5 +485,19 @@ mod tests {
             again,
             values(Mix::Serializers, 7).take(100).collect::<Vec<_>>()
         );
+    }
+
+    /// Packed values are the generator's, in order, tombstones left out, and nothing else.
+    #[test]
+    fn packed_values_are_the_generators() {
+        let packed = Packed::new(Mix::Serializers, 7, 20_000);
+        let expected: Vec<Vec<u8>> = values(Mix::Serializers, 7).take(20_000).flatten().collect();
+        assert!(
+            expected.len() < 20_000,
+            "the sample should hold a tombstone"
+        );
+        let got = packed.values();
+        assert_eq!(got, expected.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert_eq!(packed.bytes(), expected.iter().map(Vec::len).sum::<usize>());
     }
 }

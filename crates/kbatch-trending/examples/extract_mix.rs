@@ -1,5 +1,6 @@
 //! Profile helper on the realistic event mixes (`kbatch_testkit::events`): run the extractor
-//! over 20,000 values of a mix (seed 2026, as the micro benchmark) N times and print the rate.
+//! over 20,000 values of a mix (seed 2026, as the micro benchmark; end to end in one buffer,
+//! `events::Packed`) N times and print the rate.
 //!
 //! `EXTRACT_MIX_VALUES=K` takes the first K values instead (1,000 fit the L2 cache: the
 //! extractor's own cost, without the memory traffic of 9 MB of values).
@@ -27,15 +28,15 @@ fn main() {
     let mix = kbatch_testkit::events::Mix::from_name(&mix).expect("flat, nested or serializers");
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20);
     let mode = args.next().unwrap_or_else(|| "extractor".into());
-    let values: Vec<Vec<u8>> = kbatch_testkit::events::values(mix, 2026)
-        .take(
-            std::env::var("EXTRACT_MIX_VALUES")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(20_000),
-        )
-        .flatten()
-        .collect();
+    let packed = kbatch_testkit::events::Packed::new(
+        mix,
+        2026,
+        std::env::var("EXTRACT_MIX_VALUES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20_000),
+    );
+    let values = packed.values();
     if mode == "seeds" {
         let dir = args.next().expect("seeds DIR");
         std::fs::create_dir_all(&dir).expect("seed directory");
@@ -44,7 +45,7 @@ fn main() {
         }
         return;
     }
-    let bytes: usize = values.iter().map(Vec::len).sum();
+    let bytes = packed.bytes();
     let mut ex = kbatch_trending::Extractor::new();
     let started = std::time::Instant::now();
     let mut acc = 0u64;
