@@ -31,6 +31,34 @@ pub(crate) use portable::Portable;
 #[cfg(target_arch = "x86_64")]
 pub(crate) use {avx2::Avx2, avx512::Avx512, sse2::Sse2};
 
+/// The table-lookup forms' byte classes by low nibble, for `pshufb`-style lookups, which take
+/// each byte's low nibble as an index into the table's 16-byte lane (and give 0 for a byte
+/// with the top bit set): `:` `{` `,` `}` at A, B, C, D and 0 elsewhere, which no byte with
+/// bit 5 set equals (a byte is compared with bit 5 set, so `[` matches `{` and `]` `}`).
+#[cfg(target_arch = "x86_64")]
+const OP_NIBBLES: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0];
+
+/// Space, tab, line feed, carriage return at their low nibbles (0, 9, A, D); 0xFF elsewhere,
+/// which no byte looked up (below 0x80) equals.
+#[cfg(target_arch = "x86_64")]
+const SPACE_NIBBLES: [u8; 16] = [
+    b' ', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'\t', b'\n', 0xFF, 0xFF, b'\r', 0xFF,
+    0xFF,
+];
+
+/// A 16-entry nibble table repeated in every 16-byte lane of an `N`-byte vector (a lookup
+/// stays inside its lane).
+#[cfg(target_arch = "x86_64")]
+const fn lanes<const N: usize>(t: [u8; 16]) -> [u8; N] {
+    let mut all = [0u8; N];
+    let mut i = 0;
+    while i < N {
+        all[i] = t[i % 16];
+        i += 1;
+    }
+    all
+}
+
 /// The block primitives of one instruction-set form. Every method is the same function of
 /// its input in every form (tests hold the vector forms to [`Portable`] byte for byte); only
 /// the instructions differ.

@@ -10,33 +10,15 @@ use std::arch::x86_64::{
     _mm_cvtsi128_si64, _mm_set_epi64x,
 };
 
-use super::Isa;
+use super::{lanes, Isa, OP_NIBBLES, SPACE_NIBBLES};
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
 
-/// A 32-byte table for `_mm256_shuffle_epi8`, which looks up each byte's low nibble in its
-/// 16-byte half (so both halves hold the same 16 entries), or gives 0 for a byte with the top
-/// bit set.
-const fn table(t: [u8; 16]) -> [u8; 32] {
-    let mut both = [0u8; 32];
-    let mut i = 0;
-    while i < 32 {
-        both[i] = t[i % 16];
-        i += 1;
-    }
-    both
-}
+/// [`super::OP_NIBBLES`] in both 16-byte lanes.
+static OPS: [u8; 32] = lanes(OP_NIBBLES);
 
-/// `:` `{` `,` `}` at their low nibbles (A, B, C, D); 0 elsewhere, which no byte with bit 5
-/// set equals.
-static OPS: [u8; 32] = table([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0]);
-
-/// Space, tab, line feed, carriage return at their low nibbles (0, 9, A, D); 0xFF elsewhere,
-/// which no byte looked up (below 0x80) equals.
-static SPACES: [u8; 32] = table([
-    b' ', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'\t', b'\n', 0xFF, 0xFF, b'\r', 0xFF,
-    0xFF,
-]);
+/// [`super::SPACE_NIBBLES`] in both 16-byte lanes.
+static SPACES: [u8; 32] = lanes(SPACE_NIBBLES);
 
 /// A table as a vector.
 ///

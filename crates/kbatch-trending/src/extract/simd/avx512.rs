@@ -16,33 +16,15 @@ use std::arch::x86_64::{
     _mm512_movepi8_mask, _mm512_or_si512, _mm512_set1_epi8, _mm512_shuffle_epi8,
 };
 
-use super::{Avx2, Isa};
+use super::{lanes, Avx2, Isa, OP_NIBBLES, SPACE_NIBBLES};
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
 
-/// A 64-byte table for `_mm512_shuffle_epi8`, which looks up each byte's low nibble in its own
-/// 16-byte quarter (so every quarter holds the same 16 entries), or gives 0 for a byte with the
-/// top bit set.
-const fn table(t: [u8; 16]) -> [u8; 64] {
-    let mut all = [0u8; 64];
-    let mut i = 0;
-    while i < 64 {
-        all[i] = t[i % 16];
-        i += 1;
-    }
-    all
-}
+/// [`super::OP_NIBBLES`] in all four 16-byte lanes.
+static OPS: [u8; 64] = lanes(OP_NIBBLES);
 
-/// `:` `{` `,` `}` at their low nibbles (A, B, C, D); 0 elsewhere, which no byte with bit 5
-/// set equals (as the AVX2 form's table).
-static OPS: [u8; 64] = table([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0]);
-
-/// Space, tab, line feed, carriage return at their low nibbles (0, 9, A, D); 0xFF elsewhere,
-/// which no byte looked up (below 0x80) equals.
-static SPACES: [u8; 64] = table([
-    b' ', 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, b'\t', b'\n', 0xFF, 0xFF, b'\r', 0xFF,
-    0xFF,
-]);
+/// [`super::SPACE_NIBBLES`] in all four 16-byte lanes.
+static SPACES: [u8; 64] = lanes(SPACE_NIBBLES);
 
 /// The AVX-512 form (AVX-512F/BW with PCLMULQDQ, BMI1/2, POPCNT).
 pub(crate) struct Avx512;
