@@ -179,10 +179,19 @@ fixtures: kafka release bench-build
 ## with dlsym, which a static binary cannot, and fall back to /dev/urandom, which an empty
 ## root lacks: the cfg makes them call the getrandom syscall directly.
 STATIC_TARGET := x86_64-unknown-linux-gnu
-STATIC_BIN    := target/$(STATIC_TARGET)/release/kbatch
+STATIC_CARGO_BIN := target/$(STATIC_TARGET)/release/kbatch
+STATIC_BIN    := target/static/kbatch
+## The release artifact, target/static/kbatch, is cargo's build stripped; its debug info goes
+## to kbatch.debug next to it (named by .gnu_debuglink, so gdb and perf find it there). Cargo's
+## own output stays whole, so a second `make static` strips a fresh copy, never a stripped one.
+STATIC_OUT    := target/static
 static:
 	RUSTFLAGS='-C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"' $(CARGO) build --release -p kbatch-cli --target $(STATIC_TARGET)
-	@file $(STATIC_BIN); ls -l $(STATIC_BIN)
+	mkdir -p $(STATIC_OUT)
+	objcopy --only-keep-debug $(STATIC_CARGO_BIN) $(STATIC_OUT)/kbatch.debug
+	cd $(STATIC_OUT) && objcopy --strip-all --add-gnu-debuglink=kbatch.debug $(CURDIR)/$(STATIC_CARGO_BIN) kbatch
+	@file $(STATIC_BIN)
+	@echo "static binary: $$(stat -c %s $(STATIC_BIN)) bytes stripped ($$(stat -c %s $(STATIC_CARGO_BIN)) unstripped); debug info in $(STATIC_OUT)/kbatch.debug"
 
 ## The static binary inside an empty root (chroot) against a real broker.
 test-static: kafka venv static release

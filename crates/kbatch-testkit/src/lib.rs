@@ -47,8 +47,32 @@ pub use node::NodeState;
 /// The Apache Kafka version the harness installs and runs.
 pub const KAFKA_VERSION: &str = "4.3.1";
 
-/// Marks JVMs started by the harness, so `.ci/run` can reap any survivor by name.
+/// Marks JVMs started by the harness, so a person can find them (`pgrep -f`). `.ci/run` does
+/// not kill by this name (another job's brokers carry it too): it reaps the process groups
+/// listed by [`record_process_group`].
 pub const BROKER_MARK: &str = "-Dkbatch-testkit-broker=1";
+
+/// The environment variable naming the file where every process group the harness starts is
+/// listed, one id a line (set by `.ci/run`, which stops exactly those groups when it ends).
+pub const RUN_PGIDS_ENV: &str = "KBATCH_RUN_PGIDS";
+
+/// Append `pgid` to the file named by [`RUN_PGIDS_ENV`], if it is set. Best effort by design:
+/// the list is the CI run's last line of defence; watchdogs are the first.
+pub fn record_process_group(pgid: u32) {
+    let Some(path) = std::env::var_os(RUN_PGIDS_ENV) else {
+        return;
+    };
+    let line = format!("{pgid}\n");
+    // One short O_APPEND write a line, so concurrent test processes do not interleave.
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("kbatch-testkit: cannot record process group {pgid} in {path:?}: {e}");
+    }
+}
 
 /// What went wrong in the harness.
 #[derive(Debug, thiserror::Error)]
@@ -480,6 +504,7 @@ impl Broker {
             .spawn()
             .map_err(io("starting the broker JVM"))?;
         self.pid = child.id();
+        record_process_group(self.pid);
         self.child = Some(child);
         self.owned = true;
         self.state = NodeState::Running;
@@ -715,6 +740,7 @@ fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<u32, TestkitEr
         .process_group(0)
         .spawn()
         .map_err(io("starting the broker watchdog"))?;
+    record_process_group(child.id());
     Ok(child.id())
 }
 

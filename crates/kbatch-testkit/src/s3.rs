@@ -61,6 +61,7 @@ impl S3Server {
             .process_group(0)
             .spawn()
             .map_err(io(format!("starting {}", bin.display())))?;
+        crate::record_process_group(child.id());
         let watchdog = crate::watchdog(std::process::id(), child.id(), &dir)?;
         let server = S3Server {
             endpoint: format!("http://127.0.0.1:{port}"),

@@ -72,6 +72,11 @@ class Standalone:
             stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
         )
         self.procs.append((name, p, log))
+        # start_new_session made p the leader of its own group: list it for .ci/run's reaper.
+        pgids = os.environ.get("KBATCH_RUN_PGIDS")
+        if pgids:
+            with open(pgids, "a") as f:
+                f.write(f"{p.pid}\n")
 
     def log(self, name: str) -> str:
         try:
