@@ -34,6 +34,8 @@
 //! `base_offset + last_offset_delta + 1`, never "last record seen + 1": the last offsets of a
 //! range may be transaction markers, aborted records or records removed by compaction, and a
 //! reader waiting to *see* them would wait forever.
+//!
+//! Design and invariants: see `DESIGN.md`, section "Records: `kbatch-records`".
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

@@ -1,18 +1,9 @@
 //! LZ4 frames (the format Kafka's `lz4` codec uses) decoded straight into the decoder's
-//! scratch buffer, block by block, with lz4_flex's block decompressor.
-//!
-//! lz4_flex's `FrameDecoder` is an `io::Read`: per batch it allocates and zero-fills its own
-//! buffers, copies every compressed block into one and every decompressed block out of the
-//! other. Here a block is decompressed from the batch's bytes to its place in `scratch`, and a
-//! linked block (librdkafka's default) reads the frame's earlier output where it already lies.
-//!
-//! Only what the specification calls a frame is taken, and every check it defines is made:
-//! the header checksum, block checksums, the content size and the content checksum. Anything
-//! else — a legacy or skippable frame, a dictionary id, a reserved bit, a block that does not
-//! decompress or does not fit under the cap, a checksum that does not match — returns `None`,
-//! and the caller decodes the batch again with `FrameDecoder`, which then gives the error (or,
-//! for frame kinds it knows and this does not, the data). So this module adds speed, never a
-//! verdict of its own.
+//! scratch buffer, block by block, with lz4_flex's block decompressor and every check the frame
+//! format defines. Anything else (legacy or skippable frames, dictionary ids, reserved bits, a
+//! checksum mismatch, a block over the cap) returns `None`, and the caller decodes the batch
+//! again with `FrameDecoder`, which gives the data or the error: this module adds speed, never a
+//! verdict of its own. Why: see `DESIGN.md`, section "Records: `kbatch-records`".
 
 use twox_hash::XxHash32;
 

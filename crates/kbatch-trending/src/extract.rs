@@ -14,6 +14,8 @@
 //! nesting deeper than 127 containers is refused (its recursion limit), and so is a number whose
 //! magnitude overflows an f64 (`1e400`; `1e-400` is fine, it rounds to zero). The job never
 //! reads numbers, but a value is either JSON by the same rules everywhere in kbatch or it is not.
+//!
+//! Design and invariants: see `DESIGN.md`, section "The extractor".
 
 use std::borrow::Cow;
 

@@ -17,6 +17,8 @@
 //!   partial itself as plain data ([`ShardPartial`]: pairs, records, invalid by reason), for
 //!   engines that merge shards elsewhere (`kbatch.spark`'s pushdown merges them in Spark);
 //! * **renderers** ([`render_table`], [`render_csv`]; JSON is the `Report`'s serde form).
+//!
+//! Design and invariants: see `DESIGN.md`, section "Trending: `kbatch-trending`".
 #![deny(missing_docs)]
 
 mod extract;

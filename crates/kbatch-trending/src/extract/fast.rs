@@ -1,23 +1,12 @@
-//! The fast path of the extractor: tiers that settle the events producers actually write,
-//! each exact, each free to decline what it is not sure of.
+//! The fast path of the extractor: tiers that settle the events producers actually write, each
+//! exact, each free to decline (for the general scanner) what it is not sure of.
 //!
-//! * [`short`]: compact, flat ASCII objects of at most 128 bytes without escapes (the
-//!   project's sample events), settled from two blocks of masks;
-//! * [`structural`]: any other object (long values, nesting, whitespace, UTF-8 text, escaped
-//!   strings), simdjson-style: stage 1 turns each 64-byte block into masks of strings and
-//!   structural bytes with carries between blocks; stage 2 walks the structural positions,
-//!   reading the two fields at depth 1 and validating nested values token by token;
-//! * [`cache`]: in front of both for the job, a value of a layout seen before (65–128 bytes)
-//!   is settled by comparing it with a sample.
-//!
-//! Whatever the tiers decline (invalid UTF-8 or JSON, exponents, nesting deeper than
-//! serde_json takes), the general scanner settles. The fast path never
-//! guesses: it answers only when the whole value has been proven to be a JSON object, so every
-//! invalid reason but the last three (`duplicate_field`, `wrong_type`, `missing_field`) comes
-//! from the general scanner.
+//! * [`short`]: compact, flat ASCII objects of at most 128 bytes without escapes;
+//! * [`structural`]: any other object, simdjson-style;
+//! * [`cache`]: in front of both for the job, values of a layout seen before (65–128 bytes).
 //!
 //! The tiers are written once, generic over the instruction-set form ([`crate::extract::simd`]);
-//! [`dispatch`] chooses the form once per CPU.
+//! [`dispatch`] chooses the form once per CPU. See `DESIGN.md`, section "The extractor".
 
 pub(crate) mod cache;
 pub(crate) mod dispatch;

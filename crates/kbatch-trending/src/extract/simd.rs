@@ -1,20 +1,11 @@
 //! The instruction-set forms of the fast path: one module per instruction set, each a
-//! zero-sized type implementing [`Isa`] (the block primitives) plus the entry points that run
-//! the whole fast path compiled for that set.
+//! zero-sized type implementing [`Isa`] (the block primitives) plus the entry points, `unsafe
+//! fn`s with `#[target_feature]`, that run the whole fast path compiled for that set:
+//! [`portable`] (every CPU, and the model the others are tested against), [`sse2`], [`avx2`] and
+//! [`avx512`] (x86-64 only). `fast::dispatch` picks the form once per CPU.
 //!
-//! * [`portable`]: plain Rust, on every CPU (the only form off x86-64, e.g. on aarch64), and
-//!   the model the vector forms are tested against;
-//! * [`sse2`] (x86-64 only): 16-byte vectors, part of every x86-64 CPU;
-//! * [`avx2`] (x86-64 only): 32-byte vectors, carry-less multiplication for the prefix XOR,
-//!   BMI; chosen at run time when the CPU has them (x86-64 since 2013);
-//! * [`avx512`] (x86-64 only): the whole 64-byte block in one vector, classes compared
-//!   straight into 64-bit masks (AVX-512BW); chosen ahead of AVX2 when the CPU has it.
-//!
-//! The tiers of the fast path (`fast::short`, `fast::structural`, `fast::cache`) are written
-//! once, generic over `I: Isa`, and marked `#[inline(always)]`: each form's entry point is an
-//! `unsafe fn` with `#[target_feature]` in its signature, into which the generic code and the
-//! form's primitives inline, so the vector instructions only ever run inside a function
-//! compiled (and called) for them. `fast::dispatch` picks the form once per CPU.
+//! Why the tiers are generic and inlined into these entry points: see `DESIGN.md`, section
+//! "Trending: `kbatch-trending`", "One binary for every CPU".
 
 use super::fast::masks::{Classes, Raw, BLOCK};
 use super::fast::{Found, Verdict};

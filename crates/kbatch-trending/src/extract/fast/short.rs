@@ -10,6 +10,8 @@
 //! the few bytes between strings explicitly ([`walk`]). Every byte it accepts is either inside
 //! a string of a checked block or compared explicitly, so its acceptance implies the value is
 //! valid UTF-8 and valid JSON; anything else it declines.
+//!
+//! Design and invariants: see `DESIGN.md`, section "The extractor".
 
 use super::masks::{prefix_xor128, Classes, BLOCK};
 use super::{Found, Verdict};

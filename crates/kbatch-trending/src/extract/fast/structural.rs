@@ -1,42 +1,11 @@
-//! The structural tier, for every object the short tier declines: values longer than two
-//! blocks, nested objects and arrays, whitespace, UTF-8 text, escaped strings. The approach is
-//! simdjson's (Langdale & Lemire, "Parsing Gigabytes of JSON per Second", 2019), cut to what
-//! one object's two top-level fields need, and kept exact.
+//! The structural tier, for every object the short tier declines (values longer than two
+//! blocks, nesting, whitespace, UTF-8 text, escaped strings), simdjson-style and exact: stage 1
+//! turns each 64-byte block into masks of strings and structural bytes ([`Blocks::fill`]),
+//! stage 2 walks the tokens ([`object`]; nested values in [`nested`]). It declines whatever it
+//! is not sure of (invalid UTF-8 or JSON, exponents, very long integers, nesting beyond
+//! serde_json's limit) to the general scanner.
 //!
-//! **Stage 1**, one 64-byte block at a time ([`Blocks::fill`]): the form's primitive gives
-//! masks of quotes, backslashes, structural bytes (`{}[]:,`), whitespace, control and
-//! non-ASCII bytes. Backslashes that escape (the first of each run, then every other) are
-//! found bit by bit, only in blocks that hold one; the quotes they do not escape, through a
-//! prefix XOR (one carry-less multiply in the AVX2 form) carried from block to block, give the
-//! strings. Structural bytes outside strings, opening quotes, and the first byte of every run
-//! of other bytes outside strings (a number or literal) are the *tokens*. In the same pass:
-//! a control byte inside a string, or an escape that is not one of JSON's, declines.
-//!
-//! **Stage 2** ([`object`]): a walk over the tokens, not the bytes. A string is one token,
-//! its opening quote: nothing inside it is a token, and only whitespace may stand between its
-//! closing quote and the next token (any other byte there is a token the grammar refuses), so
-//! a member is four tokens (`"` `:` value `,`). At depth 1 it reads each key (one 8-byte
-//! compare of what follows the quote against `product"` / `category"`: no key end needed) and
-//! keeps the two fields' strings, whose ends it finds in the block's closing quotes;
-//! a nested object or array is crossed token by token ([`nested`]): its strings, numbers and
-//! whitespace cost nothing beyond stage 1's masks, its brackets are counted and its grammar
-//! checked. Numbers and literals are read where they start (they are short).
-//!
-//! **UTF-8**: stage 1 notes the first and last non-ASCII byte; only that span is validated
-//! (everything around it is ASCII, so the value is valid UTF-8 exactly when the span is). An
-//! event with one `Küche` validates a few bytes; ASCII events none.
-//!
-//! **Escapes**: two equal counts of escaping backslashes around a key (from its opening quote
-//! to the colon after it) mean it has none; a field's are read from the block's mask. A
-//! key with escapes is unescaped before it is compared (`"pro\u0064uct"` is `product`); a
-//! field with escapes is answered as it stands, marked, and unescaped by `Found::fields` (as
-//! serde_json does: `"Caf\u00e9"` is `Café`), out of the hot path. Python's and PHP's
-//! serializers escape every non-ASCII character and every `/`, so a fifth of real events take
-//! this road; the general scanner used to.
-//!
-//! It declines (for the general scanner) whatever it is not sure of: invalid UTF-8, invalid
-//! JSON (so that reason precedence stays the general scanner's), exponents and very long
-//! integers (the f64 range check), nesting beyond serde_json's limit.
+//! How the stages work, and why: see `DESIGN.md`, section "The extractor".
 
 use std::marker::PhantomData;
 

@@ -1,13 +1,9 @@
-//! The AVX-512 form: the whole 64-byte block in one vector, and every class compared straight
-//! into a 64-bit mask register (AVX-512BW), where the AVX2 form needs two 32-byte halves, a
-//! `movemask` per half and a shift to join them. Stage 1's classification is about half the
-//! instructions. The prefix XOR is the AVX2 form's (one carry-less multiplication). Chosen at run
-//! time, ahead of AVX2, on CPUs that have AVX-512F/BW, PCLMULQDQ, BMI1/2 and POPCNT and do
-//! not lower their clock for 512-bit work (Intel since Ice Lake, AMD since Zen 4: see
-//! `fast::dispatch`). Measured against the AVX2 form on the same core (`KBATCH_SIMD`): on an
-//! Intel Xeon 5 % faster on flat events and 3 % on nested ones, equal on the serializers mix;
-//! on AMD Zen 5 equal on all three (within 2 %). The classification is the smaller part of
-//! the structural tier's time.
+//! The AVX-512 form: the whole 64-byte block in one vector, every class compared straight into
+//! a 64-bit mask register (AVX-512BW), where the AVX2 form needs two halves, a `movemask` per
+//! half and a shift to join them. The prefix XOR is the AVX2 form's (one carry-less
+//! multiplication). When it is chosen (`fast::dispatch`) and what it gains: see `DESIGN.md`,
+//! section "Trending: `kbatch-trending`", "AVX-512 only where 512-bit work does not slow the
+//! core".
 
 use std::borrow::Cow;
 
