@@ -120,18 +120,20 @@ impl<'a, I: Isa> Blocks<'a, I> {
         }
         let start = self.next;
         let rest = n - start;
-        // SAFETY (three calls): passed on from our caller.
         let raw: Raw = match b[start..].first_chunk::<BLOCK>() {
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
             Some(block) => unsafe { I::raw(block) },
             // The last, partial block of a long value: the 64 bytes that end the value,
             // shifted so that bit 0 is `b[start]` (bytes are classified one by one, so the
             // masks of the bytes already seen simply fall off).
             None if n >= BLOCK => {
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
                 unsafe { I::raw(b[n - BLOCK..].first_chunk().unwrap()) }.shr(BLOCK - rest)
             }
             None => {
                 let mut block = [b' '; BLOCK];
                 block[..rest].copy_from_slice(&b[start..]);
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
                 unsafe { I::raw(&block) }
             }
         };
@@ -290,10 +292,11 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
     let mut escaped = [false; 2];
     let mut seen = [false; 2];
     let (mut duplicate, mut wrong_type) = (false, false);
-    // SAFETY (every `pop` and `nested` below): passed on from our caller.
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
     if b[unsafe { s.pop()? }] != b'{' {
         return None;
     }
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
     let mut t = unsafe { s.pop()? };
     if b[t] != b'}' {
         loop {
@@ -303,6 +306,7 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
             // The token after a key is the colon: only whitespace may follow its closing
             // quote, which is not a token.
             let before = s.escapes_upto(t);
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
             let colon = unsafe { s.pop()? };
             if b[colon] != b':' {
                 return None;
@@ -313,6 +317,7 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
             } else {
                 key_field(b, t)
             };
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
             let v = unsafe { s.pop()? };
             match b[v] {
                 b'"' => {
@@ -326,6 +331,7 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
                 }
                 b'{' | b'[' => {
                     wrong_type |= field.is_some();
+                    // SAFETY: the CPU has the features of `I`, as our caller promised.
                     unsafe { nested(s, v)? };
                 }
                 _ => {
@@ -337,7 +343,9 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
                 duplicate |= seen[f];
                 seen[f] = true;
             }
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
             match b[unsafe { s.pop()? }] {
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
                 b',' => t = unsafe { s.pop()? },
                 b'}' => break,
                 _ => return None,
@@ -345,6 +353,7 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
         }
     }
     // Nothing but whitespace after the object, every block clean, the text valid UTF-8.
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
     if unsafe { s.pop() }.is_some() || s.failed {
         return None;
     }
@@ -427,7 +436,7 @@ unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
     let b = s.b;
     let mut stack = Open::default();
     stack.push(b[open] == b'{');
-    // SAFETY (every `pop` below): passed on from our caller.
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
     let mut t = unsafe { s.pop()? };
     let mut just_opened = true;
     loop {
@@ -437,9 +446,11 @@ unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
         } else {
             if is_obj {
                 // A key (its opening quote), then the colon.
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
                 if b[t] != b'"' || b[unsafe { s.pop()? }] != b':' {
                     return None;
                 }
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
                 t = unsafe { s.pop()? };
             }
             match b[t] {
@@ -451,6 +462,7 @@ unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
                     if 1 + stack.len() > MAX_DEPTH {
                         return None;
                     }
+                    // SAFETY: the CPU has the features of `I`, as our caller promised.
                     t = unsafe { s.pop()? };
                     just_opened = true;
                     continue;
@@ -463,8 +475,10 @@ unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
             let Some(is_obj) = stack.last() else {
                 return Some(());
             };
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
             match b[unsafe { s.pop()? }] {
                 b',' => {
+                    // SAFETY: the CPU has the features of `I`, as our caller promised.
                     t = unsafe { s.pop()? };
                     just_opened = false;
                     break;
