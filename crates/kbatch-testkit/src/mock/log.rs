@@ -241,7 +241,8 @@ impl Log {
     }
 
     /// From the batch holding each fetch offset, whole batches up to the partition's and the
-    /// request's byte limits (at least one, KIP-74), as a broker answers.
+    /// request's byte limits, as a broker answers; at least one batch per partition (a broker
+    /// gives that only to the first partition of a response, KIP-74).
     pub(crate) fn fetch(&self, req: &FetchRequest) -> FetchResponse {
         let mut r = FetchResponse::default();
         let mut room = i64::from(req.max_bytes.max(0));

@@ -55,8 +55,8 @@ pub enum Fault {
     /// Answer with these bytes as the response body, after a correct response header and
     /// length prefix: anything at all, for decoders and fuzzing.
     Body(Bytes),
-    /// Write only the first `n` bytes of the encoded response frame (length prefix
-    /// included), then close the connection.
+    /// Write only the first `n` bytes of the default answer's frame (length prefix
+    /// included), then close the connection: a response cut mid-way.
     CutAfter(usize),
 }
 
