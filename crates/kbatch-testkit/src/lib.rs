@@ -16,6 +16,8 @@
 //!   control one node of it;
 //! * [`proxy::Proxy`] is a TCP fault proxy (cut, stall, slow down, reset) in front of a broker
 //!   that advertises the proxy's address ([`Broker::start_behind`]).
+//! * [`mock::MockBroker`] is a scriptable Kafka-speaking mock broker (no JVM): real TCP, an
+//!   in-memory log, and per-request scripted answers and faults.
 //! * [`secure`] starts a broker with SSL, mutual TLS and SASL listeners and certificates of
 //!   its own, for the TLS and SASL tests.
 #![deny(missing_docs)]
@@ -34,6 +36,7 @@ use base64::Engine as _;
 mod cluster;
 pub mod events;
 pub mod fixtures;
+pub mod mock;
 mod node;
 pub mod oidc;
 pub mod proxy;
