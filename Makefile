@@ -1,6 +1,7 @@
 # Every CI step is a make target; .ci/run calls `make test`.
 #   make demo   - the main job end to end: installs Kafka jars, starts a local broker, loads
 #                 sample browsing events, runs `kbatch trending --top 3`, stops the broker
+#   make check  - the inner loop: fmt, clippy, docs, unit and table tests; no brokers
 #   make test   - everything CI checks: fmt, clippy, docs, unit tests, real-broker tests
 #   make soak   - the rolling-restart soak on a 3-node cluster for SOAK_SECS (default 600 s)
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 
 .PHONY: bench-build bench-franz-build fuzz-check
-.PHONY: all kafka build release test test-unit test-e2e soak lint fmt-check clippy doc demo \
+.PHONY: all kafka build release check test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz test-aarch64 venv python test-python \
         venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark
@@ -88,6 +89,13 @@ doc:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 lint: fmt-check clippy doc
+
+## The inner loop, no brokers and no JVM: formatting, lints, rustdoc, and every test that needs no
+## server (unit and table tests, doc tests, the records crate's fixture tests).
+check: lint
+	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test --workspace --doc
+	$(CARGO) test -p kbatch-records --tests
 
 ## Library tests (the testkit's and the embedding example's use a real broker too).
 test-unit: kafka
