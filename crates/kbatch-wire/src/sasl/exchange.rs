@@ -93,20 +93,24 @@ impl Connection {
         let token = match settings {
             SaslSettings::OAuthBearerOidc {
                 token_endpoint,
+                allow_http,
+                https_ca,
                 client_id,
                 client_secret,
                 scope,
                 cache,
             } => {
+                // The token endpoint's own settings only: the brokers' `ssl.*` never reach it.
                 let client = oidc::Client {
                     url: token_endpoint,
                     client_id,
                     client_secret,
                     scope: scope.as_deref(),
                     cache,
+                    allow_http: *allow_http,
+                    https_ca: https_ca.as_ref(),
                 };
-                let (tls, timeout) = (&self.cfg.security.tls, self.cfg.connect_timeout);
-                Some(client.token(tls, timeout).await.map_err(auth)?)
+                Some(client.token(self.cfg.connect_timeout).await.map_err(auth)?)
             }
             _ => None,
         };
