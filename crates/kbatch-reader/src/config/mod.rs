@@ -5,7 +5,8 @@
 //! * `keys`: which keys are honoured, which are known but irrelevant (a warning), and the
 //!   typo suggestion for the rest;
 //! * `properties`: the `.properties` file grammar;
-//! * `jaas`: the `sasl.jaas.config` one-liner of Java clients.
+//! * `jaas`: the `sasl.jaas.config` one-liner of Java clients;
+//! * `warnings`: what a working configuration still exposes ([`Config::security_warnings`]).
 //!
 //! Values of secret keys (passwords, inline keys, client secrets) go straight into
 //! [`Secret`]s and are never quoted in an error.
@@ -13,6 +14,7 @@
 mod jaas;
 mod keys;
 mod properties;
+mod warnings;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use kbatch_wire::{
 };
 
 pub use properties::{parse_properties, PropertiesError};
+pub use warnings::SecurityWarning;
 
 /// How to read. `Config::default()` is what the CLI uses without flags.
 #[derive(Debug, Clone)]

@@ -482,3 +482,85 @@ fn unsecured_token_lives_are_bounded() {
     ok(&pairs("principal=a lifeSeconds=1099511627776"));
     ok(&pairs("principal=a lifeSeconds=0"));
 }
+
+#[test]
+fn security_warnings_table() {
+    use SecurityWarning as W;
+    let sasl = |protocol: &'static str, mechanism: &'static str| {
+        let mut p = vec![
+            ("security.protocol", protocol),
+            ("sasl.mechanism", mechanism),
+        ];
+        match mechanism {
+            "OAUTHBEARER" => p.push(("sasl.oauthbearer.config", "principal=a")),
+            _ => p.extend([("sasl.username", "u"), ("sasl.password", "TOPSECRET")]),
+        }
+        p
+    };
+    let allow = ("sasl.oauthbearer.token.endpoint.allow.http", "true");
+    let no_host = ("ssl.endpoint.identification.algorithm", "none");
+    let no_cert = ("enable.ssl.certificate.verification", "false");
+    let mut oidc_http = oidc_pairs("http://idp/token", &[allow]);
+    oidc_http[0].1 = "SASL_PLAINTEXT";
+    type Pairs<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Pairs, Vec<W>)> = vec![
+        (vec![], vec![]),
+        (vec![("security.protocol", "ssl")], vec![]),
+        (sasl("SASL_SSL", "PLAIN"), vec![]),
+        (sasl("SASL_SSL", "OAUTHBEARER"), vec![]),
+        (sasl("SASL_PLAINTEXT", "SCRAM-SHA-512"), vec![]),
+        (
+            sasl("SASL_PLAINTEXT", "PLAIN"),
+            vec![W::CleartextCredentials { mechanism: "PLAIN" }],
+        ),
+        (
+            sasl("SASL_PLAINTEXT", "OAUTHBEARER"),
+            vec![W::CleartextCredentials {
+                mechanism: "OAUTHBEARER",
+            }],
+        ),
+        (
+            oidc_http,
+            vec![
+                W::CleartextCredentials {
+                    mechanism: "OAUTHBEARER",
+                },
+                W::TokenEndpointPlainHttp,
+            ],
+        ),
+        // The allow key with an https endpoint exposes nothing.
+        (oidc_pairs("https://idp/token", &[allow]), vec![]),
+        (
+            vec![("security.protocol", "ssl"), no_host],
+            vec![W::BrokerHostNameUnchecked],
+        ),
+        (
+            vec![("security.protocol", "ssl"), no_cert],
+            vec![W::BrokerCertificateUnchecked],
+        ),
+        (
+            vec![("security.protocol", "ssl"), no_cert, no_host],
+            vec![W::BrokerCertificateUnchecked],
+        ),
+        (
+            [sasl("SASL_SSL", "SCRAM-SHA-256"), vec![no_host]].concat(),
+            vec![W::BrokerHostNameUnchecked],
+        ),
+        // TLS switches without TLS change nothing on the wire.
+        (vec![no_cert, no_host], vec![]),
+        (
+            [sasl("SASL_PLAINTEXT", "SCRAM-SHA-256"), vec![no_cert]].concat(),
+            vec![],
+        ),
+    ];
+    for (pairs, want) in cases {
+        let c = ok(&pairs);
+        let got = c.security_warnings();
+        assert_eq!(got, want, "{pairs:?}");
+        for w in &got {
+            let text = w.to_string();
+            assert!(!text.contains("TOPSECRET"), "{text}");
+            assert!(text.contains('='), "names the setting: {text}");
+        }
+    }
+}
