@@ -70,7 +70,9 @@ pub struct Security {
     pub sasl: Option<SaslSettings>,
 }
 
-/// How the broker's certificate is checked, and the client's own certificate.
+/// How the broker's certificate is checked, and the client's own certificate. Brokers only:
+/// the OAuth token endpoint is always fully verified, against the public roots plus its own
+/// `https_ca` ([`SaslSettings::OAuthBearerOidc`]).
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
     /// Where trusted CA certificates come from.
