@@ -295,6 +295,8 @@ fn oauthbearer_oidc_client_credentials() {
                 "sasl.oauthbearer.token.endpoint.url={}",
                 sb().auth.token_url()
             ),
+            // The test IdP speaks plain http (the broker fetches its JWKS over it too).
+            kbatch_testkit::oidc::ALLOW_HTTP.into(),
             format!("sasl.oauthbearer.client.id={CLIENT_ID}"),
             format!("sasl.oauthbearer.client.secret={secret}"),
             "sasl.oauthbearer.scope=kafka".into(),
@@ -321,6 +323,35 @@ fn oauthbearer_oidc_client_credentials() {
         r.stderr
     );
     assert!(!r.stderr.contains("eyJ"), "a JWT in {}", r.stderr);
+    // Said once each: the token over SASL_PLAINTEXT, the secret over plain http.
+    for warning in [
+        "kbatch: warning: security.protocol=SASL_PLAINTEXT with sasl.mechanism=OAUTHBEARER",
+        "kbatch: warning: sasl.oauthbearer.token.endpoint.allow.http=true",
+    ] {
+        assert_eq!(
+            r.stderr.matches(warning).count(),
+            1,
+            "{warning}: {}",
+            r.stderr
+        );
+    }
+    // Without the allow key, a plain-http token endpoint is a usage error naming the key,
+    // before anything is sent.
+    let mut no_allow = x(CLIENT_SECRET);
+    let at = no_allow
+        .iter()
+        .position(|a| a.contains("allow.http"))
+        .unwrap();
+    no_allow.drain(at - 1..=at);
+    let r = count(&sb().listeners.oidc, &refs(&no_allow));
+    assert_eq!(r.code, 2, "plain http without the key: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("sasl.oauthbearer.token.endpoint.allow.http"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains(CLIENT_SECRET), "{}", r.stderr);
     // The listener really validates signatures: an unsigned development token is refused.
     let unsigned = [
         "-X",
@@ -353,8 +384,13 @@ fn assert_fails_clearly(bootstrap: &str, args: &[String], code: i32, needle: &st
     let r = count(bootstrap, &refs(args));
     assert_eq!(r.code, code, "{needle}: {}", r.stderr);
     assert!(r.stdout.is_empty(), "{needle}: {}", r.stdout);
+    // One line besides the security warnings (PLAIN or OAUTHBEARER over SASL_PLAINTEXT).
     assert_eq!(
-        r.stderr.trim().lines().count(),
+        r.stderr
+            .trim()
+            .lines()
+            .filter(|l| !l.starts_with("kbatch: warning:"))
+            .count(),
         1,
         "{needle}: one line: {}",
         r.stderr

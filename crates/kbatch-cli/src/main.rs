@@ -91,8 +91,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn connect(common: &CommonArgs) -> anyhow::Result<Reader> {
     let (config, ignored) = common.config()?;
     warn_ignored(&ignored);
+    warn_security(&config);
     let bootstrap = config.bootstrap.join(",");
     Reader::connect(config).with_context(|| format!("connecting to {bootstrap}"))
+}
+
+/// Credentials in clear or certificate checks off: said once, before connecting.
+fn warn_security(config: &kbatch_reader::Config) {
+    for w in config.security_warnings() {
+        eprintln!("kbatch: warning: {w}");
+    }
 }
 
 fn warn_ignored(ignored: &[String]) {

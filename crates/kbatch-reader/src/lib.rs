@@ -63,7 +63,9 @@ mod spec;
 use tokio::runtime::Runtime;
 
 pub use async_reader::AsyncReader;
-pub use config::{parse_properties, Applied, Config, ConfigError, PropertiesError};
+pub use config::{
+    parse_properties, Applied, Config, ConfigError, PropertiesError, SecurityWarning,
+};
 pub use error::{chain, one_line, ReadError};
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,

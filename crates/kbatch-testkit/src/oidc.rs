@@ -2,7 +2,9 @@
 //! `sasl.oauthbearer.method=oidc`: `POST /token` grants the client-credentials flow to one
 //! client and answers with an RS256-signed JWT; `GET /jwks` publishes the public key, which the
 //! broker's `OAuthBearerValidatorCallbackHandler` fetches to validate those tokens. Plain HTTP
-//! on 127.0.0.1 (the broker allows the URL through `org.apache.kafka.sasl.oauthbearer.allowed.urls`).
+//! on 127.0.0.1 (the broker allows the URL through `org.apache.kafka.sasl.oauthbearer.allowed.urls`),
+//! so kbatch, which requires `https://` for a token endpoint, must be given
+//! `sasl.oauthbearer.token.endpoint.allow.http=true` ([`ALLOW_HTTP`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -22,6 +24,8 @@ pub const CLIENT_ID: &str = "kbatch-client";
 /// Its secret.
 pub const CLIENT_SECRET: &str = "client-Secret-3c1d";
 const KID: &str = "kbatch-test-key";
+/// The client key a kbatch run needs to use this plain-HTTP token endpoint.
+pub const ALLOW_HTTP: &str = "sasl.oauthbearer.token.endpoint.allow.http=true";
 
 /// A running token endpoint + JWKS server (it serves until the process exits).
 #[derive(Debug, Clone)]

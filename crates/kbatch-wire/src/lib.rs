@@ -46,8 +46,8 @@ pub use messages::list_offsets::{ListOffsetsPartition, ListOffsetsRequest, ListO
 pub use messages::metadata::{BrokerMeta, MetadataResponse, PartitionMeta, TopicMeta};
 pub use secret::Secret;
 pub use security::{
-    CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Security, TlsSettings,
-    TokenCache,
+    check_token_endpoint, CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash,
+    Security, TlsSettings, TokenCache, MAX_UNSECURED_LIFE,
 };
 
 /// Connection settings.

@@ -6,9 +6,23 @@
 //! plain DNS query (A, then AAAA) over UDP to the nameservers of `/etc/resolv.conf`, each asked
 //! in turn with a short timeout. No search domains, no TCP fallback: broker host names in
 //! Kafka metadata are normally fully qualified or in `/etc/hosts`.
+//!
+//! A forged answer would send the client secret and every read to another host, so queries
+//! are hard to answer blind (RFC 5452): a random transaction id from the operating system's
+//! generator (`getrandom`) and a random source port (the kernel's ephemeral port), on a socket
+//! connected to the nameserver (the kernel drops datagrams from elsewhere). A datagram is the
+//! answer only if its id, its QR bit and its one question (name, type, class) match what was
+//! asked; anything else is ignored and the wait goes on until the timeout, as the C library's
+//! stub resolvers (glibc `res_send`, musl) do, so a spoofed datagram cannot even cut a lookup
+//! short.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
+
+/// How long one nameserver has to answer one question.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
+/// The class asked for: IN.
+const CLASS_IN: u16 = 1;
 
 /// Why a name could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -126,11 +140,16 @@ fn nameservers() -> Vec<SocketAddr> {
         .collect()
 }
 
+/// A transaction id nobody off the path can guess.
+fn random_id() -> Result<u16, String> {
+    let mut b = [0u8; 2];
+    getrandom::getrandom(&mut b)
+        .map_err(|e| format!("the system's random number generator failed: {e}"))?;
+    Ok(u16::from_be_bytes(b))
+}
+
 async fn query(server: SocketAddr, host: &str, qtype: u16) -> Result<Vec<IpAddr>, String> {
-    let id = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos())
-        & 0xffff) as u16;
+    let id = random_id()?;
     let packet = build_query(id, host, qtype)?;
     let bind: SocketAddr = if server.is_ipv4() {
         "0.0.0.0:0".parse().unwrap()
@@ -142,12 +161,23 @@ async fn query(server: SocketAddr, host: &str, qtype: u16) -> Result<Vec<IpAddr>
         .map_err(|e| e.to_string())?;
     sock.connect(server).await.map_err(|e| e.to_string())?;
     sock.send(&packet).await.map_err(|e| e.to_string())?;
-    let mut buf = [0u8; 1500];
-    let n = tokio::time::timeout(Duration::from_secs(3), sock.recv(&mut buf))
+    let wait = async {
+        let mut buf = [0u8; 1500];
+        let mut ignored = 0u32;
+        loop {
+            let n = sock.recv(&mut buf).await.map_err(|e| e.to_string())?;
+            match parse_answer(&buf[..n], id, host, qtype)? {
+                Reply::Answer(ips) => return Ok(ips),
+                Reply::NotOurs(why) => {
+                    ignored = ignored.saturating_add(1);
+                    tracing::debug!(%server, host, why, ignored, "DNS datagram ignored");
+                }
+            }
+        }
+    };
+    tokio::time::timeout(QUERY_TIMEOUT, wait)
         .await
         .map_err(|_| "timed out".to_string())?
-        .map_err(|e| e.to_string())?;
-    parse_answer(&buf[..n], id, qtype)
 }
 
 /// A DNS query packet: header (recursion desired), one question.
@@ -181,24 +211,67 @@ fn skip_name(b: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
-/// Addresses of type `qtype` in a DNS response to query `id`.
-pub fn parse_answer(b: &[u8], id: u16, qtype: u16) -> Result<Vec<IpAddr>, String> {
+/// What a datagram received on a query's socket is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// The answer to the question: its addresses of the type asked (none for NXDOMAIN or a
+    /// name without such records).
+    Answer(Vec<IpAddr>),
+    /// Not an answer to the question asked (another id, not a response, another question):
+    /// ignored, and the wait goes on. Says why, for the debug log.
+    NotOurs(&'static str),
+}
+
+/// Whether the question of response `b` (at offset 12, uncompressed as every server echoes
+/// it) is `host`, `qtype`, class IN; the offset after it if so. Names compare
+/// case-insensitively (servers may echo a 0x20-mixed case).
+fn question_matches(b: &[u8], host: &str, qtype: u16) -> Option<usize> {
+    let mut i = 12usize;
+    for label in host.trim_end_matches('.').split('.') {
+        let len = usize::from(*b.get(i)?);
+        let got = b.get(i.checked_add(1)?..i.checked_add(1 + len)?)?;
+        if len != label.len() || !got.eq_ignore_ascii_case(label.as_bytes()) {
+            return None;
+        }
+        i += 1 + len;
+    }
+    if *b.get(i)? != 0 {
+        return None;
+    }
+    let tail = b.get(i + 1..i + 5)?;
+    let (t, c) = (
+        u16::from_be_bytes([tail[0], tail[1]]),
+        u16::from_be_bytes([tail[2], tail[3]]),
+    );
+    (t == qtype && c == CLASS_IN).then_some(i + 5)
+}
+
+/// What datagram `b` is to the query `id` for `host`, type `qtype`: the answer only if the id,
+/// the QR bit and the one question all match; a matching answer with an error code or a
+/// malformed answer section is an error.
+pub fn parse_answer(b: &[u8], id: u16, host: &str, qtype: u16) -> Result<Reply, String> {
     let u16_at = |i: usize| b.get(i..i + 2).map(|s| u16::from_be_bytes([s[0], s[1]]));
     if u16_at(0) != Some(id) {
-        return Err("response id mismatch".into());
+        return Ok(Reply::NotOurs("another transaction id"));
     }
-    let flags = u16_at(2).ok_or("short response")?;
+    let Some(flags) = u16_at(2) else {
+        return Ok(Reply::NotOurs("shorter than a DNS header"));
+    };
+    if flags & 0x8000 == 0 {
+        return Ok(Reply::NotOurs("a query, not a response"));
+    }
+    if u16_at(4) != Some(1) {
+        return Ok(Reply::NotOurs("not exactly one question"));
+    }
+    let Some(mut i) = question_matches(b, host, qtype) else {
+        return Ok(Reply::NotOurs("another question"));
+    };
     match flags & 0x000f {
         0 => {}
-        3 => return Ok(Vec::new()),
+        3 => return Ok(Reply::Answer(Vec::new())),
         rcode => return Err(format!("DNS error code {rcode}")),
     }
-    let qd = u16_at(4).ok_or("short response")?;
     let an = u16_at(6).ok_or("short response")?;
-    let mut i = 12;
-    for _ in 0..qd {
-        i = skip_name(b, i).ok_or("bad question")? + 4;
-    }
     let mut out = Vec::new();
     for _ in 0..an {
         i = skip_name(b, i).ok_or("bad answer")?;
@@ -218,7 +291,7 @@ pub fn parse_answer(b: &[u8], id: u16, qtype: u16) -> Result<Vec<IpAddr>, String
         }
         i += 10 + rdlen;
     }
-    Ok(out)
+    Ok(Reply::Answer(out))
 }
 
 #[cfg(test)]
@@ -251,24 +324,111 @@ mod tests {
         assert_eq!(split_host_port("::1:9092"), None);
     }
 
-    #[test]
-    fn dns_roundtrip() {
-        let q = build_query(0x1234, "kafka.example", 1).unwrap();
-        // A response: the question echoed, one compressed-name A answer.
-        let mut r = q.clone();
+    /// A response to `build_query(id, host, qtype)`: the question echoed, one compressed-name
+    /// A answer for 192.0.2.9.
+    fn response(id: u16, host: &str, qtype: u16) -> Vec<u8> {
+        let mut r = build_query(id, host, qtype).unwrap();
         r[2] = 0x81;
         r[3] = 0x80;
         r[7] = 1; // ancount = 1
         r.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 192, 0, 2, 9]);
+        r
+    }
+
+    fn addr() -> IpAddr {
+        "192.0.2.9".parse().unwrap()
+    }
+
+    #[test]
+    fn dns_roundtrip() {
+        let r = response(0x1234, "kafka.example", 1);
         assert_eq!(
-            parse_answer(&r, 0x1234, 1),
-            Ok(vec!["192.0.2.9".parse::<IpAddr>().unwrap()])
+            parse_answer(&r, 0x1234, "kafka.example", 1),
+            Ok(Reply::Answer(vec![addr()]))
         );
-        assert!(parse_answer(&r, 0x9999, 1).is_err());
-        assert!(
-            parse_answer(&r[..20], 0x1234, 1).is_err()
-                || parse_answer(&r[..20], 0x1234, 1) == Ok(vec![])
+        // A server may echo the name in another case (0x20 randomization).
+        let upper = response(0x1234, "KAFKA.Example", 1);
+        assert_eq!(
+            parse_answer(&upper, 0x1234, "kafka.example.", 1),
+            Ok(Reply::Answer(vec![addr()]))
         );
+        for cut in 0..r.len() {
+            // Every truncation is ignored or an error, never a panic.
+            let _ = parse_answer(&r[..cut], 0x1234, "kafka.example", 1);
+        }
+        assert!(parse_answer(&r[..r.len() - 1], 0x1234, "kafka.example", 1).is_err());
+    }
+
+    /// Forged or stray datagrams are not the answer: another id, a query rather than a
+    /// response, another name, type or class, two questions. The old parser took any of
+    /// these but the first as the answer (the question was skipped, not compared).
+    #[test]
+    fn forged_answers_are_not_ours() {
+        let (id, host) = (0x1234, "kafka.example");
+        let not_ours = |r: &[u8]| match parse_answer(r, id, host, 1) {
+            Ok(Reply::NotOurs(why)) => why,
+            other => panic!("taken as the answer: {other:?}"),
+        };
+        assert_eq!(
+            not_ours(&response(0x1235, host, 1)),
+            "another transaction id"
+        );
+        let mut query = response(id, host, 1);
+        query[2] &= 0x7f;
+        assert_eq!(not_ours(&query), "a query, not a response");
+        assert_eq!(
+            not_ours(&response(id, "evil.example", 1)),
+            "another question"
+        );
+        assert_eq!(
+            not_ours(&response(id, "kafka.example.evil", 1)),
+            "another question"
+        );
+        assert_eq!(not_ours(&response(id, "kafka", 1)), "another question");
+        assert_eq!(not_ours(&response(id, host, 28)), "another question");
+        let mut chaos = response(id, host, 1);
+        let class = chaos.len() - 16 - 1;
+        chaos[class] = 3; // class CH
+        assert_eq!(not_ours(&chaos), "another question");
+        let mut two = response(id, host, 1);
+        two[5] = 2;
+        assert_eq!(not_ours(&two), "not exactly one question");
+        assert_eq!(not_ours(&[0x12, 0x34]), "shorter than a DNS header");
+    }
+
+    /// Over real UDP: a nameserver that first sends forged answers (wrong id, wrong
+    /// question) and then the real one. The lookup must ignore the forgeries and return the
+    /// real address; the old code took the first datagram, so the wrong-id forgery failed the
+    /// lookup and the wrong-question one would have been believed.
+    #[tokio::test]
+    async fn forged_datagrams_are_ignored_and_the_real_answer_waited_for() {
+        let ns = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let server = ns.local_addr().unwrap();
+        let forger = tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            let (n, from) = ns.recv_from(&mut buf).await.unwrap();
+            let q = &buf[..n];
+            let id = u16::from_be_bytes([q[0], q[1]]);
+            let host = "kafka.example";
+            let mut wrong_question = response(id, "evil.example", 1);
+            *wrong_question.last_mut().unwrap() = 66; // 192.0.2.66
+            for forged in [response(id.wrapping_add(1), host, 1), wrong_question] {
+                ns.send_to(&forged, from).await.unwrap();
+            }
+            ns.send_to(&response(id, host, 1), from).await.unwrap();
+            id
+        });
+        let ips = query(server, "kafka.example", 1).await.unwrap();
+        assert_eq!(ips, vec![addr()]);
+        forger.await.unwrap();
+    }
+
+    /// Transaction ids come from the system's generator: two queries a nanosecond apart do
+    /// not share one (the clock's nanoseconds made them predictable and often equal).
+    #[test]
+    fn transaction_ids_are_random() {
+        let ids: std::collections::HashSet<u16> = (0..64).map(|_| random_id().unwrap()).collect();
+        assert!(ids.len() > 48, "{} distinct ids of 64", ids.len());
     }
 
     #[tokio::test]

@@ -70,7 +70,9 @@ pub struct Security {
     pub sasl: Option<SaslSettings>,
 }
 
-/// How the broker's certificate is checked, and the client's own certificate.
+/// How the broker's certificate is checked, and the client's own certificate. Brokers only:
+/// the OAuth token endpoint is always fully verified, against the public roots plus its own
+/// `https_ca` ([`SaslSettings::OAuthBearerOidc`]).
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
     /// Where trusted CA certificates come from.
@@ -164,7 +166,7 @@ pub enum SaslSettings {
         principal: String,
         /// The `scope` claim.
         scope: Vec<String>,
-        /// Token lifetime (`lifeSeconds`, default 3600 s).
+        /// Token lifetime (`lifeSeconds`, default 3600 s; at most [`MAX_UNSECURED_LIFE`]).
         life: Duration,
         /// SASL extensions (`extension_NAME=value`).
         extensions: Vec<(String, String)>,
@@ -172,8 +174,15 @@ pub enum SaslSettings {
     /// OAUTHBEARER with tokens from an OAuth 2 token endpoint, client-credentials grant
     /// (`sasl.oauthbearer.method=oidc`).
     OAuthBearerOidc {
-        /// The token endpoint (`https://…`; `http://` for tests).
+        /// The token endpoint (`https://…`; `http://` only with `allow_http`).
         token_endpoint: String,
+        /// Plain `http://` allowed for the token endpoint
+        /// (`sasl.oauthbearer.token.endpoint.allow.http`, default false): the client secret
+        /// then crosses the network unencrypted, so only for test identity providers.
+        allow_http: bool,
+        /// CA certificates trusted for the token endpoint besides the public roots
+        /// (`https.ca.location` / `https.ca.pem`). The brokers' TLS settings never apply to it.
+        https_ca: Option<CaSource>,
         /// The client id.
         client_id: String,
         /// The client secret.
@@ -183,6 +192,17 @@ pub enum SaslSettings {
         /// The token, shared by the connections made with these settings.
         cache: TokenCache,
     },
+}
+
+/// The longest `lifeSeconds` of an unsecured development token: its `exp` claim, in
+/// milliseconds, must still fit the signed 64-bit numbers Kafka's validator reads it into,
+/// for as long as anyone will run this.
+pub const MAX_UNSECURED_LIFE: Duration = Duration::from_secs(1 << 40);
+
+/// Whether `url` may be the token endpoint: `https://`, or `http://` when `allow_http`
+/// (`sasl.oauthbearer.token.endpoint.allow.http=true`). The error names that key.
+pub fn check_token_endpoint(url: &str, allow_http: bool) -> Result<(), String> {
+    crate::sasl::oidc::parse_url(url, allow_http).map(|_| ())
 }
 
 impl SaslSettings {

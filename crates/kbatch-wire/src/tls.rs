@@ -12,6 +12,10 @@
 //!   (PBES2, as `openssl pkcs8 -topk8` writes it) with `ssl.key.password`. Legacy
 //!   `Proc-Type: ENCRYPTED` keys are refused with the `openssl` command that converts them.
 //!
+//! * The OAuth token endpoint ([`token_endpoint_config`]) gets a configuration of its own:
+//!   always chain and host name checked, against the public roots plus `https.ca.location` /
+//!   `https.ca.pem`, never the brokers' `ssl.*` settings.
+//!
 //! Handshake failures are turned into one sentence naming the cause (unknown CA, expired, host
 //! name mismatch, not a TLS port), because rustls' own messages name ASN.1 details.
 
@@ -59,7 +63,7 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))?;
     let verifier: Arc<dyn ServerCertVerifier> = if settings.verify_certificate {
-        let roots = Arc::new(roots(&settings.ca)?);
+        let roots = Arc::new(roots(&settings.ca, "ssl.ca.pem")?);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
             .map_err(|e| format!("TLS setup: {e}"))?;
@@ -86,29 +90,54 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
     Ok(Arc::new(config))
 }
 
-fn roots(ca: &CaSource) -> Result<RootCertStore, String> {
+/// The rustls configuration for the OAuth token endpoint: the public roots compiled in, plus
+/// the CA certificates of `extra` (`https.ca.location` / `https.ca.pem`), chain and host name
+/// always verified, no client certificate. Nothing of the brokers' [`TlsSettings`] is an input,
+/// so `ssl.endpoint.identification.algorithm=none`, `enable.ssl.certificate.verification=false`
+/// or a private `ssl.ca.location` cannot loosen or replace the identity provider's checks.
+pub(crate) fn token_endpoint_config(extra: Option<&CaSource>) -> Result<Arc<ClientConfig>, String> {
+    let provider = provider();
+    let mut store = roots(&CaSource::BuiltIn, "")?;
+    if let Some(ca) = extra.filter(|ca| **ca != CaSource::BuiltIn) {
+        store.roots.extend(roots(ca, "https.ca.pem")?.roots);
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
+        .build()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?
+        .with_webpki_verifier(verifier)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn roots(ca: &CaSource, pem_key: &str) -> Result<RootCertStore, String> {
     let mut store = RootCertStore::empty();
     let certs = match ca {
         CaSource::BuiltIn => {
             store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
             return Ok(store);
         }
-        CaSource::Pem(text) => certs_in(text.as_bytes(), "ssl.ca.pem")?,
+        CaSource::Pem(text) => certs_in(text.as_bytes(), pem_key)?,
         CaSource::Location(path) if path.is_dir() => certs_in_dir(path)?,
         CaSource::Location(path) => certs_in(&read(path, "CA file")?, &path.display().to_string())?,
         CaSource::Probe => probe()?,
     };
     let (added, _) = store.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(format!("no usable CA certificate in {}", describe_ca(ca)));
+        return Err(format!(
+            "no usable CA certificate in {}",
+            describe_ca(ca, pem_key)
+        ));
     }
     Ok(store)
 }
 
-fn describe_ca(ca: &CaSource) -> String {
+fn describe_ca(ca: &CaSource, pem_key: &str) -> String {
     match ca {
         CaSource::BuiltIn => "the built-in roots".into(),
-        CaSource::Pem(_) => "ssl.ca.pem".into(),
+        CaSource::Pem(_) => pem_key.into(),
         CaSource::Location(p) => p.display().to_string(),
         CaSource::Probe => "the system's CA locations".into(),
     }
@@ -248,11 +277,42 @@ pub(crate) fn host_of(addr: &str) -> &str {
         .unwrap_or(host)
 }
 
-/// The TLS handshake over `stream`, verifying `host`.
+/// Whose certificate a handshake checks: the words and the settings its failures name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peer {
+    /// A Kafka broker (`ssl.*`).
+    Broker,
+    /// The OAuth token endpoint (`https.ca.*`).
+    TokenEndpoint,
+}
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Broker => "the broker",
+            Peer::TokenEndpoint => "the token endpoint",
+        }
+    }
+}
+
+/// The TLS handshake with a broker over `stream`, verifying `host`.
 pub(crate) async fn handshake<S>(
     stream: S,
     addr: &str,
     config: Arc<ClientConfig>,
+) -> Result<tokio_rustls::client::TlsStream<S>, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    handshake_with(stream, addr, config, Peer::Broker).await
+}
+
+/// The TLS handshake with `peer` over `stream`, verifying `host`.
+pub(crate) async fn handshake_with<S>(
+    stream: S,
+    addr: &str,
+    config: Arc<ClientConfig>,
+    peer: Peer,
 ) -> Result<tokio_rustls::client::TlsStream<S>, String>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -263,21 +323,51 @@ where
     tokio_rustls::TlsConnector::from(config)
         .connect(name, stream)
         .await
-        .map_err(|e| handshake_failure(&e, host))
+        .map_err(|e| failure(&e, host, peer))
 }
 
-/// One sentence for a failed handshake: what was wrong and which setting is involved.
-pub(crate) fn handshake_failure(e: &std::io::Error, host: &str) -> String {
+/// One sentence for a failed handshake with `peer`: what was wrong and which setting is
+/// involved.
+fn failure(e: &std::io::Error, host: &str, peer: Peer) -> String {
     let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) else {
-        return if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            "the broker closed the connection during the TLS handshake: is this a PLAINTEXT \
-             listener? (check security.protocol)"
-                .into()
-        } else {
-            format!("TLS handshake failed: {e}")
+        return match (e.kind(), peer) {
+            (std::io::ErrorKind::UnexpectedEof, Peer::Broker) => {
+                "the broker closed the connection during the TLS handshake: is this a \
+                 PLAINTEXT listener? (check security.protocol)"
+                    .into()
+            }
+            (std::io::ErrorKind::UnexpectedEof, Peer::TokenEndpoint) => {
+                "the token endpoint closed the connection during the TLS handshake: does it \
+                 speak https?"
+                    .into()
+            }
+            _ => format!("TLS handshake failed: {e}"),
         };
     };
-    describe(tls, host)
+    match peer {
+        Peer::Broker => describe(tls, host),
+        Peer::TokenEndpoint => describe_token_endpoint(tls, host),
+    }
+}
+
+/// [`describe`] for the token endpoint, whose settings are `https.ca.*` and which has no
+/// switch to turn checks off.
+fn describe_token_endpoint(e: &rustls::Error, host: &str) -> String {
+    use CertificateError as C;
+    let who = Peer::TokenEndpoint.name();
+    match e {
+        rustls::Error::InvalidCertificate(C::UnknownIssuer) => format!(
+            "{who}'s certificate is not signed by a public CA nor one in https.ca.location / \
+             https.ca.pem (the brokers' ssl.* settings do not apply to it)"
+        ),
+        rustls::Error::InvalidCertificate(
+            C::NotValidForName | C::NotValidForNameContext { .. },
+        ) => format!("{who}'s certificate is not valid for host name {host}"),
+        rustls::Error::InvalidMessage(_) => {
+            format!("{who} did not answer with TLS: does it speak https?")
+        }
+        other => describe(other, host).replacen("the broker", who, 1),
+    }
 }
 
 /// A TLS alert received on an established connection (a client certificate refused after
@@ -488,7 +578,20 @@ mod tests {
         );
         assert!(e.contains("broker.example"), "{e}");
         let eof = std::io::Error::from(std::io::ErrorKind::UnexpectedEof);
-        assert!(handshake_failure(&eof, "h").contains("PLAINTEXT"));
+        assert!(failure(&eof, "h", Peer::Broker).contains("PLAINTEXT"));
+        let e = failure(&eof, "h", Peer::TokenEndpoint);
+        assert!(
+            e.contains("token endpoint") && !e.contains("PLAINTEXT"),
+            "{e}"
+        );
+        let e = describe_token_endpoint(
+            &rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+            "idp",
+        );
+        assert!(
+            e.contains("https.ca.location") && !e.contains("(check ssl"),
+            "{e}"
+        );
         assert_eq!(refusal_after_handshake(&eof), None);
         let alert = std::io::Error::new(
             std::io::ErrorKind::InvalidData,

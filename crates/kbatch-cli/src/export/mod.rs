@@ -49,6 +49,7 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let mut spec = args.common.spec()?;
     let (config, ignored) = args.common.config()?;
     crate::warn_ignored(&ignored);
+    crate::warn_security(&config);
     let isolation = config.isolation;
     let bootstrap = config.bootstrap.join(",");
 

@@ -5,7 +5,8 @@
 //! * `keys`: which keys are honoured, which are known but irrelevant (a warning), and the
 //!   typo suggestion for the rest;
 //! * `properties`: the `.properties` file grammar;
-//! * `jaas`: the `sasl.jaas.config` one-liner of Java clients.
+//! * `jaas`: the `sasl.jaas.config` one-liner of Java clients;
+//! * `warnings`: what a working configuration still exposes ([`Config::security_warnings`]).
 //!
 //! Values of secret keys (passwords, inline keys, client secrets) go straight into
 //! [`Secret`]s and are never quoted in an error.
@@ -13,6 +14,7 @@
 mod jaas;
 mod keys;
 mod properties;
+mod warnings;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,6 +27,7 @@ use kbatch_wire::{
 };
 
 pub use properties::{parse_properties, PropertiesError};
+pub use warnings::SecurityWarning;
 
 /// How to read. `Config::default()` is what the CLI uses without flags.
 #[derive(Debug, Clone)]
@@ -486,11 +489,31 @@ fn oauthbearer<'a, 'b>(
                 ConfigError::Invalid(format!("sasl.oauthbearer.method=oidc needs {what}"))
             })
         };
+        let url_key = "sasl.oauthbearer.token.endpoint.url";
+        let token_endpoint = need(get(url_key), url_key)?.trim().to_string();
+        let allow_key = "sasl.oauthbearer.token.endpoint.allow.http";
+        let allow_http = get(allow_key)
+            .map(|v| boolean(allow_key, v))
+            .transpose()?
+            .unwrap_or(false);
+        kbatch_wire::check_token_endpoint(&token_endpoint, allow_http)
+            .map_err(|why| bad(url_key, why))?;
+        // librdkafka's keys for HTTPS clients; the brokers' ssl.* never apply to the IdP.
+        let https_ca = if let Some(pem) = get("https.ca.pem") {
+            Some(CaSource::Pem(pem.to_string()))
+        } else {
+            get("https.ca.location").map(|loc| {
+                if loc.trim().eq_ignore_ascii_case("probe") {
+                    CaSource::Probe
+                } else {
+                    CaSource::Location(loc.trim().into())
+                }
+            })
+        };
         return Ok(SaslSettings::OAuthBearerOidc {
-            token_endpoint: need(
-                get("sasl.oauthbearer.token.endpoint.url"),
-                "sasl.oauthbearer.token.endpoint.url",
-            )?,
+            token_endpoint,
+            allow_http,
+            https_ca,
             client_id: need(
                 get("sasl.oauthbearer.client.id").or_else(|| jaas_opt("clientId")),
                 "sasl.oauthbearer.client.id",
@@ -546,6 +569,16 @@ fn unsecured_token(config: &str) -> Result<SaslSettings, ConfigError> {
                     .parse()
                     .map_err(|_| bad(key, format!("lifeSeconds {v:?} is not a number")))?;
                 life = Duration::from_secs(secs);
+                if life > kbatch_wire::MAX_UNSECURED_LIFE {
+                    return Err(bad(
+                        key,
+                        format!(
+                            "lifeSeconds {secs} is longer than the {} seconds a token's expiry \
+                             time can express",
+                            kbatch_wire::MAX_UNSECURED_LIFE.as_secs()
+                        ),
+                    ));
+                }
             }
             _ => match k.strip_prefix("extension_") {
                 Some(name) if !name.is_empty() => {

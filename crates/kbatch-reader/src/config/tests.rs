@@ -109,6 +109,8 @@ fn sasl_settings_from_librdkafka_and_java_names() {
     ];
     let oidc = |id: &str| SaslSettings::OAuthBearerOidc {
         token_endpoint: "https://idp/token".into(),
+        allow_http: false,
+        https_ca: None,
         client_id: id.into(),
         client_secret: Secret::new("pw\"1"),
         scope: Some("kafka".into()),
@@ -349,4 +351,216 @@ group.id=ignored
     );
     assert_eq!(applied.ignored, vec!["group.id"]);
     assert!(!format!("{c:?}").contains("alice-secret"));
+}
+
+/// OIDC with every key: the token endpoint's scheme against the allow key, and its CA from
+/// librdkafka's `https.ca.*` only.
+fn oidc_pairs<'a>(url: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut pairs = vec![
+        ("security.protocol", "SASL_SSL"),
+        ("sasl.mechanism", "OAUTHBEARER"),
+        ("sasl.oauthbearer.method", "oidc"),
+        ("sasl.oauthbearer.token.endpoint.url", url),
+        ("sasl.oauthbearer.client.id", "kbatch"),
+        ("sasl.oauthbearer.client.secret", "TOPSECRET"),
+    ];
+    pairs.extend_from_slice(extra);
+    pairs
+}
+
+fn oidc_of(c: &Config) -> (bool, Option<CaSource>) {
+    match c.security.sasl.as_ref() {
+        Some(SaslSettings::OAuthBearerOidc {
+            allow_http,
+            https_ca,
+            ..
+        }) => (*allow_http, https_ca.clone()),
+        other => panic!("not OIDC: {other:?}"),
+    }
+}
+
+#[test]
+fn a_plain_http_token_endpoint_needs_the_allow_key() {
+    let key = "sasl.oauthbearer.token.endpoint.allow.http";
+    for (url, allow, ok_) in [
+        ("https://idp/token", None, true),
+        ("https://idp/token", Some("true"), true),
+        ("http://idp/token", None, false),
+        ("http://idp/token", Some("false"), false),
+        ("http://idp/token", Some("true"), true),
+        ("HTTP://idp/token", Some("TRUE"), true),
+        ("ftp://idp/token", Some("true"), false),
+    ] {
+        let mut extra = vec![];
+        if let Some(v) = allow {
+            extra.push((key, v));
+        }
+        let got = from(&oidc_pairs(url, &extra));
+        assert_eq!(got.is_ok(), ok_, "{url} {allow:?}: {got:?}");
+        match got {
+            Ok((c, _)) => assert_eq!(
+                oidc_of(&c).0,
+                allow.is_some_and(|v| v.eq_ignore_ascii_case("true"))
+            ),
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("sasl.oauthbearer.token.endpoint.url"), "{e}");
+                if url.starts_with("http") {
+                    assert!(e.contains(key), "the error names the key: {e}");
+                }
+                assert!(!e.contains("TOPSECRET"), "{e}");
+            }
+        }
+    }
+    let e = from(&oidc_pairs("http://idp/token", &[(key, "maybe")])).unwrap_err();
+    assert!(e.to_string().contains(key), "{e}");
+}
+
+#[test]
+fn the_token_endpoint_trusts_https_ca_keys_never_the_brokers_ssl_keys() {
+    // The brokers' switches and private CA: none of them reaches the token endpoint.
+    let broker_tls = [
+        ("ssl.ca.location", "/private/broker-ca.pem"),
+        ("ssl.endpoint.identification.algorithm", "none"),
+        ("enable.ssl.certificate.verification", "false"),
+    ];
+    let c = ok(&oidc_pairs("https://idp/token", &broker_tls));
+    assert!(!c.security.tls.verify_certificate && !c.security.tls.verify_hostname);
+    assert_eq!(oidc_of(&c), (false, None), "public roots only");
+    let c = ok(&oidc_pairs(
+        "https://idp/token",
+        &[("https.ca.location", " /idp/ca.pem "), broker_tls[0]],
+    ));
+    assert_eq!(
+        oidc_of(&c).1,
+        Some(CaSource::Location(PathBuf::from("/idp/ca.pem")))
+    );
+    assert_eq!(
+        c.security.tls.ca,
+        CaSource::Location("/private/broker-ca.pem".into())
+    );
+    let c = ok(&oidc_pairs(
+        "https://idp/token",
+        &[("https.ca.location", "probe")],
+    ));
+    assert_eq!(oidc_of(&c).1, Some(CaSource::Probe));
+    let c = ok(&oidc_pairs(
+        "https://idp/token",
+        &[
+            ("https.ca.location", "/x"),
+            ("https.ca.pem", "-----BEGIN CERTIFICATE-----"),
+        ],
+    ));
+    assert_eq!(
+        oidc_of(&c).1,
+        Some(CaSource::Pem("-----BEGIN CERTIFICATE-----".into()))
+    );
+}
+
+/// `lifeSeconds` is bounded where it is read (it overflowed `iat + life` when the token was
+/// made, at connection time).
+#[test]
+fn unsecured_token_lives_are_bounded() {
+    let pairs = |life: &'static str| {
+        vec![
+            ("security.protocol", "SASL_PLAINTEXT"),
+            ("sasl.mechanism", "OAUTHBEARER"),
+            ("sasl.oauthbearer.config", life),
+        ]
+    };
+    for bad_life in [
+        "principal=a lifeSeconds=18446744073709551615",
+        "principal=a lifeSeconds=12000000000000000000",
+        "principal=a lifeSeconds=1099511627777",
+    ] {
+        let e = from(&pairs(bad_life)).unwrap_err().to_string();
+        assert!(
+            e.contains("lifeSeconds") && e.contains("longer"),
+            "{bad_life}: {e}"
+        );
+    }
+    ok(&pairs("principal=a lifeSeconds=1099511627776"));
+    ok(&pairs("principal=a lifeSeconds=0"));
+}
+
+#[test]
+fn security_warnings_table() {
+    use SecurityWarning as W;
+    let sasl = |protocol: &'static str, mechanism: &'static str| {
+        let mut p = vec![
+            ("security.protocol", protocol),
+            ("sasl.mechanism", mechanism),
+        ];
+        match mechanism {
+            "OAUTHBEARER" => p.push(("sasl.oauthbearer.config", "principal=a")),
+            _ => p.extend([("sasl.username", "u"), ("sasl.password", "TOPSECRET")]),
+        }
+        p
+    };
+    let allow = ("sasl.oauthbearer.token.endpoint.allow.http", "true");
+    let no_host = ("ssl.endpoint.identification.algorithm", "none");
+    let no_cert = ("enable.ssl.certificate.verification", "false");
+    let mut oidc_http = oidc_pairs("http://idp/token", &[allow]);
+    oidc_http[0].1 = "SASL_PLAINTEXT";
+    type Pairs<'a> = Vec<(&'a str, &'a str)>;
+    let cases: Vec<(Pairs, Vec<W>)> = vec![
+        (vec![], vec![]),
+        (vec![("security.protocol", "ssl")], vec![]),
+        (sasl("SASL_SSL", "PLAIN"), vec![]),
+        (sasl("SASL_SSL", "OAUTHBEARER"), vec![]),
+        (sasl("SASL_PLAINTEXT", "SCRAM-SHA-512"), vec![]),
+        (
+            sasl("SASL_PLAINTEXT", "PLAIN"),
+            vec![W::CleartextCredentials { mechanism: "PLAIN" }],
+        ),
+        (
+            sasl("SASL_PLAINTEXT", "OAUTHBEARER"),
+            vec![W::CleartextCredentials {
+                mechanism: "OAUTHBEARER",
+            }],
+        ),
+        (
+            oidc_http,
+            vec![
+                W::CleartextCredentials {
+                    mechanism: "OAUTHBEARER",
+                },
+                W::TokenEndpointPlainHttp,
+            ],
+        ),
+        // The allow key with an https endpoint exposes nothing.
+        (oidc_pairs("https://idp/token", &[allow]), vec![]),
+        (
+            vec![("security.protocol", "ssl"), no_host],
+            vec![W::BrokerHostNameUnchecked],
+        ),
+        (
+            vec![("security.protocol", "ssl"), no_cert],
+            vec![W::BrokerCertificateUnchecked],
+        ),
+        (
+            vec![("security.protocol", "ssl"), no_cert, no_host],
+            vec![W::BrokerCertificateUnchecked],
+        ),
+        (
+            [sasl("SASL_SSL", "SCRAM-SHA-256"), vec![no_host]].concat(),
+            vec![W::BrokerHostNameUnchecked],
+        ),
+        // TLS switches without TLS change nothing on the wire.
+        (vec![no_cert, no_host], vec![]),
+        (
+            [sasl("SASL_PLAINTEXT", "SCRAM-SHA-256"), vec![no_cert]].concat(),
+            vec![],
+        ),
+    ];
+    for (pairs, want) in cases {
+        let c = ok(&pairs);
+        let got = c.security_warnings();
+        assert_eq!(got, want, "{pairs:?}");
+        for w in &got {
+            let text = w.to_string();
+            assert!(!text.contains("TOPSECRET"), "{text}");
+            assert!(text.contains('='), "names the setting: {text}");
+        }
+    }
 }

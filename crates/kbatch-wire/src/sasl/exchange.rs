@@ -31,14 +31,13 @@ pub(crate) fn version(apis: &[ApiRange]) -> Option<i16> {
 
 /// When to stop using a session that the broker ends after `lifetime_ms` (counted from
 /// `sent`, the moment the last authentication request left): at 80 % of the lifetime, and
-/// at least a second early, so a request sent just before is answered before the end.
+/// at least a second early, so a request sent just before is answered before the end. A
+/// lifetime past what `Instant` can hold (the broker's `i64` milliseconds reach 2.9e8 years)
+/// is no deadline, like none at all.
 pub(crate) fn reauth_deadline(sent: Instant, lifetime_ms: i64) -> Option<Instant> {
-    if lifetime_ms <= 0 {
-        return None;
-    }
-    let life = Duration::from_millis(lifetime_ms as u64);
+    let life = Duration::from_millis(u64::try_from(lifetime_ms).ok().filter(|&ms| ms > 0)?);
     let margin = (life / 5).max(Duration::from_secs(1)).min(life / 2);
-    Some(sent + life - margin)
+    sent.checked_add(life - margin)
 }
 
 impl Connection {
@@ -93,20 +92,24 @@ impl Connection {
         let token = match settings {
             SaslSettings::OAuthBearerOidc {
                 token_endpoint,
+                allow_http,
+                https_ca,
                 client_id,
                 client_secret,
                 scope,
                 cache,
             } => {
+                // The token endpoint's own settings only: the brokers' `ssl.*` never reach it.
                 let client = oidc::Client {
                     url: token_endpoint,
                     client_id,
                     client_secret,
                     scope: scope.as_deref(),
                     cache,
+                    allow_http: *allow_http,
+                    https_ca: https_ca.as_ref(),
                 };
-                let (tls, timeout) = (&self.cfg.security.tls, self.cfg.connect_timeout);
-                Some(client.token(tls, timeout).await.map_err(auth)?)
+                Some(client.token(self.cfg.connect_timeout).await.map_err(auth)?)
             }
             _ => None,
         };
@@ -184,6 +187,12 @@ mod tests {
         assert_eq!(
             reauth_deadline(t, 1000),
             Some(t + Duration::from_millis(500))
+        );
+        // The broker's largest lifetime: a deadline far away or none, never an overflow.
+        let far = reauth_deadline(t, i64::MAX);
+        assert!(
+            far.is_none_or(|d| d > t + Duration::from_secs(1 << 40)),
+            "{far:?}"
         );
     }
 }

@@ -78,7 +78,7 @@ impl Mechanism {
                 life,
                 extensions,
             } => {
-                let token = oauth::unsecured_jwt(principal, scope, *life, now);
+                let token = oauth::unsecured_jwt(principal, scope, *life, now)?;
                 (
                     Mechanism::OAuthBearer { refusal: None },
                     oauth::initial_response(&token, extensions),

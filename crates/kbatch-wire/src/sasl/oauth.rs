@@ -24,18 +24,31 @@ fn json_str(s: &str) -> String {
     out
 }
 
-/// An unsigned JWT for `principal` (claim `sub`), valid from `now` for `life`.
+/// An unsigned JWT for `principal` (claim `sub`), valid from `now` for `life`. A `life` whose
+/// end (in milliseconds, as Kafka reads `exp`) does not fit a signed 64-bit number is refused.
 pub(crate) fn unsecured_jwt(
     principal: &str,
     scope: &[String],
     life: Duration,
     now: SystemTime,
-) -> String {
+) -> Result<String, String> {
     let iat = now
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
-    let exp = iat + life.as_secs();
+    let exp = iat
+        .checked_add(life.as_secs())
+        .filter(|exp| {
+            exp.checked_mul(1000)
+                .is_some_and(|ms| ms <= i64::MAX as u64)
+        })
+        .ok_or_else(|| {
+            format!(
+                "lifeSeconds={} in sasl.oauthbearer.config is too long: the token's expiry \
+                 time does not fit a 64-bit number",
+                life.as_secs()
+            )
+        })?;
     let mut claims = format!(
         "{{\"sub\":{},\"iat\":{iat},\"exp\":{exp}",
         json_str(principal)
@@ -45,11 +58,11 @@ pub(crate) fn unsecured_jwt(
         claims.push_str(&format!(",\"scope\":[{}]", list.join(",")));
     }
     claims.push('}');
-    format!(
+    Ok(format!(
         "{}.{}.",
         B64URL.encode(br#"{"alg":"none"}"#),
         B64URL.encode(claims)
-    )
+    ))
 }
 
 /// The client's initial response: GS2 header, `auth=Bearer <token>`, extensions, each ended
@@ -75,7 +88,8 @@ mod tests {
             &["a".into(), "b".into()],
             Duration::from_secs(60),
             now,
-        );
+        )
+        .unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
         assert_eq!(parts.len(), 3);
         assert_eq!(parts[2], "");
@@ -87,5 +101,16 @@ mod tests {
         );
         let msg = initial_response("T", &[("traceId".into(), "7".into())]);
         assert_eq!(msg, b"n,,\x01auth=Bearer T\x01traceId=7\x01\x01");
+    }
+
+    /// `iat + lifeSeconds` overflowed (a panic in debug builds, a wrapped `exp` in release).
+    #[test]
+    fn a_life_past_the_end_of_time_is_refused_not_overflowed() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        for secs in [u64::MAX, u64::MAX - 1_000_000_000, i64::MAX as u64 / 1000] {
+            let e = unsecured_jwt("a", &[], Duration::from_secs(secs), now).unwrap_err();
+            assert!(e.contains("lifeSeconds") && e.contains("too long"), "{e}");
+        }
+        assert!(unsecured_jwt("a", &[], crate::MAX_UNSECURED_LIFE, now).is_ok());
     }
 }

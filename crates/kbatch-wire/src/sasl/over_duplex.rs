@@ -134,6 +134,14 @@ impl ScramServer {
 /// A fake SASL broker over a duplex stream; returns the client end and every SASL message the
 /// client sent.
 fn scram_broker(fault: Fault) -> (tokio::io::DuplexStream, Arc<Mutex<Vec<Vec<u8>>>>) {
+    sasl_broker(fault, "SCRAM-SHA-512")
+}
+
+/// [`scram_broker`] for `mechanism`; an OAUTHBEARER message is accepted as it is.
+fn sasl_broker(
+    fault: Fault,
+    mechanism: &'static str,
+) -> (tokio::io::DuplexStream, Arc<Mutex<Vec<Vec<u8>>>>) {
     let (client, mut server) = tokio::io::duplex(1 << 16);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
@@ -165,7 +173,7 @@ fn scram_broker(fault: Fault) -> (tokio::io::DuplexStream, Arc<Mutex<Vec<Vec<u8>
                 18 => framed(id, false, &api_versions_body(APIS)),
                 17 => {
                     let req = SaslHandshakeRequest::decode(&mut buf, version).unwrap();
-                    assert_eq!(req.mechanism.as_str(), "SCRAM-SHA-512");
+                    assert_eq!(req.mechanism.as_str(), mechanism);
                     let mut body = if fault == Fault::MechanismNotEnabled {
                         33i16.to_be_bytes().to_vec()
                     } else {
@@ -180,7 +188,9 @@ fn scram_broker(fault: Fault) -> (tokio::io::DuplexStream, Arc<Mutex<Vec<Vec<u8>
                     let req = SaslAuthenticateRequest::decode(&mut buf, version).unwrap();
                     log.lock().unwrap().push(req.auth_bytes.to_vec());
                     round += 1;
-                    let body = if round == 1 {
+                    let body = if mechanism == "OAUTHBEARER" {
+                        auth_response(0, None, b"", 0)
+                    } else if round == 1 {
                         auth_response(0, None, &scram.first(&req.auth_bytes), 0)
                     } else {
                         match scram.last(&req.auth_bytes) {
@@ -329,4 +339,88 @@ fn sasl_decoders_agree_with_kafka_protocol() {
     // An array-count bomb in a tiny handshake response.
     let bomb = Bytes::from_static(&[0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 1, b'x']);
     assert!(sasl_handshake::decode(1, bomb).is_err());
+}
+
+/// OIDC settings for the token endpoint at `url` (https, with the test CA if `https_ca`).
+fn oidc_cfg(url: String, https_ca: Option<CaSource>, broker_tls: TlsSettings) -> WireConfig {
+    WireConfig {
+        request_timeout: Duration::from_secs(5),
+        connect_timeout: Duration::from_secs(5),
+        security: Security {
+            // SASL over the duplex stream; the brokers' TLS settings are there all the same,
+            // as they were handed to the token endpoint before.
+            protocol: Protocol::SaslPlaintext,
+            tls: broker_tls,
+            sasl: Some(SaslSettings::OAuthBearerOidc {
+                token_endpoint: url,
+                allow_http: false,
+                https_ca,
+                client_id: "kbatch".into(),
+                client_secret: Secret::new(PASSWORD),
+                scope: None,
+                cache: TokenCache::default(),
+            }),
+        },
+        ..WireConfig::default()
+    }
+}
+
+/// The brokers' TLS switches and private CA do not reach the token endpoint: with broker
+/// certificate checks off, host names unchecked and the IdP's CA as the brokers'
+/// `ssl.ca.location`, a token endpoint signed by that CA is still refused (public roots only),
+/// and accepted once the CA is in `https.ca.location`. Before, the token endpoint used the
+/// brokers' settings, so here it accepted any certificate.
+#[tokio::test]
+async fn the_brokers_tls_switches_do_not_reach_the_token_endpoint() {
+    use crate::sasl::oidc::test_idp;
+    let body = r#"{"access_token":"T","expires_in":3600}"#;
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes();
+    let lax_broker_tls = TlsSettings {
+        ca: CaSource::Location(test_idp::ca_file()),
+        identity: None,
+        verify_hostname: false,
+        verify_certificate: false,
+    };
+    let url = test_idp::serve_https(answer.clone(), "localhost").await;
+    let (stream, seen) = sasl_broker(Fault::None, "OAUTHBEARER");
+    let err = Connection::over(
+        stream,
+        "fake:9092".into(),
+        &oidc_cfg(url, None, lax_broker_tls.clone()),
+    )
+    .await
+    .expect_err("the token endpoint's certificate is from a private CA");
+    let text = err.to_string();
+    assert!(matches!(err, WireError::Auth { .. }), "{err:?}");
+    assert!(
+        text.contains("https.ca.location") && text.contains("token endpoint"),
+        "{text}"
+    );
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "no token may reach the broker"
+    );
+
+    let url = test_idp::serve_https(answer, "localhost").await;
+    let (stream, seen) = sasl_broker(Fault::None, "OAUTHBEARER");
+    let ca = Some(CaSource::Location(test_idp::ca_file()));
+    Connection::over(
+        stream,
+        "fake:9092".into(),
+        &oidc_cfg(url, ca, lax_broker_tls),
+    )
+    .await
+    .expect("the IdP's CA in https.ca.location");
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 1);
+    assert!(
+        seen[0].starts_with(b"n,,\x01auth=Bearer T\x01"),
+        "{:?}",
+        String::from_utf8_lossy(&seen[0])
+    );
 }
