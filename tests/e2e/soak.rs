@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use kbatch_testkit::{op_line, Cluster, ProduceOp, ProducedRecord, ProducerSettings};
+use kbatch_testkit::{op_line, Cluster, ProduceOp, ProducedRecord, ProducerSettings, TestkitError};
 
 use crate::common::*;
 
@@ -119,6 +119,20 @@ fn mixed_topic(c: &Cluster) -> &'static Expected {
     })
 }
 
+/// An admin step on both topics at once (each is a JVM started: in turn they would add
+/// seconds to every step).
+fn on_both(
+    big: &Expected,
+    mixed: &Expected,
+    step: impl Fn(&str) -> Result<(), TestkitError> + Sync,
+) -> Result<(), TestkitError> {
+    std::thread::scope(|s| {
+        let other = s.spawn(|| step(&mixed.topic));
+        let first = step(&big.topic);
+        first.and(other.join().expect("an admin step"))
+    })
+}
+
 #[test]
 fn rolling_restart_soak() {
     let secs: u64 = std::env::var("KBATCH_SOAK_SECS")
@@ -190,12 +204,13 @@ fn rolling_restart_soak() {
             c.node_mut(n)
                 .restart()
                 .unwrap_or_else(|e| panic!("restarting node {n}: {e}"));
-            c.wait_in_sync(&big.topic, Duration::from_secs(90))
-                .and_then(|()| c.wait_in_sync(&mixed.topic, Duration::from_secs(90)))
-                .unwrap_or_else(|e| panic!("node {n} did not catch up: {e}\n{}", c.logs(20)));
+            let cluster: &Cluster = &c;
+            on_both(big, mixed, |t| {
+                cluster.wait_in_sync(t, Duration::from_secs(90))
+            })
+            .unwrap_or_else(|e| panic!("node {n} did not catch up: {e}\n{}", c.logs(20)));
             // Leadership back on the restarted node, so the next step hits leaders too.
-            c.elect_preferred(&big.topic).unwrap();
-            c.elect_preferred(&mixed.topic).unwrap();
+            on_both(big, mixed, |t| cluster.elect_preferred(t)).unwrap();
             if crash {
                 kills += 1;
             } else {
