@@ -531,6 +531,129 @@ fn from_manifest_exports_only_what_is_new() {
     }
 }
 
+/// A run that fails after completing files (here: its manifest cannot be written) leaves them
+/// with no manifest naming them, and a `*.jsonl` glob over the output would read their
+/// records twice once the run is repeated. The repeated run lists the ones it did not write
+/// again, on stderr and as `orphans` in its manifest, never among its files.
+#[test]
+fn files_no_manifest_names_are_listed_as_orphans() {
+    let t = topic("export-orphans");
+    create_topic(&t, 2, &[]);
+    let mut ops = values(0..20, 0);
+    ops.extend(values(20..25, 1));
+    produce(&t, &ProducerSettings::default(), &ops);
+    let (a, b) = (tempdir("orphans-a"), tempdir("orphans-b"));
+    let export = |dir: &Path, from: Option<&Path>, extra: &[&str]| {
+        let mut args = vec![
+            "export".to_string(),
+            "--topic".into(),
+            t.clone(),
+            "--format".into(),
+            "jsonl".into(),
+            "--output".into(),
+            dir.display().to_string(),
+        ];
+        if let Some(m) = from {
+            args.push("--from-manifest".into());
+            args.push(m.join("_manifest.json").display().to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        kbatch(&args)
+    };
+    let run = export(&a, None, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        manifest(&a)["orphans"],
+        serde_json::json!([]),
+        "a fresh output"
+    );
+    let mut ops = values(100..160, 0);
+    ops.extend(values(160..170, 1));
+    produce(&t, &ProducerSettings::default(), &ops);
+
+    // The incremental run fails after its (small) files completed: a directory holds the
+    // manifest's name.
+    std::fs::create_dir_all(b.join("_manifest.json").join("x")).unwrap();
+    let small = ["--max-file-bytes", "1K", "--batch-rows", "7"];
+    let run = export(&b, Some(&a), &small);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("_manifest.json not written"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_dir_all(b.join("_manifest.json")).unwrap();
+    let left = files_in(&b);
+    assert!(left.len() >= 3, "the failed run completed files: {left:?}");
+
+    // Run again (one file per partition this time): the failed run's first file of each
+    // partition has the name of this run's and is replaced; its others are orphans.
+    let run = export(&b, Some(&a), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let man = manifest(&b);
+    let files: Vec<String> = man["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["files"].as_array().unwrap().clone())
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(files.len(), 2, "{man}");
+    let want: Vec<String> = left
+        .iter()
+        .filter(|n| !files.contains(n))
+        .cloned()
+        .collect();
+    assert!(!want.is_empty(), "{left:?} {files:?}");
+    let orphans: Vec<String> = man["orphans"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no orphans in {man}"))
+        .iter()
+        .map(|o| o.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(orphans, want);
+    assert!(
+        run.stderr.contains("named by no manifest"),
+        "{}",
+        run.stderr
+    );
+    for o in &orphans {
+        assert!(run.stderr.contains(o.as_str()), "{o}: {}", run.stderr);
+    }
+    // The manifest's own files hold exactly the new records; the orphans hold some of them again.
+    let mut named = files.clone();
+    named.push("_manifest.json".into());
+    named.extend(orphans.iter().cloned());
+    named.sort();
+    assert_eq!(files_in(&b), named);
+    let mut ids: Vec<u64> = files
+        .iter()
+        .flat_map(|f| jsonl_rows(&std::fs::read(b.join(f)).unwrap()))
+        .map(|r| {
+            serde_json::from_slice::<Value>(r.value.as_ref().unwrap()).unwrap()["id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    ids.sort();
+    assert_eq!(ids, (100..170).collect::<Vec<_>>());
+
+    // The next run back into `a` (a chain of runs into one directory): the first run's files
+    // there lie below where `b`'s manifest ended, so they are the chain's, not orphans.
+    let run = export(&a, Some(&b), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        manifest(&a)["orphans"],
+        serde_json::json!([]),
+        "{}",
+        run.stderr
+    );
+    for d in [a, b] {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
 #[test]
 fn max_file_bytes_cuts_files_in_offset_order() {
     let m = mixed();

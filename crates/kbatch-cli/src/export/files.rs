@@ -178,12 +178,11 @@ impl PartitionFiles {
         }
         let tail = file.encoder.take();
         file.bytes += tail.len() as u64;
-        let mut upload = file.upload;
-        let done = async move {
-            upload.write(&tail).await?;
-            upload.finish().await
-        };
-        done.await.map_err(|e| self.sink_error(e))?;
+        // Aborts the upload if it cannot be completed.
+        file.upload
+            .finish(&tail)
+            .await
+            .map_err(|e| self.sink_error(e))?;
         self.done.push(FileEntry {
             name: file.name,
             records: file.records,

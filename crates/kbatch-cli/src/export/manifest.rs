@@ -27,6 +27,11 @@ pub struct Manifest {
     pub isolation: String,
     /// Every planned partition, in partition order, also those with nothing in range.
     pub partitions: Vec<PartitionEntry>,
+    /// Files of the topic in the output that no manifest names (see [`orphans`]): left by a
+    /// failed run, and read twice by a glob over the output. Absent when the output could
+    /// not be listed (and in manifests of kbatch versions that did not look).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphans: Option<Vec<String>>,
 }
 
 /// One partition's range and what was written of it.
@@ -160,6 +165,74 @@ impl Manifest {
     }
 }
 
+/// A file name [`file_name`] made, taken apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileName<'a> {
+    /// Topic.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset of the file's first row.
+    pub first_offset: i64,
+    /// `parquet`, `arrow` or `jsonl`.
+    pub extension: &'a str,
+}
+
+impl FileName<'_> {
+    /// Parse `TOPIC.PARTITION.OFFSET.EXT` from the right (a topic may contain dots), with the
+    /// offset in its 20 digits and one of the export's extensions; anything else is `None`.
+    pub fn parse(name: &str) -> Option<FileName<'_>> {
+        let (rest, extension) = name.rsplit_once('.')?;
+        if !["parquet", "arrow", "jsonl"].contains(&extension) {
+            return None;
+        }
+        let (rest, offset) = rest.rsplit_once('.')?;
+        let (topic, partition) = rest.rsplit_once('.')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if offset.len() != 20 || !digits(offset) || !digits(partition) || topic.is_empty() {
+            return None;
+        }
+        Some(FileName {
+            topic,
+            partition: partition.parse().ok()?,
+            first_offset: offset.parse().ok()?,
+            extension,
+        })
+    }
+}
+
+/// The files of `topic` in an output `listed` that no manifest names, in name order: not
+/// `written` by this run, and in a partition of the `previous` manifest (`--from-manifest`)
+/// not below that partition's `end`. Files below it belong to the runs that manifest
+/// continues, whose manifests named them; files at or past it were left by a run that started
+/// where this one did and failed before writing its manifest, and this run has read their
+/// records again. Without a previous manifest (or for a partition it does not list) every
+/// other file of the topic is an orphan: this run's manifest replaces whatever named it.
+pub fn orphans<'a>(
+    topic: &str,
+    previous: Option<&Manifest>,
+    written: &std::collections::BTreeSet<&str>,
+    listed: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let end = |partition: i32| {
+        previous
+            .and_then(|m| m.partitions.iter().find(|p| p.partition == partition))
+            .map_or(i64::MIN, |p| p.end)
+    };
+    let mut found: Vec<String> = listed
+        .into_iter()
+        .filter(|name| !written.contains(name))
+        .filter(|name| {
+            FileName::parse(name)
+                .is_some_and(|f| f.topic == topic && f.first_offset >= end(f.partition))
+        })
+        .map(String::from)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
 /// The name of a partition's file whose first row is at `first_offset`: topic, partition and
 /// a 20-digit offset (Kafka's own segment naming), so names sort in offset order, never
 /// collide across incremental runs into one directory (each offset is exported once), and
@@ -214,6 +287,7 @@ mod tests {
                     files: vec![],
                 },
             ],
+            orphans: Some(vec![]),
         }
     }
 
@@ -229,6 +303,12 @@ mod tests {
         assert_eq!(f["first_offset"], 60);
         assert_eq!(f["last_offset"], 102);
         assert_eq!(v["partitions"][1]["files"], serde_json::json!([]));
+        assert_eq!(v["orphans"], serde_json::json!([]));
+        // A manifest of an earlier version, without the key, still parses.
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("orphans");
+        let parsed = Manifest::parse(old.to_string().as_bytes()).unwrap();
+        assert_eq!(parsed.orphans, None);
     }
 
     #[test]
@@ -271,6 +351,72 @@ mod tests {
             e.to_string().starts_with("not a kbatch export manifest"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn file_names_parse_back() {
+        let name = file_name("a.b-c", 12, 4096, "jsonl");
+        assert_eq!(
+            FileName::parse(&name),
+            Some(FileName {
+                topic: "a.b-c",
+                partition: 12,
+                first_offset: 4096,
+                extension: "jsonl",
+            })
+        );
+        for bad in [
+            "_manifest.json",
+            "_manifest.json.partial",
+            "t.0.00000000000000000000.parquet#3",
+            "t.0.00000000000000000000.csv",
+            "t.0.0.parquet",
+            "t.x.00000000000000000000.parquet",
+            ".0.00000000000000000000.parquet",
+            "t.-1.00000000000000000000.parquet",
+            "t.0.99999999999999999999.parquet",
+            "0.00000000000000000000.parquet",
+        ] {
+            assert_eq!(FileName::parse(bad), None, "{bad}");
+        }
+    }
+
+    /// Which files of an output no manifest names. The previous manifest (`sample`) ended
+    /// partition 0 at 103 and partition 2 at 7, and does not list partition 1.
+    #[test]
+    fn orphans_are_the_files_no_manifest_names() {
+        let m = sample();
+        let n = |p: i32, o: i64| file_name("web", p, o, "parquet");
+        let listed = [
+            MANIFEST_NAME.to_string(),
+            n(0, 0),                              // named by the previous manifest
+            n(0, 60),                             // named by the previous manifest
+            n(0, 103),                            // written again by this run
+            n(0, 150),                            // a failed run's, not written again: an orphan
+            n(2, 3),                              // below partition 2's end: an earlier run's
+            n(2, 7),                              // a failed run's: an orphan
+            n(1, 0),                              // a partition created since: a failed run's
+            file_name("web", 0, 150, "jsonl"),    // a failed run in another format
+            file_name("webx", 0, 150, "parquet"), // another topic
+            "notes.txt".to_string(),
+        ];
+        let again = n(0, 103);
+        let written = std::collections::BTreeSet::from([again.as_str()]);
+        let names = || listed.iter().map(String::as_str);
+        let got = orphans("web", Some(&m), &written, names());
+        assert_eq!(
+            got,
+            vec![
+                file_name("web", 0, 150, "jsonl"),
+                n(0, 150),
+                n(1, 0),
+                n(2, 7),
+            ]
+        );
+        // Without a previous manifest every file this run did not write is one.
+        let got = orphans("web", None, &written, names());
+        assert_eq!(got.len(), 7, "{got:?}");
+        assert!(!got.contains(&n(0, 103)));
     }
 
     #[test]

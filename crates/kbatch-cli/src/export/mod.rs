@@ -12,8 +12,11 @@
 //! Order of effects, which makes a run all-or-nothing to a reader of the manifest: every
 //! file of a range is completed only after all its rows were encoded; `_manifest.json` is
 //! written after every file completed and after the engine confirmed each range whole
-//! (its stats). A failed run aborts its open uploads, writes no manifest, and its error
-//! names the files it did complete.
+//! (its stats); in a local directory each file is on stable storage before it counts as
+//! completed, and the manifest replaces the old one atomically and durably. A failed run
+//! aborts its open uploads (also one whose completion failed), writes no manifest, and its
+//! error names the files it did complete. The next run lists the files such a run left that
+//! no manifest names (`orphans` in its manifest, and on stderr).
 
 pub mod args;
 mod encode;
@@ -63,14 +66,16 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let reader = rt
         .block_on(AsyncReader::connect(config))
         .with_context(|| format!("connecting to {bootstrap}"))?;
+    let mut previous = None;
     if let Some(m) = &args.from_manifest {
         let bytes = rt
             .block_on(sink::read(m))
             .with_context(|| format!("--from-manifest {m}"))?;
-        let previous = Manifest::parse(&bytes).with_context(|| format!("--from-manifest {m}"))?;
-        spec.from = previous
+        let parsed = Manifest::parse(&bytes).with_context(|| format!("--from-manifest {m}"))?;
+        spec.from = parsed
             .resume_from(&settings.topic)
             .with_context(|| format!("--from-manifest {m}"))?;
+        previous = Some(parsed);
     }
     let sink = Sink::open(location)?;
     let plan = rt.block_on(reader.plan(&spec))?;
@@ -112,8 +117,9 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
         }
         Err(e) => return Err(fail(&rt, &sink, &mut files, e)),
     };
-    let manifest = build_manifest(&settings, isolation, &stats, &files)
+    let mut manifest = build_manifest(&settings, isolation, &stats, &files)
         .map_err(|e| fail(&rt, &sink, &mut files, e))?;
+    manifest.orphans = find_orphans(&rt, &sink, &settings.topic, previous.as_ref(), &files);
     let json = manifest.to_json();
     rt.block_on(sink.put(MANIFEST_NAME, Bytes::from(json.clone())))
         .map_err(|e| fail(&rt, &sink, &mut files, e.into()))?;
@@ -167,9 +173,48 @@ fn build_manifest(
         }
         .to_string(),
         partitions,
+        orphans: None,
     };
     manifest.check()?;
     Ok(manifest)
+}
+
+/// The files in the output that no manifest names (see [`manifest::orphans`]), told on
+/// stderr; `None` (and a warning) when the output cannot be listed.
+fn find_orphans(
+    rt: &tokio::runtime::Runtime,
+    sink: &Sink,
+    topic: &str,
+    previous: Option<&Manifest>,
+    files: &[PartitionFiles],
+) -> Option<Vec<String>> {
+    let listed = match rt.block_on(sink.list()) {
+        Ok(listed) => listed,
+        Err(e) => {
+            eprintln!(
+                "kbatch: warning: could not look for files no manifest names ({e}); \
+                 {MANIFEST_NAME} has no \"orphans\""
+            );
+            return None;
+        }
+    };
+    let written: std::collections::BTreeSet<&str> = files
+        .iter()
+        .flat_map(|f| f.done.iter().map(|d| d.name.as_str()))
+        .collect();
+    let orphans = manifest::orphans(topic, previous, &written, listed.iter().map(String::as_str));
+    if !orphans.is_empty() {
+        eprintln!(
+            "kbatch: warning: {} file{} of {topic} in {} named by no manifest (left by a failed \
+             run; a glob over the output reads their records twice), listed as \"orphans\" in \
+             {MANIFEST_NAME}, not as its files: {}",
+            orphans.len(),
+            if orphans.len() == 1 { " is" } else { "s are" },
+            sink.location(),
+            orphans.join(", ")
+        );
+    }
+    Some(orphans)
 }
 
 /// Abort every open upload and say what was completed before the failure.
