@@ -243,17 +243,37 @@ mod tests {
         assert_eq!(saturating_add(t0, Duration::ZERO), t0);
     }
 
+    /// The longest duration that can be added to `from` (found by bisection).
+    fn longest_addable(from: Instant) -> Duration {
+        let (mut ok, mut too_far) = (Duration::ZERO, Duration::MAX);
+        while too_far - ok > Duration::from_nanos(1) {
+            let mid = ok + (too_far - ok) / 2;
+            if from.checked_add(mid).is_some() {
+                ok = mid;
+            } else {
+                too_far = mid;
+            }
+        }
+        ok
+    }
+
     #[tokio::test(start_paused = true)]
     async fn never_is_a_deadline_the_timer_accepts() {
-        // tokio adds a millisecond to a deadline with a plain `+`: the saturated instant must
-        // leave room for it. Paused clock: the timeout below elapses in virtual time.
-        let never = saturating_add(now(), Duration::MAX);
-        let slept = tokio::time::timeout(
-            Duration::from_secs(1),
-            tokio::time::sleep_until(tokio::time::Instant::from_std(never)),
-        )
-        .await;
-        assert!(slept.is_err(), "woke before never");
+        // tokio adds a millisecond to a deadline with a plain `+`: a timeout that just fits in
+        // an `Instant` must not become a deadline the timer overflows on. Paused clock: the
+        // timeout below elapses in virtual time.
+        let t0 = now();
+        let edge = longest_addable(t0);
+        for d in [edge, Duration::MAX] {
+            let never = saturating_add(t0, d);
+            assert_eq!(never, t0 + NEVER);
+            let slept = tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::time::sleep_until(tokio::time::Instant::from_std(never)),
+            )
+            .await;
+            assert!(slept.is_err(), "woke before never");
+        }
     }
 
     #[test]

@@ -506,7 +506,7 @@ fn hand_back<C: Client>(
         if pick(&cursors[i]) {
             let mut c = cursors.swap_remove(i);
             c.cause = cause.clone();
-            c.reroutes += 1;
+            c.reroutes = c.reroutes.saturating_add(1);
             let _ = ctx.reroute.send(c);
         } else {
             i += 1;

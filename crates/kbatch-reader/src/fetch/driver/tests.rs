@@ -531,6 +531,27 @@ async fn throttling_is_honoured() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_stuck_partition_fails_at_its_budget_while_another_progresses() {
+    // p1's high watermark drops to 0 after planning (a truncated log); p0, on the same broker,
+    // has 500 ms of data to go. The loop used to pipeline every fetch after progress and so
+    // checked budgets only once p0 was done; p1 must fail when its own budget is spent.
+    let fake = Fake::new(2, 1_000, |_| 1);
+    fake.at_fetch(1, |st| {
+        st.hwm.insert(1, 0);
+    });
+    let started = now();
+    let (result, got) = run(&fake, config(100)).await;
+    let msg = result.unwrap_err().to_string();
+    assert!(msg.contains("t/1: log truncated below offset 0"), "{msg}");
+    within_budget(now() - started, 100);
+    let p0 = got.get(&0).map_or(0, |b| b.len());
+    assert!(
+        p0 < 1_000,
+        "p0 read to its end ({p0} batches) before p1 failed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lagging_high_watermark_is_waited_for() {
     // After the leader moves, the new leader's HWM lags behind what was read for 200 ms.
     let fake = Fake::new(1, 20, |_| 1);
