@@ -4,10 +4,37 @@
 //! retrying in lockstep against a broker that is coming back. The random source is injected
 //! so tests can pin it; by default it is seeded from the OS's entropy (std's `RandomState`
 //! keys come from the OS), not from a clock, whose low bits between two reads barely vary.
+//!
+//! Durations here come from the user (`--timeout`, `retry.backoff.ms`) or the broker
+//! (`throttle_time_ms`), so the arithmetic saturates: a time too far away to represent means
+//! "never", not a panic.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::time::{Duration, Instant};
+
+/// The clock the fetch drivers pace themselves by: tokio's, so a test on a paused runtime
+/// (`start_paused`) runs budgets, throttles and backoffs in virtual time. Outside a runtime,
+/// or on one not paused, it is the monotonic clock.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// How far away "never" is: beyond any run, and far enough below the largest `Instant` that
+/// a timer can still add to it (tokio rounds a deadline up by a millisecond with a plain `+`).
+pub(crate) const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `from + d`, with `d` capped at [`NEVER`]: a timeout or a throttle of centuries means
+/// "never", where `Instant + Duration` would panic.
+pub(crate) fn saturating_add(from: Instant, d: Duration) -> Instant {
+    let mut d = d.min(NEVER);
+    loop {
+        if let Some(t) = from.checked_add(d) {
+            return t; // `d` reaches zero within 96 halvings, and `from + 0` is `from`
+        }
+        d /= 2;
+    }
+}
 
 /// A source of random `u64`s for jitter.
 pub(crate) type Rng = Box<dyn FnMut() -> u64 + Send>;
@@ -69,17 +96,20 @@ impl Backoff {
             .checked_mul(1u32 << attempt.min(16))
             .unwrap_or(self.max)
             .min(self.max);
-        base.mul_f64(self.jitter())
+        self.jittered(base)
     }
 
-    fn jitter(&mut self) -> f64 {
-        0.8 + ((self.rng)() % 4000) as f64 / 10_000.0
+    /// `d` scaled by a random factor in [0.8, 1.2), saturating (`Duration::mul_f64` panics
+    /// past `Duration::MAX`, which a user's maximum backoff may approach).
+    fn jittered(&mut self, d: Duration) -> Duration {
+        let factor = 0.8 + ((self.rng)() % 4000) as f64 / 10_000.0;
+        Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
     }
 
     /// The next delay; the one after it doubles.
     pub(crate) fn next_delay(&mut self) -> Duration {
-        let d = self.next.mul_f64(self.jitter());
-        self.next = (self.next * 2).min(self.max);
+        let d = self.jittered(self.next);
+        self.next = self.next.saturating_mul(2).min(self.max);
         d
     }
 }
@@ -107,12 +137,13 @@ impl Budget {
 
     /// Time the step could not have used (waiting on the consumer) does not count.
     pub(crate) fn extend(&mut self, by: Duration, now: Instant) {
-        self.since = (self.since + by).min(now);
+        self.since = saturating_add(self.since, by).min(now);
     }
 
-    /// When it runs out.
+    /// When it runs out: saturated, so a timeout too long to represent as an instant is a
+    /// deadline that never comes rather than a panic.
     pub(crate) fn deadline(&self) -> Instant {
-        self.since + self.timeout
+        saturating_add(self.since, self.timeout)
     }
 
     /// `Some(elapsed)` once it ran out at `now`.
@@ -193,5 +224,69 @@ mod tests {
         assert_eq!(b.deadline(), t0 + Duration::from_secs(24));
         b.extend(Duration::from_secs(60), t0 + Duration::from_secs(20));
         assert_eq!(b.deadline(), t0 + Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_timeout_too_long_for_an_instant_is_a_deadline_that_never_comes() {
+        // `Instant + Duration::MAX` panics; the budget saturates instead.
+        let t0 = Instant::now();
+        let mut b = Budget::new(t0, Duration::MAX);
+        let far = b.deadline();
+        assert_eq!(far, t0 + NEVER);
+        assert_eq!(b.exhausted(t0 + Duration::from_secs(1 << 40)), None);
+        b.extend(Duration::MAX, t0 + Duration::from_secs(5));
+        assert_eq!(b.exhausted(t0 + Duration::from_secs(6)), None);
+        // saturating_add: exact when it fits, never below `from`, never a panic.
+        let d = Duration::from_millis(1500);
+        assert_eq!(saturating_add(t0, d), t0 + d);
+        assert_eq!(saturating_add(t0, Duration::MAX), far);
+        assert_eq!(saturating_add(t0, Duration::ZERO), t0);
+    }
+
+    /// The longest duration that can be added to `from` (found by bisection).
+    fn longest_addable(from: Instant) -> Duration {
+        let (mut ok, mut too_far) = (Duration::ZERO, Duration::MAX);
+        while too_far - ok > Duration::from_nanos(1) {
+            let mid = ok + (too_far - ok) / 2;
+            if from.checked_add(mid).is_some() {
+                ok = mid;
+            } else {
+                too_far = mid;
+            }
+        }
+        ok
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_is_a_deadline_the_timer_accepts() {
+        // tokio adds a millisecond to a deadline with a plain `+`: a timeout that just fits in
+        // an `Instant` must not become a deadline the timer overflows on. Paused clock: the
+        // timeout below elapses in virtual time.
+        let t0 = now();
+        let edge = longest_addable(t0);
+        for d in [edge, Duration::MAX] {
+            let never = saturating_add(t0, d);
+            assert_eq!(never, t0 + NEVER);
+            let slept = tokio::time::timeout(
+                Duration::from_secs(1),
+                tokio::time::sleep_until(tokio::time::Instant::from_std(never)),
+            )
+            .await;
+            assert!(slept.is_err(), "woke before never");
+        }
+    }
+
+    #[test]
+    fn a_backoff_near_duration_max_saturates() {
+        // rng 3999 → factor 1.1999: jitter above 1 on `Duration::MAX`, and doubling it, used
+        // to panic in `mul_f64` and `Duration * 2`.
+        let mut b = Backoff::with_rng(Duration::MAX / 3, Duration::MAX, fixed(vec![3999]));
+        for _ in 0..4 {
+            assert!(b.next_delay() >= Duration::MAX / 3);
+        }
+        assert_eq!(b.delay_for(40), Duration::MAX);
+        let mut b = Backoff::with_rng(Duration::MAX, Duration::MAX, fixed(vec![0]));
+        let d = b.next_delay();
+        assert!(d < Duration::MAX && d > Duration::MAX / 2, "{d:?}");
     }
 }

@@ -14,8 +14,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::time::Instant as TokioInstant;
+
 use kbatch_engine::Work;
-use kbatch_records::AbortedTxn;
 use kbatch_wire::{
     codes, FetchPartitionRequest, FetchRequest, FetchResponse, MetadataResponse, WireError,
 };
@@ -24,8 +25,9 @@ use tokio::task::JoinSet;
 
 use super::cursor::{Cause, Cursor};
 use super::guard::TopicGuard;
+use super::pacer::{Pace, Pacer};
 use super::policy::{self, Step};
-use crate::backoff::{Backoff, Budget};
+use crate::backoff::{now, saturating_add, Backoff, Budget};
 use crate::client::Client;
 use crate::{Config, PartitionPlan, ReadError};
 
@@ -58,7 +60,7 @@ pub(crate) async fn supervise<C: Client>(
     let mut loops: Loops = HashMap::new();
     let mut set: LoopSet = JoinSet::new();
     let mut generation = 0u64;
-    let now = Instant::now();
+    let started = now();
 
     let mut by_leader: HashMap<i32, Vec<Cursor>> = HashMap::new();
     for (idx, p) in plans.iter().enumerate() {
@@ -73,7 +75,7 @@ pub(crate) async fn supervise<C: Client>(
             end: p.spec.end,
             leader_epoch: p.leader_epoch,
             last_epoch: -1,
-            budget: Budget::new(now, config.timeout),
+            budget: Budget::new(started, config.timeout),
             cause: Cause::None,
             reroutes: 0,
         });
@@ -87,12 +89,12 @@ pub(crate) async fn supervise<C: Client>(
     // Partitions waiting for a leader, and when metadata is asked next.
     let mut waiting: Vec<Cursor> = Vec::new();
     let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
-    let mut next_try = Instant::now();
+    let mut next_try = now();
     loop {
         while let Ok(c) = rerouted.try_recv() {
             arrive(c, &mut waiting, &mut next_try, &mut backoff);
         }
-        if !waiting.is_empty() && Instant::now() >= next_try {
+        if !waiting.is_empty() && now() >= next_try {
             reroute_waiting(
                 &ctx,
                 &plans,
@@ -104,14 +106,14 @@ pub(crate) async fn supervise<C: Client>(
             .await?;
             if !waiting.is_empty() {
                 let n = waiting.iter().map(|c| c.reroutes).min().unwrap_or(0);
-                next_try = Instant::now() + backoff.delay_for(n);
+                next_try = saturating_add(now(), backoff.delay_for(n));
             }
             continue;
         }
         if set.is_empty() && waiting.is_empty() {
             break;
         }
-        let sleep = tokio::time::sleep_until(next_try.into());
+        let sleep = tokio::time::sleep_until(TokioInstant::from_std(next_try));
         tokio::select! {
             Some(c) = rerouted.recv() => arrive(c, &mut waiting, &mut next_try, &mut backoff),
             Some(joined) = set.join_next() => {
@@ -131,19 +133,17 @@ pub(crate) async fn supervise<C: Client>(
     // topics, not ids, so the ids are compared once more now (a recreated topic never gets
     // its old id back, so equal ids mean one incarnation throughout).
     let topics = ctx.guard.topics().to_vec();
-    let mut budget = Budget::new(Instant::now(), config.timeout);
+    let budget = Budget::new(now(), config.timeout);
     let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
     loop {
         match ctx.client.metadata(&topics).await {
             Ok(meta) => return topic_changes(&plans, &meta, false).map_or(Ok(()), Err),
-            Err(e) if e.is_retriable() && budget.exhausted(Instant::now()).is_none() => {
+            Err(e) if e.is_retriable() && budget.exhausted(now()).is_none() => {
                 tracing::debug!(error = %e, "final metadata check failed; retrying");
-                tokio::time::sleep(backoff.next_delay()).await;
+                let wake = saturating_add(now(), backoff.next_delay()).min(budget.deadline());
+                tokio::time::sleep_until(TokioInstant::from_std(wake)).await;
             }
-            Err(e) => {
-                budget.progress(Instant::now());
-                return Err(e.into());
-            }
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -234,7 +234,7 @@ async fn reroute_waiting<C: Client>(
     topics.sort();
     topics.dedup();
     let meta = ctx.client.metadata(&topics).await;
-    let now = Instant::now();
+    let answered = now();
     let mut still = Vec::new();
     if let Ok(meta) = &meta {
         if let Some(e) = topic_changes(plans, meta, false) {
@@ -269,7 +269,7 @@ async fn reroute_waiting<C: Client>(
             }
             Err(cause) => {
                 c.cause = cause;
-                if let Some(elapsed) = c.budget.exhausted(now) {
+                if let Some(elapsed) = c.budget.exhausted(answered) {
                     return Err(stalled(&c, "metadata (no leader)", elapsed));
                 }
                 still.push(c);
@@ -287,7 +287,7 @@ async fn reroute_waiting<C: Client>(
 fn arrive(c: Cursor, waiting: &mut Vec<Cursor>, next_try: &mut Instant, backoff: &mut Backoff) {
     if c.reroutes > 1 {
         let wait = backoff.delay_for(c.reroutes - 2);
-        *next_try = (*next_try).max(Instant::now() + wait);
+        *next_try = (*next_try).max(saturating_add(now(), wait));
     }
     waiting.push(c);
 }
@@ -341,13 +341,15 @@ fn stalled(c: &Cursor, broker: &str, elapsed: Duration) -> ReadError {
         partition: c.partition,
         offset: c.next,
         broker: broker.to_string(),
-        elapsed_ms: elapsed.as_millis() as u64,
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
         last: c.cause.to_string(),
     }
 }
 
 type Pending = tokio::task::JoinHandle<Result<FetchResponse, WireError>>;
 
+/// One broker's loop: one Fetch in flight for all its partitions. When to send is the
+/// [`Pacer`]'s call (throttle, backoff, budgets); this only sleeps until the instant it names.
 async fn fetch_loop<C: Client>(
     ctx: Arc<Ctx<C>>,
     leader: i32,
@@ -356,9 +358,8 @@ async fn fetch_loop<C: Client>(
 ) -> Result<(), ReadError> {
     let config = &ctx.config;
     let broker = ctx.client.broker_name(leader);
-    let mut backoff = Backoff::new(config.retry_backoff, config.retry_backoff_max);
+    let mut pacer = Pacer::new(Backoff::new(config.retry_backoff, config.retry_backoff_max));
     let mut pending: Option<(Pending, Vec<(usize, i64)>)> = None;
-    let mut throttled_until: Option<(Instant, i32)> = None;
     let mut rotation = 0usize;
 
     loop {
@@ -381,18 +382,20 @@ async fn fetch_loop<C: Client>(
         let (task, asked) = match pending.take() {
             Some(p) => p,
             None => {
-                // Honour the broker's throttle: no request to it before it elapses (but not
-                // past a partition's budget, which then fails with "throttled").
-                if let Some((until, ms)) = throttled_until.take() {
-                    let deadline = earliest_deadline(&cursors);
-                    tokio::time::sleep_until(until.min(deadline).into()).await;
-                    if until > deadline {
-                        for c in &mut cursors {
+                match pacer.next(now(), cursors.iter().map(|c| &c.budget)) {
+                    Pace::Send => {}
+                    Pace::WaitUntil(t) => {
+                        tokio::time::sleep_until(TokioInstant::from_std(t)).await;
+                        continue;
+                    }
+                    Pace::GiveUp(g) => {
+                        let c = &mut cursors[g.at];
+                        if let Some(ms) = g.throttled_ms {
                             c.cause = Cause::Throttled { ms };
                         }
+                        return Err(stalled(c, &broker, g.elapsed));
                     }
                 }
-                check_budgets(&cursors, &broker)?;
                 ctx.guard.ensure(&*ctx.client).await?;
                 rotation = rotation.wrapping_add(1);
                 send_fetch(&ctx, leader, config, &cursors, rotation)
@@ -419,23 +422,15 @@ async fn fetch_loop<C: Client>(
             Ok(Err(e)) => return Err(e.into()),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         };
-        let now = Instant::now();
+        let answered = now();
         if resp.throttle_time_ms > 0 {
             tracing::debug!(broker = %broker, ms = resp.throttle_time_ms, "throttled");
-            let until = now + Duration::from_millis(resp.throttle_time_ms as u64);
-            throttled_until = Some((until, resp.throttle_time_ms));
         }
         let pctx = policy::Ctx {
             broker: &broker,
             isolation_level: config.isolation_level(),
         };
         let steps = policy::response_steps(&cursors, &asked, &resp, pctx)?;
-        let parts: HashMap<(&str, i32), &kbatch_wire::FetchPartitionResponse> = resp
-            .topics
-            .iter()
-            .flat_map(|(t, ps)| ps.iter().map(move |p| ((t.as_str(), p.partition), p)))
-            .collect();
-
         let mut works = Vec::new();
         let mut progress = false;
         let mut moved: Vec<(usize, Cause)> = Vec::new();
@@ -445,24 +440,12 @@ async fn fetch_loop<C: Client>(
             };
             match step {
                 Step::Deliver {
-                    len,
+                    work,
                     next,
                     last_epoch,
                 } => {
-                    let p = parts[&(&*c.topic, c.partition)];
-                    works.push(Work {
-                        partition: c.idx,
-                        bytes: p.records.slice(..len),
-                        aborted: p
-                            .aborted_transactions
-                            .iter()
-                            .map(|&(producer_id, first_offset)| AbortedTxn {
-                                producer_id,
-                                first_offset,
-                            })
-                            .collect(),
-                    });
-                    c.advance(next, last_epoch, now);
+                    works.push(work);
+                    c.advance(next, last_epoch, answered);
                     progress = true;
                 }
                 Step::Wait(cause) | Step::Retry(cause) => c.cause = cause,
@@ -470,26 +453,29 @@ async fn fetch_loop<C: Client>(
                 Step::Fail(e) => return Err(e),
             }
         }
-        if throttled_until.is_some() && !progress {
-            for c in &mut cursors {
-                c.cause = Cause::Throttled {
-                    ms: resp.throttle_time_ms,
-                };
+        pacer.answered(answered, resp.throttle_time_ms, progress);
+        if !progress {
+            if let Some(ms) = pacer.throttled(answered) {
+                for c in &mut cursors {
+                    c.cause = Cause::Throttled { ms };
+                }
             }
         }
         for (idx, cause) in moved {
             hand_back(&ctx, &mut cursors, |c| c.idx == idx, &cause);
         }
 
-        // Send the next Fetch before handing this response's data on: the broker works on it
-        // while the engine's channel drains.
+        // Send the next Fetch before handing this response's data on, if the pacer lets it
+        // go now: the broker works on it while the engine's channel drains.
         cursors.retain(|c| !c.done());
-        if progress && !cursors.is_empty() && throttled_until.is_none() {
+        if !cursors.is_empty()
+            && pacer.next(answered, cursors.iter().map(|c| &c.budget)) == Pace::Send
+        {
             ctx.guard.ensure(&*ctx.client).await?;
             rotation = rotation.wrapping_add(1);
             pending = Some(send_fetch(&ctx, leader, config, &cursors, rotation));
         }
-        let handing = Instant::now();
+        let handing = now();
         for w in works {
             if ctx.work.send(w).await.is_err() {
                 // The engine halted (a worker failed or the job stopped): its error wins.
@@ -498,19 +484,12 @@ async fn fetch_loop<C: Client>(
         }
         // Back-pressure (a slow job, a `dump` whose reader stopped reading) is not the
         // broker's fault: time spent waiting for the engine does not count against budgets.
-        let blocked = handing.elapsed();
+        let after = now();
+        let blocked = after.saturating_duration_since(handing);
         if blocked > Duration::from_millis(10) {
-            let now = Instant::now();
             for c in &mut cursors {
-                c.budget.extend(blocked, now);
+                c.budget.extend(blocked, after);
             }
-        }
-        if progress {
-            backoff.reset();
-        } else if !cursors.is_empty() && throttled_until.is_none() {
-            let deadline = earliest_deadline(&cursors);
-            let wake = (Instant::now() + backoff.next_delay()).min(deadline);
-            tokio::time::sleep_until(wake.into()).await;
         }
     }
 }
@@ -527,30 +506,12 @@ fn hand_back<C: Client>(
         if pick(&cursors[i]) {
             let mut c = cursors.swap_remove(i);
             c.cause = cause.clone();
-            c.reroutes += 1;
+            c.reroutes = c.reroutes.saturating_add(1);
             let _ = ctx.reroute.send(c);
         } else {
             i += 1;
         }
     }
-}
-
-fn earliest_deadline(cursors: &[Cursor]) -> Instant {
-    cursors
-        .iter()
-        .map(|c| c.budget.deadline())
-        .min()
-        .unwrap_or_else(Instant::now)
-}
-
-fn check_budgets(cursors: &[Cursor], broker: &str) -> Result<(), ReadError> {
-    let now = Instant::now();
-    for c in cursors {
-        if let Some(elapsed) = c.budget.exhausted(now) {
-            return Err(stalled(c, broker, elapsed));
-        }
-    }
-    Ok(())
 }
 
 /// One Fetch for every cursor of this loop. The order rotates from request to request: a

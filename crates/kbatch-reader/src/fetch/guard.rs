@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
 use super::driver::topic_changes;
+use crate::backoff::now;
 use crate::client::Client;
 use crate::{PartitionPlan, ReadError};
 
@@ -32,7 +33,7 @@ impl TopicGuard {
         TopicGuard {
             plans: plans.to_vec(),
             topics,
-            checked: Mutex::new(Instant::now()),
+            checked: Mutex::new(now()),
         }
     }
 
@@ -51,14 +52,14 @@ impl TopicGuard {
     /// its own if the cluster is in trouble, and the final check still stands.
     pub(crate) async fn ensure<C: Client>(&self, client: &C) -> Result<(), ReadError> {
         let mut checked = self.checked.lock().await;
-        if checked.elapsed() < CHECK_EVERY {
+        if now().saturating_duration_since(*checked) < CHECK_EVERY {
             return Ok(());
         }
         if let Ok(meta) = client.metadata(&self.topics).await {
             if let Some(e) = topic_changes(&self.plans, &meta, false) {
                 return Err(e);
             }
-            *checked = Instant::now();
+            *checked = now();
         }
         Ok(())
     }

@@ -6,6 +6,8 @@
 //! cursor and the response, so table-driven tests can replay what a broker would rarely do
 //! on cue (duplicate or unrequested partitions, HWM regression, diverging epochs).
 
+use kbatch_engine::Work;
+use kbatch_records::AbortedTxn;
 use kbatch_wire::{
     codes, kafka_code, ErrorClass, FetchPartitionResponse, FetchResponse, WireError,
 };
@@ -16,10 +18,11 @@ use crate::ReadError;
 /// What to do with one partition after a response.
 #[derive(Debug)]
 pub(crate) enum Step {
-    /// Hand the first `len` bytes (complete batches) to the engine and move the cursor.
+    /// Hand `work` to the engine and move the cursor.
     Deliver {
-        /// Bytes of complete batches.
-        len: usize,
+        /// The complete, CRC-checked batches of the copy of the partition that was judged, with
+        /// that copy's aborted transactions: the bytes delivered are the bytes walked.
+        work: Work,
         /// The fetch cursor after them.
         next: i64,
         /// Leader epoch of the last of them.
@@ -47,8 +50,9 @@ pub(crate) struct Ctx<'a> {
 
 /// Decide every partition of `resp`, answering the fetch that asked `asked` (cursor index,
 /// fetch offset). Partitions asked but absent from the response are not mentioned (nothing
-/// happened to them). A partition listed twice counts once; one never asked is a protocol
-/// violation.
+/// happened to them). A partition listed twice counts once: its first copy decides the step
+/// and is the one delivered (bytes and aborted list), the others are ignored whatever they
+/// hold. One never asked is a protocol violation.
 pub(crate) fn response_steps(
     cursors: &[Cursor],
     asked: &[(usize, i64)],
@@ -99,7 +103,8 @@ pub(crate) fn response_steps(
             };
             if out.iter().any(|(i, _)| *i == c.idx) {
                 // The same partition twice in one response: the first answer counts, the
-                // copy would hand the same offsets out twice.
+                // copy would hand the same offsets out twice. Nothing of it is used, not even
+                // its aborted list: the step below carries the first copy's own bytes.
                 tracing::debug!(broker = ctx.broker, %topic, partition = p.partition, "duplicate partition in a Fetch response ignored");
                 continue;
             }
@@ -177,7 +182,19 @@ pub(crate) fn partition_step(c: &Cursor, p: &FetchPartitionResponse, ctx: Ctx<'_
     };
     match walk.next_offset {
         Some(next) if next > c.next && walk.complete_len > 0 => Step::Deliver {
-            len: walk.complete_len,
+            work: Work {
+                partition: c.idx,
+                // `walk` counted complete batches of these very bytes: in range.
+                bytes: p.records.slice(..walk.complete_len),
+                aborted: p
+                    .aborted_transactions
+                    .iter()
+                    .map(|&(producer_id, first_offset)| AbortedTxn {
+                        producer_id,
+                        first_offset,
+                    })
+                    .collect(),
+            },
             next,
             last_epoch: walk.last_epoch,
         },

@@ -51,10 +51,13 @@ pub(crate) fn part(partition: i32, records: Vec<u8>, hwm: i64) -> FetchPartition
 fn summary(step: &Step) -> String {
     match step {
         Step::Deliver {
-            len,
+            work,
             next,
             last_epoch,
-        } => format!("deliver {len} bytes, next {next}, epoch {last_epoch}"),
+        } => format!(
+            "deliver {} bytes, next {next}, epoch {last_epoch}",
+            work.bytes.len()
+        ),
         Step::Wait(c) => format!("wait: {c:?}"),
         Step::Retry(c) => format!("retry: {c:?}"),
         Step::Reroute(c) => format!("reroute: {c:?}"),
@@ -179,6 +182,143 @@ fn a_partition_listed_twice_counts_once() {
     assert!(got[0].1.contains("next 15"), "{got:?}");
     assert_eq!(got[1].0, 1);
     assert!(got[1].1.contains("next 3"), "{got:?}");
+}
+
+#[test]
+fn a_partition_listed_twice_is_decided_and_delivered_by_its_first_copy() {
+    // Whatever the second copy holds, the first decides the step, and the step carries the
+    // first copy's complete batches (exactly the bytes walked) and its own aborted list.
+    let b10 = batch(10, 5, 1);
+    let two: Vec<u8> = [b10.clone(), batch(15, 5, 1)].concat();
+    let other: Vec<u8> = [batch(10, 5, 99), batch(15, 5, 99), batch(20, 5, 99)].concat();
+    let mut corrupt = b10.clone();
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    let with_aborted = |mut p: FetchPartitionResponse, list: Vec<(i64, i64)>| {
+        p.aborted_transactions = list;
+        p
+    };
+    let code = |c: i16| {
+        let mut p = part(0, vec![], 100);
+        p.error_code = c;
+        p
+    };
+    // (what, first copy, second copy, expected summary, expected bytes, expected aborted)
+    type Row = (
+        &'static str,
+        FetchPartitionResponse,
+        FetchPartitionResponse,
+        String,
+        Vec<u8>,
+        Vec<(i64, i64)>,
+    );
+    let rows: Vec<Row> = vec![
+        (
+            "a shorter second copy",
+            part(0, two.clone(), 100),
+            part(0, two[..20].to_vec(), 100),
+            format!("deliver {} bytes, next 20, epoch 1", two.len()),
+            two.clone(),
+            vec![],
+        ),
+        (
+            "a longer second copy, other data",
+            part(0, b10.clone(), 100),
+            part(0, other.clone(), 100),
+            format!("deliver {} bytes, next 15, epoch 1", b10.len()),
+            b10.clone(),
+            vec![],
+        ),
+        (
+            "a second copy with its own aborted list",
+            with_aborted(part(0, two.clone(), 100), vec![(3, 12)]),
+            with_aborted(part(0, other.clone(), 100), vec![(7, 10), (8, 11)]),
+            format!("deliver {} bytes, next 20, epoch 1", two.len()),
+            two.clone(),
+            vec![(3, 12)],
+        ),
+        (
+            "the first copy's aborted list even when the second has none",
+            with_aborted(part(0, b10.clone(), 100), vec![(3, 12)]),
+            part(0, b10.clone(), 100),
+            format!("deliver {} bytes, next 15, epoch 1", b10.len()),
+            b10.clone(),
+            vec![(3, 12)],
+        ),
+        (
+            "a first copy with a cut-off batch: its complete prefix only",
+            part(0, two[..two.len() - 5].to_vec(), 100),
+            part(0, two.clone(), 100),
+            format!("deliver {} bytes, next 15, epoch 1", b10.len()),
+            b10.clone(),
+            vec![],
+        ),
+        (
+            "a corrupt second copy is never walked",
+            part(0, b10.clone(), 100),
+            part(0, corrupt.clone(), 100),
+            format!("deliver {} bytes, next 15, epoch 1", b10.len()),
+            b10.clone(),
+            vec![],
+        ),
+        (
+            "a corrupt first copy fails, however good the second",
+            part(0, corrupt.clone(), 100),
+            part(0, b10.clone(), 100),
+            "fail: t/0 from broker node 1 (b:1): ".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "an error first, data second: the error counts",
+            code(codes::NOT_LEADER_OR_FOLLOWER),
+            part(0, b10.clone(), 100),
+            "reroute: Kafka(\"NOT_LEADER_OR_FOLLOWER\")".into(),
+            vec![],
+            vec![],
+        ),
+        (
+            "data first, an error second: the data counts",
+            part(0, b10.clone(), 100),
+            code(codes::TOPIC_AUTHORIZATION_FAILED),
+            format!("deliver {} bytes, next 15, epoch 1", b10.len()),
+            b10.clone(),
+            vec![],
+        ),
+        (
+            "nothing first, data second: wait",
+            part(0, vec![], 100),
+            part(0, b10.clone(), 100),
+            "wait: NoProgress { bytes: 0 }".into(),
+            vec![],
+            vec![],
+        ),
+    ];
+    let cursors = vec![cursor(0, 0, 10, 100)];
+    let asked = [(0, 10)];
+    for (what, first, second, want, bytes, aborted) in rows {
+        let resp = response(vec![first, second]);
+        let steps = response_steps(&cursors, &asked, &resp, RC).unwrap();
+        assert_eq!(steps.len(), 1, "{what}: {} steps", steps.len());
+        let (idx, step) = &steps[0];
+        assert_eq!(*idx, 0, "{what}");
+        let got = summary(step);
+        assert!(got.starts_with(&want), "{what}:\n got {got}\nwant {want}");
+        if let Step::Deliver { work, .. } = step {
+            assert_eq!(work.partition, 0, "{what}");
+            assert_eq!(
+                &work.bytes[..],
+                &bytes[..],
+                "{what}: not the first copy's bytes"
+            );
+            let got: Vec<(i64, i64)> = work
+                .aborted
+                .iter()
+                .map(|a| (a.producer_id, a.first_offset))
+                .collect();
+            assert_eq!(got, aborted, "{what}: not the first copy's aborted list");
+        }
+    }
 }
 
 #[test]
