@@ -109,9 +109,7 @@ impl HeaderSize {
 
     fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
         // Saturating: a sum that large is over every limit anyway.
-        self.keys = self
-            .keys
-            .saturating_add(String::from_utf8_lossy(key).len());
+        self.keys = self.keys.saturating_add(String::from_utf8_lossy(key).len());
         self.values = self.values.saturating_add(value.map_or(0, <[u8]>::len));
         self.items = self.items.saturating_add(1);
     }
@@ -363,7 +361,10 @@ mod tests {
             .as_any()
             .downcast_ref::<arrow_array::ListArray>()
             .unwrap();
-        let items = list.values().as_any().downcast_ref::<arrow_array::StructArray>();
+        let items = list
+            .values()
+            .as_any()
+            .downcast_ref::<arrow_array::StructArray>();
         let items = items.unwrap();
         let keys = items.column(0).as_any().downcast_ref::<StringArray>();
         let values = items.column(1).as_any().downcast_ref::<BinaryArray>();
