@@ -86,6 +86,29 @@ fn usage_errors_exit_2() {
     assert!(r.stdout.is_empty());
 }
 
+/// SPECs, durations and sizes are checked before anything connects: a usage error (exit 2)
+/// naming the flag, even with a bootstrap address where nothing listens.
+#[test]
+fn bad_values_exit_2_before_connecting() {
+    let rows: &[(&[&str], &str)] = &[
+        (&["--from=-99999999999999d"], "--from"),
+        (&["--from=-9223372036854775807m"], "--from"),
+        (&["--to", "9223372036854775808"], "--to"),
+        (&["--timeout", "1s"], "fetch.max.wait.ms"),
+        (&["--timeout", "1000000h"], "--timeout"),
+        (&["--fetch-max-bytes=-5"], "--fetch-max-bytes"),
+    ];
+    for (extra, needle) in rows {
+        for sub in ["offsets", "count", "dump", "trending"] {
+            let mut args = vec![sub, "--topic", "t", "--bootstrap", "127.0.0.1:1"];
+            args.extend_from_slice(extra);
+            let r = kbatch(&args);
+            assert_fails(&r, 2, needle);
+            assert!(!r.stderr.contains("connect"), "{args:?}: {}", r.stderr);
+        }
+    }
+}
+
 /// A one-connection "broker" that answers every request with `reply(request)`.
 fn fake_broker(reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -220,4 +243,24 @@ fn silent_broker_ends_within_the_timeout() {
     assert_fails(&r, 1, &addr);
     assert!(r.stderr.contains("did not answer"), "{}", r.stderr);
     assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
+}
+
+/// Eight bootstrap addresses that accept and never answer: the bootstrap has one deadline,
+/// `--timeout`, however many addresses it tries (each one used to get half of it).
+#[test]
+fn silent_brokers_end_within_one_timeout() {
+    let addrs: Vec<String> = (0..8).map(|_| fake_broker(|_| Vec::new())).collect();
+    let bootstrap = addrs.join(",");
+    let r = kbatch(&[
+        "count",
+        "--topic",
+        "t",
+        "--bootstrap",
+        &bootstrap,
+        "--timeout",
+        "2s",
+    ]);
+    assert_fails(&r, 1, "did not answer");
+    // Generous (3× the timeout) for a busy machine; without the one deadline it took 8 s.
+    assert!(r.elapsed < Duration::from_secs(6), "took {:?}", r.elapsed);
 }

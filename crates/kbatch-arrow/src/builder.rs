@@ -16,6 +16,10 @@ use kbatch_reader::Record;
 use crate::recycle::{Pools, Recycler};
 use crate::schema::{header_fields, header_item, TIMESTAMP_UNIT_PER_MS};
 
+/// What one column of a batch may hold: bytes of a binary or string column, or items of a
+/// list, are addressed by `i32` offsets.
+const COLUMN_LIMIT: usize = i32::MAX as usize;
+
 /// Why a record could not be appended: its headers did not parse (the decoder has walked them
 /// before delivering the record, so this is a bug guard, reported with the record's offset).
 #[derive(Debug)]
@@ -44,9 +48,9 @@ impl ByteColumn {
         }
     }
 
-    /// Whether `more` bytes still fit under the 2 GiB that `i32` offsets can address.
-    fn fits(&self, more: usize) -> bool {
-        self.values.len() + more <= i32::MAX as usize
+    /// Whether `more` bytes still fit under `limit` (2 GiB: what `i32` offsets address).
+    fn fits(&self, more: usize, limit: usize) -> bool {
+        fits(self.values.len(), more, limit)
     }
 
     /// Append one value; the caller has checked that it [`fits`](Self::fits).
@@ -78,6 +82,45 @@ impl ByteColumn {
     }
 }
 
+/// Whether `more` added to `used` stays within `limit`.
+fn fits(used: usize, more: usize, limit: usize) -> bool {
+    used.checked_add(more).is_some_and(|n| n <= limit)
+}
+
+/// What the headers of the pending rows hold in the header list's columns: the key bytes
+/// (as UTF-8, after invalid bytes became U+FFFD), the value bytes, and the entries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct HeaderSize {
+    keys: usize,
+    values: usize,
+    items: usize,
+}
+
+impl HeaderSize {
+    /// The headers of `r`; `None` if one does not parse (`push` reports it).
+    fn of(r: &Record<'_>) -> Option<HeaderSize> {
+        let mut size = HeaderSize::default();
+        for h in r.headers() {
+            let (k, v) = h.ok()?;
+            size.add(k, v);
+        }
+        Some(size)
+    }
+
+    fn add(&mut self, key: &[u8], value: Option<&[u8]>) {
+        // Saturating: a sum that large is over every limit anyway.
+        self.keys = self.keys.saturating_add(String::from_utf8_lossy(key).len());
+        self.values = self.values.saturating_add(value.map_or(0, <[u8]>::len));
+        self.items = self.items.saturating_add(1);
+    }
+
+    fn fits(&self, more: &HeaderSize, limit: usize) -> bool {
+        fits(self.keys, more.keys, limit)
+            && fits(self.values, more.values, limit)
+            && fits(self.items, more.items, limit)
+    }
+}
+
 /// Which byte column, so its buffers come from the pool of columns like it.
 #[derive(Clone, Copy)]
 enum Role {
@@ -105,10 +148,19 @@ pub(crate) struct Rows {
     timestamp: Vec<i64>,
     timestamp_type: Vec<i32>,
     headers: Option<ListBuilder<StructBuilder>>,
+    /// What `headers` holds so far in this batch.
+    header_size: HeaderSize,
+    /// The most bytes (or header entries) one column of a batch may take.
+    limit: usize,
 }
 
 impl Rows {
     pub(crate) fn new(pools: &mut Pools, capacity: usize, headers: bool) -> Rows {
+        Rows::with_limit(pools, capacity, headers, COLUMN_LIMIT)
+    }
+
+    /// [`Rows::new`] with another column limit (tests cut batches at a few bytes).
+    fn with_limit(pools: &mut Pools, capacity: usize, headers: bool, limit: usize) -> Rows {
         Rows {
             key: ByteColumn::new(pools, Role::Key, capacity, 0),
             value: ByteColumn::new(pools, Role::Value, capacity, 0),
@@ -119,6 +171,8 @@ impl Rows {
                 ListBuilder::new(StructBuilder::from_fields(header_fields(), 0))
                     .with_field(header_item())
             }),
+            header_size: HeaderSize::default(),
+            limit,
         }
     }
 
@@ -130,11 +184,15 @@ impl Rows {
         self.offset.first().copied()
     }
 
-    /// Whether `r`'s key and value still fit in this batch's byte columns (2 GiB each, the
-    /// reach of `Binary`'s `i32` offsets). When not, the batch must be cut first.
+    /// Whether `r`'s key, value and headers (names, values and entries) still fit in this
+    /// batch's columns (2 GiB each, the reach of Arrow's `i32` offsets). When not, the batch
+    /// must be cut first.
     pub(crate) fn fits(&self, r: &Record<'_>) -> bool {
-        self.key.fits(r.key.map_or(0, <[u8]>::len))
-            && self.value.fits(r.value.map_or(0, <[u8]>::len))
+        let headers_fit = self.headers.is_none()
+            || HeaderSize::of(r).is_none_or(|more| self.header_size.fits(&more, self.limit));
+        self.key.fits(r.key.map_or(0, <[u8]>::len), self.limit)
+            && self.value.fits(r.value.map_or(0, <[u8]>::len), self.limit)
+            && headers_fit
     }
 
     /// Append one record. On error nothing of it was appended.
@@ -150,6 +208,7 @@ impl Rows {
             }
             let items = list.values();
             for (k, v) in parsed {
+                self.header_size.add(k, v);
                 items
                     .field_builder::<StringBuilder>(0)
                     .expect("header key column")
@@ -217,6 +276,7 @@ impl Rows {
         ];
         if let Some(list) = &mut self.headers {
             columns.push(Arc::new(list.finish()));
+            self.header_size = HeaderSize::default();
         }
         RecordBatch::try_new(schema.clone(), columns)
     }
@@ -234,25 +294,165 @@ fn reseal<T: ArrowNativeType>(
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::Array;
+    use kbatch_records::testenc::{Batch, Rec};
+    use kbatch_records::{Chunk, Decoder, Isolation};
+
     use super::*;
 
     #[test]
     fn byte_columns_hold_up_to_what_i32_offsets_reach_and_keep_nulls_and_order() {
         let mut pools = Pools::default();
         let mut c = ByteColumn::new(&mut pools, Role::Value, 4, 0);
-        assert!(c.fits(i32::MAX as usize));
-        assert!(!c.fits(i32::MAX as usize + 1));
+        assert!(c.fits(i32::MAX as usize, COLUMN_LIMIT));
+        assert!(!c.fits(i32::MAX as usize + 1, COLUMN_LIMIT));
         c.push(Some(b"ab"));
         c.push(None);
         c.push(Some(b""));
         c.push(Some(b"cde"));
-        assert!(!c.fits(i32::MAX as usize - 4));
+        assert!(!c.fits(i32::MAX as usize - 4, COLUMN_LIMIT));
         let (offsets, values, nulls) = c.finish(&mut pools, Role::Value);
         let a = BinaryArray::try_new(offsets, values, nulls).unwrap();
         let got: Vec<Option<&[u8]>> = a.iter().collect();
         assert_eq!(got, [Some(&b"ab"[..]), None, Some(b""), Some(b"cde")]);
         // The column is empty again, ready for the next batch.
-        assert!(c.fits(i32::MAX as usize));
+        assert!(c.fits(i32::MAX as usize, COLUMN_LIMIT));
         assert_eq!(c.offsets, [0]);
+    }
+
+    /// The pending rows, cut the way `ArrowJob::update` cuts them: before a record that does
+    /// not fit, and at `batch_rows`.
+    fn cut_at(limit: usize, batch_rows: usize, recs: &[Rec]) -> Vec<RecordBatch> {
+        let bytes = Batch::plain(0, recs).encode();
+        let chunk = Chunk {
+            bytes: &bytes,
+            start: 0,
+            end: i64::MAX,
+            isolation: Isolation::ReadUncommitted,
+            aborted: &[],
+        };
+        let mut pools = Pools::default();
+        let schema = crate::schema::schema(true);
+        let mut rows = Rows::with_limit(&mut pools, batch_rows, true, limit);
+        let mut out = Vec::new();
+        Decoder::new(1 << 20)
+            .decode(&chunk, |r| {
+                if !rows.fits(r) {
+                    out.push(rows.cut(&mut pools, &schema, "t", 0).unwrap());
+                }
+                rows.push(r).unwrap();
+                if rows.len() >= batch_rows {
+                    out.push(rows.cut(&mut pools, &schema, "t", 0).unwrap());
+                }
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+        if rows.len() > 0 {
+            out.push(rows.cut(&mut pools, &schema, "t", 0).unwrap());
+        }
+        out
+    }
+
+    /// (key bytes, value bytes, entries) of a batch's header column.
+    fn header_columns(b: &RecordBatch) -> (usize, usize, usize) {
+        let list = b
+            .column_by_name(crate::schema::HEADERS_COLUMN)
+            .unwrap()
+            .as_any()
+            .downcast_ref::<arrow_array::ListArray>()
+            .unwrap();
+        let items = list
+            .values()
+            .as_any()
+            .downcast_ref::<arrow_array::StructArray>();
+        let items = items.unwrap();
+        let keys = items.column(0).as_any().downcast_ref::<StringArray>();
+        let values = items.column(1).as_any().downcast_ref::<BinaryArray>();
+        (
+            keys.unwrap().values().len(),
+            values.unwrap().values().len(),
+            items.len(),
+        )
+    }
+
+    fn with_headers(delta: i32, headers: Vec<(&[u8], Option<&[u8]>)>) -> Rec {
+        Rec {
+            offset_delta: delta,
+            ts_delta: 0,
+            key: Some(b"k".to_vec()),
+            value: Some(b"v".to_vec()),
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+                .collect(),
+        }
+    }
+
+    /// Header names and values live in columns of their own, with `i32` offsets like keys and
+    /// values: a batch is cut before they would pass the limit, not only before keys or
+    /// values would (past 2 GiB of header bytes, arrow's builders panic on the offset).
+    #[test]
+    fn header_bytes_and_entries_are_bounded_like_keys_and_values() {
+        const LIMIT: usize = 10;
+        let cases: Vec<(&str, Vec<Rec>)> = vec![
+            (
+                "header values",
+                (0..6)
+                    .map(|i| with_headers(i, vec![(b"h", Some(b"1234"))]))
+                    .collect(),
+            ),
+            (
+                "header names",
+                (0..6)
+                    .map(|i| with_headers(i, vec![(b"name", None)]))
+                    .collect(),
+            ),
+            (
+                // An invalid byte becomes U+FFFD: three bytes in the string column.
+                "header names as UTF-8",
+                (0..6)
+                    .map(|i| with_headers(i, vec![(b"\xff\xff", None)]))
+                    .collect(),
+            ),
+            (
+                "header entries",
+                (0..6)
+                    .map(|i| with_headers(i, vec![(b"", None); 4]))
+                    .collect(),
+            ),
+        ];
+        for (what, recs) in cases {
+            let batches = cut_at(LIMIT, 1000, &recs);
+            let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+            assert_eq!(rows, recs.len(), "{what}: every record once");
+            assert!(batches.len() > 1, "{what}: the batch was never cut");
+            for b in &batches {
+                let (keys, values, items) = header_columns(b);
+                assert!(
+                    keys <= LIMIT && values <= LIMIT && items <= LIMIT,
+                    "{what}: a batch holds {keys} name bytes, {values} value bytes, {items} entries"
+                );
+            }
+        }
+        // Without headers in the schema, headers never cut a batch.
+        let recs: Vec<Rec> = (0..6)
+            .map(|i| with_headers(i, vec![(b"h", Some(b"1234"))]))
+            .collect();
+        let mut pools = Pools::default();
+        let rows = Rows::with_limit(&mut pools, 8, false, LIMIT);
+        let bytes = Batch::plain(0, &recs).encode();
+        let chunk = Chunk {
+            bytes: &bytes,
+            start: 0,
+            end: i64::MAX,
+            isolation: Isolation::ReadUncommitted,
+            aborted: &[],
+        };
+        Decoder::new(1 << 20)
+            .decode(&chunk, |r| {
+                assert!(rows.fits(r));
+                Ok::<(), ()>(())
+            })
+            .unwrap();
     }
 }

@@ -143,8 +143,11 @@ pub struct CommonArgs {
 
 impl CommonArgs {
     /// The library configuration these flags describe, and the keys that were ignored
-    /// (known to Kafka clients, meaningless to a bounded read) for one warning line.
+    /// (known to Kafka clients, meaningless to a bounded read) for one warning line. Every
+    /// flag is checked here, the SPECs too, so a mistake is a usage error before anything
+    /// connects.
     pub fn config(&self) -> Result<(Config, Vec<String>), UsageError> {
+        self.spec()?;
         let mut config = Config::default();
         if let Some(b) = std::env::var("KBATCH_BOOTSTRAP")
             .ok()
@@ -190,10 +193,10 @@ impl CommonArgs {
             };
         }
         if let Some(f) = self.fetch_max_bytes {
-            config.fetch_max_bytes = f;
+            config.fetch_max_bytes = positive("--fetch-max-bytes", f)?;
         }
         if let Some(p) = self.partition_max_bytes {
-            config.partition_max_bytes = p;
+            config.partition_max_bytes = positive("--partition-max-bytes", p)?;
         }
         config.frame_limit = config
             .frame_limit
@@ -201,6 +204,7 @@ impl CommonArgs {
         config.engine.threads = self.threads;
         config.engine.channel_capacity = self.channel_depth.max(1);
         config.engine.decompress_cap = self.decompress_cap;
+        config.check().map_err(|e| UsageError(e.to_string()))?;
         Ok((config, applied.ignored))
     }
 
@@ -219,6 +223,17 @@ impl CommonArgs {
     }
 }
 
+fn positive(flag: &str, n: i32) -> Result<i32, UsageError> {
+    if n > 0 {
+        Ok(n)
+    } else {
+        Err(UsageError(format!(
+            "{flag}: expected a number of bytes from 1 to {}, got {n}",
+            i32::MAX
+        )))
+    }
+}
+
 fn split_bootstrap(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
@@ -232,14 +247,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
-    Ok(match unit {
-        "" | "s" => Duration::from_secs(n),
-        "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
-        "h" => Duration::from_secs(n * 3600),
-        _ => return Err(format!("bad duration unit in {s:?} (use ms, s, m, h)")),
-    })
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad duration {s:?}: expected a number with ms, s, m or h"))?;
+    let secs = |scale: u64| {
+        n.checked_mul(scale)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("duration {s:?} is too large"))
+    };
+    match unit {
+        "" | "s" => secs(1),
+        "ms" => Ok(Duration::from_millis(n)),
+        "m" => secs(60),
+        "h" => secs(3600),
+        _ => Err(format!("bad duration unit in {s:?} (use ms, s, m, h)")),
+    }
 }
 
 #[cfg(test)]
@@ -254,6 +276,53 @@ mod tests {
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("3w").is_err());
         assert!(parse_duration("").is_err());
+        // Edge values: no overflow, and zero parses (the configuration then refuses it).
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        let max = u64::MAX;
+        assert_eq!(
+            parse_duration(&format!("{max}")),
+            Ok(Duration::from_secs(max))
+        );
+        assert_eq!(
+            parse_duration(&format!("{max}ms")),
+            Ok(Duration::from_millis(max))
+        );
+        for huge in [
+            format!("{max}m"),
+            format!("{max}h"),
+            format!("{}h", max / 3600 + 1),
+        ] {
+            let e = parse_duration(&huge).unwrap_err();
+            assert!(e.contains("too large"), "{huge}: {e}");
+        }
+        assert!(parse_duration(&format!("{max}0s")).is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    /// Every SPEC, duration and size is checked before anything connects: `config()` (what
+    /// every subcommand calls first) refuses them as usage errors naming the flag.
+    #[test]
+    fn bad_values_are_usage_errors_before_connecting() {
+        let rows: &[(&[&str], &str)] = &[
+            (&["--from=-99999999999999d"], "--from: "),
+            (&["--from=-9223372036854775807m"], "--from: "),
+            (&["--to=@-2"], "--to: "),
+            (&["--from", "0:1,0:2"], "--from: "),
+            (&["--timeout", "0s"], "--timeout"),
+            (&["--timeout", "1000000h"], "--timeout"),
+            // Half of 1 s is fetch.max.wait.ms: every idle Fetch would time out.
+            (&["--timeout", "1s"], "fetch.max.wait.ms"),
+            (&["-X", "request.timeout.ms=1000"], "fetch.max.wait.ms"),
+            (&["--fetch-max-bytes=-1"], "--fetch-max-bytes"),
+            (&["--partition-max-bytes", "0"], "--partition-max-bytes"),
+        ];
+        for (args, needle) in rows {
+            let e = common(args).config().unwrap_err();
+            assert!(e.0.contains(needle), "{args:?}: {e}");
+        }
+        let (c, _) = common(&["--timeout", "2s"]).config().unwrap();
+        assert_eq!(c.timeout, Duration::from_secs(2));
+        assert!(common(&["--timeout", "1001ms"]).config().is_ok());
     }
 
     #[test]
@@ -304,14 +373,14 @@ mod tests {
         let file = dir.join("client.properties");
         std::fs::write(
             &file,
-            "bootstrap.servers=file:1\nclient.id=from-file\nrequest.timeout.ms=1000\ngroup.id=g\n",
+            "bootstrap.servers=file:1\nclient.id=from-file\nrequest.timeout.ms=1500\ngroup.id=g\n",
         )
         .unwrap();
         let f = file.to_str().unwrap();
         let (c, ignored) = common(&["--config", f]).config().unwrap();
         assert_eq!(c.bootstrap, vec!["file:1"]);
         assert_eq!(c.client_id, "from-file");
-        assert_eq!(c.timeout, Duration::from_secs(1));
+        assert_eq!(c.timeout, Duration::from_millis(1500));
         assert_eq!(ignored, vec!["group.id"]);
         let (c, _) = common(&[
             "--config",

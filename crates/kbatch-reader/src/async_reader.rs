@@ -41,7 +41,13 @@ impl AsyncReader {
                 config.frame_limit, config.fetch_max_bytes
             )));
         }
-        let cluster = Cluster::connect(&config.bootstrap, config.wire()).await?;
+        config
+            .check()
+            .map_err(|e| ReadError::Config(e.to_string()))?;
+        // One deadline for the whole bootstrap, however many addresses it tries.
+        let deadline = plan::deadline(tokio::time::Instant::now(), &config);
+        let cluster =
+            Cluster::connect_until(&config.bootstrap, config.wire(), Some(deadline)).await?;
         Ok(AsyncReader {
             cluster: Arc::new(cluster),
             config: Arc::new(config),
@@ -62,9 +68,7 @@ impl AsyncReader {
     ) -> Result<Vec<PartitionOffsets>, ReadError> {
         let mut spec = ReadSpec::topics(topics.iter().cloned());
         spec.partitions = partitions.map(<[i32]>::to_vec);
-        let cluster = &*self.cluster;
-        let mut parts = plan::selected(cluster, &self.config, &spec).await?;
-        plan::offsets_of(cluster, &self.config, &spec, &mut parts).await
+        plan::offsets(&*self.cluster, &self.config, &spec).await
     }
 
     /// The names of the cluster's topics, sorted, internal ones (`__consumer_offsets`,

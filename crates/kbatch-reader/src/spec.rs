@@ -90,14 +90,19 @@ impl Bound {
             return parse_spark(t, default).map_err(|why| err(&why));
         }
         if let Some(rest) = t.strip_prefix('@') {
-            return Ok(Bound::all(Position::Timestamp(
-                parse_time(rest).map_err(|why| err(&why))?,
-            )));
+            let ms = parse_time(rest).map_err(|why| err(&why))?;
+            return Ok(Bound::all(Position::Timestamp(ms)));
         }
         if let Some(rest) = t.strip_prefix('-') {
             if rest.ends_with(['s', 'm', 'h', 'd']) {
                 let ms = parse_duration_ms(rest).map_err(|why| err(&why))?;
-                return Ok(Bound::all(Position::Timestamp(now_ms - ms)));
+                let at = now_ms
+                    .checked_sub(ms)
+                    .filter(|at| *at >= 0)
+                    .ok_or_else(|| {
+                        err("a relative time must not reach before 1970-01-01 (use earliest for the log start)")
+                    })?;
+                return Ok(Bound::all(Position::Timestamp(at)));
             }
             return Err(err(
                 "negative offsets are not positions; relative times need a unit (s, m, h, d)",
@@ -105,6 +110,9 @@ impl Bound {
         }
         if let Ok(o) = t.parse::<i64>() {
             return Ok(Bound::all(Position::Offset(o)));
+        }
+        if t.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(err(&format!("expected an offset from 0 to {}", i64::MAX)));
         }
         let mut overrides = Vec::new();
         for item in t.split(',') {
@@ -119,11 +127,16 @@ impl Bound {
                 .ok()
                 .filter(|p| *p >= 0)
                 .ok_or_else(|| err(&format!("bad partition {p:?}")))?;
-            let o: i64 = o
-                .parse()
-                .ok()
-                .filter(|o| *o >= 0)
-                .ok_or_else(|| err(&format!("bad offset {o:?}")))?;
+            let o: i64 = o.parse().ok().filter(|o| *o >= 0).ok_or_else(|| {
+                err(&format!(
+                    "bad offset {o:?}: expected an offset from 0 to {}",
+                    i64::MAX
+                ))
+            })?;
+            // One position per partition: with two, which one holds would be a guess.
+            if overrides.iter().any(|(t, q, _)| *t == topic && *q == p) {
+                return Err(err(&format!("partition {p} is given twice")));
+            }
             overrides.push((topic, p, Position::Offset(o)));
         }
         Ok(Bound { default, overrides })
@@ -162,7 +175,7 @@ fn parse_duration_ms(t: &str) -> Result<i64, String> {
         .parse()
         .ok()
         .filter(|n| *n >= 0)
-        .ok_or_else(|| format!("bad duration {t:?}"))?;
+        .ok_or_else(|| format!("bad duration {t:?}: expected a number of s, m, h or d"))?;
     let scale = match unit {
         "s" => 1_000,
         "m" => 60_000,
@@ -170,13 +183,29 @@ fn parse_duration_ms(t: &str) -> Result<i64, String> {
         "d" => 86_400_000,
         _ => return Err(format!("bad unit in {t:?}")),
     };
-    n.checked_mul(scale)
-        .ok_or_else(|| "duration too large".into())
+    n.checked_mul(scale).ok_or_else(|| {
+        format!(
+            "duration {t:?} is too large (it must fit in {} ms)",
+            i64::MAX
+        )
+    })
 }
 
 /// `1700000000000` (ms) or an RFC 3339 UTC time `2026-11-24T10:00:00Z` (fractional seconds and
 /// `+hh:mm` offsets accepted).
+/// Times before 1970 are refused: Kafka reads negative timestamps in ListOffsets as
+/// requests for other things (-1 latest, -2 earliest, -3 the largest timestamp).
 fn parse_time(t: &str) -> Result<i64, String> {
+    let ms = parse_any_time(t)?;
+    if ms < 0 {
+        return Err(format!(
+            "time {t:?} is before 1970-01-01, where record timestamps start (use earliest for the log start)"
+        ));
+    }
+    Ok(ms)
+}
+
+fn parse_any_time(t: &str) -> Result<i64, String> {
     if let Ok(ms) = t.parse::<i64>() {
         return Ok(ms);
     }
@@ -337,6 +366,70 @@ mod tests {
                 Bound::parse_at(bad, Position::Latest, NOW).is_err(),
                 "{bad:?} should be rejected"
             );
+        }
+    }
+
+    /// The grammar's edge values: the extremes of offsets and durations, zero, and times
+    /// that would leave the range of record timestamps. Every one is decided here, before
+    /// anything connects.
+    #[test]
+    fn edge_values_are_range_checked() {
+        let max = i64::MAX.to_string();
+        let min = i64::MIN.to_string();
+        let max_per_partition = format!("0:{max}");
+        let over_max = format!("{}0", i64::MAX);
+        let at_max = format!("@{max}");
+        // (text, the position of partition 0, or the part of the error)
+        let rows: Vec<(&str, Result<Position, &str>)> = vec![
+            ("0", Ok(Position::Offset(0))),
+            ("0:0", Ok(Position::Offset(0))),
+            (&max, Ok(Position::Offset(i64::MAX))),
+            (&max_per_partition, Ok(Position::Offset(i64::MAX))),
+            (&min, Err("negative offsets are not positions")),
+            (&over_max, Err("expected an offset from 0 to")),
+            ("0:-9223372036854775808", Err("bad offset")),
+            ("0:9223372036854775808", Err("expected an offset from 0 to")),
+            ("0:1,0:2", Err("partition 0 is given twice")),
+            ("t:0:1,t:0:2", Err("partition 0 is given twice")),
+            ("-0s", Ok(Position::Timestamp(NOW))),
+            ("-0d", Ok(Position::Timestamp(NOW))),
+            ("-1800000000s", Ok(Position::Timestamp(0))),
+            ("-1800000001s", Err("before 1970-01-01")),
+            ("-99999999999999d", Err("too large")),
+            ("-9223372036854775807m", Err("too large")),
+            ("-9223372036854775807s", Err("too large")),
+            ("-106751991167d", Err("before 1970-01-01")),
+            ("-9223372036854775808s", Err("bad duration")),
+            ("--5s", Err("bad duration")),
+            ("@0", Ok(Position::Timestamp(0))),
+            (&at_max, Ok(Position::Timestamp(i64::MAX))),
+            ("@-1", Err("before 1970-01-01")),
+            ("@-2", Err("before 1970-01-01")),
+            ("@1969-12-31T23:59:59Z", Err("before 1970-01-01")),
+            ("@1970-01-01T00:00:00Z", Ok(Position::Timestamp(0))),
+            (
+                "@9999-12-31T23:59:59Z",
+                Ok(Position::Timestamp(253_402_300_799_000)),
+            ),
+            (
+                r#"{"t":{"0":9223372036854775807}}"#,
+                Ok(Position::Offset(i64::MAX)),
+            ),
+            (r#"{"t":{"0":9223372036854775808}}"#, Err("bad offset")),
+            (r#"{"t":{"0":-9223372036854775808}}"#, Err("bad offset")),
+            (r#"{"t":{"0":0.5}}"#, Err("bad offset")),
+        ];
+        for (text, want) in rows {
+            let got = Bound::parse_at(text, Position::Latest, NOW);
+            match (got, want) {
+                (Ok(b), Ok(pos)) => assert_eq!(b.position("t", 0), pos, "{text}"),
+                (Err(e), Err(needle)) => {
+                    let msg = e.to_string();
+                    assert!(msg.contains(needle), "{text}: {msg}");
+                    assert_eq!(e.spec, text, "the error quotes the SPEC");
+                }
+                (got, want) => panic!("{text}: got {got:?}, want {want:?}"),
+            }
         }
     }
 

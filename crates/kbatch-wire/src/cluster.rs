@@ -35,6 +35,16 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Connect to the first bootstrap address that answers (and negotiates versions).
     pub async fn connect(bootstrap: &[String], cfg: WireConfig) -> Result<Cluster, WireError> {
+        Cluster::connect_until(bootstrap, cfg, None).await
+    }
+
+    /// [`Cluster::connect`] within one deadline for the whole bootstrap: the addresses are
+    /// tried in turn (each within `connect_timeout`) until one answers or `deadline` passes.
+    pub async fn connect_until(
+        bootstrap: &[String],
+        cfg: WireConfig,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Cluster, WireError> {
         let cluster = Cluster {
             cfg,
             bootstrap: bootstrap.to_vec(),
@@ -43,7 +53,7 @@ impl Cluster {
             suspects: SyncMutex::new(HashMap::new()),
             conns: Mutex::new(HashMap::new()),
         };
-        cluster.metadata_connection(&[]).await?;
+        cluster.metadata_connection(&[], deadline).await?;
         Ok(cluster)
     }
 
@@ -97,7 +107,13 @@ impl Cluster {
         }
     }
 
-    async fn metadata_connection(&self, skip: &[String]) -> Result<Arc<Connection>, WireError> {
+    /// The connection Metadata is asked of: the open one, or the first candidate that
+    /// connects, trying no more once `deadline` has passed.
+    async fn metadata_connection(
+        &self,
+        skip: &[String],
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Arc<Connection>, WireError> {
         let mut slot = self.meta_conn.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.is_closed()) {
             // An open connection to a broker that failed elsewhere is kept unless another
@@ -114,7 +130,10 @@ impl Cluster {
         }
         let mut last = None;
         for addr in self.candidates().iter().filter(|a| !skip.contains(a)) {
-            match Connection::connect(addr, &self.cfg).await {
+            if last.is_some() && deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                break;
+            }
+            match Connection::connect_until(addr, &self.cfg, deadline).await {
                 Ok(c) => {
                     let c = Arc::new(c);
                     *slot = Some(c.clone());
@@ -147,7 +166,7 @@ impl Cluster {
     pub async fn metadata(&self, topics: Option<&[String]>) -> Result<MetadataResponse, WireError> {
         let mut failed: Vec<String> = Vec::new();
         loop {
-            let conn = self.metadata_connection(&failed).await?;
+            let conn = self.metadata_connection(&failed, None).await?;
             match conn.metadata(topics).await {
                 Ok(meta) => {
                     let mut addrs = self.addrs.lock().unwrap_or_else(|e| e.into_inner());
@@ -198,5 +217,49 @@ impl Cluster {
         let conn = Arc::new(Connection::connect(&addr, &self.cfg).await?);
         self.conns.lock().await.insert(node_id, conn.clone());
         Ok(conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Bootstrap addresses that accept connections and never answer (the kernel completes
+    /// the handshake; nobody reads). Each would take its own `connect_timeout` of 10 s, for
+    /// 30 s in all; the bootstrap's one deadline ends the whole attempt at 2 s, with a
+    /// timeout error that says what was not answered and within how long.
+    #[tokio::test(start_paused = true)]
+    async fn a_bootstrap_of_silent_brokers_ends_at_its_one_deadline() {
+        let listeners: Vec<std::net::TcpListener> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let bootstrap: Vec<String> = listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().to_string())
+            .collect();
+        let cfg = WireConfig {
+            request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            ..WireConfig::default()
+        };
+        let began = tokio::time::Instant::now();
+        let deadline = began + Duration::from_secs(2);
+        let err = Cluster::connect_until(&bootstrap, cfg, Some(deadline))
+            .await
+            .unwrap_err();
+        let elapsed = began.elapsed(); // virtual time: the clock is paused
+        assert!(elapsed <= Duration::from_secs(2), "ended after {elapsed:?}");
+        let msg = err.to_string();
+        match &err {
+            // The usual case: connected, ApiVersions never answered.
+            WireError::Timeout { after, .. } => {
+                assert!(*after <= Duration::from_secs(2), "{msg}");
+                assert!(msg.contains("did not answer ApiVersions"), "{msg}");
+            }
+            // The clock may also jump before a loopback connect completes.
+            WireError::Connect { reason, .. } => assert!(reason.contains("timed out"), "{msg}"),
+            other => panic!("not a timeout: {other}"),
+        }
+        assert!(err.is_retriable());
     }
 }

@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -78,6 +78,19 @@ impl Shared {
     }
 }
 
+/// Which step of setting a connection up is under way, for the error when its time is up.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Connect,
+    Tls,
+    Negotiate,
+    Authenticate,
+}
+
+fn set(stage: &Mutex<Stage>, now: Stage) {
+    *stage.lock().unwrap_or_else(|e| e.into_inner()) = now;
+}
+
 /// Versions negotiated with one broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Versions {
@@ -127,49 +140,104 @@ impl Drop for Connection {
 }
 
 impl Connection {
-    /// TCP connect (within `connect_timeout`, TCP_NODELAY) and negotiate versions.
+    /// Resolve, TCP connect (TCP_NODELAY), TLS, negotiate versions and authenticate, all of
+    /// it within `connect_timeout`.
     pub async fn connect(addr: &str, cfg: &WireConfig) -> Result<Connection, WireError> {
+        Connection::connect_until(addr, cfg, None).await
+    }
+
+    /// [`Connection::connect`], given up at `deadline` if that comes before `connect_timeout`
+    /// has passed: the one deadline of a bootstrap that may try several addresses. The whole
+    /// setup shares the bound, so a broker that answers each step slowly cannot spend a
+    /// timeout per step.
+    pub async fn connect_until(
+        addr: &str,
+        cfg: &WireConfig,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Result<Connection, WireError> {
+        let began = tokio::time::Instant::now();
+        let own = began.checked_add(cfg.connect_timeout);
+        let bound = match (own, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let stage = Mutex::new(Stage::Connect);
+        let setup = Connection::setup(addr, cfg, &stage);
+        let Some(bound) = bound else {
+            return setup.await; // a timeout beyond what the clock can hold
+        };
+        match tokio::time::timeout_at(bound, setup).await {
+            Ok(r) => r,
+            Err(_) => {
+                let after = bound.saturating_duration_since(began);
+                // Whole milliseconds: the bound is the user's timeout, not a clock reading.
+                let after =
+                    Duration::from_millis(u64::try_from(after.as_millis()).unwrap_or(u64::MAX));
+                let stage = *stage.lock().unwrap_or_else(|e| e.into_inner());
+                Err(match stage {
+                    Stage::Connect => WireError::Connect {
+                        addr: addr.to_string(),
+                        reason: format!("timed out after {after:?}"),
+                    },
+                    Stage::Tls => WireError::Timeout {
+                        addr: addr.to_string(),
+                        api: "the TLS handshake",
+                        after,
+                    },
+                    Stage::Negotiate => WireError::Timeout {
+                        addr: addr.to_string(),
+                        api: "ApiVersions",
+                        after,
+                    },
+                    Stage::Authenticate => WireError::Timeout {
+                        addr: addr.to_string(),
+                        api: "SASL authentication",
+                        after,
+                    },
+                })
+            }
+        }
+    }
+
+    /// Every step of [`Connection::connect`], noting in `stage` which one is under way.
+    async fn setup(
+        addr: &str,
+        cfg: &WireConfig,
+        stage: &Mutex<Stage>,
+    ) -> Result<Connection, WireError> {
         let connect_err = |reason: String| WireError::Connect {
             addr: addr.to_string(),
             reason,
         };
-        let attempt = async {
-            let addrs = crate::resolve::resolve(addr)
-                .await
-                .map_err(|e| connect_err(e.to_string()))?;
-            let mut last = String::from("no address");
-            for sa in addrs {
-                match tokio::net::TcpStream::connect(sa).await {
-                    Ok(s) => return Ok(s),
-                    Err(e) => last = format!("{sa}: {e}"),
-                }
-            }
-            Err(connect_err(last))
-        };
-        let stream = tokio::time::timeout(cfg.connect_timeout, attempt)
+        let addrs = crate::resolve::resolve(addr)
             .await
-            .map_err(|_| connect_err(format!("timed out after {:?}", cfg.connect_timeout)))??;
+            .map_err(|e| connect_err(e.to_string()))?;
+        let mut last = String::from("no address");
+        let mut stream = None;
+        for sa in addrs {
+            match tokio::net::TcpStream::connect(sa).await {
+                Ok(s) => {
+                    stream = Some(s);
+                    break;
+                }
+                Err(e) => last = format!("{sa}: {e}"),
+            }
+        }
+        let stream = stream.ok_or_else(|| connect_err(last))?;
         let _ = stream.set_nodelay(true);
         if !cfg.security.protocol.tls() {
-            return Connection::over(stream, addr.to_string(), cfg).await;
+            return Connection::over_staged(stream, addr.to_string(), cfg, stage).await;
         }
+        set(stage, Stage::Tls);
         let tls_err = |reason: String| WireError::Tls {
             addr: addr.to_string(),
             reason,
         };
         let tls = crate::tls::client_config(&cfg.security.tls).map_err(tls_err)?;
-        let stream = tokio::time::timeout(
-            cfg.connect_timeout,
-            crate::tls::handshake(stream, addr, tls),
-        )
-        .await
-        .map_err(|_| WireError::Timeout {
-            addr: addr.to_string(),
-            api: "the TLS handshake",
-            after: cfg.connect_timeout,
-        })?
-        .map_err(tls_err)?;
-        Connection::over(stream, addr.to_string(), cfg).await
+        let stream = crate::tls::handshake(stream, addr, tls)
+            .await
+            .map_err(tls_err)?;
+        Connection::over_staged(stream, addr.to_string(), cfg, stage).await
     }
 
     /// Wrap any stream (tests use `tokio::io::duplex`), negotiate versions, and authenticate
@@ -178,6 +246,19 @@ impl Connection {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        Connection::over_staged(stream, addr, cfg, &Mutex::new(Stage::Negotiate)).await
+    }
+
+    async fn over_staged<S>(
+        stream: S,
+        addr: String,
+        cfg: &WireConfig,
+        stage: &Mutex<Stage>,
+    ) -> Result<Connection, WireError>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        set(stage, Stage::Negotiate);
         let (read, write) = tokio::io::split(stream);
         let shared = Arc::new(Shared {
             addr,
@@ -203,6 +284,7 @@ impl Connection {
         };
         conn.negotiate().await?;
         if cfg.security.protocol.sasl() {
+            set(stage, Stage::Authenticate);
             conn.authenticate(cfg.security.sasl.as_ref()).await?;
         }
         Ok(conn)
@@ -358,13 +440,18 @@ impl Connection {
                 let Some(writer) = w.as_mut() else {
                     return Err(shared.closed_error());
                 };
+                // A caller that gives up mid-write (a planning deadline) leaves part of a
+                // frame on the stream: nothing after it could be parsed by the broker.
+                let mut half_written = HalfWritten(Some(&*shared));
                 if let Err(e) = writer.write_all(&framed).await {
                     // The alert of a TLS 1.3 server refusing our certificate may come here.
                     let err = io_error(&shared.addr, e);
+                    half_written.0 = None;
                     drop(w);
                     shared.poison(err.clone());
                     return Err(err);
                 }
+                half_written.0 = None;
             }
             match rx.await {
                 Ok(r) => r,
@@ -385,6 +472,21 @@ impl Connection {
                 }
                 Err(err)
             }
+        }
+    }
+}
+
+/// Poisons the connection when dropped while set: a request abandoned part-way through its
+/// write.
+struct HalfWritten<'a>(Option<&'a Shared>);
+
+impl Drop for HalfWritten<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0 {
+            shared.poison(WireError::Io {
+                addr: shared.addr.clone(),
+                reason: "a request was abandoned part-way through its write".into(),
+            });
         }
     }
 }

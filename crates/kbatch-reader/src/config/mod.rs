@@ -110,6 +110,43 @@ impl Config {
         }
     }
 
+    /// Refuse timeouts that cannot work, before anything connects: the budget and the
+    /// request timeout must lie within 1 ms and `i32::MAX` ms (what `request.timeout.ms`
+    /// holds), and the request timeout must exceed `fetch.max.wait.ms`, as the Java client
+    /// requires, or every Fetch of an idle partition (held by the broker for that long)
+    /// would time out.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let max = Duration::from_millis(i32::MAX as u64);
+        let within = |d: Duration| !d.is_zero() && d <= max;
+        if !within(self.timeout) {
+            return Err(ConfigError::Invalid(format!(
+                "the timeout (--timeout, request.timeout.ms) is {:?}: it must be between 1 ms and {} ms",
+                self.timeout,
+                i32::MAX
+            )));
+        }
+        if let Some(r) = self.request_timeout.filter(|r| !within(*r)) {
+            return Err(ConfigError::Invalid(format!(
+                "the request timeout is {r:?}: it must be between 1 ms and {} ms",
+                i32::MAX
+            )));
+        }
+        let request = self.wire().request_timeout;
+        let wait = u64::try_from(self.fetch_max_wait_ms).unwrap_or(0);
+        if self.fetch_max_wait_ms < 0 || request <= Duration::from_millis(wait) {
+            let derived = match self.request_timeout {
+                Some(_) => "",
+                None => ", half of the timeout (--timeout, request.timeout.ms)",
+            };
+            return Err(ConfigError::Invalid(format!(
+                "the request timeout ({request:?}{derived}) must exceed fetch.max.wait.ms ({} ms), \
+                 which a broker may hold a Fetch for",
+                self.fetch_max_wait_ms
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn isolation_level(&self) -> i8 {
         match self.isolation {
             Isolation::ReadUncommitted => 0,
