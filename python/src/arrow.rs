@@ -205,7 +205,9 @@ impl Stream {
                     self.rx = None;
                     let why = match self.pump.take() {
                         Some(pump) => match py.detach(|| rt.block_on(pump)) {
-                            Err(e) if e.is_panic() => kbatch_reader::panic_message(&*e.into_panic()),
+                            Err(e) if e.is_panic() => {
+                                kbatch_reader::panic_message(&*e.into_panic())
+                            }
                             Err(_) => "the read was cancelled".to_string(),
                             Ok(()) => "the read stopped without an end".to_string(),
                         },
@@ -225,7 +227,6 @@ impl Stream {
             }
         }
     }
-
 }
 
 impl Drop for Stream {
