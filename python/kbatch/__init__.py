@@ -48,7 +48,7 @@ from typing import Any, Dict, List, Optional, Union
 import pyarrow as _pa
 
 from . import _native
-from .errors import AuthError, BrokerError, DataError, KbatchError, RangeError, UsageError
+from .errors import AuthError, BrokerError, DataError, InternalError, KbatchError, RangeError, UsageError
 
 __all__ = [
     "read",
@@ -62,6 +62,7 @@ __all__ = [
     "BrokerError",
     "AuthError",
     "DataError",
+    "InternalError",
     "DEFAULT_BATCH_ROWS",
 ]
 
@@ -130,11 +131,27 @@ def read_batches(
     dropping it) stops the read. Connecting and planning happen here, so their errors raise
     from this call; errors during the read raise from the reader's iteration.
     """
+    stream = _stream(topic, bootstrap, start, end, partitions, isolation, config, batch_rows, headers)
+    return _pa.RecordBatchReader.from_batches(stream.schema, _drain(stream))
+
+
+def _stream(
+    topic: Topic,
+    bootstrap: Optional[str],
+    start: Position,
+    end: Position,
+    partitions: Partitions,
+    isolation: str,
+    config: Optional[Mapping[str, ConfigValue]],
+    batch_rows: int,
+    headers: bool,
+) -> _native.Stream:
+    """The native stream behind :func:`read_batches` (``kbatch.spark`` reads its ``stats()``
+    after the end, to check that a shard was read to its end)."""
     common = _common(topic, bootstrap, partitions, isolation, config)
-    stream = _native.Stream(
+    return _native.Stream(
         common, _position(start, "start"), _position(end, "end"), _rows(batch_rows), headers
     )
-    return _pa.RecordBatchReader.from_batches(stream.schema, _drain(stream))
 
 
 def _drain(stream: _native.Stream) -> Iterator[_pa.RecordBatch]:

@@ -5,7 +5,7 @@
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
 use kbatch_arrow::{ArrowOptions, BatchStream, PartitionBatch};
-use kbatch_reader::ReadError;
+use kbatch_reader::{PartitionStats, ReadError};
 use pyo3::prelude::*;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -50,8 +50,14 @@ pub fn read<'py>(
     stream.into_pyarrow(py)?.call_method0("read_all")
 }
 
-/// What the pump task passes to the Python thread.
-type Item = Result<PartitionBatch, ReadError>;
+/// What the pump task passes to the Python thread. The stream ends only on [`Item::End`] or
+/// [`Item::Failed`]: a channel that closes without either means the pump died (a panic), and
+/// that is an error, never the end of the data.
+enum Item {
+    Batch(PartitionBatch),
+    End(Vec<PartitionStats>),
+    Failed(ReadError),
+}
 
 /// A running `read_batches`: the Python layer wraps it in a `pyarrow.RecordBatchReader`.
 ///
@@ -65,6 +71,8 @@ pub struct Stream {
     schema: Py<PyAny>,
     rx: Option<mpsc::Receiver<Item>>,
     pump: Option<JoinHandle<()>>,
+    /// The per-partition counts, once the read ended well.
+    stats: Option<Vec<PartitionStats>>,
 }
 
 #[pymethods]
@@ -97,12 +105,26 @@ impl Stream {
         )?;
         let (reader, plan) = got.map_err(|f| f.into_py(py))?;
         let (tx, rx) = mpsc::channel::<Item>(1);
-        let pump = runtime::runtime()?.spawn(async move {
+        let panic_after = crate::cancel::panic_after();
+        let pump = runtime::runtime(py)?.spawn(async move {
             let mut stream = BatchStream::start(&reader, plan, options, None);
-            while let Some(item) = stream.next().await {
-                let failed = item.is_err();
-                if tx.send(item).await.is_err() || failed {
+            let mut sent = 0u64;
+            loop {
+                let item = match stream.next().await {
+                    Some(Ok(b)) => Item::Batch(b),
+                    Some(Err(e)) => Item::Failed(e),
+                    None => Item::End(stream.stats().unwrap_or_default().to_vec()),
+                };
+                let more = matches!(item, Item::Batch(_));
+                if tx.send(item).await.is_err() || !more {
                     return;
+                }
+                sent += 1;
+                if panic_after.is_some_and(|n| sent == n) {
+                    panic!(
+                        "{}={sent}: the test hook panics after {sent} batches",
+                        crate::cancel::PANIC_AFTER
+                    );
                 }
             }
         });
@@ -110,6 +132,7 @@ impl Stream {
             schema,
             rx: Some(rx),
             pump: Some(pump),
+            stats: None,
         })
     }
 
@@ -122,32 +145,28 @@ impl Stream {
     /// The next non-empty `pyarrow.RecordBatch`, or `None` at the end. Waits with the GIL
     /// released; Ctrl-C closes the stream and raises `KeyboardInterrupt`.
     fn next_batch<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let rt = runtime::runtime()?;
-        loop {
-            let Some(rx) = self.rx.as_mut() else {
-                return Ok(None);
-            };
-            let polled =
-                py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, rx.recv()).await }));
-            match polled {
-                Ok(Some(Ok(b))) if b.batch.num_rows() == 0 => continue,
-                Ok(Some(Ok(b))) => return batch_to_py(py, b.batch).map(Some),
-                Ok(Some(Err(e))) => {
-                    self.close();
-                    return Err(errors::read_error(py, None, &e));
-                }
-                Ok(None) => {
-                    self.close();
-                    return Ok(None);
-                }
-                Err(_elapsed) => {
-                    if let Err(interrupt) = py.check_signals() {
-                        self.close();
-                        return Err(interrupt);
-                    }
-                }
-            }
-        }
+        errors::guard(py, "reading", || self.next_batch_inner(py))
+    }
+
+    /// The per-partition counts of the read (`topic`, `partition`, `start`, `end`, `records`,
+    /// `aborted`, `control`) once it ended well; `None` before that, and after a failure.
+    fn stats(&self) -> Option<String> {
+        let stats = self.stats.as_ref()?;
+        let rows: Vec<serde_json::Value> = stats
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "topic": &*s.topic,
+                    "partition": s.partition,
+                    "start": s.start,
+                    "end": s.end,
+                    "records": s.records,
+                    "aborted": s.aborted,
+                    "control": s.control,
+                })
+            })
+            .collect();
+        Some(serde_json::Value::Array(rows).to_string())
     }
 
     /// Stop the read and let go of everything it holds; further `next_batch` calls return
@@ -156,6 +175,56 @@ impl Stream {
         self.rx = None;
         if let Some(pump) = self.pump.take() {
             pump.abort();
+        }
+    }
+}
+
+impl Stream {
+    fn next_batch_inner<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let rt = runtime::runtime(py)?;
+        loop {
+            let Some(rx) = self.rx.as_mut() else {
+                return Ok(None);
+            };
+            let polled =
+                py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, rx.recv()).await }));
+            match polled {
+                Ok(Some(Item::Batch(b))) if b.batch.num_rows() == 0 => continue,
+                Ok(Some(Item::Batch(b))) => return batch_to_py(py, b.batch).map(Some),
+                Ok(Some(Item::Failed(e))) => {
+                    self.close();
+                    return Err(errors::read_error(py, None, &e));
+                }
+                Ok(Some(Item::End(stats))) => {
+                    self.close();
+                    self.stats = Some(stats);
+                    return Ok(None);
+                }
+                Ok(None) => {
+                    // Closed without an end: the pump died. Its panic says why.
+                    self.rx = None;
+                    let why = match self.pump.take() {
+                        Some(pump) => match py.detach(|| rt.block_on(pump)) {
+                            Err(e) if e.is_panic() => {
+                                kbatch_reader::panic_message(&*e.into_panic())
+                            }
+                            Err(_) => "the read was cancelled".to_string(),
+                            Ok(()) => "the read stopped without an end".to_string(),
+                        },
+                        None => "the read stopped without an end".to_string(),
+                    };
+                    return Err(errors::internal(
+                        py,
+                        format!("internal error while reading: kbatch panicked: {why} (a bug; the read did not complete)"),
+                    ));
+                }
+                Err(_elapsed) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.close();
+                        return Err(interrupt);
+                    }
+                }
+            }
         }
     }
 }

@@ -22,8 +22,62 @@ def test_hierarchy() -> None:
     assert issubclass(kbatch.UsageError, kbatch.KbatchError)
     assert issubclass(kbatch.UsageError, ValueError)
     assert issubclass(kbatch.AuthError, kbatch.BrokerError)
-    for e in (kbatch.RangeError, kbatch.BrokerError, kbatch.DataError):
+    assert issubclass(kbatch.InternalError, RuntimeError)
+    for e in (kbatch.RangeError, kbatch.BrokerError, kbatch.DataError, kbatch.InternalError):
         assert issubclass(e, kbatch.KbatchError)
+
+
+def test_every_error_has_topic_partition_and_retriable() -> None:
+    import pickle
+
+    e = kbatch.UsageError("top must be at least 1")
+    assert (e.topic, e.partition, e.retriable) == (None, None, False)
+    e = kbatch.BrokerError("no progress", topic="t", partition=3, retriable=True)
+    # Spark sends an executor's exception to the driver pickled: the attributes survive.
+    back = pickle.loads(pickle.dumps(e))
+    assert (type(back), str(back), back.topic, back.partition, back.retriable) == (
+        kbatch.BrokerError, "no progress", "t", 3, True)
+
+
+def test_errors_name_their_topic_and_partition(bootstrap: str, dataset: Dataset) -> None:
+    with pytest.raises(kbatch.RangeError) as e:
+        kbatch.count(dataset.topic, bootstrap=bootstrap, partitions=[0], start=1000)
+    assert (e.value.topic, e.value.partition, e.value.retriable) == (dataset.topic, 0, False)
+    with pytest.raises(kbatch.RangeError) as e:
+        kbatch.read("no-such-topic", bootstrap=bootstrap)
+    assert (e.value.topic, e.value.partition) == ("no-such-topic", None)
+
+
+def test_unreachable_broker_is_retriable() -> None:
+    with pytest.raises(kbatch.BrokerError) as e:
+        kbatch.count("mixed", bootstrap="127.0.0.1:1", config={"request.timeout.ms": 1000})
+    assert e.value.retriable
+    assert (e.value.topic, e.value.partition) == (None, None)
+
+
+def test_a_panic_mid_stream_raises_internal_error_not_a_short_read(
+    bootstrap: str, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # KBATCH_TEST_PANIC_AFTER is a test-only fault: read_batches' pump panics after that many
+    # batches, as a reader task dying mid-read would. The read must fail, never end early.
+    monkeypatch.setenv("KBATCH_TEST_PANIC_AFTER", "2")
+    reader = kbatch.read_batches(dataset.topic, bootstrap=bootstrap, batch_rows=1)
+    got = 0
+    with pytest.raises(kbatch.InternalError, match="the test hook panics after 2 batches"):
+        for batch in reader:
+            got += batch.num_rows
+    assert got <= 2
+
+
+def test_a_panic_in_a_decode_worker_raises_internal_error(
+    bootstrap: str, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The same test-only fault in count's job: it panics at its 3rd record on a decode worker.
+    monkeypatch.setenv("KBATCH_TEST_PANIC_AFTER", "3")
+    with pytest.raises(kbatch.InternalError, match="the test hook panics at record 3") as e:
+        kbatch.count(dataset.topic, bootstrap=bootstrap)
+    assert e.value.topic == dataset.topic
+    assert not e.value.retriable
 
 
 def test_unknown_topic(bootstrap: str) -> None:

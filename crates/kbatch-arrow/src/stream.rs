@@ -59,12 +59,17 @@ pub struct PartitionBatch {
 /// Batches of one partition arrive in offset order; batches of different partitions
 /// interleave (each partition is decoded by one worker, and workers run side by side).
 /// Dropping the stream stops the read: the workers find nobody to hand batches to and halt.
+///
+/// The stream ends (`None`) only when the read's task returned its outcome: a task that
+/// panicked, was cancelled, or stopped without one ends the stream with an error instead.
 pub struct BatchStream {
     schema: SchemaRef,
     rx: Receiver<PartitionBatch>,
     run: Option<JoinHandle<Result<Outcome<()>, ReadError>>>,
     stats: Option<Vec<PartitionStats>>,
     handle: Handle,
+    /// What is read: what a panic is reported about.
+    plan: Vec<PartitionPlan>,
 }
 
 impl std::fmt::Debug for BatchStream {
@@ -97,13 +102,25 @@ impl BatchStream {
             tx,
         });
         let reader = reader.clone();
+        let planned = plan.clone();
         let run = tokio::spawn(async move { reader.run(plan, job, progress).await });
+        BatchStream::over(schema, rx, run, planned)
+    }
+
+    /// A stream of the batches `rx` receives, ended by what `run` returns.
+    fn over(
+        schema: SchemaRef,
+        rx: Receiver<PartitionBatch>,
+        run: JoinHandle<Result<Outcome<()>, ReadError>>,
+        plan: Vec<PartitionPlan>,
+    ) -> BatchStream {
         BatchStream {
             schema,
             rx,
             run: Some(run),
             stats: None,
             handle: Handle::current(),
+            plan,
         }
     }
 
@@ -126,7 +143,11 @@ impl BatchStream {
                 None
             }
             Ok(Err(e)) => Some(Err(e)),
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) if e.is_panic() => Some(Err(ReadError::panicked(
+                "reading",
+                &self.plan,
+                &*e.into_panic(),
+            ))),
             Err(_) => Some(Err(ReadError::Cancelled)),
         }
     }
@@ -151,7 +172,13 @@ pub async fn read_all(
     plan: Vec<PartitionPlan>,
     options: ArrowOptions,
 ) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<PartitionStats>), ReadError> {
-    let mut stream = BatchStream::start(reader, plan, options, None);
+    collect(BatchStream::start(reader, plan, options, None)).await
+}
+
+/// Every batch of `stream` until its end, reordered (what [`read_all`] returns).
+async fn collect(
+    mut stream: BatchStream,
+) -> Result<(SchemaRef, Vec<RecordBatch>, Vec<PartitionStats>), ReadError> {
     let mut batches = Vec::new();
     while let Some(b) = stream.next().await {
         let b = b?;
@@ -168,3 +195,6 @@ pub async fn read_all(
         stats,
     ))
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,9 @@
 //! Thin glue over `kbatch-reader`: flags become a [`kbatch_reader::Config`] and a
 //! [`kbatch_reader::ReadSpec`], subcommands pick a job, and outputs are rendered here.
 //! Exit codes: 0 success (also when stdout is a closed pipe), 1 runtime or range errors,
-//! 2 usage or SPEC syntax errors, 130 on Ctrl-C (the default SIGINT disposition).
+//! 2 usage or SPEC syntax errors, 101 internal errors (a panic caught in a read, as Rust's own
+//! exit code for a panic), 130 on Ctrl-C (the default SIGINT disposition). A read's error
+//! picks its code from its [`ErrorKind`]: [`exit_code`].
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -18,7 +20,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Parser;
-use kbatch_reader::{Count, CountReport, PartitionSpec, Progress, Reader};
+use kbatch_reader::{Count, CountReport, ErrorKind, PartitionSpec, Progress, ReadError, Reader};
 
 use args::{Cli, Command, CommonArgs, TrendingFormat};
 
@@ -43,8 +45,18 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             eprintln!("kbatch: {}", one_line(&e));
-            ExitCode::from(1)
+            let read = e.chain().find_map(|c| c.downcast_ref::<ReadError>());
+            ExitCode::from(read.map_or(1, |r| exit_code(r.kind())))
         }
+    }
+}
+
+/// The exit code of a read that failed with an error of `kind`.
+fn exit_code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Usage => 2,
+        ErrorKind::Range | ErrorKind::Broker | ErrorKind::Auth | ErrorKind::Data => 1,
+        ErrorKind::Internal => 101,
     }
 }
 
@@ -191,4 +203,34 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use kbatch_reader::{ErrorKind, ReadError};
+
+    use super::exit_code;
+
+    #[test]
+    fn exit_codes_follow_the_error_kind() {
+        let table = [
+            (ErrorKind::Usage, 2),
+            (ErrorKind::Range, 1),
+            (ErrorKind::Broker, 1),
+            (ErrorKind::Auth, 1),
+            (ErrorKind::Data, 1),
+            (ErrorKind::Internal, 101),
+        ];
+        for (kind, code) in table {
+            assert_eq!(exit_code(kind), code, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_read_error_under_context_is_found_for_its_exit_code() {
+        let e = anyhow::Error::new(ReadError::Config("no bootstrap address".into()))
+            .context("connecting to ");
+        let read = e.chain().find_map(|c| c.downcast_ref::<ReadError>());
+        assert_eq!(read.map(|r| exit_code(r.kind())), Some(2));
+    }
 }

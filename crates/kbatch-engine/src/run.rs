@@ -100,9 +100,9 @@ pub struct Outcome<O> {
     pub stopped: bool,
 }
 
-/// Why a run failed.
+/// Why a run failed. Not `non_exhaustive`: the reader gives every variant a kind by an
+/// exhaustive match.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum EngineError<E> {
     /// A batch could not be decoded (CRC, codec, corrupt header): nothing from it was counted.
     #[error("{topic}/{partition}: {source}")]

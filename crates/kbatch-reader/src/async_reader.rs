@@ -1,11 +1,39 @@
 //! The async API: the same reads from inside an application's tokio runtime.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use kbatch_engine::{Job, Outcome, Progress};
 use kbatch_wire::Cluster;
 
-use crate::{plan, run, Config, PartitionOffsets, PartitionPlan, ReadError, ReadSpec};
+use crate::run::CatchPanic;
+use crate::{
+    panic_message, plan, run, Config, PartitionOffsets, PartitionPlan, ReadError, ReadSpec,
+};
+
+/// `fut`, with a panic in it returned as [`ReadError::Panicked`] naming `what` was under way
+/// and the one topic concerned, if there is one.
+async fn caught<T>(
+    what: &'static str,
+    topics: &[String],
+    fut: impl Future<Output = Result<T, ReadError>>,
+) -> Result<T, ReadError> {
+    match CatchPanic::new(fut).await {
+        Ok(result) => result,
+        Err(payload) => {
+            let topic = match topics {
+                [one] => Some(one.clone()),
+                _ => None,
+            };
+            Err(ReadError::Panicked {
+                what,
+                topic,
+                partition: None,
+                message: panic_message(&*payload),
+            })
+        }
+    }
+}
 
 /// A connection to one cluster, for async programs. Its I/O runs on the runtime it is called
 /// from (any flavour); [`AsyncReader::run`] decodes on the engine's worker threads and relays
@@ -32,6 +60,10 @@ pub struct AsyncReader {
 impl AsyncReader {
     /// Connect to the first reachable bootstrap broker (within `config.timeout`).
     pub async fn connect(config: Config) -> Result<AsyncReader, ReadError> {
+        caught("connecting", &[], Self::connect_inner(config)).await
+    }
+
+    async fn connect_inner(config: Config) -> Result<AsyncReader, ReadError> {
         if config.bootstrap.is_empty() {
             return Err(ReadError::Config("no bootstrap address".into()));
         }
@@ -68,14 +100,18 @@ impl AsyncReader {
     ) -> Result<Vec<PartitionOffsets>, ReadError> {
         let mut spec = ReadSpec::topics(topics.iter().cloned());
         spec.partitions = partitions.map(<[i32]>::to_vec);
-        plan::offsets(&*self.cluster, &self.config, &spec).await
+        let cluster = &*self.cluster;
+        caught("asking for offsets", topics, plan::offsets(cluster, &self.config, &spec)).await
     }
 
     /// The names of the cluster's topics, sorted, internal ones (`__consumer_offsets`,
     /// `__transaction_state`) left out as a Java consumer's pattern subscription leaves them
     /// out: what a `subscribePattern` is matched against.
     pub async fn topics(&self) -> Result<Vec<String>, ReadError> {
-        let meta = self.cluster.metadata(None).await?;
+        let meta = caught("listing topics", &[], async {
+            Ok(self.cluster.metadata(None).await?)
+        })
+        .await?;
         let mut names: Vec<String> = meta
             .topics
             .into_iter()
@@ -88,7 +124,12 @@ impl AsyncReader {
 
     /// Resolve `spec` into one range per partition (ListOffsets is asked once, now).
     pub async fn plan(&self, spec: &ReadSpec) -> Result<Vec<PartitionPlan>, ReadError> {
-        plan::plan(&*self.cluster, &self.config, spec).await
+        caught(
+            "planning",
+            &spec.topics,
+            plan::plan(&*self.cluster, &self.config, spec),
+        )
+        .await
     }
 
     /// Fetch and decode every planned range, running `job` on each data record. The job and
@@ -106,12 +147,16 @@ impl AsyncReader {
     {
         let io = tokio::runtime::Handle::current();
         let (cluster, config) = (self.cluster.clone(), self.config.clone());
+        let planned = plan.clone();
         let relay = tokio::task::spawn_blocking(move || {
             run::run(&io, &cluster, &config, &plan, &*job, progress.as_deref())
         });
+        // `run::run` catches its own panics; this boundary is the last line.
         match relay.await {
             Ok(result) => result,
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) if e.is_panic() => {
+                Err(ReadError::panicked("reading", &planned, &*e.into_panic()))
+            }
             Err(_) => Err(ReadError::Cancelled),
         }
     }

@@ -3,15 +3,18 @@
 
 use kbatch_engine::EngineError;
 use kbatch_records::RecordsError;
-use kbatch_wire::WireError;
+use kbatch_wire::{ErrorClass, WireError};
+
+use crate::PartitionPlan;
 
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReadError {
-    /// Talking to a broker failed (connect, timeout, framing, protocol).
+    /// Talking to a broker failed (connect, timeout, framing, protocol). Kafka error codes
+    /// never stay here: `From<WireError>` turns them into [`ReadError::Kafka`].
     #[error(transparent)]
-    Wire(#[from] WireError),
+    Wire(WireError),
     /// The topic does not exist on the cluster.
     #[error("topic {topic:?} does not exist (UNKNOWN_TOPIC_OR_PARTITION)")]
     UnknownTopic {
@@ -28,25 +31,17 @@ pub enum ReadError {
         /// How many partitions the topic has.
         count: usize,
     },
-    /// Kafka answered a request about one partition with an error code.
-    #[error("{topic}/{partition}: {what} failed: {code_name} (Kafka error {code})")]
+    /// Kafka answered with an error code: about one partition, a whole topic, or a request
+    /// that concerns neither (then the broker is named). The one way an error code reaches
+    /// users: a `WireError::Kafka` becomes this variant on its way out of the wire layer.
+    #[error("{}", kafka_line(.topic.as_deref(), *.partition, .broker.as_deref(), .what, .code_name, *.code))]
     Kafka {
-        /// Topic.
-        topic: String,
-        /// Partition.
-        partition: i32,
-        /// The request.
-        what: &'static str,
-        /// Kafka error code.
-        code: i16,
-        /// Its name.
-        code_name: &'static str,
-    },
-    /// Kafka answered a request about a whole topic with an error code.
-    #[error("topic {topic:?}: {what} failed: {code_name} (Kafka error {code})")]
-    TopicKafka {
-        /// Topic.
-        topic: String,
+        /// Topic, when the answer was about one.
+        topic: Option<String>,
+        /// Partition, when the answer was about one.
+        partition: Option<i32>,
+        /// The broker that answered, when no topic is concerned.
+        broker: Option<String>,
         /// The request.
         what: &'static str,
         /// Kafka error code.
@@ -187,6 +182,124 @@ pub enum ReadError {
     /// A setting is unusable (e.g. no bootstrap address).
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// kbatch's own I/O runtime could not be started (threads, timers): nothing the user's
+    /// arguments can fix.
+    #[error("cannot start kbatch's I/O runtime")]
+    Runtime(#[source] std::io::Error),
+    /// Code of the read panicked — a bug in kbatch or in the job. The panic was caught where
+    /// the task or thread that hit it ended, so the read fails with this error instead of
+    /// ending early as if it were complete.
+    #[error("{}", panicked_line(.what, .topic.as_deref(), *.partition, .message))]
+    Panicked {
+        /// What was under way: `connecting`, `planning`, `reading`.
+        what: &'static str,
+        /// The topic being read, when the read concerned one topic.
+        topic: Option<String>,
+        /// The partition being read, when the read concerned one partition.
+        partition: Option<i32>,
+        /// The panic's message.
+        message: String,
+    },
+}
+
+/// What kind of failure a [`ReadError`] is: what every front end decides from (the CLI's exit
+/// code, the Python exception class, whether Spark's task retry can help).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A bad argument, SPEC or setting: nothing was (or should have been) asked of a broker.
+    Usage,
+    /// What was asked for is not in the cluster: an unknown topic or partition, offsets
+    /// outside the log, records gone, a topic deleted or recreated during the read.
+    Range,
+    /// Talking to the cluster failed: unreachable, timed out, protocol, Kafka error codes.
+    Broker,
+    /// The cluster refused who we are: SASL, TLS verification, authorization.
+    Auth,
+    /// A record batch in range could not be decoded, or the job refused a record.
+    Data,
+    /// kbatch itself failed: a panic (a bug), a runtime that could not start or shut down.
+    Internal,
+}
+
+impl ErrorKind {
+    /// The kind's name in lower case (`usage`, `range`, …), as messages and Python show it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Usage => "usage",
+            ErrorKind::Range => "range",
+            ErrorKind::Broker => "broker",
+            ErrorKind::Auth => "auth",
+            ErrorKind::Data => "data",
+            ErrorKind::Internal => "internal",
+        }
+    }
+}
+
+fn kafka_line(
+    topic: Option<&str>,
+    partition: Option<i32>,
+    broker: Option<&str>,
+    what: &str,
+    code_name: &str,
+    code: i16,
+) -> String {
+    match (topic, partition, broker) {
+        (Some(t), Some(p), _) => {
+            format!("{t}/{p}: {what} failed: {code_name} (Kafka error {code})")
+        }
+        (Some(t), None, _) => {
+            format!("topic {t:?}: {what} failed: {code_name} (Kafka error {code})")
+        }
+        (None, _, Some(b)) => {
+            format!("broker {b}: {what} failed with {code_name} (Kafka error {code})")
+        }
+        (None, _, None) => format!("{what} failed: {code_name} (Kafka error {code})"),
+    }
+}
+
+fn panicked_line(what: &str, topic: Option<&str>, partition: Option<i32>, message: &str) -> String {
+    let about = match (topic, partition) {
+        (Some(t), Some(p)) => format!(" {t}/{p}"),
+        (Some(t), None) => format!(" topic {t:?}"),
+        (None, _) => String::new(),
+    };
+    format!(
+        "internal error while {what}{about}: kbatch panicked: {message} (a bug; the read did not complete)"
+    )
+}
+
+/// The message of a caught panic (`panic!`'s text), or a stand-in when it carried none.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic without a message)".to_string()
+    }
+}
+
+impl From<WireError> for ReadError {
+    /// A Kafka error code answered to a request that concerns no partition becomes
+    /// [`ReadError::Kafka`] naming the broker: one variant for every error code.
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::Kafka {
+                addr,
+                api,
+                code,
+                name,
+            } => ReadError::Kafka {
+                topic: None,
+                partition: None,
+                broker: Some(addr),
+                what: api,
+                code,
+                code_name: name,
+            },
+            other => ReadError::Wire(other),
+        }
+    }
 }
 
 impl From<EngineError<ReadError>> for ReadError {
@@ -201,16 +314,179 @@ impl From<EngineError<ReadError>> for ReadError {
 }
 
 impl ReadError {
-    /// Worth planning again (after a metadata refresh): connection trouble, leader moves and
-    /// other retriable Kafka codes. Range errors, unknown topics, authentication are final.
+    /// A panic caught while `what` was under way for `plan`, naming its topic if the plan
+    /// reads one topic, and its partition if it reads one partition.
+    pub fn panicked(
+        what: &'static str,
+        plan: &[PartitionPlan],
+        payload: &(dyn std::any::Any + Send),
+    ) -> ReadError {
+        let first = plan.first().map(|p| &p.spec);
+        let one_topic = first.filter(|f| plan.iter().all(|p| p.spec.topic == f.topic));
+        ReadError::Panicked {
+            what,
+            topic: one_topic.map(|f| f.topic.to_string()),
+            partition: one_topic.filter(|_| plan.len() == 1).map(|f| f.partition),
+            message: panic_message(payload),
+        }
+    }
+
+    /// What kind of failure this is. Decided here once, by an exhaustive match, for every
+    /// front end: a new variant does not compile until it has a kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ReadError::Config(_) => ErrorKind::Usage,
+            ReadError::UnknownTopic { .. }
+            | ReadError::UnknownPartition { .. }
+            | ReadError::OffsetOutOfRange { .. }
+            | ReadError::OpenTransaction { .. }
+            | ReadError::StartAfterEnd { .. }
+            | ReadError::MissingRange { .. }
+            | ReadError::Truncated { .. }
+            | ReadError::TopicChanged { .. } => ErrorKind::Range,
+            ReadError::Wire(w) => wire_kind(w),
+            ReadError::Kafka { code, .. } => code_kind(*code),
+            ReadError::RetriesExhausted { .. } | ReadError::PlanRetriesExhausted { .. } => {
+                ErrorKind::Broker
+            }
+            ReadError::Decode { .. } => ErrorKind::Data,
+            ReadError::Engine(e) => match &**e {
+                EngineError::Decode { .. } | EngineError::Job { .. } => ErrorKind::Data,
+                EngineError::Incomplete { .. } => ErrorKind::Internal,
+                EngineError::Feed(e) => e.kind(),
+            },
+            ReadError::Cancelled | ReadError::Runtime(_) | ReadError::Panicked { .. } => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    /// Trying the same read again later may succeed: the broker was unreachable or kept
+    /// answering with a retriable Kafka error (also once this read's own retries ran out), a
+    /// leader moved. Usage, range, authentication, data and internal errors are final: the
+    /// same read meets them again.
+    pub fn retriable(&self) -> bool {
+        match self {
+            ReadError::Wire(w) => w.is_retriable(),
+            ReadError::Kafka { code, .. } => kbatch_wire::kafka_code(*code).retriable,
+            ReadError::RetriesExhausted { .. } => true,
+            ReadError::PlanRetriesExhausted { last, .. } => last.retriable(),
+            ReadError::Engine(e) => match &**e {
+                EngineError::Feed(e) => e.retriable(),
+                EngineError::Decode { .. }
+                | EngineError::Job { .. }
+                | EngineError::Incomplete { .. } => false,
+            },
+            ReadError::Config(_)
+            | ReadError::UnknownTopic { .. }
+            | ReadError::UnknownPartition { .. }
+            | ReadError::OffsetOutOfRange { .. }
+            | ReadError::OpenTransaction { .. }
+            | ReadError::StartAfterEnd { .. }
+            | ReadError::MissingRange { .. }
+            | ReadError::Truncated { .. }
+            | ReadError::TopicChanged { .. }
+            | ReadError::Decode { .. }
+            | ReadError::Cancelled
+            | ReadError::Runtime(_)
+            | ReadError::Panicked { .. } => false,
+        }
+    }
+
+    /// The topic the failure is about, if it is about one.
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            ReadError::UnknownTopic { topic }
+            | ReadError::UnknownPartition { topic, .. }
+            | ReadError::OffsetOutOfRange { topic, .. }
+            | ReadError::OpenTransaction { topic, .. }
+            | ReadError::StartAfterEnd { topic, .. }
+            | ReadError::MissingRange { topic, .. }
+            | ReadError::RetriesExhausted { topic, .. }
+            | ReadError::Truncated { topic, .. }
+            | ReadError::TopicChanged { topic, .. }
+            | ReadError::Decode { topic, .. } => Some(topic),
+            ReadError::Kafka { topic, .. } | ReadError::Panicked { topic, .. } => topic.as_deref(),
+            ReadError::PlanRetriesExhausted { last, .. } => last.topic(),
+            ReadError::Engine(e) => match &**e {
+                EngineError::Decode { topic, .. }
+                | EngineError::Job { topic, .. }
+                | EngineError::Incomplete { topic, .. } => Some(topic),
+                EngineError::Feed(e) => e.topic(),
+            },
+            ReadError::Wire(_)
+            | ReadError::Cancelled
+            | ReadError::Config(_)
+            | ReadError::Runtime(_) => None,
+        }
+    }
+
+    /// The partition the failure is about, if it is about one.
+    pub fn partition(&self) -> Option<i32> {
+        match self {
+            ReadError::UnknownPartition { partition, .. }
+            | ReadError::OffsetOutOfRange { partition, .. }
+            | ReadError::OpenTransaction { partition, .. }
+            | ReadError::StartAfterEnd { partition, .. }
+            | ReadError::MissingRange { partition, .. }
+            | ReadError::RetriesExhausted { partition, .. }
+            | ReadError::Truncated { partition, .. }
+            | ReadError::Decode { partition, .. } => Some(*partition),
+            ReadError::Kafka { partition, .. } | ReadError::Panicked { partition, .. } => {
+                *partition
+            }
+            ReadError::PlanRetriesExhausted { last, .. } => last.partition(),
+            ReadError::Engine(e) => match &**e {
+                EngineError::Decode { partition, .. }
+                | EngineError::Job { partition, .. }
+                | EngineError::Incomplete { partition, .. } => Some(*partition),
+                EngineError::Feed(e) => e.partition(),
+            },
+            ReadError::Wire(_)
+            | ReadError::UnknownTopic { .. }
+            | ReadError::TopicChanged { .. }
+            | ReadError::Cancelled
+            | ReadError::Config(_)
+            | ReadError::Runtime(_) => None,
+        }
+    }
+
+    /// Worth retrying within this read (after a metadata refresh): [`ReadError::retriable`]
+    /// except for the errors that say the read's own retries already ran out.
     pub(crate) fn is_retriable(&self) -> bool {
         match self {
-            ReadError::Wire(e) => e.is_retriable(),
-            ReadError::Kafka { code, .. } | ReadError::TopicKafka { code, .. } => {
-                kbatch_wire::kafka_code(*code).retriable
-            }
-            _ => false,
+            ReadError::RetriesExhausted { .. } | ReadError::PlanRetriesExhausted { .. } => false,
+            other => other.retriable(),
         }
+    }
+}
+
+/// The kind of a wire failure: every variant listed, so a new one needs a decision.
+fn wire_kind(w: &WireError) -> ErrorKind {
+    match w {
+        WireError::Auth { .. } | WireError::Tls { .. } => ErrorKind::Auth,
+        WireError::Kafka { code, .. } => code_kind(*code),
+        WireError::Connect { .. }
+        | WireError::Io { .. }
+        | WireError::Timeout { .. }
+        | WireError::FrameTooLarge { .. }
+        | WireError::LooksLikeHttp { .. }
+        | WireError::LooksLikeTls { .. }
+        | WireError::Protocol { .. }
+        | WireError::Decode { .. }
+        | WireError::BrokerTooOld { .. }
+        | WireError::UnknownBroker { .. } => ErrorKind::Broker,
+    }
+}
+
+/// The kind of a Kafka error code, from its class in the wire crate's one table.
+fn code_kind(code: i16) -> ErrorKind {
+    match kbatch_wire::kafka_code(code).class {
+        ErrorClass::Auth => ErrorKind::Auth,
+        ErrorClass::DataLoss => ErrorKind::Range,
+        ErrorClass::Retriable | ErrorClass::LeaderMoved | ErrorClass::Fatal => ErrorKind::Broker,
+        // An "error" without an error code is a bug in whoever made it.
+        ErrorClass::None => ErrorKind::Internal,
     }
 }
 
@@ -239,4 +515,326 @@ pub fn chain<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
     std::iter::successors(Some(e), |e| e.source())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use kbatch_engine::EngineError;
+    use kbatch_records::RecordsError;
+    use kbatch_wire::{codes, WireError};
+
+    use super::{ErrorKind, ReadError};
+
+    fn kafka(topic: Option<&str>, partition: Option<i32>, code: i16) -> ReadError {
+        ReadError::Kafka {
+            topic: topic.map(str::to_string),
+            partition,
+            broker: None,
+            what: "Fetch",
+            code,
+            code_name: kbatch_wire::kafka_code(code).name,
+        }
+    }
+
+    fn wire_kafka(code: i16) -> ReadError {
+        WireError::Kafka {
+            addr: "b:1".into(),
+            api: "Fetch",
+            code,
+            name: kbatch_wire::kafka_code(code).name,
+        }
+        .into()
+    }
+
+    fn s(x: &str) -> String {
+        x.to_string()
+    }
+
+    #[test]
+    fn kind_retriable_topic_and_partition_of_representative_errors() {
+        use ErrorKind::*;
+        let t = Some("t");
+        // (error, kind, retriable, topic, partition)
+        let rows: Vec<(ReadError, ErrorKind, bool, Option<&str>, Option<i32>)> = vec![
+            (
+                ReadError::Config(s("no bootstrap address")),
+                Usage,
+                false,
+                None,
+                None,
+            ),
+            (
+                ReadError::UnknownTopic { topic: s("t") },
+                Range,
+                false,
+                t,
+                None,
+            ),
+            (
+                ReadError::UnknownPartition {
+                    topic: s("t"),
+                    partition: 9,
+                    count: 3,
+                },
+                Range,
+                false,
+                t,
+                Some(9),
+            ),
+            (
+                ReadError::MissingRange {
+                    topic: s("t"),
+                    partition: 1,
+                    from: 0,
+                    until: 5,
+                    log_start: 5,
+                    hwm: 9,
+                },
+                Range,
+                false,
+                t,
+                Some(1),
+            ),
+            (
+                ReadError::TopicChanged {
+                    topic: s("t"),
+                    what: s("deleted"),
+                    planned: s("x"),
+                },
+                Range,
+                false,
+                t,
+                None,
+            ),
+            (
+                ReadError::Wire(WireError::Connect {
+                    addr: s("b:1"),
+                    reason: s("refused"),
+                }),
+                Broker,
+                true,
+                None,
+                None,
+            ),
+            (
+                ReadError::Wire(WireError::Protocol {
+                    addr: s("b:1"),
+                    reason: s("bad"),
+                }),
+                Broker,
+                false,
+                None,
+                None,
+            ),
+            (
+                ReadError::Wire(WireError::Tls {
+                    addr: s("b:1"),
+                    reason: s("unknown CA"),
+                }),
+                Auth,
+                false,
+                None,
+                None,
+            ),
+            (
+                ReadError::Wire(WireError::Auth {
+                    addr: s("b:1"),
+                    mechanism: "PLAIN",
+                    reason: s("bad password"),
+                }),
+                Auth,
+                false,
+                None,
+                None,
+            ),
+            (
+                kafka(t, Some(0), codes::NOT_LEADER_OR_FOLLOWER),
+                Broker,
+                true,
+                t,
+                Some(0),
+            ),
+            (
+                kafka(t, Some(0), codes::TOPIC_AUTHORIZATION_FAILED),
+                Auth,
+                false,
+                t,
+                Some(0),
+            ),
+            (
+                kafka(t, None, codes::INVALID_REQUEST),
+                Broker,
+                false,
+                t,
+                None,
+            ),
+            (
+                kafka(t, Some(2), codes::OFFSET_OUT_OF_RANGE),
+                Range,
+                false,
+                t,
+                Some(2),
+            ),
+            (
+                wire_kafka(codes::CLUSTER_AUTHORIZATION_FAILED),
+                Auth,
+                false,
+                None,
+                None,
+            ),
+            (
+                wire_kafka(codes::REQUEST_TIMED_OUT),
+                Broker,
+                true,
+                None,
+                None,
+            ),
+            (
+                ReadError::RetriesExhausted {
+                    topic: s("t"),
+                    partition: 3,
+                    offset: 7,
+                    broker: s("node 1"),
+                    elapsed_ms: 30_000,
+                    last: s("timeout"),
+                },
+                Broker,
+                true,
+                t,
+                Some(3),
+            ),
+            (
+                ReadError::PlanRetriesExhausted {
+                    elapsed_ms: 30_000,
+                    last: Box::new(kafka(t, Some(4), codes::LEADER_NOT_AVAILABLE)),
+                },
+                Broker,
+                true,
+                t,
+                Some(4),
+            ),
+            (
+                ReadError::Decode {
+                    topic: s("t"),
+                    partition: 5,
+                    broker: s("node 1"),
+                    source: RecordsError::Crc {
+                        base_offset: 0,
+                        expected: 1,
+                        actual: 2,
+                    },
+                },
+                Data,
+                false,
+                t,
+                Some(5),
+            ),
+            (
+                ReadError::from(EngineError::Job {
+                    topic: Arc::from("t"),
+                    partition: 6,
+                    offset: 10,
+                    message: s("not an event"),
+                }),
+                Data,
+                false,
+                t,
+                Some(6),
+            ),
+            (
+                ReadError::from(EngineError::Incomplete {
+                    topic: Arc::from("t"),
+                    partition: 7,
+                    decoded: 3,
+                    end: 9,
+                }),
+                Internal,
+                false,
+                t,
+                Some(7),
+            ),
+            (
+                ReadError::from(EngineError::<ReadError>::Feed(ReadError::UnknownTopic {
+                    topic: s("t"),
+                })),
+                Range,
+                false,
+                t,
+                None,
+            ),
+            (ReadError::Cancelled, Internal, false, None, None),
+            (
+                ReadError::Runtime(std::io::Error::other("no threads")),
+                Internal,
+                false,
+                None,
+                None,
+            ),
+            (
+                ReadError::Panicked {
+                    what: "reading",
+                    topic: Some(s("t")),
+                    partition: Some(8),
+                    message: s("boom"),
+                },
+                Internal,
+                false,
+                t,
+                Some(8),
+            ),
+        ];
+        for (e, kind, retriable, topic, partition) in rows {
+            assert_eq!(
+                (e.kind(), e.retriable(), e.topic(), e.partition()),
+                (kind, retriable, topic, partition),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wire_kafka_error_becomes_the_one_kafka_variant() {
+        let e = wire_kafka(codes::CLUSTER_AUTHORIZATION_FAILED);
+        assert!(
+            matches!(&e, ReadError::Kafka { broker: Some(b), topic: None, .. } if b == "b:1"),
+            "{e:?}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "broker b:1: Fetch failed with CLUSTER_AUTHORIZATION_FAILED (Kafka error 31)"
+        );
+        assert_eq!(
+            kafka(Some("t"), Some(0), 29).to_string(),
+            "t/0: Fetch failed: TOPIC_AUTHORIZATION_FAILED (Kafka error 29)"
+        );
+        assert_eq!(
+            kafka(Some("t"), None, 29).to_string(),
+            "topic \"t\": Fetch failed: TOPIC_AUTHORIZATION_FAILED (Kafka error 29)"
+        );
+    }
+
+    #[test]
+    fn exhausted_retries_are_not_retried_within_the_read() {
+        let e = ReadError::RetriesExhausted {
+            topic: s("t"),
+            partition: 0,
+            offset: 0,
+            broker: s("node 1"),
+            elapsed_ms: 1,
+            last: s("timeout"),
+        };
+        assert!(e.retriable() && !e.is_retriable());
+        assert!(wire_kafka(codes::REQUEST_TIMED_OUT).is_retriable());
+    }
+
+    #[test]
+    fn a_panic_message_is_read_from_either_payload() {
+        let r = std::panic::catch_unwind(|| panic!("static text")).unwrap_err();
+        assert_eq!(super::panic_message(&*r), "static text");
+        let n = 3;
+        let r = std::panic::catch_unwind(|| panic!("formatted {n}")).unwrap_err();
+        assert_eq!(super::panic_message(&*r), "formatted 3");
+    }
 }

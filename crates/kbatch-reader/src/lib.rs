@@ -66,7 +66,7 @@ pub use async_reader::AsyncReader;
 pub use config::{
     parse_properties, Applied, Config, ConfigError, PropertiesError, SecurityWarning,
 };
-pub use error::{chain, one_line, ReadError};
+pub use error::{chain, one_line, panic_message, ErrorKind, ReadError};
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
 };
@@ -127,7 +127,7 @@ impl Reader {
             .thread_name("kbatch-io")
             .enable_all()
             .build()
-            .map_err(|e| ReadError::Config(format!("cannot start the I/O runtime: {e}")))?;
+            .map_err(ReadError::Runtime)?;
         let connected = outside_runtime(|| rt.block_on(AsyncReader::connect(config)));
         let inner = match connected {
             Ok(inner) => inner,

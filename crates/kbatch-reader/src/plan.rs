@@ -108,8 +108,10 @@ pub(crate) fn select(meta: &MetadataResponse, spec: &ReadSpec) -> Result<Vec<Sel
             });
         }
         if t.error_code != codes::NONE {
-            return Err(ReadError::TopicKafka {
-                topic: topic.clone(),
+            return Err(ReadError::Kafka {
+                topic: Some(topic.clone()),
+                partition: None,
+                broker: None,
                 what: "Metadata",
                 code: t.error_code,
                 code_name: kafka_code(t.error_code).name,
@@ -142,8 +144,9 @@ pub(crate) fn select(meta: &MetadataResponse, spec: &ReadSpec) -> Result<Vec<Sel
                         p.error_code
                     };
                     return Err(ReadError::Kafka {
-                        topic: topic.clone(),
-                        partition: p.partition,
+                        topic: Some(topic.clone()),
+                        partition: Some(p.partition),
+                        broker: None,
                         what: "Metadata",
                         code,
                         code_name: kafka_code(code).name,
@@ -192,8 +195,9 @@ pub(crate) async fn list_offsets<C: Client>(
             for p in ps {
                 if p.error_code != codes::NONE {
                     return Err(ReadError::Kafka {
-                        topic,
-                        partition: p.partition,
+                        topic: Some(topic),
+                        partition: Some(p.partition),
+                        broker: None,
                         what: "ListOffsets",
                         code: p.error_code,
                         code_name: kafka_code(p.error_code).name,

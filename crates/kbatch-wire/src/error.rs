@@ -5,8 +5,9 @@ use std::time::Duration;
 use crate::decode::DecodeError;
 
 /// Why talking to a broker failed. Every variant names the broker address.
+// Not `non_exhaustive`: the reader decides each variant's kind and retriability by an
+// exhaustive match, so a new variant must be given both.
 #[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
 pub enum WireError {
     /// TCP connect failed or timed out.
     #[error("cannot connect to broker {addr}: {reason}")]
@@ -135,14 +136,20 @@ impl WireError {
             WireError::Connect { .. } | WireError::Io { .. } | WireError::Timeout { .. } => true,
             WireError::Kafka { code, .. } => kafka_code(*code).retriable,
             WireError::UnknownBroker { .. } => true,
-            _ => false,
+            WireError::FrameTooLarge { .. }
+            | WireError::LooksLikeHttp { .. }
+            | WireError::LooksLikeTls { .. }
+            | WireError::Protocol { .. }
+            | WireError::Decode { .. }
+            | WireError::BrokerTooOld { .. }
+            | WireError::Tls { .. }
+            | WireError::Auth { .. } => false,
         }
     }
 }
 
 /// What a reader should do about a Kafka error code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorClass {
     /// No error.
     None,

@@ -22,11 +22,31 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Tuple
 
-__all__ = ["OptionError", "Request", "Bound", "parse", "CONSUMER_ONLY", "SPARK_REFUSED"]
+from ..errors import UsageError
+
+__all__ = ["OptionError", "Request", "Bound", "parse", "CONSUMER_ONLY", "SPARK_REFUSED", "is_secret", "REDACTED"]
 
 
-class OptionError(ValueError):
-    """A data-source option that cannot be honoured; the message names the option."""
+class OptionError(UsageError):
+    """A data-source option that cannot be honoured; the message names the option. A
+    :class:`kbatch.UsageError` (and so a ``ValueError``)."""
+
+
+#: What a repr prints instead of a secret value.
+REDACTED = "[redacted]"
+
+#: Parts of a client key that mark its value as secret: passwords, inline private keys and
+#: keystores, client secrets, JAAS lines (which hold passwords or secrets), tokens.
+_SECRET_MARKS = ("password", "secret", "jaas", "key.pem", "keystore.key", "oauthbearer.config", "token")
+
+
+def is_secret(key: str) -> bool:
+    """Whether a client key's value must never be printed (``sasl.password``, ``sasl.jaas.config``,
+    ``sasl.oauthbearer.client.secret``, ``ssl.key.pem``, ...); with or without ``kafka.``."""
+    k = key.lower()
+    if k.endswith("token.endpoint.url"):
+        return False
+    return any(m in k for m in _SECRET_MARKS)
 
 
 #: Options of Spark's source that only steer its consumer or its streaming triggers: a
@@ -169,6 +189,17 @@ class Request:
 
     def config_dict(self) -> Dict[str, str]:
         return dict(self.config)
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print every client key's value, passwords included.
+        shown = tuple((k, REDACTED if is_secret(k) else v) for k, v in self.config)
+        fields = []
+        for name in self.__dataclass_fields__:
+            value = shown if name == "config" else getattr(self, name)
+            fields.append(f"{name}={value!r}")
+        return f"Request({', '.join(fields)})"
+
+    __str__ = __repr__
 
 
 def _bool(key: str, value: str) -> bool:

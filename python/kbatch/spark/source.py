@@ -190,18 +190,21 @@ def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBa
     pos = s.start
     while pos < s.end:
         try:
-            stream = kbatch.read_batches(
+            stream = kbatch._stream(
                 s.topic,
-                bootstrap=r.bootstrap,
-                start={s.topic: {str(s.partition): pos}},
-                end={s.topic: {str(s.partition): s.end}},
-                partitions=[s.partition],
-                isolation=r.isolation,
-                config=r.config_dict(),
-                batch_rows=r.batch_rows,
-                headers=r.headers,
+                r.bootstrap,
+                {s.topic: {str(s.partition): pos}},
+                {s.topic: {str(s.partition): s.end}},
+                [s.partition],
+                r.isolation,
+                r.config_dict(),
+                r.batch_rows,
+                r.headers,
             )
-            for batch in stream:
+            while True:
+                batch = stream.next_batch()
+                if batch is None:
+                    break
                 if batch.num_rows == 0:
                     continue
                 last = batch.column("offset")[batch.num_rows - 1].as_py()
@@ -209,9 +212,33 @@ def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBa
                     batch = _null_empty_headers(batch)
                 yield batch if batch.schema.equals(target) else batch.cast(target)
                 pos = last + 1
+            _check_complete(s, stream.stats())
             return
         except kbatch.RangeError as e:
             pos = lost_start(r, s.topic, s.partition, pos, s.end, e)
+
+
+def _check_complete(s: Shard, stats: Optional[str]) -> None:
+    """A shard is complete only when the stream ended with the reader's counts and they cover
+    the shard's partition up to its end: anything else fails the task (Spark retries it),
+    never a shard with fewer rows."""
+    import kbatch
+
+    done = json.loads(stats) if stats is not None else None
+    ok = (
+        done is not None
+        and len(done) == 1
+        and done[0]["topic"] == s.topic
+        and done[0]["partition"] == s.partition
+        and done[0]["end"] == s.end
+    )
+    if not ok:
+        raise kbatch.InternalError(
+            f"{s.topic}-{s.partition} [{s.start}, {s.end}): the read ended without reaching the "
+            f"shard's end (counts: {stats}); refusing a short shard",
+            topic=s.topic,
+            partition=s.partition,
+        )
 
 
 def _null_empty_headers(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -154,3 +154,30 @@ def test_readme_table_matches_the_option_lists():
     assert {k: kinds.get(k) for k in want} == want
     # the rest are examples of client keys passed on
     assert {k: v for k, v in kinds.items() if k not in want and not (k.startswith("kafka.") and v == "supported")} == {}
+
+
+def test_option_error_is_a_usage_error():
+    import kbatch
+
+    assert issubclass(OptionError, kbatch.UsageError)
+    assert issubclass(OptionError, ValueError)
+    with pytest.raises(kbatch.UsageError):
+        parse({"subscribe": "t"})
+
+
+SECRETS = {
+    "kafka.sasl.password": "pw-SECRET-1",
+    "kafka.sasl.jaas.config": 'org.apache.kafka.common.security.plain.PlainLoginModule required username="u" password="pw-SECRET-2";',
+    "kafka.sasl.oauthbearer.client.secret": "pw-SECRET-3",
+    "kafka.ssl.key.pem": "-----BEGIN PRIVATE KEY-----pw-SECRET-4",
+    "kafka.ssl.key.password": "pw-SECRET-5",
+}
+
+
+def test_request_repr_redacts_secrets():
+    r = parse(opts(subscribe="t", kafka__sasl__username="alice", **{k.replace(".", "__"): v for k, v in SECRETS.items()}))
+    for text in (repr(r), str(r), f"{r}"):
+        assert "pw-SECRET" not in text
+        assert "[redacted]" in text
+        assert "alice" in text  # not a secret
+    assert r.config_dict()["sasl.password"] == "pw-SECRET-1"  # the value itself is kept

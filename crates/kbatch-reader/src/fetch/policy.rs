@@ -141,8 +141,9 @@ pub(crate) fn partition_step(c: &Cursor, p: &FetchPartitionResponse, ctx: Ctx<'_
                 ErrorClass::LeaderMoved => Step::Reroute(Cause::Kafka(k.name)),
                 ErrorClass::Retriable => Step::Retry(Cause::Kafka(k.name)),
                 _ => Step::Fail(ReadError::Kafka {
-                    topic: c.topic.to_string(),
-                    partition: c.partition,
+                    topic: Some(c.topic.to_string()),
+                    partition: Some(c.partition),
+                    broker: None,
                     what: "Fetch",
                     code: k.code,
                     code_name: k.name,
