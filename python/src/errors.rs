@@ -44,7 +44,7 @@ fn classes(py: Python<'_>) -> PyResult<&Classes> {
 }
 
 /// The exception class of a failure of `kind`: every kind has one.
-fn class_of<'a>(c: &'a Classes, kind: ErrorKind) -> &'a Py<PyType> {
+fn class_of(c: &Classes, kind: ErrorKind) -> &Py<PyType> {
     match kind {
         ErrorKind::Usage => &c.usage,
         ErrorKind::Range => &c.range,

@@ -557,7 +557,8 @@ mod tests {
         use ErrorKind::*;
         let t = Some("t");
         // (error, kind, retriable, topic, partition)
-        let rows: Vec<(ReadError, ErrorKind, bool, Option<&str>, Option<i32>)> = vec![
+        type Row = (ReadError, ErrorKind, bool, Option<&'static str>, Option<i32>);
+        let rows: Vec<Row> = vec![
             (
                 ReadError::Config(s("no bootstrap address")),
                 Usage,
