@@ -107,7 +107,7 @@ test-unit: kafka
 test-e2e: kafka venv
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: kafka lint test-unit test-e2e test-python test-static fuzz-check bench-smoke test-spark
+test: setup kafka lint test-unit test-e2e test-python test-static fuzz-smoke bench-smoke test-spark
 
 ## Spark's own Kafka source at pyspark's version (python/tests/spark/pom.xml): the connector,
 ## the Kafka client and commons-pool2, the jars pyspark does not ship; given to Spark as
@@ -156,26 +156,59 @@ soak: kafka
 	KBATCH_SOAK_SECS=$(SOAK_SECS) $(CARGO) test -p kbatch-cli --test e2e soak:: -- --nocapture
 
 ## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
-## so the stable toolchain suffices. Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
-## Committed seeds (`fuzz/seeds/<target>/`, e.g. the extractor's realistic events) are read too;
+## so the stable toolchain suffices, all into one target directory (they share dependencies).
+## cargo-fuzz itself is installed by `make setup`, never as a side effect of these targets.
+## Run one: make fuzz TARGET=decode_batches CRATE=kbatch-records
+## Committed seeds (`fuzz/seeds/<target>/`, e.g. the extractor's realistic events) and crash
+## inputs kept as regressions (`fuzz/regressions/<target>/`) are read too;
 ## KBATCH_SIMD=portable|sse2|avx2|avx512 makes the trending target run one instruction-set form.
-FUZZ_CRATES := kbatch-records kbatch-wire kbatch-trending
-fuzz-build:
-	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz build -s none --fuzz-dir fuzz) || exit 1; done
+.PHONY: setup fuzz-smoke
+FUZZ_CRATES     := kbatch-records kbatch-wire kbatch-trending kbatch-reader
+FUZZ_TARGETS    := kbatch-records:decode_batches kbatch-wire:responses \
+                   kbatch-wire:fetch_then_batches kbatch-trending:extract kbatch-reader:fetch_driver
+FUZZ_TARGET_DIR := $(CURDIR)/target/fuzz
+FUZZ_REQUIRE    := command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: run make setup"; exit 1; }
 
-## `make test`'s guard that the fuzz targets still compile against the crates: type-checked
-## only (no instrumented codegen), the three fuzz workspaces sharing one target directory.
-fuzz-check:
+## Tools `make test` needs beyond the Rust toolchain.
+setup:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+
+fuzz-build:
+	@$(FUZZ_REQUIRE)
+	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz build -s none --fuzz-dir fuzz --target-dir $(FUZZ_TARGET_DIR)) || exit 1; done
+
+## The fuzz targets type-checked only (no instrumented codegen): a quick guard while editing.
+fuzz-check:
+	@$(FUZZ_REQUIRE)
 	for c in $(FUZZ_CRATES); do (cd crates/$$c && $(CARGO) fuzz check -s none --fuzz-dir fuzz --target-dir $(CURDIR)/target/fuzz-check) || exit 1; done
 
 FUZZ_SECONDS ?= 120
 fuzz: fuzz-build
 	mkdir -p crates/$(CRATE)/fuzz/corpus/$(TARGET)
-	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz $(TARGET) fuzz/corpus/$(TARGET) \
-		$$(test -d fuzz/seeds/$(TARGET) && echo fuzz/seeds/$(TARGET)) \
+	cd crates/$(CRATE) && $(CARGO) fuzz run -s none --fuzz-dir fuzz --target-dir $(FUZZ_TARGET_DIR) \
+		$(TARGET) fuzz/corpus/$(TARGET) \
+		$$(for d in fuzz/seeds/$(TARGET) fuzz/regressions/$(TARGET); do test -d $$d && echo $$d; done) \
 		-- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024
+
+## `make test`'s fuzzing: every target for FUZZ_SMOKE_SECONDS (default 30) from its corpus,
+## seeds and regressions, FUZZ_SMOKE_JOBS (default 2) at a time; one line per target with
+## its executions, or the crash report and where the input was written. Logs: target/fuzz-smoke/.
+FUZZ_SMOKE_SECONDS ?= 30
+FUZZ_SMOKE_JOBS    ?= 2
+fuzz-smoke: fuzz-build
+	@mkdir -p target/fuzz-smoke
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_SMOKE_JOBS) -I{} bash -c '\
+	    c=$${0%%:*}; t=$${0##*:}; log=$(CURDIR)/target/fuzz-smoke/$$t.log; cd crates/$$c; \
+	    mkdir -p fuzz/corpus/$$t; \
+	    dirs=$$(for d in fuzz/seeds/$$t fuzz/regressions/$$t; do test -d $$d && echo $$d; done); \
+	    if $(CARGO) fuzz run -s none --fuzz-dir fuzz --target-dir $(FUZZ_TARGET_DIR) $$t fuzz/corpus/$$t $$dirs \
+	         -- -max_total_time=$(FUZZ_SMOKE_SECONDS) -rss_limit_mb=1024 -timeout=30 -print_final_stats=1 \
+	         >$$log 2>&1; then \
+	        echo "fuzz-smoke: $$t: $$(sed -n "s/^stat::number_of_executed_units: *//p" $$log) executions in $(FUZZ_SMOKE_SECONDS) s, no crash"; \
+	    else \
+	        tail -n 60 $$log; \
+	        echo "fuzz-smoke: $$t FAILED (log $$log; the input is under crates/$$c/fuzz/artifacts/$$t/)"; exit 1; \
+	    fi' {}
 
 ## Record bytes captured from a real broker into fixtures/batches (see fixtures/README.md).
 fixtures: kafka release bench-build

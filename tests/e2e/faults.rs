@@ -4,7 +4,8 @@
 //! request or connection, a slow link, and the same kinds of faults on ListOffsets and
 //! Metadata during planning. The broker advertises the proxy's address, so every connection
 //! kbatch makes goes through it. Each read must be exact and exit 0; each test also checks
-//! that its fault really fired.
+//! that its fault really fired. TLS streams are cut too, by a raw proxy in front of the
+//! secured broker's SSL listener: every read either is exact or fails naming the address.
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
@@ -173,4 +174,105 @@ fn planning_faults_are_retried() {
     let run = p.dump("10s");
     p.check(&run, "first Metadata response cut after 10 bytes");
     assert_eq!(p.proxy.stats().cuts, 1);
+}
+
+/// Where `KBATCH_TLS_CUT_EVERY_BYTE` is unset: every byte of the first 64 and the last 32 of
+/// `total`, every 16th in between (about a tenth of them), and a few past the end.
+fn tls_cut_points(total: usize) -> Vec<usize> {
+    if std::env::var_os("KBATCH_TLS_CUT_EVERY_BYTE").is_some() {
+        return (0..total + 4).collect();
+    }
+    let mut points: Vec<usize> = (0..total.min(64)).collect();
+    points.extend((64..total.saturating_sub(32)).step_by(16));
+    points.extend(total.saturating_sub(32).max(64)..total + 4);
+    points.dedup();
+    points
+}
+
+/// The broker's SSL listener behind a raw proxy that cuts the broker's bytes of a read's first
+/// connection after k bytes, k across the TLS handshake and the first response (what a connect
+/// alone receives): a cut must give either the exact count (a retry on a new connection
+/// succeeded) or an error naming the address, never a panic or a short success.
+#[test]
+fn tls_stream_cut_in_the_handshake_or_the_first_response() {
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    use kbatch_reader::{Config, Count, ReadSpec, Reader};
+
+    let sb = kbatch_testkit::secure::shared_secure_broker();
+    let t = topic("tls-cut");
+    sb.broker
+        .create_topic(&t, 2, &[])
+        .unwrap_or_else(|e| panic!("creating {t}: {e}\n{}", sb.broker.log_tail(30)));
+    let ops: Vec<_> = (0..200)
+        .map(|i| rec(i % 2, None, &format!("{{\"id\":{i}}}")))
+        .collect();
+    let n = sb
+        .broker
+        .produce(&t, &ProducerSettings::default(), &ops)
+        .unwrap_or_else(|e| panic!("producing: {e}\n{}", sb.broker.log_tail(30)))
+        .len() as u64;
+    let ssl_port: u16 = sb
+        .listeners
+        .ssl
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let proxy = Proxy::start_raw().expect("starting the raw proxy");
+    proxy.set_upstream(SocketAddr::from(([127, 0, 0, 1], ssl_port)));
+    // The certificate names localhost; the proxy listens on 127.0.0.1.
+    let bootstrap = format!("localhost:{}", proxy.port());
+    let ca = sb.cert("ca.pem").display().to_string();
+    let config = || {
+        let (mut c, _) = Config::from_properties([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("security.protocol", "SSL"),
+            ("ssl.ca.location", ca.as_str()),
+        ])
+        .expect("TLS settings");
+        c.timeout = Duration::from_secs(5);
+        c
+    };
+    let read = || {
+        kbatch_reader::read(config(), &ReadSpec::topics([t.as_str()]), &Count)
+            .map(|o| o.stats.iter().map(|s| s.records).sum::<u64>())
+    };
+
+    // What the handshake and the first response take: the bytes a connect alone receives.
+    let reader = Reader::connect(config()).expect("connecting through the raw proxy");
+    let first = proxy.stats().raw_bytes as usize;
+    drop(reader);
+    assert!(first > 100, "a TLS handshake is more than {first} bytes");
+    assert_eq!(read().expect("an uncut read"), n);
+
+    let points = tls_cut_points(first);
+    let started = Instant::now();
+    let (mut exact, mut failed) = (0, 0);
+    for &k in &points {
+        proxy.clear();
+        proxy.cut_stream(k);
+        match read() {
+            Ok(got) => {
+                assert_eq!(got, n, "cut after {k} bytes: a short success");
+                exact += 1;
+            }
+            Err(e) => {
+                let line = kbatch_reader::one_line(kbatch_reader::chain(&e));
+                assert!(
+                    line.contains(&proxy.port().to_string()),
+                    "cut after {k} bytes: the error does not name the address: {line}"
+                );
+                failed += 1;
+            }
+        }
+        assert_eq!(proxy.stats().cuts, 1, "the cut after {k} bytes fired");
+    }
+    eprintln!(
+        "TLS cuts: {} cut points of {first} bytes in {:.1?}: {exact} exact reads, {failed} clear failures",
+        points.len(),
+        started.elapsed()
+    );
 }

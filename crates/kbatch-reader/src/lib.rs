@@ -55,6 +55,9 @@ mod client;
 mod config;
 mod error;
 mod fetch;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 mod plan;
 mod report;
 mod run;

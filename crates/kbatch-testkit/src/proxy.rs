@@ -14,6 +14,11 @@
 //! * [`Proxy::reset_every_request`] / [`Proxy::reset_every_connection`] answer every k-th
 //!   request or connection with a TCP RST (SO_LINGER 0, then close).
 //!
+//! A *raw* proxy ([`Proxy::start_raw`]) does not read the framing at all — TLS hides it — and
+//! forwards bytes as they come; [`Proxy::cut_stream`] then closes a connection after N bytes
+//! from the broker counted from its first byte (the TLS handshake, then records carrying the
+//! responses), and [`Proxy::stall_for`] and [`Proxy::reset_every_connection`] work as above.
+//!
 //! Plain threads (two per connection), no async: the proxy must keep working while the code
 //! under test is the one doing async I/O, and its timing must not depend on a shared runtime.
 
@@ -53,6 +58,8 @@ pub struct ProxyStats {
     /// Connections reset by [`Proxy::reset_every_request`] or
     /// [`Proxy::reset_every_connection`].
     pub resets: u64,
+    /// Bytes forwarded from the broker to clients by a raw proxy ([`Proxy::start_raw`]).
+    pub raw_bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +85,8 @@ struct Rules {
     reset_requests: Option<(u64, u64)>,
     /// (k, connection count when set).
     reset_connections: Option<(u64, u64)>,
+    /// A raw proxy: close the next connection after this many bytes from the broker.
+    stream_cut: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -88,11 +97,14 @@ struct Counters {
     cuts: AtomicU64,
     stalls: AtomicU64,
     resets: AtomicU64,
+    raw_bytes: AtomicU64,
 }
 
 #[derive(Debug)]
 struct Inner {
     addr: SocketAddr,
+    /// Forward bytes without reading Kafka's framing (TLS).
+    raw: bool,
     upstream: Mutex<Option<SocketAddr>>,
     rules: Mutex<Rules>,
     counters: Counters,
@@ -160,9 +172,21 @@ impl Proxy {
     /// Listen on a free loopback port. Connections accepted before [`Proxy::set_upstream`]
     /// wait for it (up to 60 s).
     pub fn start() -> io::Result<Proxy> {
+        Proxy::listen(false)
+    }
+
+    /// A raw proxy: bytes are forwarded as they come, the Kafka framing unread (for TLS
+    /// listeners, whose records hide it). Its faults: [`Proxy::cut_stream`],
+    /// [`Proxy::stall_for`], [`Proxy::reset_every_connection`].
+    pub fn start_raw() -> io::Result<Proxy> {
+        Proxy::listen(true)
+    }
+
+    fn listen(raw: bool) -> io::Result<Proxy> {
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let inner = Arc::new(Inner {
             addr: listener.local_addr()?,
+            raw,
             upstream: Mutex::new(None),
             rules: Mutex::new(Rules::default()),
             counters: Counters::default(),
@@ -223,6 +247,12 @@ impl Proxy {
         });
     }
 
+    /// A raw proxy ([`Proxy::start_raw`]): forward only the first `after_bytes` bytes from the
+    /// broker on the next connection accepted, then close it. Fires once.
+    pub fn cut_stream(&self, after_bytes: usize) {
+        self.rules().stream_cut = Some(after_bytes);
+    }
+
     /// Forward nothing, in either direction, for `hold` from now.
     pub fn stall_for(&self, hold: Duration) {
         self.rules().stall_until = Some(Instant::now() + hold);
@@ -260,6 +290,7 @@ impl Proxy {
             &c.cuts,
             &c.stalls,
             &c.resets,
+            &c.raw_bytes,
         ] {
             n.store(0, Ordering::SeqCst);
         }
@@ -280,6 +311,7 @@ impl Proxy {
             cuts: c.cuts.load(Ordering::SeqCst),
             stalls: c.stalls.load(Ordering::SeqCst),
             resets: c.resets.load(Ordering::SeqCst),
+            raw_bytes: c.raw_bytes.load(Ordering::SeqCst),
         }
     }
 }
@@ -356,13 +388,29 @@ fn serve(client: TcpStream, inner: Arc<Inner>) {
         conns.retain(|w| w.strong_count() > 0);
         conns.push(Arc::downgrade(&conn));
     }
+    // A raw connection takes the stream cut, if one is waiting, when it starts.
+    let cut = if inner.raw {
+        lock(&inner.rules).stream_cut.take()
+    } else {
+        None
+    };
     let up = {
         let (conn, inner) = (Arc::clone(&conn), Arc::clone(&inner));
         std::thread::Builder::new()
             .name("fault-proxy-up".into())
-            .spawn(move || requests(c2, &conn, &inner))
+            .spawn(move || {
+                if inner.raw {
+                    raw_up(c2, &conn, &inner)
+                } else {
+                    requests(c2, &conn, &inner)
+                }
+            })
     };
-    responses(s2, &conn, &inner);
+    if inner.raw {
+        raw_down(s2, &conn, &inner, cut);
+    } else {
+        responses(s2, &conn, &inner);
+    }
     conn.kill(false);
     if let Ok(up) = up {
         let _ = up.join();
@@ -419,6 +467,49 @@ fn requests(mut from: TcpStream, conn: &Conn, inner: &Inner) {
         }
     }
     conn.kill(false);
+}
+
+/// Client → broker on a raw connection: bytes as they come.
+fn raw_up(mut from: TcpStream, conn: &Conn, inner: &Inner) {
+    let mut to = &conn.server;
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        honour_stall(inner);
+        if to.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+    conn.kill(false);
+}
+
+/// Broker → client on a raw connection: bytes as they come, and with `cut`, only that many.
+fn raw_down(mut from: TcpStream, conn: &Conn, inner: &Inner, cut: Option<usize>) {
+    let mut to = &conn.client;
+    let mut buf = vec![0u8; 16 << 10];
+    let mut left = cut.unwrap_or(usize::MAX);
+    if cut.is_some() {
+        inner.counters.cuts.fetch_add(1, Ordering::SeqCst);
+    }
+    while left > 0 {
+        let room = left.min(buf.len());
+        let n = match from.read(&mut buf[..room]) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        honour_stall(inner);
+        if to.write_all(&buf[..n]).is_err() {
+            return;
+        }
+        inner
+            .counters
+            .raw_bytes
+            .fetch_add(n as u64, Ordering::SeqCst);
+        left -= n;
+    }
 }
 
 /// The fault (if any) for the next response, to a request with API key `key`.
@@ -683,6 +774,28 @@ mod tests {
         }
         assert!(roundtrip(&mut s, &frame(api::FETCH, 6, 10)).is_err());
         assert_eq!(p.stats().resets, 2);
+    }
+
+    #[test]
+    fn a_raw_proxy_cuts_the_stream_after_n_bytes_of_a_connection() {
+        let p = Proxy::start_raw().unwrap();
+        p.set_upstream(echo_server());
+        // Not Kafka framing at all: a raw proxy forwards it anyway.
+        let junk: Vec<u8> = [0u8, 0, 0, 20].into_iter().chain(0..20).collect();
+        let mut s = client(&p);
+        assert_eq!(roundtrip(&mut s, &junk).unwrap(), junk);
+        p.cut_stream(7);
+        let mut s = client(&p);
+        assert_eq!(
+            roundtrip(&mut s, &junk).unwrap(),
+            junk[..7],
+            "7 bytes, then EOF"
+        );
+        let st = p.stats();
+        assert_eq!((st.cuts, st.raw_bytes), (1, 24 + 7));
+        // One connection only.
+        let mut s = client(&p);
+        assert_eq!(roundtrip(&mut s, &junk).unwrap(), junk);
     }
 
     #[test]
