@@ -18,10 +18,9 @@ CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 
-.PHONY: bench-build bench-franz-build fuzz-check
-.PHONY: all kafka build release check test test-unit test-e2e soak lint fmt-check clippy doc demo \
+.PHONY: all setup kafka build release check test test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
-        fuzz-build fuzz test-aarch64 venv python test-python \
+        fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
         venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark
 
 all: build
@@ -96,6 +95,7 @@ check: lint
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --workspace --doc
 	$(CARGO) test -p kbatch-records --tests
+	$(CARGO) test -p kbatch-reader --test mock_broker
 
 ## Library tests (the testkit's and the embedding example's use a real broker too).
 test-unit: kafka
@@ -107,7 +107,17 @@ test-unit: kafka
 test-e2e: kafka venv
 	$(CARGO) test -p kbatch-cli --test e2e
 
-test: setup kafka lint test-unit test-e2e test-python test-static fuzz-smoke bench-smoke test-spark
+## Everything CI checks, stage by stage after `setup`; each stage's time is printed, and the first
+## failing stage stops the run with its name.
+TEST_STAGES := kafka lint test-unit test-e2e test-python test-static fuzz-smoke bench-smoke test-spark
+test: setup
+	@for stage in $(TEST_STAGES); do \
+	    start=$$(date +%s); \
+	    if ! $(MAKE) --no-print-directory $$stage; then \
+	        echo "make test: stage $$stage FAILED after $$(( $$(date +%s) - start )) s" >&2; exit 1; \
+	    fi; \
+	    echo "make test: stage $$stage took $$(( $$(date +%s) - start )) s"; \
+	done
 
 ## Spark's own Kafka source at pyspark's version (python/tests/spark/pom.xml): the connector,
 ## the Kafka client and commons-pool2, the jars pyspark does not ship; given to Spark as
@@ -136,7 +146,7 @@ test-spark: kafka release venv-spark python spark-kafka-jars
 	KBATCH_BIN_DIR=$(CURDIR)/target/release \
 	    $(VENV)/bin/python -P -m pytest -q -p no:cacheprovider python/tests/spark $(PYTEST_ARGS)
 
-## Issue 15's benchmark: the trending query as Spark's Kafka source + SQL, kbatch's source + the
+## The Spark benchmark: the trending query as Spark's Kafka source + SQL, kbatch's source + the
 ## same SQL, and kbatch's pushdown, on a standalone cluster (a master and two one-core workers,
 ## started as the tests start theirs), 4 M realistic events, 3 rounds; writes
 ## benches/results/<date>-<host>-spark-standalone.md. BENCH_SPARK_ARGS="--cluster local --cores
@@ -162,7 +172,6 @@ soak: kafka
 ## Committed seeds (`fuzz/seeds/<target>/`, e.g. the extractor's realistic events) and crash
 ## inputs kept as regressions (`fuzz/regressions/<target>/`) are read too;
 ## KBATCH_SIMD=portable|sse2|avx2|avx512 makes the trending target run one instruction-set form.
-.PHONY: setup fuzz-smoke
 FUZZ_CRATES     := kbatch-records kbatch-wire kbatch-trending kbatch-reader
 FUZZ_TARGETS    := kbatch-records:decode_batches kbatch-wire:responses \
                    kbatch-wire:fetch_then_batches kbatch-trending:extract kbatch-reader:fetch_driver
@@ -170,8 +179,14 @@ FUZZ_TARGET_DIR := $(CURDIR)/target/fuzz
 FUZZ_REQUIRE    := command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: run make setup"; exit 1; }
 
 ## Tools `make test` needs beyond the Rust toolchain.
+## Installs only what is missing: the Rust toolchain's rustfmt and clippy, cargo-fuzz, and the
+## OpenSSL headers the rdkafka comparison reader links (Debian's libssl-dev).
 setup:
+	rustup component add rustfmt clippy
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	@dpkg -s libssl-dev >/dev/null 2>&1 || { command -v apt-get >/dev/null && \
+	    (apt-get install -y -q libssl-dev || (apt-get update -q && apt-get install -y -q libssl-dev)); } || \
+	    { echo "libssl-dev (OpenSSL headers) is required to build the rdkafka comparison reader"; exit 1; }
 
 fuzz-build:
 	@$(FUZZ_REQUIRE)
@@ -242,9 +257,7 @@ test-static: kafka venv static release
 BENCH_BIN := benches/target/release
 bench-build: release bench-franz-build
 	@# The rdkafka reader is built with TLS (its `ssl` feature links the system OpenSSL).
-	@dpkg -s libssl-dev >/dev/null 2>&1 || { command -v apt-get >/dev/null && \
-	    (apt-get install -y -q libssl-dev || (apt-get update -q && apt-get install -y -q libssl-dev)); } || \
-	    { echo "libssl-dev (OpenSSL headers) is required to build the rdkafka comparison reader"; exit 1; }
+	@dpkg -s libssl-dev >/dev/null 2>&1 || { echo "libssl-dev (OpenSSL headers) is missing: run make setup"; exit 1; }
 	cd benches && $(CARGO) build --release --bins
 
 ## The franz-go comparison reader: a Go module (benches/franz, versions pinned by its go.sum)
@@ -262,13 +275,13 @@ bench:
 bench-e2e: kafka bench-build
 	$(BENCH_BIN)/bench_e2e $(BENCH_ARGS)
 
-## The same on the realistic event mixes (issue 13; 2 M records per codec and mix); writes
+## The same on the realistic event mixes (2 M records per codec and mix); writes
 ## benches/results/<date>-<host>-<mix>.md per mix.
 MIXES ?= flat nested serializers
 bench-e2e-realistic: kafka bench-build
 	for m in $(MIXES); do $(BENCH_BIN)/bench_e2e --mix $$m $(BENCH_ARGS) || exit 1; done
 
-## Issue 14's comparison on 2 M realistic events (lz4, 8 partitions, 5 rounds): kbatch.read()
+## The Python comparison on 2 M realistic events (lz4, 8 partitions, 5 rounds): kbatch.read()
 ## into a pyarrow.Table vs confluent-kafka (consume + pyarrow per batch), `kbatch export --format
 ## parquet` vs `kbatch count`, and read_batches' peak RSS over 20 M vs 2 M events; writes
 ## benches/results/<date>-<host>-arrow.md.
