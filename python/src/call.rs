@@ -37,7 +37,7 @@ impl Failed {
 }
 
 /// The configuration of `common`; ignored keys become one `UserWarning`, as the CLI's one
-/// warning line.
+/// warning line, and each of `Config::security_warnings` one more.
 pub fn config(py: Python<'_>, common: &Common) -> PyResult<Config> {
     let (config, ignored) = common.config().map_err(|e| errors::usage(py, e))?;
     if !ignored.is_empty() {
@@ -46,6 +46,11 @@ pub fn config(py: Python<'_>, common: &Common) -> PyResult<Config> {
             ignored.join(", ")
         );
         let text = CString::new(text).unwrap_or_default();
+        PyErr::warn(py, &py.get_type::<PyUserWarning>(), &text, 2)?;
+    }
+    // The CLI's security warnings (credentials in clear, checks switched off), as warnings.
+    for warning in config.security_warnings() {
+        let text = CString::new(format!("kbatch: {warning}")).unwrap_or_default();
         PyErr::warn(py, &py.get_type::<PyUserWarning>(), &text, 2)?;
     }
     Ok(config)

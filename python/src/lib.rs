@@ -14,6 +14,7 @@
 //! The pure-Python package (`python/kbatch/`) owns the public signatures, docstrings and
 //! argument normalisation (ints, datetimes, Spark's offsets dicts → SPEC text).
 #![deny(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod arrow;
 mod call;

@@ -55,6 +55,22 @@ def test_unreachable_broker_is_retriable() -> None:
     assert (e.value.topic, e.value.partition) == (None, None)
 
 
+def test_credentials_in_clear_warn_before_connecting() -> None:
+    # PLAIN over SASL_PLAINTEXT sends the password unencrypted: the same warning as the CLI's,
+    # through Python's warnings, before anything connects (nothing listens on port 1).
+    config = {
+        "request.timeout.ms": 1000,
+        "security.protocol": "SASL_PLAINTEXT",
+        "sasl.mechanism": "PLAIN",
+        "sasl.username": "user",
+        "sasl.password": "not-shown",
+    }
+    with pytest.warns(UserWarning, match="SASL_PLAINTEXT with sasl.mechanism=PLAIN") as seen:
+        with pytest.raises(kbatch.BrokerError):
+            kbatch.count("mixed", bootstrap="127.0.0.1:1", config=config)
+    assert all("not-shown" not in str(w.message) for w in seen)
+
+
 def test_a_panic_mid_stream_raises_internal_error_not_a_short_read(
     bootstrap: str, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
