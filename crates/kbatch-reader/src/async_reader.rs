@@ -101,7 +101,12 @@ impl AsyncReader {
         let mut spec = ReadSpec::topics(topics.iter().cloned());
         spec.partitions = partitions.map(<[i32]>::to_vec);
         let cluster = &*self.cluster;
-        caught("asking for offsets", topics, plan::offsets(cluster, &self.config, &spec)).await
+        caught(
+            "asking for offsets",
+            topics,
+            plan::offsets(cluster, &self.config, &spec),
+        )
+        .await
     }
 
     /// The names of the cluster's topics, sorted, internal ones (`__consumer_offsets`,

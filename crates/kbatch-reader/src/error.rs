@@ -557,7 +557,13 @@ mod tests {
         use ErrorKind::*;
         let t = Some("t");
         // (error, kind, retriable, topic, partition)
-        type Row = (ReadError, ErrorKind, bool, Option<&'static str>, Option<i32>);
+        type Row = (
+            ReadError,
+            ErrorKind,
+            bool,
+            Option<&'static str>,
+            Option<i32>,
+        );
         let rows: Vec<Row> = vec![
             (
                 ReadError::Config(s("no bootstrap address")),
