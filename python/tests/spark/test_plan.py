@@ -99,3 +99,40 @@ LOST = [
 def test_clamp_lost(fail, calls_, earliest, expected, skips):
     assert clamp_lost(calls_, earliest, fail) == (expected, skips)
     assert [str(s) for s in skips] == [f"{s.topic}-{s.partition} [{s.start}, {s.end})" for s in skips]
+
+
+def _stats(*parts: tuple) -> str:
+    import json
+
+    return json.dumps([
+        {"topic": t, "partition": p, "start": s, "end": e, "records": e - s, "aborted": 0, "control": 0}
+        for t, p, s, e in parts
+    ])
+
+
+# (the stream's end counts, complete?): a shard counts only when the reader said it ended at
+# the shard's end; no counts (the stream died), another partition or a shorter end fail it.
+COMPLETE = [
+    (_stats(("t", 0, 10, 20)), True),
+    (_stats(("t", 0, 12, 20)), True),  # failOnDataLoss=false moved the start: still complete
+    (None, False),
+    (_stats(("t", 0, 10, 19)), False),
+    (_stats(("t", 1, 10, 20)), False),
+    (_stats(("u", 0, 10, 20)), False),
+    (_stats(), False),
+    (_stats(("t", 0, 10, 20), ("t", 0, 10, 20)), False),
+]
+
+
+@pytest.mark.parametrize("stats,complete", COMPLETE)
+def test_a_shard_is_complete_only_at_its_end(stats: "str | None", complete: bool) -> None:
+    import kbatch
+    from kbatch.spark.source import Shard, _check_complete
+
+    shard = Shard("t", 0, 10, 20)
+    if complete:
+        _check_complete(shard, stats)
+    else:
+        with pytest.raises(kbatch.InternalError, match="refusing a short shard") as e:
+            _check_complete(shard, stats)
+        assert (e.value.topic, e.value.partition) == ("t", 0)
