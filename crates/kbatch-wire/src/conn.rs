@@ -212,18 +212,9 @@ impl Connection {
         let addrs = crate::resolve::resolve(addr)
             .await
             .map_err(|e| connect_err(e.to_string()))?;
-        let mut last = String::from("no address");
-        let mut stream = None;
-        for sa in addrs {
-            match tokio::net::TcpStream::connect(sa).await {
-                Ok(s) => {
-                    stream = Some(s);
-                    break;
-                }
-                Err(e) => last = format!("{sa}: {e}"),
-            }
-        }
-        let stream = stream.ok_or_else(|| connect_err(last))?;
+        let stream = crate::resolve::connect_first(addrs)
+            .await
+            .map_err(connect_err)?;
         let _ = stream.set_nodelay(true);
         if !cfg.security.protocol.tls() {
             return Connection::over_staged(stream, addr.to_string(), cfg, stage).await;

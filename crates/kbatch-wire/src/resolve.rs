@@ -60,6 +60,19 @@ pub async fn resolve(addr: &str) -> Result<Vec<SocketAddr>, ResolveError> {
         .collect())
 }
 
+/// A TCP connection to the first of `addrs` that accepts one, in order; otherwise the last
+/// address's error ("address: reason"), or "no address" when there were none.
+pub(crate) async fn connect_first(addrs: Vec<SocketAddr>) -> Result<tokio::net::TcpStream, String> {
+    let mut last = String::from("no address");
+    for sa in addrs {
+        match tokio::net::TcpStream::connect(sa).await {
+            Ok(s) => return Ok(s),
+            Err(e) => last = format!("{sa}: {e}"),
+        }
+    }
+    Err(last)
+}
+
 async fn resolve_host(host: &str) -> Result<Vec<IpAddr>, ResolveError> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![ip]);

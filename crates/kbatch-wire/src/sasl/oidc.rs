@@ -285,19 +285,9 @@ impl Client<'_> {
             let addrs = crate::resolve::resolve(&addr)
                 .await
                 .map_err(|e| format!("cannot resolve the token endpoint {}: {e}", ep.host))?;
-            let mut last = String::from("no address");
-            let mut stream = None;
-            for sa in addrs {
-                match tokio::net::TcpStream::connect(sa).await {
-                    Ok(s) => {
-                        stream = Some(s);
-                        break;
-                    }
-                    Err(e) => last = format!("{sa}: {e}"),
-                }
-            }
-            let stream = stream
-                .ok_or_else(|| format!("cannot connect to the token endpoint {addr}: {last}"))?;
+            let stream = crate::resolve::connect_first(addrs)
+                .await
+                .map_err(|last| format!("cannot connect to the token endpoint {addr}: {last}"))?;
             if ep.tls {
                 let config = crate::tls::token_endpoint_config(self.https_ca)?;
                 let s = crate::tls::handshake_with(
