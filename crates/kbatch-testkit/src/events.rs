@@ -15,6 +15,8 @@
 //! | [`Mix::Serializers`] | half flat, half nested events, each written by one of four serializers: compact in the web tier's key order (40 %); Python's `json.dumps` (sorted keys, `", "` and `": "`, non-ASCII as `\u00e9`; 25 %); PHP's `json_encode` (another key order, `/` as `\/`, non-ASCII as `\u00e9`; 20 %); pretty-printed with two-space indentation and newlines (15 %): about 570 bytes |
 //! | invalid share | 0.1 % (one draw in 1000), cycling through: tombstone, truncated text, `category` misspelled (missing_field), `product` a number (wrong_type), a lone UTF-8 lead byte in the category (bad_utf8), trailing bytes (bad_json), `product` twice (duplicate_field) |
 
+use crate::rng::XorShift64 as Rng;
+
 /// The realistic event mixes.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Mix {
@@ -63,21 +65,6 @@ pub const CATEGORIES: [&str; 12] = [
 
 /// Products per category.
 pub const PRODUCTS: u64 = 200;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// A JSON value before serialization.
 enum Val {
@@ -351,7 +338,7 @@ pub fn labelled(
     mix: Mix,
     seed: u64,
 ) -> impl Iterator<Item = (Option<Vec<u8>>, Option<&'static str>)> + Send {
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::spread(seed);
     let mut invalid_kind = 0u64;
     (0u64..).map(move |i| {
         let nested = match mix {

@@ -40,6 +40,7 @@ pub mod mock;
 mod node;
 pub mod oidc;
 pub mod proxy;
+pub mod rng;
 pub mod s3;
 pub mod secure;
 pub mod trending;
@@ -334,14 +335,11 @@ fn format_storage(config: &Path, cluster_id: &str, extra: &[String]) -> Result<(
 /// ("argument --cluster-id/-t: expected one argument"), which failed about one broker start
 /// in 64.
 fn cluster_id_from(seed: u64) -> String {
-    let mut x = seed | 1;
+    let mut rng = rng::XorShift64::new(seed);
     loop {
         let mut bytes = [0u8; 16];
         for b in &mut bytes {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            *b = x as u8;
+            *b = rng.next() as u8;
         }
         let id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
         if !id.starts_with('-') {
@@ -1046,10 +1044,7 @@ mod tests {
                 .bytes()
                 .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
             // The first draw of this seed, without the redraw, for the count below.
-            let mut x = seed | 1;
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = crate::rng::XorShift64::new(seed).next();
             redrawn += usize::from((x as u8) >> 2 == 62);
         }
         assert!(redrawn > 100, "the redraw path ran only {redrawn} times");

@@ -1,6 +1,8 @@
 //! Deterministic sample browsing events for the demo and the benchmarks: skewed popularity
 //! per category (weights ~ 1/rank), a few exact ties, optional invalid records.
 
+use crate::rng::XorShift64 as Rng;
+
 /// Categories of the sample shop.
 pub const CATEGORIES: [&str; 8] = [
     "Books",
@@ -14,16 +16,6 @@ pub const CATEGORIES: [&str; 8] = [
 ];
 /// Products per category.
 pub const PRODUCTS: usize = 40;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
 
 /// Weight of product `k` (0-based popularity rank) in category `c`. Books and Garden tie at the
 /// top (two products with the same weight); Sports ties at rank 2.
@@ -61,7 +53,7 @@ pub fn lazy_lines(
     for i in 0..invalid {
         items.push((u16::MAX, i as u16));
     }
-    let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+    let mut rng = Rng::spread(seed);
     for i in (1..items.len()).rev() {
         let j = (rng.next() % (i as u64 + 1)) as usize;
         items.swap(i, j);

@@ -960,11 +960,10 @@ proptest! {
         for (p, part) in per_part.iter().enumerate() {
             feed(&job, &mut partials[assignment[p] % workers], part).unwrap();
         }
-        let mut x = order_seed | 1;
+        let mut rng = kbatch_testkit::rng::XorShift64::new(order_seed);
         let mut order: Vec<usize> = (0..workers).collect();
         for i in (1..order.len()).rev() {
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-            order.swap(i, (x % (i as u64 + 1)) as usize);
+            order.swap(i, rng.below(i as u64 + 1) as usize);
         }
         let mut slots: Vec<Option<Partial>> = partials.into_iter().map(Some).collect();
         let mut merged = slots[order[0]].take().unwrap();
