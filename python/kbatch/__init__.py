@@ -43,12 +43,23 @@ from __future__ import annotations
 import datetime as _dt
 import json as _json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Union, cast
 
 import pyarrow as _pa
 
 from . import _native
 from .errors import AuthError, BrokerError, DataError, InternalError, KbatchError, RangeError, UsageError
+
+if TYPE_CHECKING:
+    # The reports' types live in the extension's stub only (the extension defines no such
+    # classes at run time), so they are names for annotations, not run-time attributes.
+    from ._native import CountPartition as CountPartition
+    from ._native import CountReport as CountReport
+    from ._native import InvalidSample as InvalidSample
+    from ._native import PartitionOffsets as PartitionOffsets
+    from ._native import TrendingPartition as TrendingPartition
+    from ._native import TrendingReport as TrendingReport
+    from ._native import TrendingTopRow as TrendingTopRow
 
 __all__ = [
     "read",
@@ -83,12 +94,12 @@ _MS = _dt.timedelta(milliseconds=1)
 def read(
     topic: Topic,
     *,
-    bootstrap: Optional[str] = None,
+    bootstrap: str | None = None,
     start: Position = "earliest",
     end: Position = "latest",
     partitions: Partitions = None,
     isolation: str = "read_committed",
-    config: Optional[Mapping[str, ConfigValue]] = None,
+    config: Mapping[str, ConfigValue] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     headers: bool = True,
 ) -> _pa.Table:
@@ -114,12 +125,12 @@ def read(
 def read_batches(
     topic: Topic,
     *,
-    bootstrap: Optional[str] = None,
+    bootstrap: str | None = None,
     start: Position = "earliest",
     end: Position = "latest",
     partitions: Partitions = None,
     isolation: str = "read_committed",
-    config: Optional[Mapping[str, ConfigValue]] = None,
+    config: Mapping[str, ConfigValue] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     headers: bool = True,
 ) -> _pa.RecordBatchReader:
@@ -137,12 +148,12 @@ def read_batches(
 
 def _stream(
     topic: Topic,
-    bootstrap: Optional[str],
+    bootstrap: str | None,
     start: Position,
     end: Position,
     partitions: Partitions,
     isolation: str,
-    config: Optional[Mapping[str, ConfigValue]],
+    config: Mapping[str, ConfigValue] | None,
     batch_rows: int,
     headers: bool,
 ) -> _native.Stream:
@@ -165,30 +176,30 @@ def _drain(stream: _native.Stream) -> Iterator[_pa.RecordBatch]:
 def offsets(
     topic: Topic,
     *,
-    bootstrap: Optional[str] = None,
+    bootstrap: str | None = None,
     partitions: Partitions = None,
     isolation: str = "read_committed",
-    config: Optional[Mapping[str, ConfigValue]] = None,
-) -> List[Dict[str, Any]]:
+    config: Mapping[str, ConfigValue] | None = None,
+) -> list[PartitionOffsets]:
     """Leader, earliest, latest (high watermark) and last stable offset of each partition.
 
     The list of ``kbatch offsets``' ``partitions``: dicts with ``topic``, ``partition``,
     ``leader``, ``earliest``, ``latest``, ``last_stable``.
     """
     common = _common(topic, bootstrap, partitions, isolation, config)
-    return _json.loads(_native.offsets(common))
+    return cast("list[PartitionOffsets]", _json.loads(_native.offsets(common)))
 
 
 def count(
     topic: Topic,
     *,
-    bootstrap: Optional[str] = None,
+    bootstrap: str | None = None,
     start: Position = "earliest",
     end: Position = "latest",
     partitions: Partitions = None,
     isolation: str = "read_committed",
-    config: Optional[Mapping[str, ConfigValue]] = None,
-) -> Dict[str, Any]:
+    config: Mapping[str, ConfigValue] | None = None,
+) -> CountReport:
     """Decode every record in range and count them per partition (``kbatch count``'s JSON).
 
     ``{"records": N, "partitions": [{"topic", "partition", "start", "end", "records",
@@ -196,7 +207,8 @@ def count(
     = end - start``.
     """
     common = _common(topic, bootstrap, partitions, isolation, config)
-    return _json.loads(_native.count(common, _position(start, "start"), _position(end, "end")))
+    report = _native.count(common, _position(start, "start"), _position(end, "end"))
+    return cast("CountReport", _json.loads(report))
 
 
 def trending(
@@ -204,13 +216,13 @@ def trending(
     *,
     top: int = 1,
     strict: bool = False,
-    bootstrap: Optional[str] = None,
+    bootstrap: str | None = None,
     start: Position = "earliest",
     end: Position = "latest",
     partitions: Partitions = None,
     isolation: str = "read_committed",
-    config: Optional[Mapping[str, ConfigValue]] = None,
-) -> Dict[str, Any]:
+    config: Mapping[str, ConfigValue] | None = None,
+) -> TrendingReport:
     """Views per (category, product) and the top products of every category.
 
     ``kbatch trending --format json``'s report: ``{"records", "invalid", "partitions",
@@ -223,20 +235,19 @@ def trending(
     if not 1 <= top <= 0xFFFF_FFFF:
         raise UsageError("top must be at least 1")
     common = _common(topic, bootstrap, partitions, isolation, config)
-    return _json.loads(
-        _native.trending(
-            common, _position(start, "start"), _position(end, "end"), top, bool(strict)
-        )
+    report = _native.trending(
+        common, _position(start, "start"), _position(end, "end"), top, bool(strict)
     )
+    return cast("TrendingReport", _json.loads(report))
 
 
 def _common(
     topic: Topic,
-    bootstrap: Optional[str],
+    bootstrap: str | None,
     partitions: Partitions,
     isolation: str,
-    config: Optional[Mapping[str, ConfigValue]],
-) -> Dict[str, Any]:
+    config: Mapping[str, ConfigValue] | None,
+) -> _native._Common:
     """The arguments every call shares, as the native module takes them."""
     if isinstance(topic, str):
         topics = [topic]
@@ -266,7 +277,7 @@ def _common(
         raise TypeError(f"bootstrap must be a str, not {type(bootstrap).__name__}")
     if not isinstance(isolation, str):
         raise TypeError(f"isolation must be a str, not {type(isolation).__name__}")
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     if config is not None:
         if not isinstance(config, Mapping):
             raise TypeError(f"config must be a dict, not {type(config).__name__}")

@@ -1,15 +1,68 @@
 # Type stubs of the extension module (python/src/). The public API is kbatch/__init__.py;
 # these functions take its normalised arguments.
-from typing import List, Optional, Tuple, TypedDict
+from typing import TypedDict
 
 import pyarrow
 
 class _Common(TypedDict):
-    topics: List[str]
-    partitions: Optional[List[int]]
-    bootstrap: Optional[str]
-    config: List[Tuple[str, str]]
+    topics: list[str]
+    partitions: list[int] | None
+    bootstrap: str | None
+    config: list[tuple[str, str]]
     isolation: str
+
+# The reports' JSON (the CLI's, printed by the same serde types: kbatch-reader's
+# PartitionOffsets and CountReport, kbatch-trending's Report), as kbatch/__init__.py loads it.
+
+class PartitionOffsets(TypedDict):
+    topic: str
+    partition: int
+    leader: int
+    earliest: int
+    latest: int
+    last_stable: int
+
+class CountPartition(TypedDict):
+    topic: str
+    partition: int
+    start: int
+    end: int
+    records: int
+    aborted: int
+    control: int
+
+class CountReport(TypedDict):
+    records: int
+    partitions: list[CountPartition]
+
+class TrendingPartition(TypedDict):
+    topic: str
+    partition: int
+    start: int
+    end: int
+    records: int
+    aborted: int
+    control: int
+    invalid: int
+
+class TrendingTopRow(TypedDict):
+    category: str
+    product: str
+    views: int
+    rank: int
+
+class InvalidSample(TypedDict):
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+
+class TrendingReport(TypedDict):
+    records: int
+    invalid: int
+    partitions: list[TrendingPartition]
+    top: list[TrendingTopRow]
+    invalid_samples: list[InvalidSample]
 
 __version__: str
 
@@ -26,9 +79,9 @@ class Stream:
     ) -> None: ...
     @property
     def schema(self) -> pyarrow.Schema: ...
-    def next_batch(self) -> Optional[pyarrow.RecordBatch]: ...
+    def next_batch(self) -> pyarrow.RecordBatch | None: ...
     # JSON list of per-partition counts, once the read ended well; None before and on failure.
-    def stats(self) -> Optional[str]: ...
+    def stats(self) -> str | None: ...
     def close(self) -> None: ...
 
 # kbatch.spark's helpers (python/src/spark.rs): JSON text, loaded by kbatch/spark/.

@@ -21,7 +21,7 @@ unreachable or kept answering with a retriable Kafka error).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 __all__ = [
     "KbatchError",
@@ -41,15 +41,15 @@ class KbatchError(Exception):
     one); ``retriable`` says whether the same call may succeed if tried again later.
     """
 
-    topic: Optional[str]
-    partition: Optional[int]
+    topic: str | None
+    partition: int | None
     retriable: bool
 
     def __init__(
         self,
         *args: Any,
-        topic: Optional[str] = None,
-        partition: Optional[int] = None,
+        topic: str | None = None,
+        partition: int | None = None,
         retriable: bool = False,
     ) -> None:
         super().__init__(*args)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Optional, Tuple
 
 from ..errors import UsageError
 
-__all__ = ["OptionError", "Request", "Bound", "parse", "CONSUMER_ONLY", "SPARK_REFUSED", "is_secret", "REDACTED"]
+__all__ = [
+    "OptionError", "Request", "Bound", "parse", "CONSUMER_ONLY", "SPARK_REFUSED", "is_secret", "REDACTED"
+]
 
 
 class OptionError(UsageError):
@@ -172,22 +174,22 @@ class Request:
     bootstrap: str
     #: ``"subscribe"`` (topics), ``"assign"`` (topic → partitions) or ``"pattern"`` (regex).
     mode: str
-    topics: Tuple[str, ...] = ()
-    assign: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    topics: tuple[str, ...] = ()
+    assign: tuple[tuple[str, tuple[int, ...]], ...] = ()
     pattern: str = ""
     start: Bound = Bound("spec", "earliest", "earliest")
     end: Bound = Bound("spec", "latest", "latest")
     isolation: str = "read_committed"
-    config: Tuple[Tuple[str, str], ...] = ()
-    min_partitions: Optional[int] = None
-    max_records: Optional[int] = None
+    config: tuple[tuple[str, str], ...] = ()
+    min_partitions: int | None = None
+    max_records: int | None = None
     headers: bool = False
     fail_on_data_loss: bool = True
     job: str = "read"
     batch_rows: int = 65536
-    warnings: Tuple[str, ...] = field(default=(), compare=False)
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
-    def config_dict(self) -> Dict[str, str]:
+    def config_dict(self) -> dict[str, str]:
         return dict(self.config)
 
     def __repr__(self) -> str:
@@ -229,13 +231,13 @@ def _json_object(key: str, value: str) -> dict:
     return obj
 
 
-def _per_partition(key: str, value: str) -> Dict[str, Dict[int, int]]:
+def _per_partition(key: str, value: str) -> dict[str, dict[int, int]]:
     """``{"topic": {"0": 23}}`` → ``{"topic": {0: 23}}``, checked."""
-    out: Dict[str, Dict[int, int]] = {}
+    out: dict[str, dict[int, int]] = {}
     for topic, parts in _json_object(key, value).items():
         if not isinstance(parts, dict):
             raise OptionError(f'option {spelled(key)}: topic {topic!r} needs an object like {{"0": 23}}')
-        per: Dict[int, int] = {}
+        per: dict[int, int] = {}
         for p, n in parts.items():
             try:
                 pid = int(p)
@@ -289,7 +291,7 @@ def _bound(opts: Mapping[str, str], side: str) -> Bound:
     return Bound("spec", raw.lower() if raw.lower() in ("earliest", "latest") else raw, default)
 
 
-def _assign(value: str) -> Tuple[Tuple[str, Tuple[int, ...]], ...]:
+def _assign(value: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     out = []
     for topic, parts in _json_object("assign", value).items():
         if not isinstance(parts, list) or not parts:
@@ -323,7 +325,7 @@ def parse(options: Mapping[str, str]) -> Request:
     for key, why in SPARK_REFUSED.items():
         if key in opts:
             raise OptionError(f"option {key} is not supported: {why}")
-    warnings: List[str] = [
+    warnings: list[str] = [
         f"option {spelled(k)} is ignored: kbatch reads fixed ranges without a consumer group or poll loop"
         for k in sorted(opts)
         if k in CONSUMER_ONLY
@@ -339,8 +341,8 @@ def parse(options: Mapping[str, str]) -> Request:
             "exactly one of the options subscribe, assign, subscribePattern is required"
             + (f" (got {', '.join(spelled(k) for k in chosen)})" if chosen else "")
         )
-    topics: Tuple[str, ...] = ()
-    assign: Tuple[Tuple[str, Tuple[int, ...]], ...] = ()
+    topics: tuple[str, ...] = ()
+    assign: tuple[tuple[str, tuple[int, ...]], ...] = ()
     pattern = ""
     if chosen[0] == "subscribe":
         mode = "subscribe"
@@ -390,8 +392,12 @@ def parse(options: Mapping[str, str]) -> Request:
             else None
         ),
         headers=_bool("includeheaders", opts["includeheaders"]) if "includeheaders" in opts else False,
-        fail_on_data_loss=_bool("failondataloss", opts["failondataloss"]) if "failondataloss" in opts else True,
+        fail_on_data_loss=(
+            _bool("failondataloss", opts["failondataloss"]) if "failondataloss" in opts else True
+        ),
         job=job,
-        batch_rows=_positive("kbatch.batchrows", opts["kbatch.batchrows"]) if "kbatch.batchrows" in opts else 65536,
+        batch_rows=(
+            _positive("kbatch.batchrows", opts["kbatch.batchrows"]) if "kbatch.batchrows" in opts else 65536
+        ),
         warnings=tuple(warnings),
     )

@@ -10,14 +10,14 @@ range exactly once.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .options import Request
 
 __all__ = ["Range", "Call", "Skip", "select_topics", "calls", "clamp_lost", "shards"]
 
-Range = Tuple[str, int, int, int]
+Range = tuple[str, int, int, int]
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Call:
     """One call of kbatch's planner: these partitions of ``topic`` with one start and end SPEC."""
 
     topic: str
-    partitions: Tuple[int, ...]
+    partitions: tuple[int, ...]
     start: str
     end: str
 
@@ -44,7 +44,7 @@ class Skip:
         return f"{self.topic}-{self.partition} [{self.start}, {self.end})"
 
 
-def select_topics(request: Request, existing: Iterable[str]) -> List[str]:
+def select_topics(request: Request, existing: Iterable[str]) -> list[str]:
     """The topics a request reads, given the cluster's topic names (only needed for
     ``subscribePattern``, which like Spark's matches the whole name)."""
     if request.mode == "subscribe":
@@ -55,10 +55,10 @@ def select_topics(request: Request, existing: Iterable[str]) -> List[str]:
     return sorted(t for t in existing if rx.fullmatch(t))
 
 
-def calls(request: Request, partitions: Sequence[Tuple[str, int]]) -> List[Call]:
+def calls(request: Request, partitions: Sequence[tuple[str, int]]) -> list[Call]:
     """Group ``(topic, partition)`` pairs by their start and end SPEC, one planner call each,
     in the order of the first partition of each group."""
-    groups: Dict[Tuple[str, str, str], List[int]] = {}
+    groups: dict[tuple[str, str, str], list[int]] = {}
     for topic, p in partitions:
         key = (topic, request.start.spec_for(topic, p), request.end.spec_for(topic, p))
         groups.setdefault(key, []).append(p)
@@ -66,8 +66,8 @@ def calls(request: Request, partitions: Sequence[Tuple[str, int]]) -> List[Call]
 
 
 def clamp_lost(
-    calls_: Sequence[Call], earliest: Dict[Tuple[str, int], int], fail_on_data_loss: bool
-) -> Tuple[List[Call], List[Skip]]:
+    calls_: Sequence[Call], earliest: dict[tuple[str, int], int], fail_on_data_loss: bool
+) -> tuple[list[Call], list[Skip]]:
     """Explicit start offsets below a partition's earliest offset name deleted records.
 
     With ``failOnDataLoss`` true the planner's error stands (the call is returned unchanged);
@@ -77,8 +77,8 @@ def clamp_lost(
     """
     if fail_on_data_loss:
         return list(calls_), []
-    out: List[Call] = []
-    skipped: List[Skip] = []
+    out: list[Call] = []
+    skipped: list[Skip] = []
     for c in calls_:
         if not re.fullmatch(r"\d+", c.start):
             out.append(c)
@@ -99,7 +99,7 @@ def clamp_lost(
     return out, skipped
 
 
-def _divide(r: Range, parts: int) -> List[Range]:
+def _divide(r: Range, parts: int) -> list[Range]:
     """``parts`` contiguous, non-empty pieces of ``r``, in offset order (integer arithmetic:
     piece i is ``[start + size*i//parts, start + size*(i+1)//parts)``)."""
     topic, p, start, end = r
@@ -109,8 +109,8 @@ def _divide(r: Range, parts: int) -> List[Range]:
 
 
 def shards(
-    ranges: Sequence[Range], min_partitions: Optional[int], max_records: Optional[int]
-) -> List[Range]:
+    ranges: Sequence[Range], min_partitions: int | None, max_records: int | None
+) -> list[Range]:
     """Spark's ``KafkaOffsetRangeCalculator`` with exact integer cuts.
 
     Empty ranges are dropped. With ``maxRecordsPerPartition``, a range of ``n`` offsets becomes
@@ -124,7 +124,7 @@ def shards(
         live = [piece for r in live for piece in _divide(r, -(-(r[3] - r[2]) // max_records))]
     if min_partitions is not None and min_partitions > len(live):
         total = sum(r[3] - r[2] for r in live)
-        out: List[Range] = []
+        out: list[Range] = []
         for r in live:
             size = r[3] - r[2]
             # round(size / total * min) half up == floor((2*size*min + total) / (2*total))

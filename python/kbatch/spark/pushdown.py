@@ -11,7 +11,8 @@ the single-process one.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Mapping, Optional, Tuple
+from collections.abc import Mapping
+from typing import Any
 
 import pyarrow as pa
 
@@ -21,7 +22,7 @@ from .schemas import LOST, REPORT_DDL
 __all__ = ["shard_batch", "partial_rows", "trending"]
 
 
-def partial_rows(partial: Mapping[str, Any], lost: int = 0) -> Dict[str, list]:
+def partial_rows(partial: Mapping[str, Any], lost: int = 0) -> dict[str, list]:
     """A shard partial (``{"pairs", "records", "invalid"}``) as the pushdown's columns. Pure."""
     pairs = partial.get("pairs", [])
     invalid = [(why, n) for why, n in partial.get("invalid", [])]
@@ -61,13 +62,15 @@ def shard_batch(r: Request, shard, target: pa.Schema) -> pa.RecordBatch:
             pos = moved
 
 
-def _batch(cols: Dict[str, list], target: pa.Schema) -> pa.RecordBatch:
+def _batch(cols: dict[str, list], target: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(
         [pa.array(cols[f.name], type=f.type) for f in target], schema=target
     )
 
 
-def trending(spark, top: int = 1, options: Optional[Mapping[str, str]] = None, **kw: str) -> Tuple[Any, Dict[str, Any]]:
+def trending(
+    spark, top: int = 1, options: Mapping[str, str] | None = None, **kw: str
+) -> tuple[Any, dict[str, Any]]:
     """Top products per category over a Kafka range, counted in every shard and merged in Spark.
 
     ``options`` (and keyword arguments, for names without dots) are the data source's; e.g.
@@ -102,10 +105,11 @@ def trending(spark, top: int = 1, options: Optional[Mapping[str, str]] = None, *
         )
     )
     rank = F.rank().over(Window.partitionBy("category").orderBy(F.col("views").desc()))
-    rows = merged.withColumn("rank", rank).where(F.col("category").isNull() | (F.col("rank") <= top)).collect()
+    kept = F.col("category").isNull() | (F.col("rank") <= top)
+    rows = merged.withColumn("rank", rank).where(kept).collect()
 
     top_rows = []
-    by_reason: Dict[str, int] = {}
+    by_reason: dict[str, int] = {}
     records = 0
     for row in rows:
         if row["category"] is not None:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
@@ -29,7 +29,7 @@ from pyspark.sql.types import StructType
 
 from . import plan as _plan
 from .options import OptionError, Request, parse
-from .schemas import LOST, TRENDING_DDL, kafka_ddl
+from .schemas import TRENDING_DDL, kafka_ddl
 
 __all__ = ["KbatchDataSource", "Shard", "resolve", "OptionError"]
 
@@ -53,11 +53,11 @@ class Shard(InputPartition):
 
 @dataclass
 class Resolved:
-    shards: List[Tuple[str, int, int, int]]
-    skipped: List[_plan.Skip]
+    shards: list[tuple[str, int, int, int]]
+    skipped: list[_plan.Skip]
 
 
-def _common(r: Request, topics: List[str], partitions: Optional[List[int]] = None) -> dict:
+def _common(r: Request, topics: list[str], partitions: list[int] | None = None) -> dict:
     import kbatch
 
     return kbatch._common(topics, r.bootstrap, partitions, r.isolation, r.config_dict())
@@ -73,9 +73,9 @@ def resolve(r: Request) -> Resolved:
         topics = _plan.select_topics(r, existing)
     else:
         topics = _plan.select_topics(r, ())
-    assigned: Dict[str, Tuple[int, ...]] = dict(r.assign)
-    parts: List[Tuple[str, int]] = []
-    earliest: Dict[Tuple[str, int], int] = {}
+    assigned: dict[str, tuple[int, ...]] = dict(r.assign)
+    parts: list[tuple[str, int]] = []
+    earliest: dict[tuple[str, int], int] = {}
     for topic in topics:
         want = list(assigned[topic]) if topic in assigned else None
         with warnings.catch_warnings():
@@ -115,7 +115,7 @@ class KbatchDataSource(DataSource):
         self.request = parse(options)
         for w in self.request.warnings:
             _log(w)
-        self.resolved: Optional[Resolved] = None
+        self.resolved: Resolved | None = None
 
     @classmethod
     def name(cls) -> str:
@@ -130,7 +130,7 @@ class KbatchDataSource(DataSource):
         self._resolve()
         return TRENDING_DDL if self.request.job == "trending" else kafka_ddl(self.request.headers)
 
-    def reader(self, schema: StructType) -> "KbatchReader":
+    def reader(self, schema: StructType) -> KbatchReader:
         return KbatchReader(self.request, self._resolve(), schema)
 
 
@@ -140,10 +140,13 @@ class KbatchReader(DataSourceReader):
         self.resolved = resolved
         self.schema = schema
 
-    def partitions(self) -> List[InputPartition]:
-        out: List[InputPartition] = [Shard(*s) for s in self.resolved.shards]
+    def partitions(self) -> list[InputPartition]:
+        out: list[InputPartition] = [Shard(*s) for s in self.resolved.shards]
         if self.request.job == "trending":
-            out.extend(Shard(s.topic, s.partition, s.start, s.end, lost=s.end - s.start) for s in self.resolved.skipped)
+            out.extend(
+                Shard(s.topic, s.partition, s.start, s.end, lost=s.end - s.start)
+                for s in self.resolved.skipped
+            )
         return out
 
     def read(self, shard: InputPartition) -> Iterator[pa.RecordBatch]:
@@ -218,7 +221,7 @@ def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBa
             pos = lost_start(r, s.topic, s.partition, pos, s.end, e)
 
 
-def _check_complete(s: Shard, stats: Optional[str]) -> None:
+def _check_complete(s: Shard, stats: str | None) -> None:
     """A shard is complete only when the stream ended with the reader's counts and they cover
     the shard's partition up to its end: anything else fails the task (Spark retries it),
     never a shard with fewer rows."""
