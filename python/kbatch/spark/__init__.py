@@ -20,13 +20,18 @@ reads), :mod:`.pushdown` (the trending partial per shard and its merge in Spark)
 Needs ``pyspark`` ≥ 4.0 (the Python Data Source API); kbatch itself does not.
 """
 
+from typing import TYPE_CHECKING
+
 from .options import OptionError
 from .pushdown import trending
 from .source import KbatchDataSource
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 __all__ = ["KbatchDataSource", "trending", "register", "OptionError"]
 
 
-def register(spark) -> None:
+def register(spark: SparkSession) -> None:
     """``spark.dataSource.register(KbatchDataSource)``."""
     spark.dataSource.register(KbatchDataSource)

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from ..errors import UsageError
 
@@ -158,7 +159,7 @@ class Bound:
         """SPEC text of this bound for one partition (what kbatch's planner resolves)."""
         if self.kind == "spec":
             return str(self.value)
-        per = self.value.get(topic, {})  # type: ignore[union-attr]
+        per = cast("Mapping[str, Mapping[int, int]]", self.value).get(topic, {})
         if partition not in per:
             return self.default
         v = per[partition]
@@ -221,10 +222,10 @@ def _positive(key: str, value: str) -> int:
     return n
 
 
-def _json_object(key: str, value: str) -> dict:
+def _json_object(key: str, value: str) -> dict[str, Any]:
     try:
         obj = json.loads(value)
-    except ValueError as e:
+    except json.JSONDecodeError as e:
         raise OptionError(f"option {spelled(key)}: not valid JSON ({e.msg} at {e.pos})") from None
     if not isinstance(obj, dict):
         raise OptionError(f"option {spelled(key)}: expected a JSON object, got {value!r}")

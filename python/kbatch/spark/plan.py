@@ -84,7 +84,8 @@ def clamp_lost(
             out.append(c)
             continue
         start = int(c.start)
-        keep, moved = [], {}
+        keep: list[int] = []
+        moved: dict[int, list[int]] = {}
         for p in c.partitions:
             first = earliest.get((c.topic, p), 0)
             if start < first:

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from .options import Request
 from .schemas import LOST, REPORT_DDL
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from .source import Shard
+
 __all__ = ["shard_batch", "partial_rows", "trending"]
 
 
-def partial_rows(partial: Mapping[str, Any], lost: int = 0) -> dict[str, list]:
+def partial_rows(partial: Mapping[str, Any], lost: int = 0) -> dict[str, list[Any]]:
     """A shard partial (``{"pairs", "records", "invalid"}``) as the pushdown's columns. Pure."""
     pairs = partial.get("pairs", [])
     invalid = [(why, n) for why, n in partial.get("invalid", [])]
@@ -38,7 +43,7 @@ def partial_rows(partial: Mapping[str, Any], lost: int = 0) -> dict[str, list]:
     }
 
 
-def shard_batch(r: Request, shard, target: pa.Schema) -> pa.RecordBatch:
+def shard_batch(r: Request, shard: Shard, target: pa.Schema) -> pa.RecordBatch:
     """Run the trending job over one shard (executor side) → one Arrow batch."""
     import kbatch
     from kbatch import _native
@@ -62,14 +67,14 @@ def shard_batch(r: Request, shard, target: pa.Schema) -> pa.RecordBatch:
             pos = moved
 
 
-def _batch(cols: dict[str, list], target: pa.Schema) -> pa.RecordBatch:
+def _batch(cols: dict[str, list[Any]], target: pa.Schema) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(
         [pa.array(cols[f.name], type=f.type) for f in target], schema=target
     )
 
 
 def trending(
-    spark, top: int = 1, options: Mapping[str, str] | None = None, **kw: str
+    spark: SparkSession, top: int = 1, options: Mapping[str, str] | None = None, **kw: str
 ) -> tuple[Any, dict[str, Any]]:
     """Top products per category over a Kafka range, counted in every shard and merged in Spark.
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
@@ -30,6 +31,9 @@ from pyspark.sql.types import StructType
 from . import plan as _plan
 from .options import OptionError, Request, parse
 from .schemas import TRENDING_DDL, kafka_ddl
+
+if TYPE_CHECKING:
+    from .. import _native
 
 __all__ = ["KbatchDataSource", "Shard", "resolve", "OptionError"]
 
@@ -57,7 +61,7 @@ class Resolved:
     skipped: list[_plan.Skip]
 
 
-def _common(r: Request, topics: list[str], partitions: list[int] | None = None) -> dict:
+def _common(r: Request, topics: list[str], partitions: list[int] | None = None) -> _native._Common:
     import kbatch
 
     return kbatch._common(topics, r.bootstrap, partitions, r.isolation, r.config_dict())
@@ -89,7 +93,7 @@ def resolve(r: Request) -> Resolved:
     calls, skipped = _plan.clamp_lost(_plan.calls(r, parts), earliest, r.fail_on_data_loss)
     for s in skipped:
         _log(f"failOnDataLoss=false: skipping {s}: those offsets were deleted (retention or delete-records)")
-    ranges = []
+    ranges: list[tuple[str, int, int, int]] = []
     for c in calls:
         got = json.loads(_native.spark_plan(_common(r, [c.topic], list(c.partitions)), c.start, c.end))
         ranges.extend((g["topic"], g["partition"], g["start"], g["end"]) for g in got)
@@ -110,7 +114,7 @@ class KbatchDataSource(DataSource):
               .load())
     """
 
-    def __init__(self, options) -> None:
+    def __init__(self, options: MutableMapping[str, str]) -> None:
         super().__init__(options)
         self.request = parse(options)
         for w in self.request.warnings:
