@@ -90,8 +90,11 @@ doc:
 lint: fmt-check clippy doc
 
 ## The inner loop, no brokers and no JVM: formatting, lints, rustdoc, and every test that needs no
-## server (unit and table tests, doc tests, the records crate's fixture tests).
-check: lint
+## server (unit and table tests, doc tests, the records crate's fixture tests), and ruff and mypy
+## --strict on the Python package (mypy reads pyspark's types, hence venv-spark).
+check: lint venv-spark
+	$(VENV)/bin/ruff check python/kbatch
+	$(VENV)/bin/mypy --config-file python/pyproject.toml python/kbatch
 	$(CARGO) test --workspace --lib --bins
 	$(CARGO) test --workspace --doc
 	$(CARGO) test -p kbatch-records --tests
