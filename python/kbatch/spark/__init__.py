@@ -20,6 +20,8 @@ reads), :mod:`.pushdown` (the trending partial per shard and its merge in Spark)
 Needs ``pyspark`` ≥ 4.0 (the Python Data Source API); kbatch itself does not.
 """
 
+from __future__ import annotations
+
 from typing import TYPE_CHECKING
 
 from .options import OptionError
