@@ -21,13 +21,16 @@ pub struct PartitionSpec {
     pub end: i64,
 }
 
-/// What the engine counted for one partition once the run finished.
+/// What the engine counted for one partition once the run finished: the one per-partition
+/// counts type. Reports (`count`, `trending`, Python's stats) serialize it as is, or flatten
+/// it next to their own figures, so the counts cannot drift apart between front ends.
 ///
 /// `records + aborted + control + compaction gaps = end - start`: every offset in range is
 /// accounted for by exactly one of these (gaps are offsets that no longer exist in the log).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PartitionStats {
     /// Topic name.
+    #[serde(serialize_with = "serialize_str")]
     pub topic: Arc<str>,
     /// Partition id.
     pub partition: i32,
@@ -42,10 +45,17 @@ pub struct PartitionStats {
     pub aborted: u64,
     /// Control records (transaction markers) in range; never passed to jobs.
     pub control: u64,
-    /// Record-batch bytes decoded for this partition.
+    /// Record-batch bytes decoded for this partition (not part of reports).
+    #[serde(skip)]
     pub bytes: u64,
-    /// Where decoding ended: the offset after the last fully decoded batch (≥ `end` when done).
+    /// Where decoding ended: the offset after the last fully decoded batch (≥ `end` when done;
+    /// not part of reports).
+    #[serde(skip)]
     pub decoded: i64,
+}
+
+fn serialize_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s)
 }
 
 /// Why a job refused a record.

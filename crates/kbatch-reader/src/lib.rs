@@ -79,7 +79,7 @@ pub use kbatch_wire::{
     TlsSettings,
 };
 pub use plan::{PartitionOffsets, PartitionPlan};
-pub use report::{CountPartition, CountReport};
+pub use report::CountReport;
 pub use spec::{Bound, Position, ReadSpec, SpecError};
 
 /// A connection to one cluster, and the runtime its I/O runs on: the blocking API, for

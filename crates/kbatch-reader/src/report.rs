@@ -10,26 +10,7 @@ pub struct CountReport {
     /// Data records over every partition.
     pub records: u64,
     /// Per partition, in the run's order.
-    pub partitions: Vec<CountPartition>,
-}
-
-/// One partition's counts: `records + aborted + control + compaction gaps = end − start`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CountPartition {
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// Range start.
-    pub start: i64,
-    /// Range end (exclusive).
-    pub end: i64,
-    /// Data records.
-    pub records: u64,
-    /// Records of aborted transactions skipped (read_committed).
-    pub aborted: u64,
-    /// Control records (transaction markers).
-    pub control: u64,
+    pub partitions: Vec<PartitionStats>,
 }
 
 impl CountReport {
@@ -37,18 +18,7 @@ impl CountReport {
     pub fn from_stats(stats: &[PartitionStats]) -> CountReport {
         CountReport {
             records: stats.iter().map(|s| s.records).sum(),
-            partitions: stats
-                .iter()
-                .map(|s| CountPartition {
-                    topic: s.topic.to_string(),
-                    partition: s.partition,
-                    start: s.start,
-                    end: s.end,
-                    records: s.records,
-                    aborted: s.aborted,
-                    control: s.control,
-                })
-                .collect(),
+            partitions: stats.to_vec(),
         }
     }
 }

@@ -385,13 +385,7 @@ impl Job for Trending {
         for (i, s) in stats.iter().enumerate() {
             let inv = p.invalid.get(i).unwrap_or(&empty);
             partitions.push(PartitionReport {
-                topic: s.topic.to_string(),
-                partition: s.partition,
-                start: s.start,
-                end: s.end,
-                records: s.records,
-                aborted: s.aborted,
-                control: s.control,
+                counts: s.clone(),
                 invalid: inv.count,
             });
             for &(offset, why) in &inv.samples {

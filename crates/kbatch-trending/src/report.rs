@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use kbatch_engine::PartitionStats;
+
 /// The trending job's result.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Report {
@@ -17,24 +19,13 @@ pub struct Report {
     pub invalid_samples: Vec<InvalidSample>,
 }
 
-/// One partition's figures.
+/// One partition's figures: the engine's counts, and the invalid records among them.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PartitionReport {
-    /// Topic.
-    pub topic: String,
-    /// Partition.
-    pub partition: i32,
-    /// Range start.
-    pub start: i64,
-    /// Range end (exclusive).
-    pub end: i64,
-    /// Data records.
-    pub records: u64,
-    /// Aborted records skipped.
-    pub aborted: u64,
-    /// Control records.
-    pub control: u64,
-    /// Invalid records among `records`.
+    /// Range and counts (`records + aborted + control + compaction gaps = end − start`).
+    #[serde(flatten)]
+    pub counts: PartitionStats,
+    /// Invalid records among `counts.records`.
     pub invalid: u64,
 }
 
