@@ -18,7 +18,7 @@ CARGO         ?= cargo
 export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 
 
-.PHONY: all setup kafka build release check test test-unit test-e2e soak lint fmt-check clippy doc demo \
+.PHONY: all setup kafka build release check test test-rust test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
         venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark
@@ -95,24 +95,35 @@ lint: fmt-check clippy doc
 check: lint venv-spark
 	$(VENV)/bin/ruff check python/kbatch
 	$(VENV)/bin/mypy --config-file python/pyproject.toml python/kbatch
-	$(CARGO) test --workspace --lib --bins
+	$(CARGO) test --workspace --lib --bins --test fixtures --test mock_broker
 	$(CARGO) test --workspace --doc
-	$(CARGO) test -p kbatch-records --tests
-	$(CARGO) test -p kbatch-reader --test mock_broker
 
-## Library tests (the testkit's and the embedding example's use a real broker too).
+## Every cargo test invocation selects the whole workspace (`--workspace`), so Cargo resolves one
+## feature set and compiles each dependency once for all of them; `-p CRATE` would resolve the
+## features of that crate alone and rebuild the shared dependencies (six minutes here).
+##
+## All Rust tests: unit and table tests, doc tests, the libraries' tests against a real broker,
+## and the end-to-end tests of the binary (the testkit starts one Kafka per test binary and reaps
+## it; `export` also uses moto's S3 server and pyarrow from the project virtualenv).
+## The rolling-restart soak is `make soak`'s. Four test threads: most end-to-end tests wait on
+## brokers, and the tests that share the 3-node cluster queue for it, each holding a thread.
+E2E_SKIP := --skip soak::rolling_restart_soak
+test-rust: kafka venv
+	$(CARGO) test --workspace -- --test-threads=4 $(E2E_SKIP)
+
+## The same, without the end-to-end suite / only the end-to-end suite.
 test-unit: kafka
-	$(CARGO) test --workspace --exclude kbatch-cli
-	$(CARGO) test -p kbatch-cli --bins
-
-## End-to-end tests of the binary: the testkit starts one Kafka per test binary and reaps it
-## (and, for `export`, moto's S3 server and pyarrow from the project virtualenv).
+	$(CARGO) test --workspace --lib --bins --examples --test broker --test embedding \
+	    --test mock_broker --test fixtures
+	$(CARGO) test --workspace --doc
 test-e2e: kafka venv
-	$(CARGO) test -p kbatch-cli --test e2e
+	$(CARGO) test --workspace --test e2e -- --test-threads=4 $(E2E_SKIP)
 
 ## Everything CI checks, stage by stage after `setup`; each stage's time is printed, and the first
 ## failing stage stops the run with its name.
-TEST_STAGES := kafka lint test-unit test-e2e test-python test-static fuzz-smoke bench-smoke test-spark
+## Benchmarks (`make bench-smoke`, `make bench-e2e`, `make bench-arrow`) and the long soak
+## (`make soak`) have their own targets.
+TEST_STAGES := kafka lint test-rust test-python test-static fuzz-smoke test-spark
 test: setup
 	@for stage in $(TEST_STAGES); do \
 	    start=$$(date +%s); \
@@ -166,7 +177,7 @@ bench-spark: kafka release venv-spark python spark-kafka-jars
 ## lost 0, duplicated 0". (`make test` runs one full rolling restart of the same test.)
 SOAK_SECS ?= 600
 soak: kafka
-	KBATCH_SOAK_SECS=$(SOAK_SECS) $(CARGO) test -p kbatch-cli --test e2e soak:: -- --nocapture
+	KBATCH_SOAK_SECS=$(SOAK_SECS) $(CARGO) test --workspace --test e2e soak:: -- --nocapture
 
 ## cargo-fuzz targets (their own workspaces under crates/*/fuzz), built without a sanitizer
 ## so the stable toolchain suffices, all into one target directory (they share dependencies).
