@@ -12,7 +12,7 @@ mod index;
 mod json;
 mod schema;
 
-pub use self::arrow::{arrow_fields, arrow_type, ProtoDecoder, MAX_BATCH_PAYLOAD};
+pub use self::arrow::{arrow_fields, arrow_type, decode, ProtoDecoder, MAX_BATCH_PAYLOAD};
 pub use self::index::MessageIndexes;
 pub use self::json::NaturalJson;
 pub use self::schema::ProtoSchema;

@@ -45,6 +45,17 @@ const LIST_ITEM: &str = "element";
 /// bound a batch, and every item or byte of output comes from at least one byte of input.
 pub const MAX_BATCH_PAYLOAD: usize = 256 << 20;
 
+/// Decodes one payload (the bytes after the message-index list) as `message`.
+pub fn decode(
+    message: &MessageDescriptor,
+    payload: &[u8],
+) -> Result<DynamicMessage, ProtobufError> {
+    DynamicMessage::decode(message.clone(), payload).map_err(|err| ProtobufError::Decode {
+        message: message.full_name().to_owned(),
+        reason: err.to_string(),
+    })
+}
+
 /// The Arrow type of a message (a struct), as [the module](self) tabulates it.
 pub fn arrow_type(message: &MessageDescriptor) -> Result<DataType, ProtobufError> {
     Ok(DataType::Struct(arrow_fields(message)?))
@@ -139,17 +150,26 @@ impl ProtoDecoder {
                 limit: MAX_BATCH_PAYLOAD,
             });
         }
-        let message = DynamicMessage::decode(self.message.clone(), payload).map_err(|err| {
-            ProtobufError::Decode {
-                message: self.message.full_name().to_owned(),
-                reason: err.to_string(),
-            }
-        })?;
-        if self.has_time {
-            self.root.check_times(&message)?;
-        }
-        self.root.append_message(&message);
+        let message = decode(&self.message, payload)?;
+        self.append_message(&message)?;
         self.payload_bytes = total;
+        Ok(())
+    }
+
+    /// Appends an already decoded message of this decoder's type (for a caller that also
+    /// renders it as JSON): the type from the same compiled schema, not only the same name.
+    /// All or nothing, as `append`; not counted in `payload_bytes`.
+    pub fn append_message(&mut self, message: &DynamicMessage) -> Result<(), ProtobufError> {
+        if message.descriptor() != self.message {
+            return Err(ProtobufError::Decode {
+                message: self.message.full_name().to_owned(),
+                reason: format!("a {} was given instead", message.descriptor().full_name()),
+            });
+        }
+        if self.has_time {
+            self.root.check_times(message)?;
+        }
+        self.root.append_message(message);
         Ok(())
     }
 
@@ -801,5 +821,16 @@ mod tests {
             assert_eq!(a.values().to_vec(), (0..=batch).collect::<Vec<i32>>());
             assert_eq!(decoder.payload_bytes(), 0);
         }
+        let other = DynamicMessage::new(schema.message_by_name("t.All").unwrap());
+        let err = decoder.append_message(&other).unwrap_err().to_string();
+        assert!(err.contains("a t.All was given instead"), "{err}");
+        // The same name from another compilation is another type (it may differ in shape).
+        let elsewhere = DynamicMessage::new(message("t.Inner"));
+        let err = decoder.append_message(&elsewhere).unwrap_err().to_string();
+        assert!(err.contains("a t.Inner was given instead"), "{err}");
+        let mut inner = DynamicMessage::new(schema.message_by_name("t.Inner").unwrap());
+        inner.set_field_by_name("a", Value::I32(9));
+        decoder.append_message(&inner).unwrap();
+        assert_eq!(decoder.finish().len(), 1);
     }
 }
