@@ -7,5 +7,6 @@
 
 pub mod avro;
 pub mod framing;
+pub mod json_schema;
 pub mod protobuf;
 pub mod registry;
