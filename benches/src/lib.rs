@@ -192,13 +192,8 @@ pub mod gen {
     /// JSON, missing field, array), one category with escaped quotes, in batches of `per_batch`
     /// records from offset 0. Deterministic.
     pub fn events(n: usize, per_batch: usize, codec: Codec) -> Vec<u8> {
-        let mut rng = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut rng = kbatch_testkit::rng::XorShift64::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next();
         // Cumulative weights 1/(k+1) in fixed point, for inverse-CDF sampling.
         let cdf: Vec<u64> = (0..100u64)
             .scan(0u64, |acc, k| {

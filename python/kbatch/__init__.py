@@ -79,8 +79,9 @@ __all__ = [
 
 __version__: str = _native.__version__
 
-#: Rows per Arrow record batch unless ``batch_rows`` says otherwise.
-DEFAULT_BATCH_ROWS = 65536
+#: Rows per Arrow record batch unless ``batch_rows`` says otherwise (the Rust crate's
+#: ``kbatch_arrow::DEFAULT_BATCH_ROWS``).
+DEFAULT_BATCH_ROWS: int = _native.DEFAULT_BATCH_ROWS
 
 Topic = Union[str, Iterable[str]]
 Position = Union[str, int, _dt.datetime, Mapping[str, Mapping[Union[str, int], int]]]

@@ -65,6 +65,7 @@ class TrendingReport(TypedDict):
     invalid_samples: list[InvalidSample]
 
 __version__: str
+DEFAULT_BATCH_ROWS: int
 
 def offsets(common: _Common) -> str: ...
 def count(common: _Common, start: str, end: str) -> str: ...

@@ -39,7 +39,8 @@ impl Failed {
 /// The configuration of `common`; ignored keys become one `UserWarning`, as the CLI's one
 /// warning line, and each of `Config::security_warnings` one more.
 pub fn config(py: Python<'_>, common: &Common) -> PyResult<Config> {
-    let (config, ignored) = common.config().map_err(|e| errors::usage(py, e))?;
+    let built = common.config().map_err(|e| errors::usage(py, e))?;
+    let ignored = built.ignored;
     if !ignored.is_empty() {
         let text = format!(
             "kbatch: ignoring keys that mean nothing to a bounded read: {}",
@@ -49,11 +50,11 @@ pub fn config(py: Python<'_>, common: &Common) -> PyResult<Config> {
         PyErr::warn(py, &py.get_type::<PyUserWarning>(), &text, 2)?;
     }
     // The CLI's security warnings (credentials in clear, checks switched off), as warnings.
-    for warning in config.security_warnings() {
+    for warning in built.warnings {
         let text = CString::new(format!("kbatch: {warning}")).unwrap_or_default();
         PyErr::warn(py, &py.get_type::<PyUserWarning>(), &text, 2)?;
     }
-    Ok(config)
+    Ok(built.config)
 }
 
 /// Connect, naming the bootstrap list on failure as the CLI does.

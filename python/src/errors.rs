@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyType};
 
-use crate::options::Usage;
+use crate::options::UsageError;
 
 /// The classes of `kbatch.errors`, imported on first use.
 struct Classes {
@@ -102,7 +102,7 @@ pub fn read_error(py: Python<'_>, context: Option<&str>, e: &ReadError) -> PyErr
 }
 
 /// A usage error as `kbatch.UsageError`.
-pub fn usage(py: Python<'_>, e: Usage) -> PyErr {
+pub fn usage(py: Python<'_>, e: UsageError) -> PyErr {
     raise(py, ErrorKind::Usage, e.0, About::default())
 }
 

@@ -7,7 +7,7 @@ use pyo3::prelude::*;
 
 use crate::call::{self, Failed};
 use crate::errors;
-use crate::options::{Common, Usage};
+use crate::options::{Common, UsageError};
 use crate::runtime;
 
 /// `kbatch offsets`: the JSON list of partitions (leader, earliest, latest, last_stable).
@@ -49,7 +49,10 @@ pub fn trending(
     strict: bool,
 ) -> PyResult<String> {
     if top == 0 {
-        return Err(errors::usage(py, Usage("top must be at least 1".into())));
+        return Err(errors::usage(
+            py,
+            UsageError("top must be at least 1".into()),
+        ));
     }
     let outcome = call::run_job(py, &common, start, end, Trending { top, strict })?;
     Ok(serde_json::to_string(&outcome.output).expect("report serialises"))

@@ -37,5 +37,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<arrow::Stream>()?;
     spark::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_BATCH_ROWS", kbatch_arrow::DEFAULT_BATCH_ROWS)?;
     Ok(())
 }

@@ -4,19 +4,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use kbatch_reader::{Bound, Config, Isolation, Position, ReadSpec};
+use kbatch_reader::{Bound, ClientConfig, Config, Isolation, Position, ReadSpec};
 
-/// A usage error found after clap parsing (bad SPEC, `--top 0`): exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+/// A usage error found after clap parsing (bad SPEC, `--top 0`): exit code 2. The library's
+/// one usage error type, which its configuration builder returns too.
+pub use kbatch_reader::UsageError;
 
 /// Bounded, exact reads of Kafka topics: offsets, counts, dumps, exports and the trending job.
 #[derive(Debug, Parser)]
@@ -147,65 +139,44 @@ impl CommonArgs {
     /// flag is checked here, the SPECs too, so a mistake is a usage error before anything
     /// connects.
     pub fn config(&self) -> Result<(Config, Vec<String>), UsageError> {
+        let built = self.client_config()?;
+        Ok((built.config, built.ignored))
+    }
+
+    /// These flags handed to the library's configuration builder, which owns the precedence
+    /// (`$KBATCH_BOOTSTRAP`, `--config`, `-X` in order, then the explicit flags) and the
+    /// checks; the SPECs are checked first.
+    pub fn client_config(&self) -> Result<ClientConfig, UsageError> {
         self.spec()?;
-        let mut config = Config::default();
-        if let Some(b) = std::env::var("KBATCH_BOOTSTRAP")
-            .ok()
-            .filter(|b| !b.trim().is_empty())
-        {
-            config.bootstrap = split_bootstrap(&b);
-        }
-        let mut pairs = Vec::new();
+        let mut b = ClientConfig::builder().env(|k| std::env::var(k).ok());
         if let Some(path) = &self.config_file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                UsageError(format!("--config: cannot read {}: {e}", path.display()))
-            })?;
-            pairs.extend(
-                kbatch_reader::parse_properties(&text)
-                    .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?,
-            );
+            b = b.properties_file(path);
         }
         for x in &self.property {
-            let Some((k, v)) = x.split_once('=') else {
-                return Err(UsageError(format!(
-                    "-X expects key=value, got {:?}",
-                    x.split(':').next().unwrap_or_default()
-                )));
-            };
-            pairs.push((k.trim().to_string(), v.to_string()));
+            b = b.property_arg(x);
         }
-        let applied = config
-            .apply_properties(pairs)
-            .map_err(|e| UsageError(format!("--config/-X: {e}")))?;
-        if let Some(b) = &self.bootstrap {
-            config.bootstrap = split_bootstrap(b);
-        }
-        if config.bootstrap.is_empty() {
-            return Err(UsageError("--bootstrap is empty".into()));
+        if let Some(bootstrap) = &self.bootstrap {
+            b = b.bootstrap(bootstrap);
         }
         if let Some(t) = self.timeout {
-            config.timeout = t;
+            b = b.timeout(t);
         }
         if let Some(i) = self.isolation {
-            config.isolation = match i {
+            b = b.isolation(match i {
                 IsolationArg::ReadCommitted => Isolation::ReadCommitted,
                 IsolationArg::ReadUncommitted => Isolation::ReadUncommitted,
-            };
+            });
         }
         if let Some(f) = self.fetch_max_bytes {
-            config.fetch_max_bytes = positive("--fetch-max-bytes", f)?;
+            b = b.fetch_max_bytes(f);
         }
         if let Some(p) = self.partition_max_bytes {
-            config.partition_max_bytes = positive("--partition-max-bytes", p)?;
+            b = b.partition_max_bytes(p);
         }
-        config.frame_limit = config
-            .frame_limit
-            .max(config.fetch_max_bytes.max(0) as usize + (4 << 20));
-        config.engine.threads = self.threads;
-        config.engine.channel_capacity = self.channel_depth.max(1);
-        config.engine.decompress_cap = self.decompress_cap;
-        config.check().map_err(|e| UsageError(e.to_string()))?;
-        Ok((config, applied.ignored))
+        b.threads(self.threads)
+            .channel_depth(self.channel_depth)
+            .decompress_cap(self.decompress_cap)
+            .build()
     }
 
     /// The read these flags describe.
@@ -221,25 +192,6 @@ impl CommonArgs {
             to,
         })
     }
-}
-
-fn positive(flag: &str, n: i32) -> Result<i32, UsageError> {
-    if n > 0 {
-        Ok(n)
-    } else {
-        Err(UsageError(format!(
-            "{flag}: expected a number of bytes from 1 to {}, got {n}",
-            i32::MAX
-        )))
-    }
-}
-
-fn split_bootstrap(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 /// `30s`, `500ms`, `2m`, `1h`, or plain seconds.

@@ -67,7 +67,8 @@ use tokio::runtime::Runtime;
 
 pub use async_reader::AsyncReader;
 pub use config::{
-    parse_properties, Applied, Config, ConfigError, PropertiesError, SecurityWarning,
+    parse_properties, Applied, ClientConfig, ClientConfigBuilder, Config, ConfigError, InputNames,
+    PropertiesError, SecurityWarning, UsageError, BOOTSTRAP_ENV, SCHEMA_REGISTRY_PREFIX,
 };
 pub use error::{chain, one_line, panic_message, ErrorKind, ReadError};
 pub use kbatch_engine::{

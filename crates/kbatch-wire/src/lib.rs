@@ -7,7 +7,7 @@
 //! * A [`Cluster`] keeps a bootstrap connection for Metadata and one connection per broker.
 //! * `messages::*` encode requests with `kafka-protocol` and decode responses with our own
 //!   bounded decoders: no response, however hostile, allocates more than a small multiple of
-//!   its own size ([`decode`]).
+//!   its own size (the `decode` module).
 //! * [`kafka_code`] is the one table of Kafka error codes, with what a reader should do.
 //!
 //! * Secured clusters: [`Security`] says whether connections use TLS ([`tls`](self) on rustls
@@ -24,13 +24,15 @@
 
 mod cluster;
 mod conn;
-pub mod decode;
+mod decode;
 mod error;
+// Public for the fuzz targets (crates/kbatch-wire/fuzz), which decode responses directly.
 pub mod messages;
+// Public for export's HTTP client, which resolves names as the brokers' connections do.
 pub mod resolve;
 mod sasl;
 mod secret;
-pub mod security;
+mod security;
 mod tls;
 
 use std::time::Duration;

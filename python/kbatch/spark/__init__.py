@@ -16,7 +16,8 @@ Kafka source, and the trending job pushed down into every shard.
 
 Modules: :mod:`.options` (option names → a request, pure), :mod:`.plan` (planner calls and
 shards, pure), :mod:`.schemas`, :mod:`.source` (the data source: driver planning, executor
-reads), :mod:`.pushdown` (the trending partial per shard and its merge in Spark).
+reads), :mod:`.pushdown` (the trending partial per shard and its merge in Spark), :mod:`.shards` (a
+shard, and the one loop that reads on after deleted offsets, for both).
 Needs ``pyspark`` ≥ 4.0 (the Python Data Source API); kbatch itself does not.
 """
 

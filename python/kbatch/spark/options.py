@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from .. import DEFAULT_BATCH_ROWS
 from ..errors import UsageError
 
 __all__ = [
@@ -187,7 +188,7 @@ class Request:
     headers: bool = False
     fail_on_data_loss: bool = True
     job: str = "read"
-    batch_rows: int = 65536
+    batch_rows: int = DEFAULT_BATCH_ROWS
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def config_dict(self) -> dict[str, str]:
@@ -398,7 +399,9 @@ def parse(options: Mapping[str, str]) -> Request:
         ),
         job=job,
         batch_rows=(
-            _positive("kbatch.batchrows", opts["kbatch.batchrows"]) if "kbatch.batchrows" in opts else 65536
+            _positive("kbatch.batchrows", opts["kbatch.batchrows"])
+            if "kbatch.batchrows" in opts
+            else DEFAULT_BATCH_ROWS
         ),
         warnings=tuple(warnings),
     )

@@ -11,18 +11,17 @@ the single-process one.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from .options import Request
 from .schemas import LOST, REPORT_DDL
+from .shards import Shard, common, resume
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
-
-    from .source import Shard
 
 __all__ = ["shard_batch", "partial_rows", "trending"]
 
@@ -45,26 +44,23 @@ def partial_rows(partial: Mapping[str, Any], lost: int = 0) -> dict[str, list[An
 
 def shard_batch(r: Request, shard: Shard, target: pa.Schema) -> pa.RecordBatch:
     """Run the trending job over one shard (executor side) → one Arrow batch."""
-    import kbatch
     from kbatch import _native
-
-    from .source import _common, lost_start
 
     if shard.lost:
         return _batch(partial_rows({}, lost=shard.lost), target)
-    pos, lost = shard.start, 0
-    while True:
-        try:
-            common = _common(r, [shard.topic], [shard.partition])
-            text = _native.spark_trending_shard(
-                common, json.dumps({shard.topic: {str(shard.partition): pos}}),
+
+    def attempt(pos: int, lost: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+        partial: Mapping[str, Any] = {"pairs": [], "records": 0, "invalid": []}
+        if pos < shard.end:
+            partial = json.loads(_native.spark_trending_shard(
+                common(r, [shard.topic], [shard.partition]),
+                json.dumps({shard.topic: {str(shard.partition): pos}}),
                 json.dumps({shard.topic: {str(shard.partition): shard.end}}),
-            ) if pos < shard.end else json.dumps({"pairs": [], "records": 0, "invalid": []})
-            return _batch(partial_rows(json.loads(text), lost), target)
-        except kbatch.RangeError as e:
-            moved = lost_start(r, shard.topic, shard.partition, pos, shard.end, e)
-            lost += moved - pos
-            pos = moved
+            ))
+        yield _batch(partial_rows(partial, lost), target), shard.end
+
+    (batch,) = resume(r, shard, attempt)
+    return batch
 
 
 def _batch(cols: dict[str, list[Any]], target: pa.Schema) -> pa.RecordBatch:

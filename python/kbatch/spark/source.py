@@ -18,11 +18,9 @@ Roles, in the order a query meets them:
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
@@ -31,40 +29,17 @@ from pyspark.sql.types import StructType
 from . import plan as _plan
 from .options import OptionError, Request, parse
 from .schemas import TRENDING_DDL, kafka_ddl
+from .shards import Shard, lost_start, resume
+from .shards import common as _common
+from .shards import log as _log
 
-if TYPE_CHECKING:
-    from .. import _native
-
-__all__ = ["KbatchDataSource", "Shard", "resolve", "OptionError"]
-
-
-def _log(message: str) -> None:
-    """One line on stderr: the driver's log for planning, the executor's log for reads."""
-    print(f"kbatch.spark: {message}", file=sys.stderr, flush=True)
-
-
-class Shard(InputPartition):
-    """One contiguous piece ``[start, end)`` of one partition; or, with ``lost`` set, the
-    offsets the driver skipped (``failOnDataLoss=false``), reported by the pushdown's totals."""
-
-    def __init__(self, topic: str, partition: int, start: int, end: int, lost: int = 0) -> None:
-        super().__init__((topic, partition, start, end, lost))
-        self.topic, self.partition, self.start, self.end, self.lost = topic, partition, start, end, lost
-
-    def __repr__(self) -> str:
-        return f"Shard({self.topic}-{self.partition} [{self.start}, {self.end}))"
+__all__ = ["KbatchDataSource", "Shard", "resolve", "lost_start", "OptionError"]
 
 
 @dataclass
 class Resolved:
     shards: list[tuple[str, int, int, int]]
     skipped: list[_plan.Skip]
-
-
-def _common(r: Request, topics: list[str], partitions: list[int] | None = None) -> _native._Common:
-    import kbatch
-
-    return kbatch._common(topics, r.bootstrap, partitions, r.isolation, r.config_dict())
 
 
 def resolve(r: Request) -> Resolved:
@@ -166,63 +141,36 @@ class KbatchReader(DataSourceReader):
         return _read_range(self.request, shard, target)
 
 
-def lost_start(r: Request, topic: str, partition: int, pos: int, end: int, error: Exception) -> int:
-    """After a read of ``[pos, end)`` failed with a range error: where to go on.
-
-    ``failOnDataLoss=true`` raises, naming the range; false moves to the partition's earliest
-    offset if records below it were deleted, logs the skipped offsets and returns the new
-    position. Any other range error is raised as it is.
-    """
-    import kbatch
-
-    if r.fail_on_data_loss:
-        raise kbatch.RangeError(
-            f"{topic}-{partition} [{pos}, {end}) cannot be read (failOnDataLoss=true; set it to "
-            f"false to skip deleted records): {error}"
-        ) from error
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        offs = kbatch.offsets(topic, bootstrap=r.bootstrap, partitions=[partition], isolation=r.isolation,
-                              config=r.config_dict())
-    first = offs[0]["earliest"]
-    if first <= pos:
-        raise error
-    _log(f"failOnDataLoss=false: skipping {topic}-{partition} [{pos}, {min(first, end)}): deleted")
-    return min(first, end)
-
-
 def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBatch]:
     import kbatch
 
-    pos = s.start
-    while pos < s.end:
-        try:
-            stream = kbatch._stream(
-                s.topic,
-                r.bootstrap,
-                {s.topic: {str(s.partition): pos}},
-                {s.topic: {str(s.partition): s.end}},
-                [s.partition],
-                r.isolation,
-                r.config_dict(),
-                r.batch_rows,
-                r.headers,
-            )
-            while True:
-                batch = stream.next_batch()
-                if batch is None:
-                    break
-                if batch.num_rows == 0:
-                    continue
-                last = batch.column("offset")[batch.num_rows - 1].as_py()
-                if r.headers:
-                    batch = _null_empty_headers(batch)
-                yield batch if batch.schema.equals(target) else batch.cast(target)
-                pos = last + 1
-            _check_complete(s, stream.stats())
+    def attempt(pos: int, lost: int) -> Iterator[tuple[pa.RecordBatch, int]]:
+        if pos >= s.end:
             return
-        except kbatch.RangeError as e:
-            pos = lost_start(r, s.topic, s.partition, pos, s.end, e)
+        stream = kbatch._stream(
+            s.topic,
+            r.bootstrap,
+            {s.topic: {str(s.partition): pos}},
+            {s.topic: {str(s.partition): s.end}},
+            [s.partition],
+            r.isolation,
+            r.config_dict(),
+            r.batch_rows,
+            r.headers,
+        )
+        while True:
+            batch = stream.next_batch()
+            if batch is None:
+                break
+            if batch.num_rows == 0:
+                continue
+            last = batch.column("offset")[batch.num_rows - 1].as_py()
+            if r.headers:
+                batch = _null_empty_headers(batch)
+            yield (batch if batch.schema.equals(target) else batch.cast(target)), last + 1
+        _check_complete(s, stream.stats())
+
+    return resume(r, s, attempt)
 
 
 def _check_complete(s: Shard, stats: str | None) -> None:

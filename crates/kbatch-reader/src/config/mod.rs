@@ -2,6 +2,9 @@
 //! client key Kafka users already write ([`Config::from_properties`]: librdkafka's names and
 //! the Java client's `client.properties` names, side by side).
 //!
+//! * `builder`: [`ClientConfig::builder`], what front ends hand their inputs to: one
+//!   precedence (environment, properties file, keys, explicit flags), one set of checks, one
+//!   usage error;
 //! * `keys`: which keys are honoured, which are known but irrelevant (a warning), and the
 //!   typo suggestion for the rest;
 //! * `properties`: the `.properties` file grammar;
@@ -11,6 +14,7 @@
 //! Values of secret keys (passwords, inline keys, client secrets) go straight into
 //! [`Secret`]s and are never quoted in an error.
 
+mod builder;
 mod jaas;
 mod keys;
 mod properties;
@@ -26,6 +30,10 @@ use kbatch_wire::{
     TlsSettings, TokenCache, WireConfig,
 };
 
+pub use builder::{
+    ClientConfig, ClientConfigBuilder, InputNames, UsageError, BOOTSTRAP_ENV,
+    SCHEMA_REGISTRY_PREFIX,
+};
 pub use properties::{parse_properties, PropertiesError};
 pub use warnings::SecurityWarning;
 
@@ -94,7 +102,19 @@ impl Default for Config {
     }
 }
 
+/// What a response frame may hold beyond `fetch_max_bytes` (headers, and a batch past the
+/// limit that KIP-74 still returns whole).
+const FRAME_HEADROOM: usize = 4 << 20;
+
 impl Config {
+    /// Raise `frame_limit` to hold the largest Fetch response: at least `fetch_max_bytes`
+    /// plus 4 MiB. Applied whenever `fetch.max.bytes` or its flag is set, so a larger fetch
+    /// size never makes every response too large to accept.
+    pub fn fit_frame_limit(&mut self) {
+        let fetch = usize::try_from(self.fetch_max_bytes).unwrap_or(0);
+        self.frame_limit = self.frame_limit.max(fetch.saturating_add(FRAME_HEADROOM));
+    }
+
     pub(crate) fn wire(&self) -> WireConfig {
         let request = self
             .request_timeout
@@ -299,12 +319,7 @@ impl Config {
         }
         let get = getter(&map);
         if let Some(v) = get("bootstrap.servers") {
-            let list: Vec<String> = v
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
+            let list = builder::split_bootstrap(v);
             if list.is_empty() {
                 return Err(bad("bootstrap.servers", "is empty"));
             }
@@ -324,9 +339,7 @@ impl Config {
         }
         if let Some(v) = get("fetch.max.bytes") {
             self.fetch_max_bytes = positive_i32("fetch.max.bytes", v)?;
-            self.frame_limit = self
-                .frame_limit
-                .max(self.fetch_max_bytes as usize + (4 << 20));
+            self.fit_frame_limit();
         }
         if let Some(v) = get("max.partition.fetch.bytes") {
             self.partition_max_bytes = positive_i32("max.partition.fetch.bytes", v)?;
