@@ -21,6 +21,8 @@
 //!   mechanism not enabled, typo'd key, a hostile SCRAM server), and a read that outlives its
 //!   SASL session;
 //! - `trending`: the flagship job against an independently computed report;
+//! - `top`: nested group paths, field, header, partition and timestamp filters, distinct,
+//!   against an independently computed report; usage errors;
 //! - `failover`: on a 3-node cluster, leaders killed, stopped or frozen mid-read and during
 //!   planning, leader election, reassignment, a client quota: exact reads; a recreated topic:
 //!   a clear error;
@@ -40,5 +42,6 @@ mod fetch_sizes;
 mod ranges;
 mod security;
 mod soak;
+mod top;
 mod transactions;
 mod trending;

@@ -53,6 +53,44 @@ pub enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Rank what you name: items by a metric within groups (and time windows), over the
+    /// events that pass every --where.
+    Top(TopArgs),
+}
+
+/// `kbatch top`: the question as text; `kbatch_trending::TopSpec::parse` reads it.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Group paths, comma-separated: category, page.category, device.os.name, tags[0],
+    /// "a.b" for a key with a dot.
+    #[arg(long, required = true, value_name = "PATH[,PATH…]")]
+    pub group: String,
+    /// The ranked item's path.
+    #[arg(long, required = true, value_name = "PATH")]
+    pub item: String,
+    /// count, sum:PATH (exact), distinct:PATH (exact) or approx_distinct:PATH (HyperLogLog,
+    /// about 0.8 % error).
+    #[arg(long, default_value = "count")]
+    pub metric: String,
+    /// A filter, SQL comparison syntax (repeatable; all must hold): PATH = 'text', !=,
+    /// PATH in ('a', 'b'), <, <=, >, >= on numbers, exists(PATH); key = 'x',
+    /// header.NAME = 'x', partition in (0, 2), timestamp >= '2026-11-24T10:00:00Z' | @ms | -1h.
+    #[arg(long = "where", value_name = "EXPR", allow_hyphen_values = true)]
+    pub filters: Vec<String>,
+    /// Tumbling windows by record timestamp, aligned to the epoch (e.g. 1h, 15m, 1d).
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// Keep items whose competition rank is at most N per (window, group), or all.
+    #[arg(long, default_value = "1", value_name = "N|all")]
+    pub top: String,
+    /// Output format (csv: the report's columns with RFC 4180 quoting).
+    #[arg(long, value_enum, default_value_t = TrendingFormat::Table)]
+    pub format: TrendingFormat,
+    /// Fail (exit 1) at the first record that is not a valid event.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Output formats of `trending`.

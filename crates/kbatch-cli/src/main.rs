@@ -22,7 +22,7 @@ use anyhow::Context;
 use clap::Parser;
 use kbatch_reader::{Count, CountReport, ErrorKind, PartitionSpec, Progress, ReadError, Reader};
 
-use args::{Cli, Command, CommonArgs, TrendingFormat};
+use args::{Cli, Command, CommonArgs, TopArgs, TrendingFormat};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -97,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             strict,
         } => trending(&common, top, format, strict),
+        Command::Top(args) => top(&args),
     }
 }
 
@@ -181,6 +182,49 @@ fn trending(
         TrendingFormat::Table => kbatch_trending::render_table(&report),
         TrendingFormat::Json => format!("{}\n", serde_json::to_string(&report)?),
         TrendingFormat::Csv => kbatch_trending::render_csv(&report),
+    };
+    write_stdout(&text)
+}
+
+fn top(args: &TopArgs) -> anyhow::Result<()> {
+    let usage = |e: kbatch_trending::SpecError| args::UsageError(e.to_string());
+    let wheres: Vec<&str> = args.filters.iter().map(String::as_str).collect();
+    let mut spec = kbatch_trending::TopSpec::parse(
+        &args.group,
+        &args.item,
+        Some(&args.metric),
+        &wheres,
+        args.window.as_deref(),
+        Some(&args.top),
+    )
+    .map_err(usage)?;
+    spec.strict = args.strict;
+    let mut job = kbatch_trending::TopJob::new(spec).map_err(usage)?;
+    let common = &args.common;
+    // Partition filters choose the partitions read, a timestamp lower bound the start.
+    let mut read = common.spec()?;
+    job.spec().narrow(&mut read);
+    let reader = connect(common)?;
+    let plan = reader.plan(&read)?;
+    let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
+    job.bind(&specs);
+    let progress = Progress::new(&specs);
+    let started = Instant::now();
+    let outcome = progress::while_running(&progress, || reader.run(&plan, &job, Some(&progress)))?;
+    let report = outcome.output?;
+    summary(
+        report.records,
+        Some(report.invalid),
+        report.partitions.len(),
+        started,
+    );
+    if report.filtered > 0 {
+        eprintln!("kbatch: {} records filtered", report.filtered);
+    }
+    let text = match args.format {
+        TrendingFormat::Table => kbatch_trending::render_top_table(&report),
+        TrendingFormat::Json => format!("{}\n", serde_json::to_string(&report)?),
+        TrendingFormat::Csv => kbatch_trending::render_top_csv(&report),
     };
     write_stdout(&text)
 }
