@@ -629,9 +629,10 @@ def compare(q: Query, report: dict[str, Any], want: list[dict[str, Any]], valid:
             r["window_start"] = _ms(r["window_start"])
     assert report["records"] - report["invalid"] - report["filtered"] == valid, (
         f"valid events: kbatch {report['records'] - report['invalid'] - report['filtered']}, DuckDB {valid}")
-    parts = report["partitions"]
+    parts = report.get("partitions")
     for k in ("records", "invalid", "filtered"):
-        assert sum(p[k] for p in parts) == report[k], k
+        # (a report merged from Spark shards has no per-partition figures)
+        assert parts is None or sum(p[k] for p in parts) == report[k], k
     if q.metric.startswith("approx_distinct:"):
         # Ranks follow kbatch's own estimates; every key and every estimate within 2 %.
         key = lambda r: tuple(r[k] for k in order[: len(gkeys) + 1] + (["window_start"] if q.window else []))  # noqa: E731
