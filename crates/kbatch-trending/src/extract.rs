@@ -21,6 +21,7 @@ use std::borrow::Cow;
 
 pub(crate) mod fast;
 pub(crate) mod general;
+pub(crate) mod paths;
 pub(crate) mod simd;
 
 pub(crate) use general::extract_general;

@@ -162,18 +162,21 @@ pub struct PartitionInvalid {
 /// bytes); both strings in one allocation. 64 bytes: no stored hash (hashbrown's 7-bit tag
 /// already rejects most other pairs, and growing the table, which rehashes, is rare), and the
 /// heads as `u64`s so no 16-byte alignment pads the entry.
+///
+/// Generic over what is counted (`V`): trending counts views (`u64`); `top` keeps any metric's
+/// state per (group, item) in the same table.
 #[derive(Debug, Clone)]
-struct Pair {
+pub(crate) struct Pair<V = u64> {
     /// The category's head, then the product's (low half first).
     heads: [u64; 4],
     /// The category's length, then the product's in the high half.
     lens: u64,
-    views: u64,
+    views: V,
     /// The category's unescaped bytes, then the product's.
     bytes: Box<[u8]>,
 }
 
-impl Pair {
+impl<V> Pair<V> {
     fn split(&self) -> usize {
         (self.lens & 0xFFFF_FFFF) as usize
     }
@@ -220,12 +223,81 @@ pub struct Partial {
 }
 
 /// The pair table.
-#[derive(Debug, Default, Clone)]
-struct Counts(HashTable<Pair>);
+#[derive(Debug, Clone)]
+pub(crate) struct Counts<V = u64>(HashTable<Pair<V>>);
 
-impl Counts {
+impl<V> Default for Counts<V> {
+    fn default() -> Self {
+        Counts(HashTable::new())
+    }
+}
+
+impl<V> Counts<V> {
+    /// The state of a pair, made by `new` if the pair is not in the table yet.
     #[inline]
-    fn count(&mut self, category: Key<'_>, product: Key<'_>, n: u64) {
+    pub(crate) fn entry(
+        &mut self,
+        category: Key<'_>,
+        product: Key<'_>,
+        new: impl FnOnce() -> V,
+    ) -> &mut V {
+        let hash = key_hash(&category, &product);
+        let heads = [
+            category.head as u64,
+            (category.head >> 64) as u64,
+            product.head as u64,
+            (product.head >> 64) as u64,
+        ];
+        let lens = category.len() as u64 | (product.len() as u64) << 32;
+        let long = category.len() > HEAD || product.len() > HEAD;
+        let eq = |p: &Pair<V>| {
+            p.heads == heads
+                && p.lens == lens
+                && (!long || (p.category() == category.bytes && p.product() == product.bytes))
+        };
+        // Two probes on a miss (rare: once per distinct pair) keep the borrow checker happy
+        // without an entry API that would hash twice on every hit.
+        if self.0.find(hash, eq).is_none() {
+            let mut bytes = Vec::with_capacity(category.len() + product.len());
+            bytes.extend_from_slice(category.bytes);
+            bytes.extend_from_slice(product.bytes);
+            let pair = Pair {
+                heads,
+                lens,
+                views: new(),
+                bytes: bytes.into_boxed_slice(),
+            };
+            self.0.insert_unique(hash, pair, Pair::hash);
+        }
+        &mut self
+            .0
+            .find_mut(hash, eq)
+            .expect("just found or inserted")
+            .views
+    }
+
+    /// Every pair with its state, in no particular order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], &V)> + '_ {
+        self.0.iter().map(|p| (p.category(), p.product(), &p.views))
+    }
+
+    /// Every pair with its state, consumed.
+    pub(crate) fn into_pairs(self) -> impl Iterator<Item = (Box<[u8]>, usize, V)> {
+        self.0.into_iter().map(|p| {
+            let split = p.split();
+            (p.bytes, split, p.views)
+        })
+    }
+
+    /// Distinct pairs.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl Counts<u64> {
+    #[inline]
+    pub(crate) fn count(&mut self, category: Key<'_>, product: Key<'_>, n: u64) {
         let hash = key_hash(&category, &product);
         let heads = [
             category.head as u64,

@@ -16,7 +16,10 @@
 //! * the **shard** job ([`Shard`]) runs the same counting over one range and returns the
 //!   partial itself as plain data ([`ShardPartial`]: pairs, records, invalid by reason), for
 //!   engines that merge shards elsewhere (`kbatch.spark`'s pushdown merges them in Spark);
-//! * **renderers** ([`render_table`], [`render_csv`]; JSON is the `Report`'s serde form).
+//! * **renderers** ([`render_table`], [`render_csv`]; JSON is the `Report`'s serde form);
+//! * **top** ([`top`]): the same machinery for the user's own question — a [`TopSpec`] of
+//!   group and item paths, a metric, filters and windows, run by [`TopJob`]; trending's
+//!   question runs there on trending's fast path.
 //!
 //! Design and invariants: see `DESIGN.md`, section "Trending: `kbatch-trending`".
 #![deny(missing_docs)]
@@ -25,11 +28,16 @@ mod extract;
 mod job;
 mod report;
 mod shard;
+pub mod top;
 
 pub use extract::{extract, Event, Extractor, Invalid};
 pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
 pub use shard::{Shard, ShardPartial};
+pub use top::{
+    render_top_csv, render_top_table, Metric, MetricValue, Path, SpecError, Top, TopError, TopJob,
+    TopReport, TopShard, TopShardJob, TopSpec, Window,
+};
 
 #[cfg(test)]
 mod tests;

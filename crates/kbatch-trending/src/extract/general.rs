@@ -20,7 +20,7 @@ static STOP: [bool; 256] = {
     t
 };
 
-struct Bad;
+pub(crate) struct Bad;
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -49,14 +49,14 @@ fn find_stop(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-struct Scanner<'a> {
-    b: &'a [u8],
-    i: usize,
+pub(crate) struct Scanner<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) i: usize,
 }
 
 impl<'a> Scanner<'a> {
     #[inline]
-    fn ws(&mut self) {
+    pub(crate) fn ws(&mut self) {
         // Compact JSON has no whitespace: one comparison settles the common case.
         match self.b.get(self.i) {
             Some(&c) if c > b' ' => return,
@@ -73,12 +73,12 @@ impl<'a> Scanner<'a> {
     }
 
     #[inline]
-    fn peek(&self) -> Option<u8> {
+    pub(crate) fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
 
     #[inline]
-    fn expect(&mut self, c: u8) -> Result<(), Bad> {
+    pub(crate) fn expect(&mut self, c: u8) -> Result<(), Bad> {
         if self.peek() == Some(c) {
             self.i += 1;
             Ok(())
@@ -89,7 +89,7 @@ impl<'a> Scanner<'a> {
 
     /// A string starting at `"`; returns its unescaped bytes (borrowed without escapes).
     #[inline]
-    fn string(&mut self) -> Result<Cow<'a, [u8]>, Bad> {
+    pub(crate) fn string(&mut self) -> Result<Cow<'a, [u8]>, Bad> {
         self.expect(b'"')?;
         let start = self.i;
         let b = self.b;
@@ -190,7 +190,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skip a string without unescaping (still validating escapes).
-    fn skip_string(&mut self) -> Result<(), Bad> {
+    pub(crate) fn skip_string(&mut self) -> Result<(), Bad> {
         self.expect(b'"')?;
         loop {
             let b = self.b;
@@ -216,7 +216,7 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<(), Bad> {
+    pub(crate) fn number(&mut self) -> Result<(), Bad> {
         let b = self.b;
         let start = self.i;
         let digits = |s: &mut Self| {
@@ -262,7 +262,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn literal(&mut self, lit: &[u8]) -> Result<(), Bad> {
+    pub(crate) fn literal(&mut self, lit: &[u8]) -> Result<(), Bad> {
         if self.b.get(self.i..self.i + lit.len()) == Some(lit) {
             self.i += lit.len();
             Ok(())
@@ -272,7 +272,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// Skip any JSON value (iteratively, with a depth limit: no recursion on hostile input).
-    fn skip_value(&mut self, depth: usize) -> Result<(), Bad> {
+    pub(crate) fn skip_value(&mut self, depth: usize) -> Result<(), Bad> {
         // Stack of open containers: true = object, false = array.
         let mut stack = Open::default();
         loop {

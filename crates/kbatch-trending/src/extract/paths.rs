@@ -1,0 +1,359 @@
+//! The general scanner for k user paths (`page.category`, `tags[0]`, …): one validating pass
+//! over the whole value, by the same rules and with the same code (`general::Scanner`) as the
+//! two-field scanner, descending only into the members and elements the paths name.
+//!
+//! The verdict on the value itself is the two-field scanner's, in its precedence: empty,
+//! bad_utf8, bad_json, not_object, then duplicate_field — a key that lies on a path (a member of
+//! an object the path goes through, named by the path's next step) appearing twice in that
+//! object. The whole value is scanned before deciding. What each path found is a [`Val`]; the
+//! job decides what a missing or non-scalar value means for its role.
+//!
+//! Recursion follows the paths only (their steps are bounded by the spec's parser); everything
+//! else is crossed by `skip_value`, which never recurses.
+
+use std::borrow::Cow;
+
+use super::general::{Bad, Scanner};
+use super::{Invalid, MAX_DEPTH};
+use crate::top::spec::Step;
+
+/// What one path found in a valid JSON object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Val<'a> {
+    /// A key on the way is absent, or an index is past the array's end.
+    Missing,
+    /// A step met a value that is not the container it needs (a key step on a non-object, an
+    /// index step on a non-array; `null` included).
+    Blocked,
+    /// `null`.
+    Null,
+    /// An object.
+    Object,
+    /// An array.
+    Array,
+    /// A string, unescaped (borrowed when it has no escape).
+    Str(Cow<'a, [u8]>),
+    /// A number, exactly as written.
+    Num(&'a [u8]),
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+impl Val<'_> {
+    /// The value's text, for a scalar: strings unescaped, numbers as written, `true`/`false`.
+    #[inline]
+    pub(crate) fn text(&self) -> Option<&[u8]> {
+        match self {
+            Val::Str(s) => Some(s),
+            Val::Num(n) => Some(n),
+            Val::Bool(true) => Some(b"true"),
+            Val::Bool(false) => Some(b"false"),
+            _ => None,
+        }
+    }
+
+    /// Whether the path leads to a value (of any type, `null` included).
+    pub(crate) fn exists(&self) -> bool {
+        !matches!(self, Val::Missing | Val::Blocked)
+    }
+}
+
+/// Paths fanning out of one object member.
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// Key steps from here: the key's bytes and the child node.
+    keys: Vec<(Box<[u8]>, usize)>,
+    /// Index steps from here.
+    indices: Vec<(u32, usize)>,
+    /// The path ending here, if any.
+    slot: Option<usize>,
+    /// Every path ending here or below (to mark them all when a step is blocked).
+    below: Vec<usize>,
+}
+
+/// Most key steps from one node: a bit each in a `u64` of seen keys.
+pub(crate) const MAX_FANOUT: usize = 64;
+
+/// The paths as a tree of steps from the top-level object (node 0); each distinct path is one
+/// slot.
+#[derive(Debug, Clone)]
+pub(crate) struct PathTree {
+    nodes: Vec<Node>,
+    slots: usize,
+}
+
+impl PathTree {
+    /// The tree of `paths` (each a list of steps, the first a key); slot `i` is `paths[i]`.
+    /// Paths must be distinct; `None` if a node would fan out to more than [`MAX_FANOUT`]
+    /// keys, or a path is deeper than JSON may nest.
+    pub(crate) fn new(paths: &[&[Step]]) -> Option<PathTree> {
+        let mut nodes = vec![Node::default()];
+        for (slot, steps) in paths.iter().enumerate() {
+            if steps.is_empty() || steps.len() > MAX_DEPTH {
+                return None;
+            }
+            let mut n = 0;
+            nodes[0].below.push(slot);
+            for step in steps.iter() {
+                let next = match step {
+                    Step::Key(k) => nodes[n]
+                        .keys
+                        .iter()
+                        .find(|(kk, _)| **kk == *k.as_bytes())
+                        .map(|&(_, c)| c),
+                    Step::Index(ix) => nodes[n]
+                        .indices
+                        .iter()
+                        .find(|(i, _)| i == ix)
+                        .map(|&(_, c)| c),
+                };
+                let c = match next {
+                    Some(c) => c,
+                    None => {
+                        let c = nodes.len();
+                        nodes.push(Node::default());
+                        match step {
+                            Step::Key(k) => {
+                                nodes[n].keys.push((k.as_bytes().into(), c));
+                                if nodes[n].keys.len() > MAX_FANOUT {
+                                    return None;
+                                }
+                            }
+                            Step::Index(ix) => nodes[n].indices.push((*ix, c)),
+                        }
+                        c
+                    }
+                };
+                nodes[c].below.push(slot);
+                n = c;
+            }
+            if nodes[n].slot.replace(slot).is_some() {
+                return None;
+            }
+        }
+        Some(PathTree {
+            nodes,
+            slots: paths.len(),
+        })
+    }
+
+    /// Number of paths.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots
+    }
+}
+
+/// Find every path of `tree` in `b`: `out` gets one [`Val`] per slot, or the value's verdict.
+pub(crate) fn extract_paths<'a>(
+    b: &'a [u8],
+    tree: &PathTree,
+    out: &mut Vec<Val<'a>>,
+) -> Result<(), Invalid> {
+    out.clear();
+    out.resize(tree.slots, Val::Missing);
+    if b.is_empty() {
+        return Err(Invalid::Empty);
+    }
+    if std::str::from_utf8(b).is_err() {
+        return Err(Invalid::BadUtf8);
+    }
+    let mut s = Scanner { b, i: 0 };
+    s.ws();
+    if s.peek() != Some(b'{') {
+        return match s.skip_value(0).and_then(|()| {
+            s.ws();
+            if s.i == b.len() {
+                Ok(())
+            } else {
+                Err(Bad)
+            }
+        }) {
+            Ok(()) => Err(Invalid::NotObject),
+            Err(Bad) => Err(Invalid::BadJson),
+        };
+    }
+    let mut w = Walk {
+        s,
+        tree,
+        out,
+        duplicate: false,
+    };
+    let scanned = w.value(0, 0);
+    w.s.ws();
+    if scanned.is_err() || w.s.i != b.len() {
+        return Err(Invalid::BadJson);
+    }
+    if w.duplicate {
+        return Err(Invalid::DuplicateField);
+    }
+    Ok(())
+}
+
+struct Walk<'a, 't, 'o> {
+    s: Scanner<'a>,
+    tree: &'t PathTree,
+    out: &'o mut Vec<Val<'a>>,
+    duplicate: bool,
+}
+
+impl<'a> Walk<'a, '_, '_> {
+    fn set(&mut self, n: usize, v: Val<'a>) {
+        if let Some(slot) = self.tree.nodes[n].slot {
+            self.out[slot] = v;
+        }
+    }
+
+    /// Mark every path through child `c` as blocked.
+    fn block(&mut self, c: usize) {
+        for &slot in &self.tree.nodes[c].below {
+            self.out[slot] = Val::Blocked;
+        }
+    }
+
+    fn block_keys(&mut self, n: usize) {
+        for k in 0..self.tree.nodes[n].keys.len() {
+            self.block(self.tree.nodes[n].keys[k].1);
+        }
+    }
+
+    fn block_indices(&mut self, n: usize) {
+        for k in 0..self.tree.nodes[n].indices.len() {
+            self.block(self.tree.nodes[n].indices[k].1);
+        }
+    }
+
+    /// The value at node `n`, with `depth` containers open around it.
+    fn value(&mut self, n: usize, depth: usize) -> Result<(), Bad> {
+        let s = &mut self.s;
+        s.ws();
+        match s.peek().ok_or(Bad)? {
+            b'{' => {
+                self.set(n, Val::Object);
+                self.block_indices(n);
+                if self.tree.nodes[n].keys.is_empty() {
+                    return self.s.skip_value(depth);
+                }
+                if depth + 1 > MAX_DEPTH {
+                    return Err(Bad);
+                }
+                self.s.i += 1;
+                self.object(n, depth + 1)
+            }
+            b'[' => {
+                self.set(n, Val::Array);
+                self.block_keys(n);
+                if self.tree.nodes[n].indices.is_empty() {
+                    return self.s.skip_value(depth);
+                }
+                if depth + 1 > MAX_DEPTH {
+                    return Err(Bad);
+                }
+                self.s.i += 1;
+                self.array(n, depth + 1)
+            }
+            c => {
+                let v = match c {
+                    b'"' => Val::Str(s.string()?),
+                    b't' => {
+                        s.literal(b"true")?;
+                        Val::Bool(true)
+                    }
+                    b'f' => {
+                        s.literal(b"false")?;
+                        Val::Bool(false)
+                    }
+                    b'n' => {
+                        s.literal(b"null")?;
+                        Val::Null
+                    }
+                    _ => {
+                        let (bytes, start) = (s.b, s.i);
+                        s.number()?;
+                        Val::Num(&bytes[start..s.i])
+                    }
+                };
+                self.set(n, v);
+                self.block_keys(n);
+                self.block_indices(n);
+                Ok(())
+            }
+        }
+    }
+
+    /// Members of an object at node `n` (after its `{`), `depth` containers open.
+    fn object(&mut self, n: usize, depth: usize) -> Result<(), Bad> {
+        let mut seen = 0u64;
+        self.s.ws();
+        if self.s.peek() == Some(b'}') {
+            self.s.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.s.ws();
+            let key = self.s.string()?;
+            self.s.ws();
+            self.s.expect(b':')?;
+            self.s.ws();
+            let hit = self.tree.nodes[n]
+                .keys
+                .iter()
+                .position(|(k, _)| **k == *key);
+            match hit {
+                Some(j) if seen & (1 << j) == 0 => {
+                    seen |= 1 << j;
+                    let c = self.tree.nodes[n].keys[j].1;
+                    self.value(c, depth)?;
+                }
+                Some(_) => {
+                    self.duplicate = true;
+                    self.s.skip_value(depth)?;
+                }
+                None => match self.s.peek() {
+                    Some(b'"') => self.s.skip_string()?,
+                    Some(b'-' | b'0'..=b'9') => self.s.number()?,
+                    _ => self.s.skip_value(depth)?,
+                },
+            }
+            self.s.ws();
+            match self.s.peek() {
+                Some(b',') => self.s.i += 1,
+                Some(b'}') => {
+                    self.s.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Bad),
+            }
+        }
+    }
+
+    /// Elements of an array at node `n` (after its `[`), `depth` containers open.
+    fn array(&mut self, n: usize, depth: usize) -> Result<(), Bad> {
+        self.s.ws();
+        if self.s.peek() == Some(b']') {
+            self.s.i += 1;
+            return Ok(());
+        }
+        let mut ix: u64 = 0;
+        loop {
+            let hit = self.tree.nodes[n]
+                .indices
+                .iter()
+                .find(|(i, _)| u64::from(*i) == ix)
+                .map(|&(_, c)| c);
+            match hit {
+                Some(c) => self.value(c, depth)?,
+                None => self.s.skip_value(depth)?,
+            }
+            ix += 1;
+            self.s.ws();
+            match self.s.peek() {
+                Some(b',') => self.s.i += 1,
+                Some(b']') => {
+                    self.s.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(Bad),
+            }
+        }
+    }
+}
