@@ -288,7 +288,7 @@ fn example_table() {
     }
 }
 
-fn json_string() -> impl Strategy<Value = String> {
+pub(crate) fn json_string() -> impl Strategy<Value = String> {
     prop::collection::vec(
         prop_oneof![
             Just("a".to_string()),
@@ -309,7 +309,7 @@ fn json_string() -> impl Strategy<Value = String> {
     .prop_map(|parts| format!("\"{}\"", parts.concat()))
 }
 
-fn json_value() -> impl Strategy<Value = String> {
+pub(crate) fn json_value() -> impl Strategy<Value = String> {
     let leaf = prop_oneof![
         json_string(),
         Just("null".to_string()),
@@ -1547,7 +1547,7 @@ fn structural_tier_settles_real_shapes() {
 }
 
 /// The first `n` values of a realistic mix with their labels, for a fixed seed.
-fn realistic(
+pub(crate) fn realistic(
     mix: kbatch_testkit::events::Mix,
     n: usize,
 ) -> Vec<(Option<Vec<u8>>, Option<&'static str>)> {

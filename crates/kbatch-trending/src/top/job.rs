@@ -649,6 +649,9 @@ impl TopJob {
     }
 }
 
+/// Category and product as the fast path found them.
+type Both<'v> = (Cow<'v, [u8]>, Cow<'v, [u8]>);
+
 /// `s` as a slice of `value` when it is one (the extractor's strings without escapes),
 /// else a copy (unescaped strings).
 fn borrow_in<'v>(value: &'v [u8], s: &[u8]) -> Cow<'v, [u8]> {
@@ -818,7 +821,7 @@ impl Job for TopJob {
                 }
             } else {
                 // Both strings found: the general path's answer, without its scan.
-                let mut both: Option<(Cow<'_, [u8]>, Cow<'_, [u8]>)> = None;
+                let mut both: Option<Both<'_>> = None;
                 let r = p.extractor.with_event(Some(value), |_, c, pr| {
                     both = Some((borrow_in(value, c), borrow_in(value, pr)));
                 });
