@@ -3,8 +3,8 @@
 Read a slice of one or more topics — between two offsets, timestamps or "the last 24 hours" —
 exactly once, and get it as a :class:`pyarrow.Table` with the columns of Spark's Kafka source
 (``key``, ``value``, ``topic``, ``partition``, ``offset``, ``timestamp``, ``timestampType``,
-``headers``), or run the ``kbatch`` command's ``offsets``, ``count`` and ``trending`` and get
-their JSON as dicts::
+``headers``), or run the ``kbatch`` command's ``offsets``, ``count``, ``trending`` and ``top``
+and get their JSON as dicts::
 
     import kbatch
     table = kbatch.read("web_stream", bootstrap="localhost:9092", start="-1h")
@@ -41,9 +41,10 @@ Errors raise a subclass of :class:`KbatchError` (see :mod:`kbatch.errors`).
 from __future__ import annotations
 
 import datetime as _dt
+import decimal as _decimal
 import json as _json
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Union, cast
+from typing import TYPE_CHECKING, Any, Literal, Union, cast, overload
 
 import pyarrow as _pa
 
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
     from ._native import CountReport as CountReport
     from ._native import InvalidSample as InvalidSample
     from ._native import PartitionOffsets as PartitionOffsets
+    from ._native import TopPartition as TopPartition
+    from ._native import TopReport as TopReport
     from ._native import TrendingPartition as TrendingPartition
     from ._native import TrendingReport as TrendingReport
     from ._native import TrendingTopRow as TrendingTopRow
@@ -67,6 +70,7 @@ __all__ = [
     "offsets",
     "count",
     "trending",
+    "top",
     "KbatchError",
     "UsageError",
     "RangeError",
@@ -240,6 +244,169 @@ def trending(
         common, _position(start, "start"), _position(end, "end"), top, bool(strict)
     )
     return cast("TrendingReport", _json.loads(report))
+
+
+@overload
+def top(
+    topic: Topic,
+    *,
+    group: str | Iterable[str],
+    item: str,
+    metric: str = ...,
+    where: str | Iterable[str] = ...,
+    window: str | _dt.timedelta | None = ...,
+    top: int | str = ...,
+    strict: bool = ...,
+    as_arrow: Literal[False] = ...,
+    bootstrap: str | None = ...,
+    start: Position = ...,
+    end: Position = ...,
+    partitions: Partitions = ...,
+    isolation: str = ...,
+    config: Mapping[str, ConfigValue] | None = ...,
+) -> TopReport: ...
+
+
+@overload
+def top(
+    topic: Topic,
+    *,
+    group: str | Iterable[str],
+    item: str,
+    metric: str = ...,
+    where: str | Iterable[str] = ...,
+    window: str | _dt.timedelta | None = ...,
+    top: int | str = ...,
+    strict: bool = ...,
+    as_arrow: Literal[True],
+    bootstrap: str | None = ...,
+    start: Position = ...,
+    end: Position = ...,
+    partitions: Partitions = ...,
+    isolation: str = ...,
+    config: Mapping[str, ConfigValue] | None = ...,
+) -> _pa.Table: ...
+
+
+def top(
+    topic: Topic,
+    *,
+    group: str | Iterable[str],
+    item: str,
+    metric: str = "count",
+    where: str | Iterable[str] = (),
+    window: str | _dt.timedelta | None = None,
+    top: int | str = 1,
+    strict: bool = False,
+    as_arrow: bool = False,
+    bootstrap: str | None = None,
+    start: Position = "earliest",
+    end: Position = "latest",
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Mapping[str, ConfigValue] | None = None,
+) -> TopReport | _pa.Table:
+    """Rank items by a metric within groups (and time windows): ``kbatch top --format json``.
+
+    * ``group``: one path or a list of paths into the JSON value (``"page.category"``,
+      ``"tags[0]"``, ``'"a.b"'`` for a key with a dot); ``item``: the ranked path.
+    * ``metric``: ``"count"``, ``"sum:PATH"`` (exact), ``"distinct:PATH"`` (exact) or
+      ``"approx_distinct:PATH"`` (HyperLogLog).
+    * ``where``: one ``--where`` expression or a list (all must hold): ``"device.os in ('iOS',
+      'Android')"``, ``"qty >= 2"``, ``"exists(coupon)"``, ``"key = 'x'"``,
+      ``"header.src = 'app'"``, ``"partition in (0, 2)"``, ``"timestamp >= '2026-11-24T10:00:00Z'"``.
+    * ``window``: tumbling windows by record timestamp (``"1h"``, ``"15m"``, or a
+      :class:`datetime.timedelta` of whole milliseconds); ``top``: ranks kept per (window, group),
+      an int ≥ 1 or ``"all"``; ``strict``: raise :class:`DataError` at the first invalid record.
+
+    Returns the report ``{"records", "invalid", "filtered", "partitions", "top",
+    "invalid_samples"}``, each ``top`` row a dict keyed by the group paths, the item path,
+    ``value``, ``rank`` and, windowed, ``window_start`` (RFC 3339 text); a sum with a fraction
+    is a :class:`decimal.Decimal` (exact). With ``as_arrow=True``, the rows as a
+    :class:`pyarrow.Table` instead: path columns string, ``value`` int64 (``sum``:
+    decimal128(38, scale)), ``rank`` int64, ``window_start`` timestamp[ms, UTC].
+
+    Bad paths or expressions raise :class:`UsageError` naming what was expected.
+    """
+    question = _question(group, item, metric, where, window, top, strict)
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    text = _native.top(common, _position(start, "start"), _position(end, "end"), question)
+    report = cast("TopReport", _json.loads(text, parse_float=_decimal.Decimal))
+    if not as_arrow:
+        return report
+    columns = _native.top_check(question)
+    return _top_table(columns, question["metric"], report["top"])
+
+
+def _question(
+    group: str | Iterable[str],
+    item: str,
+    metric: str,
+    where: str | Iterable[str],
+    window: str | _dt.timedelta | None,
+    top: int | str,
+    strict: bool,
+) -> _native._Question:
+    """``kbatch.top``'s question as the native module takes it (the CLI's texts)."""
+    groups = [group] if isinstance(group, str) else list(group)
+    if not all(isinstance(g, str) for g in groups):
+        raise TypeError("group must be a str or a list of str")
+    if not groups:
+        raise UsageError("group: expected at least one path")
+    wheres = [where] if isinstance(where, str) else list(where)
+    if not all(isinstance(w, str) for w in wheres):
+        raise TypeError("where must be a str or a list of str")
+    for name, v in (("item", item), ("metric", metric)):
+        if not isinstance(v, str):
+            raise TypeError(f"{name} must be a str, not {type(v).__name__}")
+    if isinstance(window, _dt.timedelta):
+        ms, rest = divmod(window, _MS)
+        if rest or ms < 1:
+            raise UsageError(f"window: expected a whole number of milliseconds ≥ 1, got {window}")
+        win: str | None = f"{ms}ms"
+    elif window is None or isinstance(window, str):
+        win = window
+    else:
+        raise TypeError(f"window must be a str or a timedelta, not {type(window).__name__}")
+    if isinstance(top, bool) or not isinstance(top, (int, str)):
+        raise TypeError(f"top must be an int or \"all\", not {type(top).__name__}")
+    if isinstance(top, int) and top < 1:
+        raise UsageError("top must be at least 1 (or \"all\")")
+    return {
+        "group": groups,
+        "item": item,
+        "metric": metric,
+        "wheres": wheres,
+        "window": win,
+        "top": str(top),
+        "strict": bool(strict),
+    }
+
+
+def _top_table(columns: list[str], metric: str, rows: list[dict[str, Any]]) -> _pa.Table:
+    """The report's rows as a table (column names as the report's keys)."""
+    arrays = []
+    fields = []
+    for name in columns:
+        values = [r[name] for r in rows]
+        if name == "value":
+            if metric.startswith("sum:"):
+                digits = [_decimal.Decimal(v).as_tuple().exponent for v in values]
+                scale = max([-int(e) for e in digits if isinstance(e, int)] + [0])
+                typ = _pa.decimal128(38, scale)
+                values = [_decimal.Decimal(v) for v in values]
+            else:
+                typ = _pa.int64()
+        elif name == "rank":
+            typ = _pa.int64()
+        elif name == "window_start":
+            typ = _pa.timestamp("ms", tz="UTC")
+            values = [_dt.datetime.fromisoformat(v.replace("Z", "+00:00")) for v in values]
+        else:
+            typ = _pa.string()
+        arrays.append(_pa.array(values, type=typ))
+        fields.append(_pa.field(name, typ, nullable=False))
+    return _pa.Table.from_arrays(arrays, schema=_pa.schema(fields))
 
 
 def _common(

@@ -1,6 +1,6 @@
 # Type stubs of the extension module (python/src/). The public API is kbatch/__init__.py;
 # these functions take its normalised arguments.
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import pyarrow
 
@@ -64,12 +64,47 @@ class TrendingReport(TypedDict):
     top: list[TrendingTopRow]
     invalid_samples: list[InvalidSample]
 
+class TopPartition(TypedDict):
+    topic: str
+    partition: int
+    start: int
+    end: int
+    records: int
+    aborted: int
+    control: int
+    invalid: int
+    filtered: int
+
+class TopReport(TypedDict):
+    records: int
+    invalid: int
+    filtered: int
+    partitions: list[TopPartition]
+    # Each row's keys are the question's own (group paths, item path as spelled), then
+    # "value" (int; a sum with a fraction: decimal.Decimal), "rank" and, windowed,
+    # "window_start" (RFC 3339 text).
+    top: list[dict[str, Any]]
+    invalid_samples: list[InvalidSample]
+
+# kbatch.top's question, the CLI's texts (python/src/top.rs parses them).
+class _Question(TypedDict):
+    group: list[str]
+    item: str
+    metric: str
+    wheres: list[str]
+    window: str | None
+    top: str
+    strict: bool
+
 __version__: str
 DEFAULT_BATCH_ROWS: int
 
 def offsets(common: _Common) -> str: ...
 def count(common: _Common, start: str, end: str) -> str: ...
 def trending(common: _Common, start: str, end: str, top: int, strict: bool) -> str: ...
+def top(common: _Common, start: str, end: str, question: _Question) -> str: ...
+# The report's row columns, once the question is checked (UsageError otherwise).
+def top_check(question: _Question) -> list[str]: ...
 def read(
     common: _Common, start: str, end: str, batch_rows: int, headers: bool
 ) -> pyarrow.Table: ...
@@ -89,6 +124,10 @@ class Stream:
 def spark_topics(common: _Common) -> str: ...
 def spark_plan(common: _Common, start: str, end: str) -> str: ...
 def spark_trending_shard(common: _Common, start: str, end: str) -> str: ...
+# kbatch_trending::TopShard as JSON: records, filtered, invalid by reason, mergeable cells.
+def spark_top_shard(common: _Common, start: str, end: str, question: _Question) -> str: ...
+# The report of one run over the shards' union (no partitions, no samples), as JSON.
+def spark_top_merge(question: _Question, shards: list[str]) -> str: ...
 
 # Raised (never defined) here: the classes of kbatch/errors.py, chosen by the reader's error
 # kind, each with .topic, .partition and .retriable. A panic inside the extension raises

@@ -24,6 +24,7 @@ mod jobs;
 mod options;
 mod runtime;
 mod spark;
+mod top;
 
 use pyo3::prelude::*;
 
@@ -36,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(arrow::read, m)?)?;
     m.add_class::<arrow::Stream>()?;
     spark::register(m)?;
+    top::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("DEFAULT_BATCH_ROWS", kbatch_arrow::DEFAULT_BATCH_ROWS)?;
     Ok(())

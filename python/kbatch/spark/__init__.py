@@ -13,11 +13,16 @@ Kafka source, and the trending job pushed down into every shard.
           .load())
     report, totals = trending(spark, top=3, options={"kafka.bootstrap.servers": "broker:9092",
                                                      "subscribe": "web_stream"})
+    report, totals = top(spark, group=["page.category", "device.os"], item="item_id",
+                         metric="distinct:customer", where="device.os != 'Linux'", top=3,
+                         options={"kafka.bootstrap.servers": "broker:9092", "subscribe": "web_stream"})
 
 Modules: :mod:`.options` (option names → a request, pure), :mod:`.plan` (planner calls and
 shards, pure), :mod:`.schemas`, :mod:`.source` (the data source: driver planning, executor
-reads), :mod:`.pushdown` (the trending partial per shard and its merge in Spark), :mod:`.shards` (a
-shard, and the one loop that reads on after deleted offsets, for both).
+ reads), :mod:`.pushdown` (the trending partial per shard and its merge in Spark),
+:mod:`.top_pushdown` (``kbatch.job=top``: the top job's mergeable partial per shard and its
+exact merge in Spark), :mod:`.shards` (a shard, and the one loop that reads on after deleted
+offsets, for every job).
 Needs ``pyspark`` ≥ 4.0 (the Python Data Source API); kbatch itself does not.
 """
 
@@ -28,11 +33,12 @@ from typing import TYPE_CHECKING
 from .options import OptionError
 from .pushdown import trending
 from .source import KbatchDataSource
+from .top_pushdown import top
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-__all__ = ["KbatchDataSource", "trending", "register", "OptionError"]
+__all__ = ["KbatchDataSource", "trending", "top", "register", "OptionError"]
 
 
 def register(spark: SparkSession) -> None:

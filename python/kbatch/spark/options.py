@@ -83,6 +83,9 @@ SPARK_REFUSED = {
     "kafka.interceptor.classes": "there is no Java consumer to intercept",
 }
 
+#: The options of ``kbatch.job=top`` (:func:`top_question`).
+TOP_OPTIONS = ("kbatch.group", "kbatch.item", "kbatch.metric", "kbatch.where", "kbatch.window")
+
 _SOURCE = (
     "kafka.bootstrap.servers",
     "subscribe",
@@ -101,6 +104,7 @@ _SOURCE = (
     "kafka.isolation.level",
     "kbatch.job",
     "kbatch.batchrows",
+    *TOP_OPTIONS,
 )
 
 #: The camel-case spelling of each option, for messages.
@@ -130,7 +134,7 @@ _SPELLING = {
     )
 }
 
-JOBS = ("read", "trending")
+JOBS = ("read", "trending", "top")
 
 
 def spelled(key: str) -> str:
@@ -189,6 +193,9 @@ class Request:
     fail_on_data_loss: bool = True
     job: str = "read"
     batch_rows: int = DEFAULT_BATCH_ROWS
+    #: ``kbatch.job=top``'s question: (group paths text, item, metric, where expressions,
+    #: window or None); see :func:`top_question`.
+    top_question: tuple[str, str, str, tuple[str, ...], str | None] = ("", "", "", (), None)
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def config_dict(self) -> dict[str, str]:
@@ -403,5 +410,41 @@ def parse(options: Mapping[str, str]) -> Request:
             if "kbatch.batchrows" in opts
             else DEFAULT_BATCH_ROWS
         ),
+        top_question=top_question(opts, job),
         warnings=tuple(warnings),
+    )
+
+
+def top_question(opts: Mapping[str, str], job: str) -> tuple[str, str, str, tuple[str, ...], str | None]:
+    """The ``kbatch.*`` options of ``kbatch.job=top`` (lower-cased keys): ``kbatch.group``
+    (comma-separated paths, as ``--group``) and ``kbatch.item`` required, ``kbatch.metric``
+    (default ``count``), ``kbatch.where`` (one expression, or a JSON list of them),
+    ``kbatch.window``. Their grammar is kbatch's parser's (checked natively at ``load()``)."""
+    given = [k for k in TOP_OPTIONS if k in opts]
+    if job != "top":
+        if given:
+            raise OptionError(f"option {given[0]} needs kbatch.job=top (got kbatch.job={job})")
+        return ("", "", "", (), None)
+    for k in ("kbatch.group", "kbatch.item"):
+        if not opts.get(k, "").strip():
+            raise OptionError(f"option {k} is required with kbatch.job=top (a path such as page.category)")
+    raw = opts.get("kbatch.where", "").strip()
+    wheres: tuple[str, ...] = ()
+    if raw.startswith("["):  # a path never starts with "[": a JSON list of expressions
+        try:
+            listed = json.loads(raw)
+        except json.JSONDecodeError as e:
+            why = f"not a JSON list of expressions ({e.msg} at {e.pos})"
+            raise OptionError(f"option kbatch.where: {why}") from None
+        if not isinstance(listed, list) or not all(isinstance(w, str) for w in listed):
+            raise OptionError("option kbatch.where: expected an expression or a JSON list of strings")
+        wheres = tuple(listed)
+    elif raw:
+        wheres = (raw,)
+    return (
+        opts["kbatch.group"].strip(),
+        opts["kbatch.item"].strip(),
+        opts.get("kbatch.metric", "").strip() or "count",
+        wheres,
+        opts.get("kbatch.window", "").strip() or None,
     )

@@ -28,7 +28,7 @@ from pyspark.sql.types import StructType
 
 from . import plan as _plan
 from .options import OptionError, Request, parse
-from .schemas import TRENDING_DDL, kafka_ddl
+from .schemas import TOP_DDL, TRENDING_DDL, kafka_ddl
 from .shards import Shard, lost_start, resume
 from .shards import common as _common
 from .shards import log as _log
@@ -94,6 +94,10 @@ class KbatchDataSource(DataSource):
         self.request = parse(options)
         for w in self.request.warnings:
             _log(w)
+        if self.request.job == "top":
+            from .top_pushdown import check
+
+            check(self.request)
         self.resolved: Resolved | None = None
 
     @classmethod
@@ -107,6 +111,8 @@ class KbatchDataSource(DataSource):
 
     def schema(self) -> str:
         self._resolve()
+        if self.request.job == "top":
+            return TOP_DDL
         return TRENDING_DDL if self.request.job == "trending" else kafka_ddl(self.request.headers)
 
     def reader(self, schema: StructType) -> KbatchReader:
@@ -121,7 +127,7 @@ class KbatchReader(DataSourceReader):
 
     def partitions(self) -> list[InputPartition]:
         out: list[InputPartition] = [Shard(*s) for s in self.resolved.shards]
-        if self.request.job == "trending":
+        if self.request.job in ("trending", "top"):
             out.extend(
                 Shard(s.topic, s.partition, s.start, s.end, lost=s.end - s.start)
                 for s in self.resolved.skipped
@@ -138,6 +144,10 @@ class KbatchReader(DataSourceReader):
             from .pushdown import shard_batch
 
             return iter([shard_batch(self.request, shard, target)])
+        if self.request.job == "top":
+            from .top_pushdown import shard_batch as top_shard_batch
+
+            return iter([top_shard_batch(self.request, shard, target)])
         return _read_range(self.request, shard, target)
 
 
