@@ -40,6 +40,7 @@ pub mod mock;
 mod node;
 pub mod oidc;
 pub mod proxy;
+pub mod registry;
 pub mod rng;
 pub mod s3;
 pub mod secure;
