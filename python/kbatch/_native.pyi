@@ -70,7 +70,14 @@ def offsets(common: _Common) -> str: ...
 def count(common: _Common, start: str, end: str) -> str: ...
 def trending(common: _Common, start: str, end: str, top: int, strict: bool) -> str: ...
 def read(
-    common: _Common, start: str, end: str, batch_rows: int, headers: bool
+    common: _Common,
+    start: str,
+    end: str,
+    batch_rows: int,
+    headers: bool,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    on_undecodable: str = "fail",
 ) -> pyarrow.Table: ...
 
 class Stream:
