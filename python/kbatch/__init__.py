@@ -3,8 +3,8 @@
 Read a slice of one or more topics — between two offsets, timestamps or "the last 24 hours" —
 exactly once, and get it as a :class:`pyarrow.Table` with the columns of Spark's Kafka source
 (``key``, ``value``, ``topic``, ``partition``, ``offset``, ``timestamp``, ``timestampType``,
-``headers``), or run the ``kbatch`` command's ``offsets``, ``count``, ``trending`` and ``top``
-and get their JSON as dicts::
+``headers``), or run the ``kbatch`` command's ``offsets``, ``count``, ``trending``, ``top``
+and ``export`` and get their JSON as dicts::
 
     import kbatch
     table = kbatch.read("web_stream", bootstrap="localhost:9092", start="-1h")
@@ -55,6 +55,9 @@ if TYPE_CHECKING:
     # The reports' types live in the extension's stub only (the extension defines no such
     # classes at run time), so they are names for annotations, not run-time attributes.
     from ._native import CountPartition as CountPartition
+    from ._native import ExportFile as ExportFile
+    from ._native import ExportManifest as ExportManifest
+    from ._native import ExportPartition as ExportPartition
     from ._native import CountReport as CountReport
     from ._native import InvalidSample as InvalidSample
     from ._native import PartitionOffsets as PartitionOffsets
@@ -71,6 +74,8 @@ __all__ = [
     "count",
     "trending",
     "top",
+    "export",
+    "DEFAULT_MAX_FILE_BYTES",
     "KbatchError",
     "UsageError",
     "RangeError",
@@ -522,3 +527,75 @@ def _rows(batch_rows: int) -> int:
     if batch_rows < 1:
         raise UsageError("batch_rows must be at least 1")
     return batch_rows
+
+
+#: A partition's file is cut once it reaches this many bytes unless ``max_file_bytes`` says
+#: otherwise (128 MiB, as the CLI's ``--max-file-bytes``).
+DEFAULT_MAX_FILE_BYTES = 128 << 20
+
+
+def export(
+    topic: str,
+    *,
+    output: str,
+    format: str = "parquet",
+    compression: str | None = None,
+    from_manifest: str | None = None,
+    bootstrap: str | None = None,
+    start: Position = "earliest",
+    end: Position = "latest",
+    partitions: Partitions = None,
+    isolation: str = "read_committed",
+    config: Mapping[str, ConfigValue] | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    binary: bool = False,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    threads: int = 0,
+) -> ExportManifest:
+    """Write ``[start, end)`` of one topic as files, then ``_manifest.json``: ``kbatch export``.
+
+    ``output`` is a local directory (created if missing) or ``s3://bucket/prefix`` (S3 settings
+    from the usual ``AWS_*`` environment variables). Each partition range becomes one or more
+    files named ``TOPIC.PARTITION.FIRSTOFFSET.EXT``, cut at ``max_file_bytes``; ``format`` is
+    ``"parquet"`` or ``"arrow"`` (Spark's Kafka schema, as :func:`read`'s) or ``"jsonl"``
+    (``kbatch dump``'s lines; ``binary=True`` writes keys and values as base64).
+    ``compression``: for Parquet ``"snappy"``, ``"lz4_raw"``, ``"zstd"``, ``"zstd:LEVEL"``
+    (1-22), ``"gzip"``, ``"gzip:LEVEL"`` (0-9) or ``"none"`` (default ``"zstd:3"``); for Arrow
+    ``"zstd[:LEVEL]"`` or ``"none"`` (default); jsonl is never compressed.
+    ``from_manifest`` (a path or URL of a previous export's ``_manifest.json``) starts each
+    partition where that export ended (then ``start`` must be left at its default).
+
+    Returns the manifest written (``topic``, ``format``, ``compression``, ``isolation``, and
+    per partition its range, counts and files). A run that fails writes no manifest and
+    aborts its unfinished files; Ctrl-C stops it the same way.
+    """
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str (export writes one topic), not {type(topic).__name__}")
+    if not isinstance(output, str):
+        raise TypeError(f"output must be a str, not {type(output).__name__}")
+    if not isinstance(format, str):
+        raise TypeError(f"format must be a str, not {type(format).__name__}")
+    if compression is not None and not isinstance(compression, str):
+        raise TypeError(f"compression must be a str, not {type(compression).__name__}")
+    if from_manifest is not None and not isinstance(from_manifest, str):
+        raise TypeError(f"from_manifest must be a str, not {type(from_manifest).__name__}")
+    for name, value in (("max_file_bytes", max_file_bytes), ("threads", threads)):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int")
+    if max_file_bytes < 1:
+        raise UsageError("max_file_bytes must be at least 1")
+    if not 0 <= threads < 2**16:
+        raise UsageError(f"threads: expected 0 (one per core) to 65535, got {threads}")
+    common = _common(topic, bootstrap, partitions, isolation, config)
+    options: _native._ExportOptions = {
+        "output": output,
+        "format": format,
+        "compression": compression,
+        "max_file_bytes": max_file_bytes,
+        "from_manifest": from_manifest,
+        "binary": bool(binary),
+        "batch_rows": _rows(batch_rows),
+        "threads": threads,
+    }
+    manifest = _native.export(common, _position(start, "start"), _position(end, "end"), options)
+    return cast("ExportManifest", _json.loads(manifest))

@@ -99,12 +99,54 @@ class _Question(TypedDict):
 __version__: str
 DEFAULT_BATCH_ROWS: int
 
+# The export's manifest (`_manifest.json`, kbatch-export's Manifest).
+
+class ExportFile(TypedDict):
+    name: str
+    records: int
+    bytes: int
+    first_offset: int
+    last_offset: int
+
+class ExportPartition(TypedDict):
+    partition: int
+    start: int
+    end: int
+    records: int
+    aborted: int
+    control: int
+    files: list[ExportFile]
+
+class _ExportManifestKeys(TypedDict):
+    kbatch_version: str
+    topic: str
+    format: str
+    compression: str
+    isolation: str
+    partitions: list[ExportPartition]
+
+class ExportManifest(_ExportManifestKeys, total=False):
+    # Absent when the output could not be listed.
+    orphans: list[str]
+
+class _ExportOptions(TypedDict):
+    output: str
+    format: str
+    compression: str | None
+    max_file_bytes: int
+    from_manifest: str | None
+    binary: bool
+    batch_rows: int
+    threads: int
+
+
 def offsets(common: _Common) -> str: ...
 def count(common: _Common, start: str, end: str) -> str: ...
 def trending(common: _Common, start: str, end: str, top: int, strict: bool) -> str: ...
 def top(common: _Common, start: str, end: str, question: _Question) -> str: ...
 # The report's row columns, once the question is checked (UsageError otherwise).
 def top_check(question: _Question) -> list[str]: ...
+def export(common: _Common, start: str, end: str, options: _ExportOptions) -> str: ...
 def read(
     common: _Common,
     start: str,

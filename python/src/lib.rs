@@ -8,7 +8,8 @@
 //!   while the Python thread waits with the GIL released, polling for Ctrl-C;
 //! * **jobs** are the CLI's subcommands (`offsets`, `count`, `trending`), returning the CLI's
 //!   JSON; **arrow** reads records into Arrow batches that cross into pyarrow through the
-//!   Arrow C data interface, without a copy;
+//!   Arrow C data interface, without a copy; **export** writes files and a manifest through
+//!   `kbatch-export`, as the CLI's `kbatch export`;
 //! * **errors** pick the `kbatch.errors` exception of a failure, with the CLI's one line.
 //!
 //! The pure-Python package (`python/kbatch/`) owns the public signatures, docstrings and
@@ -20,6 +21,7 @@ mod arrow;
 mod call;
 mod cancel;
 mod errors;
+mod export;
 mod jobs;
 mod options;
 mod runtime;
@@ -35,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jobs::count, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::trending, m)?)?;
     m.add_function(wrap_pyfunction!(arrow::read, m)?)?;
+    m.add_function(wrap_pyfunction!(export::export, m)?)?;
     m.add_class::<arrow::Stream>()?;
     spark::register(m)?;
     top::register(m)?;

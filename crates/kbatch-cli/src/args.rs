@@ -40,7 +40,7 @@ pub enum Command {
     },
     /// Write the read as Parquet, Arrow IPC or JSON-lines files (a directory or s3://), one
     /// or more per partition range, then `_manifest.json`.
-    Export(crate::export::args::ExportArgs),
+    Export(crate::export::ExportArgs),
     /// Views per (category, product) and the top products of every category.
     Trending {
         #[command(flatten)]

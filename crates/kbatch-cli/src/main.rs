@@ -45,8 +45,13 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             eprintln!("kbatch: {}", one_line(&e));
-            let read = e.chain().find_map(|c| c.downcast_ref::<ReadError>());
-            ExitCode::from(read.map_or(1, |r| exit_code(r.kind())))
+            // An export's error (its kind is its read error's, when a read failed) or a read's.
+            let kind = e.chain().find_map(|c| {
+                c.downcast_ref::<kbatch_export::ExportError>()
+                    .map(|x| x.kind())
+                    .or_else(|| c.downcast_ref::<ReadError>().map(|r| r.kind()))
+            });
+            ExitCode::from(kind.map_or(1, exit_code))
         }
     }
 }

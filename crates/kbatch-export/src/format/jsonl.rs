@@ -1,4 +1,4 @@
-//! JSON lines, byte for byte `kbatch dump`'s (the same [`crate::dump::Line`] writes them),
+//! JSON lines, byte for byte `kbatch dump`'s (the same [`crate::line::Line`] writes them),
 //! from the Arrow columns: timestamps go back from µs to the record's ms exactly (they were
 //! ms × 1000).
 
@@ -7,7 +7,7 @@ use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 
 use super::{EncodeError, Encoder};
-use crate::dump::Line;
+use crate::line::Line;
 
 pub struct JsonlEncoder {
     binary: bool,

@@ -7,7 +7,7 @@ use arrow_ipc::CompressionType;
 use arrow_schema::Schema;
 
 use super::{EncodeError, Encoder};
-use crate::export::args::Compression;
+use crate::options::Compression;
 
 pub struct IpcEncoder {
     writer: FileWriter<Vec<u8>>,
@@ -21,6 +21,13 @@ impl IpcEncoder {
             Compression::Zstd(level) => IpcWriteOptions::default()
                 .try_with_compression(Some(CompressionType::ZSTD))?
                 .try_with_compression_level(Some(level))?,
+            // `Compression::parse` allows only the two above for Arrow IPC.
+            other => {
+                return Err(EncodeError::Codec(format!(
+                    "Arrow IPC files cannot be compressed with {}",
+                    other.name()
+                )))
+            }
         };
         Ok(IpcEncoder {
             writer: FileWriter::try_new_with_options(Vec::new(), schema, options)?,

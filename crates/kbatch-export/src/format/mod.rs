@@ -8,7 +8,7 @@ mod parquet;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use super::args::{Compression, Format};
+use crate::options::{Compression, Format};
 
 /// Why a batch could not be encoded.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,9 @@ pub enum EncodeError {
     /// Parquet refused the batch.
     #[error("parquet: {0}")]
     Parquet(#[from] ::parquet::errors::ParquetError),
+    /// A codec the format has not.
+    #[error("{0}")]
+    Codec(String),
     /// A batch without the Spark Kafka columns jsonl needs.
     #[error("jsonl: {0}")]
     Schema(String),

@@ -279,7 +279,7 @@ impl Sink {
             Location::S3 { bucket, prefix } => {
                 let store = object_store::aws::AmazonS3Builder::from_env()
                     .with_bucket_name(bucket)
-                    .with_http_connector(super::http::Connector)
+                    .with_http_connector(crate::http::Connector)
                     .build()
                     .map_err(|source| SinkError::Store {
                         what: "configuring",

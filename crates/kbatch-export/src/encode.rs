@@ -12,13 +12,14 @@
 //! read or another thread failed) and the thread leaves its files open for the caller to
 //! abort. So a failure never completes a file.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use anyhow::Context;
 use kbatch_arrow::{BatchStream, PartitionBatch};
 
-use super::files::{FileSpec, PartitionFiles};
-use super::sink::Sink;
+use crate::files::{FileSpec, PartitionFiles};
+use crate::sink::Sink;
+use crate::ExportError;
 
 /// What a group's thread receives.
 enum Msg {
@@ -41,7 +42,8 @@ pub fn threads(requested: usize) -> usize {
 }
 
 /// Feed every batch of `stream` into its partition's files on `threads` encoder threads; a
-/// range's file closes with its last batch, every file once the stream ended whole.
+/// range's file closes with its last batch, every file once the stream ended whole. `stop`
+/// ends the routing at the next batch with [`ExportError::Stopped`].
 pub fn drive(
     rt: &tokio::runtime::Runtime,
     stream: &mut BatchStream,
@@ -49,7 +51,8 @@ pub fn drive(
     spec: &FileSpec,
     files: &mut [PartitionFiles],
     threads: usize,
-) -> anyhow::Result<()> {
+    stop: &AtomicBool,
+) -> Result<(), ExportError> {
     let per = group_size(files.len(), threads);
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
@@ -61,11 +64,14 @@ pub fn drive(
                 .spawn_scoped(scope, move || {
                     encode(rt, sink, spec, chunk, group * per, rx)
                 })
-                .context("starting an encoder thread")?;
+                .map_err(|source| ExportError::Start {
+                    what: "starting an encoder thread",
+                    source,
+                })?;
             senders.push(tx);
             handles.push(handle);
         }
-        let fed = route(stream, &senders, per);
+        let fed = route(stream, &senders, per, stop);
         if let Ok(true) = fed {
             for tx in &senders {
                 // A thread that already stopped has its own error to report below.
@@ -74,7 +80,7 @@ pub fn drive(
         }
         drop(senders);
         // A thread's error is the cause when routing stopped because its channel closed.
-        let mut first: Option<anyhow::Error> = None;
+        let mut first: Option<ExportError> = None;
         for handle in handles {
             let result = match handle.join() {
                 Ok(result) => result,
@@ -87,7 +93,9 @@ pub fn drive(
         match (first, fed) {
             (Some(e), _) | (None, Err(e)) => Err(e),
             (None, Ok(true)) => Ok(()),
-            (None, Ok(false)) => Err(anyhow::anyhow!("an encoder thread stopped early")),
+            (None, Ok(false)) => Err(ExportError::Internal(
+                "an encoder thread stopped early".into(),
+            )),
         }
     })
 }
@@ -98,12 +106,19 @@ fn route(
     stream: &mut BatchStream,
     senders: &[SyncSender<Msg>],
     per: usize,
-) -> anyhow::Result<bool> {
+    stop: &AtomicBool,
+) -> Result<bool, ExportError> {
     while let Some(next) = stream.blocking_next() {
+        if stop.load(Ordering::Relaxed) {
+            return Err(ExportError::Stopped);
+        }
         let batch = next?;
-        let tx = senders
-            .get(batch.index / per)
-            .with_context(|| format!("a batch of an unplanned partition index {}", batch.index))?;
+        let tx = senders.get(batch.index / per).ok_or_else(|| {
+            ExportError::Internal(format!(
+                "a batch of an unplanned partition index {}",
+                batch.index
+            ))
+        })?;
         if tx.send(Msg::Batch(batch)).is_err() {
             return Ok(false);
         }
@@ -119,7 +134,7 @@ fn encode(
     files: &mut [PartitionFiles],
     first: usize,
     rx: Receiver<Msg>,
-) -> anyhow::Result<()> {
+) -> Result<(), ExportError> {
     while let Ok(msg) = rx.recv() {
         let batch = match msg {
             Msg::Batch(batch) => batch,
@@ -132,9 +147,16 @@ fn encode(
                 return Ok(());
             }
         };
-        let part = files
-            .get_mut(batch.index - first)
-            .with_context(|| format!("a batch of partition index {} routed wrong", batch.index))?;
+        let part = batch
+            .index
+            .checked_sub(first)
+            .and_then(|i| files.get_mut(i))
+            .ok_or_else(|| {
+                ExportError::Internal(format!(
+                    "a batch of partition index {} routed wrong",
+                    batch.index
+                ))
+            })?;
         if batch.batch.num_rows() > 0 {
             rt.block_on(part.write(sink, spec, &batch.batch))?;
         }

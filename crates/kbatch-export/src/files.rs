@@ -9,10 +9,10 @@ use arrow_array::types::Int64Type;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use super::args::{Compression, Format};
-use super::format::{self, EncodeError, Encoder};
-use super::manifest::{file_name, FileEntry};
-use super::sink::{Sink, SinkError, Upload};
+use crate::format::{self, EncodeError, Encoder};
+use crate::manifest::{file_name, FileEntry};
+use crate::options::{Compression, Format};
+use crate::sink::{Sink, SinkError, Upload};
 
 /// Rows encoded between two size checks: how far a file can overshoot `--max-file-bytes`.
 const SLICE_ROWS: usize = 4096;
