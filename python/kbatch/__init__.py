@@ -55,10 +55,10 @@ if TYPE_CHECKING:
     # The reports' types live in the extension's stub only (the extension defines no such
     # classes at run time), so they are names for annotations, not run-time attributes.
     from ._native import CountPartition as CountPartition
+    from ._native import CountReport as CountReport
     from ._native import ExportFile as ExportFile
     from ._native import ExportManifest as ExportManifest
     from ._native import ExportPartition as ExportPartition
-    from ._native import CountReport as CountReport
     from ._native import InvalidSample as InvalidSample
     from ._native import PartitionOffsets as PartitionOffsets
     from ._native import TopPartition as TopPartition
