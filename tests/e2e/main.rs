@@ -40,7 +40,6 @@ mod failover;
 mod faults;
 mod fetch_sizes;
 mod ranges;
-mod schema_registry;
 mod security;
 mod soak;
 mod top;

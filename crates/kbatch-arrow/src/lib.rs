@@ -28,7 +28,6 @@
 #![forbid(unsafe_code)]
 
 mod builder;
-mod decode;
 mod job;
 mod recycle;
 pub mod rows;
@@ -37,6 +36,5 @@ mod stream;
 
 pub use arrow_array::RecordBatch;
 pub use arrow_schema::SchemaRef;
-pub use decode::{decode_batches, DecodeFailure};
 pub use schema::{schema, HEADERS_COLUMN, TIMESTAMP_UNIT_PER_MS};
 pub use stream::{read_all, ArrowOptions, BatchStream, PartitionBatch, DEFAULT_BATCH_ROWS};

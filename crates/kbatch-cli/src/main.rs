@@ -94,11 +94,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Offsets(common) => offsets(&common),
         Command::Count(common) => count(&common),
-        Command::Dump {
-            common,
-            binary,
-            formats,
-        } => dump::dump(&common, binary, &formats),
+        Command::Dump { common, binary } => dump::dump(&common, binary),
         Command::Export(args) => export::export(&args),
         Command::Trending {
             common,

@@ -35,7 +35,6 @@ mod ports;
 mod process;
 mod produce;
 pub mod proxy;
-pub mod registry;
 pub mod rng;
 pub mod s3;
 pub mod secure;

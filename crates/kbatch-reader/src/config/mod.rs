@@ -75,9 +75,6 @@ pub struct Config {
     /// failing (its partitions are rerouted). `None`: half of `timeout`, so a stalled broker
     /// leaves time within the budget to find the partition's next leader.
     pub request_timeout: Option<Duration>,
-    /// The `schema.registry.*` keys, as given (checked by the registry client, which reads
-    /// them); every value is kept as a secret so none ever prints.
-    pub schema_registry: std::collections::BTreeMap<String, Secret>,
 }
 
 impl Default for Config {
@@ -101,7 +98,6 @@ impl Default for Config {
             client_id: "kbatch".into(),
             security: Security::default(),
             request_timeout: None,
-            schema_registry: Default::default(),
         }
     }
 }
@@ -295,11 +291,6 @@ impl Config {
         let mut applied = Applied::default();
         for (k, v) in pairs {
             let key = k.as_ref().trim();
-            if key.starts_with("schema.registry.") {
-                self.schema_registry
-                    .insert(key.to_string(), Secret::new(v.as_ref()));
-                continue;
-            }
             match keys::classify(key) {
                 keys::Known::Unknown => {
                     return Err(ConfigError::UnknownKey {

@@ -564,25 +564,3 @@ fn security_warnings_table() {
         }
     }
 }
-
-/// `schema.registry.*` keys are accepted and kept for the registry client, never printed.
-#[test]
-fn schema_registry_keys_are_kept_for_the_registry_client() {
-    let c = ok(&[
-        ("schema.registry.url", "http://r:8081"),
-        ("schema.registry.basic.auth.user.info", "u:s3cret"),
-    ]);
-    let kept: Vec<(&str, &str)> = c
-        .schema_registry
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.expose()))
-        .collect();
-    assert_eq!(
-        kept,
-        [
-            ("schema.registry.basic.auth.user.info", "u:s3cret"),
-            ("schema.registry.url", "http://r:8081")
-        ]
-    );
-    assert!(!format!("{c:?}").contains("s3cret"));
-}
