@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use crate::call::{self, Failed};
 use crate::cancel::Cancellable;
 use crate::errors;
-use crate::options::{Common, Usage};
+use crate::options::{Common, UsageError};
 use crate::runtime;
 
 /// The question, as the Python layer normalised it (a dict of the CLI's texts).
@@ -37,7 +37,7 @@ pub struct Question {
 
 impl Question {
     /// The typed spec, or the parser's message (a usage error).
-    pub fn spec(&self) -> Result<TopSpec, Usage> {
+    pub fn spec(&self) -> Result<TopSpec, UsageError> {
         let wheres: Vec<&str> = self.wheres.iter().map(String::as_str).collect();
         // One comma-separated list, as `--group` takes it: commas inside quoted keys stay
         // in their key.
@@ -55,8 +55,8 @@ impl Question {
     }
 }
 
-fn usage(e: SpecError) -> Usage {
-    Usage(e.to_string())
+fn usage(e: SpecError) -> UsageError {
+    UsageError(e.to_string())
 }
 
 /// A report that cannot be made: a sum beyond 38 significant digits is the data's

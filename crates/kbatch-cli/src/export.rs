@@ -97,6 +97,7 @@ fn cli_error(e: ExportError) -> anyhow::Error {
 }
 
 /// Run `kbatch export`.
+#[allow(clippy::result_large_err)] // kbatch-export's error, returned once per export
 pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let spec = args.common.spec()?;
     let (config, ignored) = args.common.config()?;
