@@ -53,6 +53,7 @@ fn raise(py: Python<'_>, e: &ExportError) -> PyErr {
 }
 
 /// What the export thread reports.
+#[allow(clippy::large_enum_variant)] // two messages per export
 enum Msg {
     /// Planned: this stops it.
     Started(kbatch_export::Stopper),
@@ -62,6 +63,7 @@ enum Msg {
 
 /// `kbatch export`: the manifest's JSON; warnings (files no manifest names) as `UserWarning`.
 #[pyfunction]
+#[allow(clippy::result_large_err)] // kbatch-export's error, returned once per export
 pub fn export(
     py: Python<'_>,
     common: Common,
