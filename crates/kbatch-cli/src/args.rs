@@ -63,7 +63,7 @@ pub enum Command {
 pub struct TopArgs {
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Group paths, comma-separated: category, page.category, device.os.name, tags[0],
+    /// Group paths, comma-separated: category, page.category, device.os.name, `tags[0]`,
     /// "a.b" for a key with a dot.
     #[arg(long, required = true, value_name = "PATH[,PATH…]")]
     pub group: String,

@@ -6,7 +6,7 @@
 //! exported, pure), `sink` (local directory / `s3://` via `object_store`, uploads completed
 //! only when a file is whole), `http` (the stores' HTTP client: ring + kbatch's resolver),
 //! `format` (one encoder per format), `files` (a partition range's files and their cutting),
-//! [`line`] (`kbatch dump`'s JSON line). This module drives them: `kbatch-arrow`'s
+//! [`line`](mod@line) (`kbatch dump`'s JSON line). This module drives them: `kbatch-arrow`'s
 //! `BatchStream` reads on a small tokio runtime of the export's own, `encode` routes each
 //! partition's batches to one of several encoder threads (one per core by default), and
 //! uploads run on the runtime.

@@ -65,7 +65,7 @@ pub(crate) fn watchdog(watched: u32, broker_pgid: u32, dir: &Path) -> Result<u32
     Ok(child.id())
 }
 
-/// Stop a broker started with [`Broker::start_detached`].
+/// Stop a broker started with [`crate::Broker::start_detached`].
 pub fn stop_detached(dir: &Path) -> Result<(), TestkitError> {
     if let Ok(pid) = std::fs::read_to_string(dir.join("pid")) {
         if let Ok(pid) = pid.trim().parse::<i32>() {

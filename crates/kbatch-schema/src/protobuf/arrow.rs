@@ -56,7 +56,7 @@ pub fn decode(
     })
 }
 
-/// The Arrow type of a message (a struct), as [the module](self) tabulates it.
+/// The Arrow type of a message (a struct), as the module documentation tabulates it.
 pub fn arrow_type(message: &MessageDescriptor) -> Result<DataType, ProtobufError> {
     Ok(DataType::Struct(arrow_fields(message)?))
 }

@@ -2,9 +2,9 @@
 //! counts — with the extractor's exact verdicts. Trending is `top --group category --item
 //! product`.
 //!
-//! * [`spec`]: [`TopSpec`] and its parsers (paths, `--where`, metrics, windows, `--top`);
-//! * [`job`]: [`TopJob`], the engine job, and [`TopShardJob`], its shard form;
-//! * [`report`]: [`TopReport`] and its renderings; [`shard`]: [`TopShard`], the partial as data;
+//! * `spec`: [`TopSpec`] and its parsers (paths, `--where`, metrics, windows, `--top`);
+//! * `job`: [`TopJob`], the engine job, and [`TopShardJob`], its shard form;
+//! * `report`: [`TopReport`] and its renderings; `shard`: [`TopShard`], the partial as data;
 //! * `decimal`: exact number comparisons and sums.
 
 pub(crate) mod decimal;
