@@ -2,13 +2,29 @@
 
 use std::sync::Arc;
 
+use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use kbatch_reader::{Job, JobError, PartitionStats, Record};
 use tokio::sync::mpsc::Sender;
 
 use crate::builder::Rows;
 use crate::recycle::Pools;
-use crate::stream::PartitionBatch;
+
+/// Rows of one partition range, in offset order.
+#[derive(Debug, Clone)]
+pub struct PartitionBatch {
+    /// Index of the partition in the plan the stream was started with.
+    pub index: usize,
+    /// Topic name.
+    pub topic: Arc<str>,
+    /// Partition id.
+    pub partition: i32,
+    /// The rows, in [`schema`](crate::schema)'s layout.
+    pub batch: RecordBatch,
+    /// No more rows of this range follow. A range whose rows ended exactly on a batch boundary
+    /// is closed by an empty last batch; a range without any data record sends no batch at all.
+    pub last: bool,
+}
 
 pub(crate) struct ArrowJob {
     pub(crate) schema: SchemaRef,

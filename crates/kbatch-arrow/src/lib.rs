@@ -30,11 +30,13 @@
 mod builder;
 mod job;
 mod recycle;
+#[cfg(feature = "rows")]
 pub mod rows;
 mod schema;
 mod stream;
 
 pub use arrow_array::RecordBatch;
 pub use arrow_schema::SchemaRef;
+pub use job::PartitionBatch;
 pub use schema::{schema, HEADERS_COLUMN, TIMESTAMP_UNIT_PER_MS};
-pub use stream::{read_all, ArrowOptions, BatchStream, PartitionBatch, DEFAULT_BATCH_ROWS};
+pub use stream::{read_all, ArrowOptions, BatchStream, DEFAULT_BATCH_ROWS};

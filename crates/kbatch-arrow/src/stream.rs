@@ -9,7 +9,7 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc::{self, Receiver};
 use tokio::task::JoinHandle;
 
-use crate::job::ArrowJob;
+use crate::job::{ArrowJob, PartitionBatch};
 use crate::schema::schema;
 
 /// Rows per batch unless told otherwise: large enough that per-batch costs vanish, small
@@ -36,22 +36,6 @@ impl Default for ArrowOptions {
             headers: true,
         }
     }
-}
-
-/// Rows of one partition range, in offset order.
-#[derive(Debug, Clone)]
-pub struct PartitionBatch {
-    /// Index of the partition in the plan the stream was started with.
-    pub index: usize,
-    /// Topic name.
-    pub topic: Arc<str>,
-    /// Partition id.
-    pub partition: i32,
-    /// The rows, in [`schema`]'s layout.
-    pub batch: RecordBatch,
-    /// No more rows of this range follow. A range whose rows ended exactly on a batch boundary
-    /// is closed by an empty last batch; a range without any data record sends no batch at all.
-    pub last: bool,
 }
 
 /// A running read whose records arrive as Arrow batches.

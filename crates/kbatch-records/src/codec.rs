@@ -14,6 +14,7 @@ use std::io::Read;
 
 use zstd::zstd_safe::DCtx;
 
+use crate::scratch::ensure_len;
 use crate::{Compression, RecordsError};
 
 const XERIAL_MAGIC: &[u8] = b"\x82SNAPPY\x00";
@@ -82,18 +83,6 @@ pub(crate) fn decompress(
         }
     };
     out.map_err(|e| e.into_error(too_large, fail))
-}
-
-/// Make `scratch` at least `len` bytes long (initialised), growing by doubling but never to a
-/// capacity beyond `cap + 1`.
-pub(crate) fn ensure_len(scratch: &mut Vec<u8>, len: usize, cap: usize) {
-    if scratch.len() >= len {
-        return;
-    }
-    let limit = cap.saturating_add(1);
-    let target = scratch.len().saturating_mul(2).max(len).min(limit.max(len));
-    scratch.reserve_exact(target - scratch.len());
-    scratch.resize(target, 0);
 }
 
 enum CapError {

@@ -43,6 +43,7 @@ mod codec;
 mod header;
 mod lz4;
 mod record;
+mod scratch;
 mod txn;
 
 #[cfg(any(test, feature = "testenc"))]

@@ -7,7 +7,7 @@
 
 use twox_hash::XxHash32;
 
-use crate::codec::ensure_len;
+use crate::scratch::ensure_len;
 
 const MAGIC: u32 = 0x184D_2204;
 

@@ -19,6 +19,7 @@
 
 use std::borrow::Cow;
 
+pub(crate) mod dispatch;
 pub(crate) mod fast;
 pub(crate) mod general;
 pub(crate) mod paths;
@@ -148,7 +149,7 @@ pub(crate) fn field_of(key: &[u8]) -> Option<usize> {
 #[inline]
 pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
     let b = value.ok_or(Invalid::Tombstone)?;
-    match fast::Form::best().extract(b) {
+    match dispatch::Form::best().extract(b) {
         fast::Verdict::Event(f) => match f.fields(b) {
             Some((category, product)) => Ok(Event { category, product }),
             None => extract_general(b),
@@ -166,14 +167,14 @@ pub fn extract(value: Option<&[u8]>) -> Result<Event<'_>, Invalid> {
 pub struct Extractor {
     shapes: fast::Shapes,
     /// The instruction-set form it runs, chosen when it is made.
-    form: fast::Form,
+    form: dispatch::Form,
 }
 
 impl Default for Extractor {
     fn default() -> Self {
         Extractor {
             shapes: fast::Shapes::default(),
-            form: fast::Form::best(),
+            form: dispatch::Form::best(),
         }
     }
 }
@@ -186,7 +187,7 @@ impl Extractor {
 
     /// An extractor running `form` (tests run every form this CPU has).
     #[cfg(test)]
-    pub(crate) fn with_form(form: fast::Form) -> Self {
+    pub(crate) fn with_form(form: dispatch::Form) -> Self {
         Extractor {
             shapes: fast::Shapes::default(),
             form,

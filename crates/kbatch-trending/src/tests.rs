@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::extract::fast::masks::BLOCK;
 use crate::extract::simd::{self, Isa};
-use crate::extract::{extract_general, fast};
+use crate::extract::{dispatch, extract_general, fast};
 use crate::*;
 
 /// The reference verdict, built on serde_json (it keeps the last of duplicate keys, so the
@@ -109,8 +109,8 @@ macro_rules! for_each_isa {
 }
 
 /// The form named `name`, if this CPU runs it.
-fn form(name: &str) -> Option<fast::Form> {
-    fast::Form::all()
+fn form(name: &str) -> Option<dispatch::Form> {
+    dispatch::Form::all()
         .into_iter()
         .find(|(n, _)| *n == name)
         .and_then(|(_, f)| f)
@@ -119,7 +119,7 @@ fn form(name: &str) -> Option<fast::Form> {
 /// Which forms the tests run here, stated (and the ones every x86-64 CPU has, required).
 #[test]
 fn forms_under_test() {
-    for (name, f) in fast::Form::all() {
+    for (name, f) in dispatch::Form::all() {
         match f {
             Some(f) => {
                 assert_eq!(f.name(), name);
@@ -131,7 +131,7 @@ fn forms_under_test() {
     assert!(form("portable").is_some());
     #[cfg(target_arch = "x86_64")]
     assert!(form("sse2").is_some());
-    eprintln!("dispatcher's choice: {}", fast::Form::best().name());
+    eprintln!("dispatcher's choice: {}", dispatch::Form::best().name());
 }
 
 /// The event the fast path found in `b`, unescaped.
@@ -162,7 +162,7 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     let verdict = owned(extract(value));
     // The layout cache: a fresh extractor learns the value, then recalls it; one kept across
     // every call of this thread also recalls earlier values' layouts for this one.
-    for (name, f) in fast::Form::all() {
+    for (name, f) in dispatch::Form::all() {
         let Some(f) = f else { continue };
         let mut fresh = crate::Extractor::with_form(f);
         for _ in 0..2 {
@@ -175,7 +175,7 @@ fn ours(value: Option<&[u8]>) -> Result<(Vec<u8>, Vec<u8>), &'static str> {
     }
     SHARED.with_borrow_mut(|shared| {
         if shared.is_empty() {
-            *shared = fast::Form::all()
+            *shared = dispatch::Form::all()
                 .into_iter()
                 .filter_map(|(_, f)| f.map(crate::Extractor::with_form))
                 .collect();
@@ -203,7 +203,7 @@ type Verdict<'a> = fast::Verdict<fast::Found<'a>>;
 /// flat tier alone and the structural tier alone (so each is checked even where an earlier
 /// tier answers first).
 fn fast_forms(b: &[u8]) -> Vec<(String, Verdict<'_>)> {
-    let mut forms = vec![("dispatched".to_string(), fast::Form::best().extract(b))];
+    let mut forms = vec![("dispatched".to_string(), dispatch::Form::best().extract(b))];
     for_each_isa!(I, name => {
         // SAFETY: `for_each_isa` only runs the forms this CPU has.
         unsafe {
@@ -502,7 +502,7 @@ proptest! {
     fn fast_path_settles_compact_flat_objects(members in prop::collection::vec(compact_member(), 0..7)) {
         let text = format!("{{{}}}", members.join(","));
         let b = text.as_bytes();
-        prop_assert!(!fast::Form::best().extract(b).declined(), "fast path declined {}", text);
+        prop_assert!(!dispatch::Form::best().extract(b).declined(), "fast path declined {}", text);
         prop_assert_eq!(ours(Some(b)), reference(Some(b)), "{}", text);
     }
 
@@ -1591,7 +1591,7 @@ fn oracle_on_realistic_mixes() {
             let Some(b) = value.as_deref() else { continue };
             if got.is_ok() {
                 valid += 1;
-                let decided = !fast::Form::best().extract(b).declined();
+                let decided = !dispatch::Form::best().extract(b).declined();
                 settled += usize::from(decided);
                 let text = String::from_utf8_lossy(b);
                 let escaped = text.contains(r#""category":"Caf\u"#)

@@ -17,14 +17,12 @@ use std::time::{Duration, Instant};
 use tokio::time::Instant as TokioInstant;
 
 use kbatch_engine::Work;
-use kbatch_wire::{
-    codes, FetchPartitionRequest, FetchRequest, FetchResponse, MetadataResponse, WireError,
-};
+use kbatch_wire::{codes, FetchPartitionRequest, FetchRequest, FetchResponse, WireError};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use super::cursor::{Cause, Cursor};
-use super::guard::TopicGuard;
+use super::guard::{topic_changes, TopicGuard};
 use super::pacer::{Pace, Pacer};
 use super::policy::{self, Step};
 use crate::backoff::{now, saturating_add, Backoff, Budget};
@@ -146,43 +144,6 @@ pub(crate) async fn supervise<C: Client>(
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// A topic whose id changed since planning, as an error; with `deleted_counts`, a topic
-/// that is gone too. (After the last fetch, deletion alone is harmless: every record read came
-/// from the planned log. During the read it is waited out within the budget first, since a
-/// broker that just restarted may briefly not know a topic.)
-pub(crate) fn topic_changes(
-    plans: &[PartitionPlan],
-    meta: &MetadataResponse,
-    deleted_counts: bool,
-) -> Option<ReadError> {
-    for p in plans {
-        if p.topic_id == [0; 16] {
-            continue; // a broker without topic ids (Metadata < v10)
-        }
-        let what = match meta.topics.iter().find(|t| *t.name == *p.spec.topic) {
-            Some(t) if t.error_code == codes::NONE => {
-                if t.topic_id == p.topic_id || t.topic_id == [0; 16] {
-                    continue;
-                }
-                format!("recreated (topic id now {})", hex(&t.topic_id))
-            }
-            Some(t) if t.error_code != codes::UNKNOWN_TOPIC_OR_PARTITION => continue,
-            _ if deleted_counts => "deleted".to_string(),
-            _ => continue,
-        };
-        return Some(ReadError::TopicChanged {
-            topic: p.spec.topic.to_string(),
-            what,
-            planned: hex(&p.topic_id),
-        });
-    }
-    None
-}
-
-fn hex(id: &[u8; 16]) -> String {
-    id.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Before reporting a partition's failure, see whether its topic changed identity: a

@@ -6,22 +6,21 @@
 //! * [`cache`]: in front of both for the job, values of a layout seen before (65–128 bytes).
 //!
 //! The tiers are written once, generic over the instruction-set form ([`crate::extract::simd`]);
-//! [`dispatch`] chooses the form once per CPU. See `DESIGN.md`, section "The extractor".
+//! `extract::dispatch` chooses the form once per CPU. See `DESIGN.md`, section "The extractor".
 
 pub(crate) mod cache;
-pub(crate) mod dispatch;
+pub(crate) mod isa;
 pub(crate) mod masks;
 pub(crate) mod short;
 pub(crate) mod structural;
 
 pub(crate) use cache::Shapes;
-pub(crate) use dispatch::Form;
 
 use std::borrow::Cow;
 
 use super::general::unescape_at;
 use super::Invalid;
-use crate::extract::simd::Isa;
+use isa::Isa;
 
 /// A valid event's fields as found: the bytes between each string's quotes in the value,
 /// still escaped if `escaped` (only the structural tier answers for escaped fields). Plain

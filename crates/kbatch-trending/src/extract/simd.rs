@@ -2,13 +2,12 @@
 //! zero-sized type implementing [`Isa`] (the block primitives) plus the entry points, `unsafe
 //! fn`s with `#[target_feature]`, that run the whole fast path compiled for that set:
 //! [`portable`] (every CPU, and the model the others are tested against), [`sse2`], [`avx2`] and
-//! [`avx512`] (x86-64 only). `fast::dispatch` picks the form once per CPU.
+//! [`avx512`] (x86-64 only). `extract::dispatch` picks the form once per CPU.
 //!
 //! Why the tiers are generic and inlined into these entry points: see `DESIGN.md`, section
 //! "Trending: `kbatch-trending`", "One binary for every CPU".
 
-use super::fast::masks::{Classes, Raw, BLOCK};
-use super::fast::{Found, Verdict};
+pub(crate) use super::fast::isa::Isa;
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx2;
@@ -48,47 +47,4 @@ const fn lanes<const N: usize>(t: [u8; 16]) -> [u8; N] {
         i += 1;
     }
     all
-}
-
-/// The block primitives of one instruction-set form. Every method is the same function of
-/// its input in every form (tests hold the vector forms to [`Portable`] byte for byte); only
-/// the instructions differ.
-///
-/// # Safety
-/// Each method may only be called on a CPU that has the form's features (for [`Portable`]:
-/// any CPU). `fast::dispatch::Form` is the proof that it does.
-pub(crate) trait Isa {
-    /// The flat tier's classes of one block: quotes, colons, commas, and whether any byte is
-    /// unusual (a backslash, a control character or a non-ASCII byte).
-    ///
-    /// # Safety
-    /// The CPU must have the form's features.
-    unsafe fn classify(block: &[u8; BLOCK]) -> Classes;
-
-    /// The structural tier's raw masks of one block (see [`Raw`]).
-    ///
-    /// # Safety
-    /// The CPU must have the form's features.
-    unsafe fn raw(block: &[u8; BLOCK]) -> Raw;
-
-    /// The layout cache's pass: bytes of `block` equal to `sample`'s, and bytes that may not
-    /// stand inside a recalled value string (quotes and unusual bytes).
-    ///
-    /// # Safety
-    /// The CPU must have the form's features.
-    unsafe fn scan(block: &[u8; BLOCK], sample: &[u8; BLOCK]) -> (u64, u64);
-
-    /// Bit `k` of the result is the parity of the set bits of `x` at or below `k`: with `x`
-    /// the quotes of a block, the bits of the strings' opening quotes and insides.
-    ///
-    /// # Safety
-    /// The CPU must have the form's features.
-    unsafe fn prefix_xor(x: u64) -> u64;
-
-    /// The whole fast path (every tier, in order) compiled for this form: the form's entry
-    /// point, out of line so the layout cache's recall path around it stays small.
-    ///
-    /// # Safety
-    /// The CPU must have the form's features.
-    unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>>;
 }

@@ -1,9 +1,10 @@
 //! The layout cache: recently seen event layouts, so the next record of the same layout is
 //! settled by comparing it with a sample in one vector pass instead of parsing it.
 
+use super::isa::Isa;
+use super::masks::classify_portable;
 use super::masks::BLOCK;
 use super::Found;
-use crate::extract::simd::{Isa, Portable};
 
 /// Layouts kept per value length.
 const WAYS: usize = 2;
@@ -127,13 +128,8 @@ impl Shapes {
         if !CACHED.contains(&n) || f.escaped {
             return;
         }
-        // SAFETY: the portable form runs on every CPU.
-        let (lo, hi) = unsafe {
-            (
-                Portable::classify(b.first_chunk().unwrap()),
-                Portable::classify(b[n - BLOCK..].first_chunk().unwrap()),
-            )
-        };
+        let lo = classify_portable(b.first_chunk().unwrap());
+        let hi = classify_portable(b[n - BLOCK..].first_chunk().unwrap());
         if lo.unusual || hi.unusual {
             return;
         }

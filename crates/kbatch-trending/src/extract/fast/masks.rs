@@ -1,7 +1,7 @@
 //! What the block primitives return, and the one definition of each byte class, shared by the
 //! portable form and by the tests that hold the vector forms to it.
 
-use crate::extract::simd::Isa;
+use super::isa::Isa;
 
 /// Bytes classified per block.
 pub(crate) const BLOCK: usize = 64;
@@ -94,4 +94,18 @@ pub(crate) unsafe fn prefix_xor128<I: Isa>(x: u128) -> u128 {
     let (lo, hi) = unsafe { (I::prefix_xor(x as u64), I::prefix_xor((x >> 64) as u64)) };
     let hi = hi ^ ((lo as i64 >> 63) as u64);
     u128::from(lo) | u128::from(hi) << 64
+}
+
+/// The flat tier's classes of one block, byte by byte: the portable form's `classify`, and
+/// what the layout cache keys its ways by on every CPU.
+#[inline]
+pub(crate) fn classify_portable(block: &[u8; BLOCK]) -> Classes {
+    let mut c = Classes::default();
+    for (k, &byte) in block.iter().enumerate() {
+        c.quotes |= u64::from(byte == b'"') << k;
+        c.colons |= u64::from(byte == b':') << k;
+        c.commas |= u64::from(byte == b',') << k;
+        c.unusual |= unusual(byte);
+    }
+    c
 }

@@ -13,9 +13,9 @@
 //!
 //! Design and invariants: see `DESIGN.md`, section "The extractor".
 
+use super::isa::Isa;
 use super::masks::{prefix_xor128, Classes, BLOCK};
 use super::{Found, Verdict};
-use crate::extract::simd::Isa;
 use crate::extract::{field_of, Invalid, BIG_INTEGER_DIGITS};
 
 /// The short tier's verdict on `b`.

@@ -9,11 +9,11 @@
 
 use std::marker::PhantomData;
 
+use super::isa::Isa;
 use super::masks::{Raw, BLOCK};
 use super::short::scalar;
 use super::{Found, Verdict};
 use crate::extract::general::unescape_at;
-use crate::extract::simd::Isa;
 use crate::extract::{field_of, Invalid, Open, MAX_DEPTH};
 
 /// The structural tier's verdict on `b`.

@@ -167,7 +167,7 @@ impl Isa for Avx2 {
 /// `found` (the job's hash and probe) is compiled into it.
 ///
 /// # Safety
-/// The CPU must have those features (`fast::dispatch::Form` checks).
+/// The CPU must have those features (`extract::dispatch::Form` checks).
 #[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
 pub(crate) unsafe fn with_fields<'a, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
     b: &'a [u8],

@@ -1,7 +1,7 @@
 //! The AVX-512 form: the whole 64-byte block in one vector, every class compared straight into
 //! a 64-bit mask register (AVX-512BW), where the AVX2 form needs two halves, a `movemask` per
 //! half and a shift to join them. The prefix XOR is the AVX2 form's (one carry-less
-//! multiplication). When it is chosen (`fast::dispatch`) and what it gains: see `DESIGN.md`,
+//! multiplication). When it is chosen (`extract::dispatch`) and what it gains: see `DESIGN.md`,
 //! section "Trending: `kbatch-trending`", "AVX-512 only where 512-bit work does not slow the
 //! core".
 
@@ -121,7 +121,7 @@ impl Isa for Avx512 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,pclmulqdq,bmi1,bmi2,popcnt")]
     unsafe fn prefix_xor(x: u64) -> u64 {
-        // SAFETY: this form's CPUs have the AVX2 form's features (`fast::dispatch` checks both).
+        // SAFETY: this form's CPUs have the AVX2 form's features (`extract::dispatch` checks both).
         unsafe { Avx2::prefix_xor(x) }
     }
 
@@ -137,7 +137,7 @@ impl Isa for Avx512 {
 /// caller's `found` (the job's hash and probe) is compiled into it.
 ///
 /// # Safety
-/// The CPU must have those features (`fast::dispatch::Form` checks).
+/// The CPU must have those features (`extract::dispatch::Form` checks).
 #[target_feature(enable = "avx512f,avx512bw,pclmulqdq,bmi1,bmi2,popcnt")]
 pub(crate) unsafe fn with_fields<'a, R, F: FnMut(Cow<'a, [u8]>, Cow<'a, [u8]>) -> R>(
     b: &'a [u8],

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::Isa;
-use crate::extract::fast::masks::{raw_class, unusual, Classes, Raw, BLOCK};
+use crate::extract::fast::masks::{classify_portable, raw_class, unusual, Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
 
 /// The portable form (any CPU).
@@ -14,14 +14,7 @@ pub(crate) struct Portable;
 impl Isa for Portable {
     #[inline]
     unsafe fn classify(block: &[u8; BLOCK]) -> Classes {
-        let mut c = Classes::default();
-        for (k, &byte) in block.iter().enumerate() {
-            c.quotes |= u64::from(byte == b'"') << k;
-            c.colons |= u64::from(byte == b':') << k;
-            c.commas |= u64::from(byte == b',') << k;
-            c.unusual |= unusual(byte);
-        }
-        c
+        classify_portable(block)
     }
 
     #[inline]

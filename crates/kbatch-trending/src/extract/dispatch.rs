@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use super::{Found, Shapes, Verdict};
+use crate::extract::fast::{Found, Shapes, Verdict};
 #[cfg(target_arch = "x86_64")]
 use crate::extract::simd::{avx2, avx512, sse2, Avx2, Avx512, Sse2};
 use crate::extract::simd::{portable, Isa, Portable};
