@@ -21,7 +21,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: all setup kafka build release check test test-rust test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
-        venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark
+        venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark test-bin
 
 all: build
 
@@ -71,9 +71,21 @@ $(WHEEL_MARKER): $(VENV_MARKER) $(PY_SOURCES)
 	$(VENV)/bin/pip install -q --no-deps --force-reinstall $(WHEELS)/kbatch-*.whl
 	touch $@
 
+## The binaries the Python, Spark and static tests run: the shipped artifact (`make static`'s
+## stripped kbatch) and the testkit of the test build (`cargo test --workspace` builds it for its
+## own tests; `--no-run` is a no-op after `make test-rust`). So `make test` compiles no separate
+## release build of the CLI: one profile fewer on a cold machine.
+TEST_BIN := $(CURDIR)/target/testbin
+test-bin: static
+	$(CARGO) test --workspace --no-run
+	mkdir -p $(TEST_BIN)
+	ln -sf $(CURDIR)/$(STATIC_BIN) $(TEST_BIN)/kbatch
+	ln -sf $(CURDIR)/target/debug/kbatch-testkit $(TEST_BIN)/kbatch-testkit
+
 ## pytest against real brokers (started by the testkit binary), data from Kafka's Java producer.
-test-python: venv kafka release python
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests --ignore=python/tests/spark
+test-python: venv kafka python test-bin
+	KBATCH_BIN_DIR=$(TEST_BIN) \
+	    $(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests --ignore=python/tests/spark
 
 release:
 	$(CARGO) build --release -p kbatch-cli -p kbatch-testkit
@@ -123,7 +135,7 @@ test-e2e: kafka venv
 ## failing stage stops the run with its name.
 ## Benchmarks (`make bench-smoke`, `make bench-e2e`, `make bench-arrow`) and the long soak
 ## (`make soak`) have their own targets.
-TEST_STAGES := kafka lint test-rust test-python test-static fuzz-smoke test-spark
+TEST_STAGES := kafka lint test-rust test-static test-python test-spark fuzz-smoke
 test: setup
 	@for stage in $(TEST_STAGES); do \
 	    start=$$(date +%s); \
@@ -156,8 +168,8 @@ $(SPARK_KAFKA_MARKER): python/tests/spark/pom.xml
 ## The package is the venv's (`make python`); pytest runs from the repository root because
 ## Spark's Python workers start in the driver's directory, and in python/ they would import the
 ## source tree's kbatch (no native module) instead.
-test-spark: kafka release venv-spark python spark-kafka-jars
-	KBATCH_BIN_DIR=$(CURDIR)/target/release \
+test-spark: kafka venv-spark python spark-kafka-jars test-bin
+	KBATCH_BIN_DIR=$(TEST_BIN) \
 	    $(VENV)/bin/python -P -m pytest -q -p no:cacheprovider python/tests/spark $(PYTEST_ARGS)
 
 ## The Spark benchmark: the trending query as Spark's Kafka source + SQL, kbatch's source + the
@@ -264,8 +276,8 @@ static:
 	@echo "static binary: $$(stat -c %s $(STATIC_BIN)) bytes stripped ($$(stat -c %s $(STATIC_CARGO_BIN)) unstripped); debug info in $(STATIC_OUT)/kbatch.debug"
 
 ## The static binary inside an empty root (chroot) against a real broker.
-test-static: kafka venv static release
-	tests/static/run.sh $(STATIC_BIN) target/release/kbatch-testkit
+test-static: kafka venv test-bin
+	tests/static/run.sh $(STATIC_BIN) $(TEST_BIN)/kbatch-testkit
 
 ## Benchmarks (own cargo workspace under benches/, so librdkafka is built only here).
 BENCH_BIN := benches/target/release

@@ -1,7 +1,8 @@
 """The real broker and the produced data every test reads.
 
 One Kafka broker (KRaft, on 127.0.0.1) is started for the session by the testkit binary
-(``target/release/kbatch-testkit``, built by ``make test-python``) and stopped at the end,
+(``$KBATCH_BIN_DIR/kbatch-testkit``: ``make test-python`` points it at ``target/testbin``,
+the test build's testkit beside the static ``kbatch``; default ``target/release``) and stopped at the end,
 also when tests fail; the testkit's watchdog kills it if this process dies. Records are
 written by Kafka's own Java producer (``kbatch-testkit produce``), and what it reports (the
 partition and offset of every record) is the oracle the tests compare against.

@@ -3,8 +3,8 @@ producer, and Spark sessions on ``local[2]`` and on a standalone cluster (a mast
 one-core workers started from pyspark's own ``spark-class``, :mod:`.standalone`, which
 ``make bench-spark`` shares), each reaped at the end even when a test fails.
 
-Environment: ``KBATCH_BIN_DIR`` (default ``<repo>/target/release``) holds ``kbatch`` and
-``kbatch-testkit``; ``KBATCH_KAFKA_LIBS`` the Kafka jars (the Makefile exports it);
+Environment: ``KBATCH_BIN_DIR`` (default ``<repo>/target/release``; ``make test-spark``:
+``target/testbin``) holds ``kbatch`` and ``kbatch-testkit``; ``KBATCH_KAFKA_LIBS`` the Kafka jars (the Makefile exports it);
 ``KBATCH_SPARK_PYTHONPATH`` is prepended to the executors' ``PYTHONPATH`` (``make python-pkg``'s
 ``target/python``); ``KBATCH_SPARK_KAFKA_JARS`` holds Spark's own Kafka source (``make
 spark-kafka-jars``), given to every session as ``spark.jars`` for the comparison. A missing broker or binary fails the tests (it is never a
