@@ -89,7 +89,7 @@ pub fn rank<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8], u64)>, top: u64
 
 /// A bordered table like Spark's `show()`: cells right-aligned, nothing truncated.
 pub fn render_table(report: &Report) -> String {
-    let header = ["category", "product", "views", "rank"];
+    let header = ["category", "product", "views", "rank"].map(String::from);
     let cells: Vec<[String; 4]> = report
         .top
         .iter()
@@ -102,9 +102,15 @@ pub fn render_table(report: &Report) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
+    show_table(&header, &cells)
+}
+
+/// Spark's `show()` layout for any rows: a border, the header, a border, the rows, a border;
+/// every cell right-aligned to its column's widest (in characters), nothing truncated.
+pub(crate) fn show_table<R: AsRef<[String]>>(header: &[String], rows: &[R]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, c) in widths.iter_mut().zip(row.as_ref()) {
             *w = (*w).max(c.chars().count());
         }
     }
@@ -124,16 +130,17 @@ pub fn render_table(report: &Report) -> String {
         s
     };
     let mut out = border.clone();
-    out.push_str(&line(&header.map(String::from)));
+    out.push_str(&line(header));
     out.push_str(&border);
-    for row in &cells {
-        out.push_str(&line(row));
+    for row in rows {
+        out.push_str(&line(row.as_ref()));
     }
     out.push_str(&border);
     out
 }
 
-fn csv_field(s: &str) -> String {
+/// One CSV field, quoted as RFC 4180 asks when it holds a comma, quote or line end.
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\r', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use kbatch_engine::PartitionStats;
 
-use crate::report::InvalidSample;
+use crate::report::{csv_field, show_table, InvalidSample};
 use crate::top::decimal::Decimal;
 
 /// A ranked value: a count (events, distinct values, estimated distinct values) or an exact
@@ -209,43 +209,7 @@ pub fn render_top_table(report: &TopReport) -> String {
         .map(String::from)
         .collect();
     let cells: Vec<Vec<String>> = report.top.iter().map(TopRow::cells).collect();
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &cells {
-        for (w, c) in widths.iter_mut().zip(row) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let border: String = widths
-        .iter()
-        .map(|w| format!("+{}", "-".repeat(*w)))
-        .collect::<String>()
-        + "+\n";
-    let line = |row: &[String]| -> String {
-        let mut s = String::new();
-        for (w, c) in widths.iter().zip(row) {
-            s.push('|');
-            s.push_str(&" ".repeat(w - c.chars().count()));
-            s.push_str(c);
-        }
-        s.push_str("|\n");
-        s
-    };
-    let mut out = border.clone();
-    out.push_str(&line(&header));
-    out.push_str(&border);
-    for row in &cells {
-        out.push_str(&line(row));
-    }
-    out.push_str(&border);
-    out
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\r', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
+    show_table(&header, &cells)
 }
 
 /// The columns as a header line, then one line per row; RFC 4180 quoting, CRLF line ends.
