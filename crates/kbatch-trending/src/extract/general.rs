@@ -353,8 +353,9 @@ pub(crate) fn unescape_at(b: &[u8], open: usize) -> Option<Cow<'_, [u8]>> {
     Scanner { b, i: open }.string().ok()
 }
 
-/// The general scanner: every JSON value, every reason, in precedence order.
-pub(crate) fn extract_general(b: &[u8]) -> Result<Event<'_>, Invalid> {
+/// The verdicts every value gets before its object is read: empty, not UTF-8, and valid JSON
+/// that is not an object (or not JSON at all). A scanner at the opening brace otherwise.
+pub(crate) fn open_object(b: &[u8]) -> Result<Scanner<'_>, Invalid> {
     if b.is_empty() {
         return Err(Invalid::Empty);
     }
@@ -364,7 +365,6 @@ pub(crate) fn extract_general(b: &[u8]) -> Result<Event<'_>, Invalid> {
     let mut s = Scanner { b, i: 0 };
     s.ws();
     if s.peek() != Some(b'{') {
-        // Valid JSON that is not an object, or not JSON at all.
         return match s.skip_value(0).and_then(|()| {
             s.ws();
             if s.i == b.len() {
@@ -377,6 +377,12 @@ pub(crate) fn extract_general(b: &[u8]) -> Result<Event<'_>, Invalid> {
             Err(Bad) => Err(Invalid::BadJson),
         };
     }
+    Ok(s)
+}
+
+/// The general scanner: every JSON value, every reason, in precedence order.
+pub(crate) fn extract_general(b: &[u8]) -> Result<Event<'_>, Invalid> {
+    let mut s = open_object(b)?;
     let mut fields: [Option<Cow<'_, [u8]>>; 2] = [None, None];
     let mut seen = [false; 2];
     let mut duplicate = false;

@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::general::{Bad, Scanner};
+use super::general::{open_object, Bad, Scanner};
 use super::{Invalid, MAX_DEPTH};
 use crate::top::spec::Step;
 
@@ -151,27 +151,7 @@ pub(crate) fn extract_paths<'a>(
 ) -> Result<(), Invalid> {
     out.clear();
     out.resize(tree.slots, Val::Missing);
-    if b.is_empty() {
-        return Err(Invalid::Empty);
-    }
-    if std::str::from_utf8(b).is_err() {
-        return Err(Invalid::BadUtf8);
-    }
-    let mut s = Scanner { b, i: 0 };
-    s.ws();
-    if s.peek() != Some(b'{') {
-        return match s.skip_value(0).and_then(|()| {
-            s.ws();
-            if s.i == b.len() {
-                Ok(())
-            } else {
-                Err(Bad)
-            }
-        }) {
-            Ok(()) => Err(Invalid::NotObject),
-            Err(Bad) => Err(Invalid::BadJson),
-        };
-    }
+    let s = open_object(b)?;
     let mut w = Walk {
         s,
         tree,
