@@ -309,18 +309,19 @@ bench-e2e-realistic: kafka bench-build
 
 ## The Python comparison on 2 M realistic events (lz4, 8 partitions, 5 rounds): kbatch.read()
 ## into a pyarrow.Table vs confluent-kafka (consume + pyarrow per batch), `kbatch export --format
-## parquet` vs `kbatch count`, and read_batches' peak RSS over 20 M vs 2 M events; writes
-## benches/results/<date>-<host>-arrow.md.
+## parquet` with every codec on one core vs `kbatch count`, Parquet + snappy export vs Spark's
+## Kafka source writing Parquet on local[2], and read_batches' peak RSS over 20 M vs 2 M events;
+## writes benches/results/<date>-<host>-arrow.md and <date>-<host>-export.md.
 BENCH_PY_MARKER := $(VENV)/.bench-$(shell cksum < benches/python/requirements.txt | cut -d' ' -f1)
 venv-bench: $(BENCH_PY_MARKER)
 $(BENCH_PY_MARKER): $(VENV_MARKER) benches/python/requirements.txt
 	$(VENV)/bin/pip install -q -r benches/python/requirements.txt
 	touch $@
-bench-arrow: kafka bench-build python venv-bench
+bench-arrow: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 	$(BENCH_BIN)/bench_arrow $(BENCH_ARGS)
 
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
-bench-smoke: kafka bench-build python venv-bench
+bench-smoke: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 	$(BENCH_BIN)/bench_e2e --smoke
 	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
 	$(BENCH_BIN)/bench_arrow --smoke
