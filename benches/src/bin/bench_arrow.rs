@@ -162,6 +162,14 @@ struct Spark {
     version: String,
 }
 
+/// The 1-minute load average (`/proc/loadavg`), as text.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// What the results file says about the session once it has ended.
 struct SparkFacts {
     version: String,
@@ -285,6 +293,7 @@ fn run(o: &Opts) -> Result<(), String> {
         }
     }
     let started_at = sh(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?;
+    let load_start = load_average();
     let dir = std::env::temp_dir().join(format!("kbatch-bench-arrow-{}", std::process::id()));
     let (bootstrap, _guard, threads) = start_broker(&testkit, &dir)?;
     let topic = format!("arrow_flat_{CODEC}");
@@ -463,6 +472,8 @@ fn run(o: &Opts) -> Result<(), String> {
     }
 
     let (commit, dirty) = commit(&root);
+    let date = started_at.split(' ').next().unwrap_or("date").to_string();
+    let host = sh(&mut Command::new("hostname")).unwrap_or_else(|_| "host".into());
     let rate = |s: &Series| records as f64 / s.wall();
     let mut md = String::new();
     let _ = write!(
@@ -474,7 +485,7 @@ fn run(o: &Opts) -> Result<(), String> {
          - commit: {commit}{}\n\
          - data: `{topic}`, the realistic `flat` mix of `kbatch_testkit::events` (~430-byte events, seed 7, 0.1 % invalid), {} records, {PARTITIONS} partitions, {CODEC}, Java producer\n\
          - command: `benches/target/release/bench_arrow {}` (`make bench-arrow`)\n\
-         - rounds: {}, in alternation: `kbatch.read()` → pyarrow.Table, confluent-kafka `consume(num_messages=10000)` → pyarrow.Table (the rdkafka reader's fetch settings), `kbatch export --format parquet` with each codec ({}), `kbatch count`, then export (zstd 3), count, export (snappy) and Spark's Kafka source (`{}-export.md`) on both cores; every round checked: same records (and value bytes) everywhere\n\n\
+         - rounds: {}, in alternation: `kbatch.read()` → pyarrow.Table, confluent-kafka `consume(num_messages=10000)` → pyarrow.Table (the rdkafka reader's fetch settings), `kbatch export --format parquet` with each codec ({}), `kbatch count`, then export (zstd 3), count, export (snappy) and Spark's Kafka source (`{}-{}-export.md`) on both cores; every round checked: same records (and value bytes) everywhere\n\n\
          | reader | wall s median (min–max) | CPU s median (min–max) | peak RSS MB median (min–max) | records/s (median wall) |\n|---|---|---|---|---|\n",
         machine(),
         kafka_version(&root),
@@ -483,7 +494,8 @@ fn run(o: &Opts) -> Result<(), String> {
         std::env::args().skip(1).collect::<Vec<_>>().join(" "),
         o.rounds,
         CODECS.join(", "),
-        started_at.split(' ').next().unwrap_or("date"),
+        date,
+        host,
     );
     for (name, s) in [
         ("`kbatch.read()` → pyarrow.Table", &kb),
@@ -550,17 +562,20 @@ fn run(o: &Opts) -> Result<(), String> {
          - Kafka {} (KRaft, one broker pinned to core {BROKER_CORE}: {threads} JVM threads)\n\
          - commit: {commit}{}\n\
          - data: `{topic}`, the realistic `flat` mix of `kbatch_testkit::events` (~430-byte events, seed 7, 0.1 % invalid), {records} records, {PARTITIONS} partitions, {CODEC}, Java producer\n\
-         - command: `benches/target/release/bench_arrow {}` (`make bench-arrow`; the Python readers' figures of the same run are in `{}-arrow.md`)\n\
+         - command: `benches/target/release/bench_arrow {}` (`make bench-arrow`; the Python readers' figures of the same run are in `{}-{}-arrow.md`)\n\
+         - load average (1 min, /proc/loadavg): {load_start} at the start, {} at the end (CPU figures are the processes' own; with other work on the machine, wall is longer than CPU)\n\
          - rounds: {}, in alternation with the Python readers; medians (min–max) of wall and CPU (the child's own rusage); every round checked: every export and Spark wrote the records `kbatch count` counts\n\
          - one core: `kbatch export --format parquet --compression C --output DIR` pinned to core {READER_CORE} (one encoding thread), into a fresh local directory; wall is the whole process: start, plan, fetch, encode, write, manifest\n\
          - Spark {} `local[2]` with Spark's Kafka source (`spark-sql-kafka-0-10`, `benches/python/spark_export.py`): `spark.read.format(\"kafka\")` from earliest to latest, read_committed, `.write.option(\"compression\", \"snappy\").parquet(DIR)`; one session for the run (up in {:.1} s, not counted) and one unmeasured warm-up export ({:.2} s); wall is the action's, CPU the Spark JVM's (/proc utime + stime) over it. kbatch on the same two cores (cores {ALL_CORES}, shared with the broker; one encoding thread per core), wall of the whole process\n\n\
          ## One core, every codec\n\n\
-         | `--compression` | wall s median (min–max) | CPU s median (min–max) | records/s (median wall) | ÷ `kbatch count`'s records/s | MB written |\n|---|---|---|---|---|---|\n",
+         | `--compression` | wall s median (min–max) | CPU s median (min–max) | records/s (median wall) | records per CPU s (median CPU) | ÷ `kbatch count`'s records/s | MB written |\n|---|---|---|---|---|---|---|\n",
         machine(),
         kafka_version(&root),
         if dirty { " (with uncommitted changes)" } else { "" },
         std::env::args().skip(1).collect::<Vec<_>>().join(" "),
-        started_at.split(' ').next().unwrap_or("date"),
+        date,
+        host,
+        load_average(),
         o.rounds,
         spark.version,
         spark.start_s,
@@ -569,20 +584,22 @@ fn run(o: &Opts) -> Result<(), String> {
     for ((codec, s), bytes) in CODECS.iter().zip(&by_codec).zip(codec_bytes) {
         let _ = writeln!(
             xmd,
-            "| {codec} | {} | {} | {:.0} | {:.2} | {:.1} |",
+            "| {codec} | {} | {} | {:.0} | {:.0} | {:.2} | {:.1} |",
             spread(&s.wall, 2),
             spread(&s.cpu, 2),
             rate(s),
+            records as f64 / s.cpu(),
             rate(s) / rate(&cnt),
             bytes as f64 / 1e6,
         );
     }
     let _ = writeln!(
         xmd,
-        "| (`kbatch count`, no export) | {} | {} | {:.0} | 1 | – |",
+        "| (`kbatch count`, no export) | {} | {} | {:.0} | {:.0} | 1 | – |",
         spread(&cnt.wall, 2),
         spread(&cnt.cpu, 2),
         rate(&cnt),
+        records as f64 / cnt.cpu(),
     );
     let spark_rate = records as f64 / median(&spark_wall);
     let spark_ratio = median(&spark_wall) / snappy_all.wall();
@@ -609,8 +626,6 @@ fn run(o: &Opts) -> Result<(), String> {
     println!("{md}");
     println!("{xmd}");
     if !o.smoke {
-        let date = started_at.split(' ').next().unwrap_or("date").to_string();
-        let host = sh(&mut Command::new("hostname")).unwrap_or_else(|_| "host".into());
         for (out, text, suffix) in [(&o.out, &md, "arrow"), (&o.export_out, &xmd, "export")] {
             let out = out
                 .clone()
