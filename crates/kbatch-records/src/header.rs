@@ -21,6 +21,28 @@ pub const MAX_BATCH_LENGTH: i32 = 1 << 30;
 /// delta, key length, value length and header count of one byte each.
 const MIN_RECORD_LEN: usize = 7;
 
+/// Record timestamps a reader wants, in ms, both ends inclusive; `min > max` is empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeBounds {
+    /// The smallest timestamp wanted.
+    pub min: i64,
+    /// The largest timestamp wanted.
+    pub max: i64,
+}
+
+impl TimeBounds {
+    /// Every timestamp.
+    pub const ANY: TimeBounds = TimeBounds {
+        min: i64::MIN,
+        max: i64::MAX,
+    };
+
+    /// Whether these bounds take every timestamp.
+    pub fn is_any(&self) -> bool {
+        *self == TimeBounds::ANY
+    }
+}
+
 /// The fixed 61-byte v2 batch header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchHeader {
@@ -80,6 +102,28 @@ impl BatchHeader {
     /// Record timestamps are the broker's append time (`max_timestamp`).
     pub fn log_append_time(&self) -> bool {
         self.attributes & 0x08 != 0
+    }
+
+    /// Can a record of this batch have a timestamp within `bounds`? Decided from the header
+    /// alone, so a batch that cannot is skipped without decompressing it:
+    ///
+    /// * log-append time: every record carries `max_timestamp`, so the answer is exact;
+    /// * create time: `max_timestamp` is the largest record timestamp (the broker sets it
+    ///   when it validates a batch, and rebuilds it when compaction removes records), so a
+    ///   batch below `min` holds no match. Nothing bounds the *smallest* one:
+    ///   `base_timestamp` is the first record's, and later records may carry earlier
+    ///   timestamps (their deltas are signed), so `max` never skips a create-time batch.
+    ///
+    /// Control batches hold no data records; the decoder never asks about them.
+    pub fn may_hold(&self, bounds: TimeBounds) -> bool {
+        if bounds.min > bounds.max {
+            return false;
+        }
+        if self.log_append_time() {
+            (bounds.min..=bounds.max).contains(&self.max_timestamp)
+        } else {
+            self.max_timestamp >= bounds.min
+        }
     }
 
     /// The batch's codec.

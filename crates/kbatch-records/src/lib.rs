@@ -52,7 +52,7 @@ pub mod testenc;
 #[cfg(test)]
 mod tests;
 
-pub use header::{walk, BatchHeader, Walk, HEADER_LEN, MAX_BATCH_LENGTH};
+pub use header::{walk, BatchHeader, TimeBounds, Walk, HEADER_LEN, MAX_BATCH_LENGTH};
 pub use record::{Headers, Record, TimestampType};
 
 use txn::TxnFilter;
@@ -108,6 +108,15 @@ pub struct Tally {
     pub batches: u64,
     /// Wire (compressed) bytes of the batches counted in `batches`.
     pub bytes: u64,
+    /// Data records of batches skipped whole because their header proves that no record lies
+    /// within the decoder's [`TimeBounds`] ([`BatchHeader::may_hold`]): neither decompressed
+    /// nor passed to the closure. Only batches wholly inside `[start, end)` are skipped, so
+    /// this is their header's record count.
+    pub skipped: u64,
+    /// Batches skipped that way (also counted in `batches`).
+    pub skipped_batches: u64,
+    /// Wire bytes of those batches, never decompressed (also counted in `bytes`).
+    pub skipped_bytes: u64,
 }
 
 /// One partition's bytes from one Fetch response, with the range the caller wants.
@@ -225,6 +234,8 @@ pub struct Decoder {
     contexts: codec::Contexts,
     cap: usize,
     verify_crc: bool,
+    /// Batches that cannot hold a record within these are skipped whole.
+    times: TimeBounds,
 }
 
 impl std::fmt::Debug for Decoder {
@@ -234,6 +245,7 @@ impl std::fmt::Debug for Decoder {
             .field("scratch_len", &self.scratch.len())
             .field("cap", &self.cap)
             .field("verify_crc", &self.verify_crc)
+            .field("times", &self.times)
             .finish()
     }
 }
@@ -246,7 +258,18 @@ impl Decoder {
             contexts: codec::Contexts::default(),
             cap: decompress_cap,
             verify_crc: true,
+            times: TimeBounds::ANY,
         }
+    }
+
+    /// Skip, without decompressing, every data batch wholly inside a chunk's range whose header
+    /// proves that none of its records has a timestamp within `times` (counted in
+    /// [`Tally::skipped`]). The caller must treat a record outside `times` as it treats a
+    /// skipped one; records of batches that are decoded are delivered whatever their
+    /// timestamp. Default: [`TimeBounds::ANY`], nothing skipped.
+    pub fn skip_outside(mut self, times: TimeBounds) -> Self {
+        self.times = times;
+        self
     }
 
     /// Verify CRC32C while decoding (default on). The reader's header walk already checks it.
@@ -313,6 +336,16 @@ impl Decoder {
             }
             let aborted = h.is_transactional() && txn.is_aborted(h.producer_id, last);
             if !in_range {
+                continue;
+            }
+            // A batch straddling the range's edge is decoded: which of its records lie inside
+            // depends on offsets only its body holds (compaction leaves gaps).
+            let whole = h.base_offset >= chunk.start && last < chunk.end;
+            if !aborted && whole && !h.may_hold(self.times) {
+                let n = h.record_count.max(0) as u64;
+                tally.skipped += n;
+                tally.skipped_batches += 1;
+                tally.skipped_bytes += h.total_len() as u64;
                 continue;
             }
             let body = self.body(&h, batch).map_err(Stop::Records)?;

@@ -105,6 +105,8 @@ pub struct Batch {
     pub record_count: i32,
     pub records: Vec<u8>,
     pub partition_leader_epoch: i32,
+    pub base_timestamp: i64,
+    pub max_timestamp: i64,
 }
 
 impl Batch {
@@ -122,6 +124,8 @@ impl Batch {
             record_count: recs.len() as i32,
             records: compress(codec, &raw, xerial),
             partition_leader_epoch: 0,
+            base_timestamp: 1_000,
+            max_timestamp: 2_000,
         }
     }
 
@@ -159,15 +163,30 @@ impl Batch {
             record_count: 1,
             records: encode_records(&[rec]),
             partition_leader_epoch: 0,
+            base_timestamp: 1_000,
+            max_timestamp: 2_000,
         }
+    }
+
+    /// The header's base and max timestamps (the records' deltas stay as given).
+    pub fn times(mut self, base_timestamp: i64, max_timestamp: i64) -> Batch {
+        self.base_timestamp = base_timestamp;
+        self.max_timestamp = max_timestamp;
+        self
+    }
+
+    /// Log-append time: every record carries the header's max timestamp.
+    pub fn log_append(mut self) -> Batch {
+        self.attributes |= 0x08;
+        self
     }
 
     pub fn encode(&self) -> Vec<u8> {
         let mut after_crc = Vec::new();
         after_crc.extend_from_slice(&self.attributes.to_be_bytes());
         after_crc.extend_from_slice(&self.last_offset_delta.to_be_bytes());
-        after_crc.extend_from_slice(&1_000i64.to_be_bytes());
-        after_crc.extend_from_slice(&2_000i64.to_be_bytes());
+        after_crc.extend_from_slice(&self.base_timestamp.to_be_bytes());
+        after_crc.extend_from_slice(&self.max_timestamp.to_be_bytes());
         after_crc.extend_from_slice(&self.producer_id.to_be_bytes());
         after_crc.extend_from_slice(&0i16.to_be_bytes());
         after_crc.extend_from_slice(&0i32.to_be_bytes());

@@ -1121,3 +1121,149 @@ proptest! {
         prop_assert_eq!((t.aborted, t.control), (0, in_range(&markers)));
     }
 }
+
+#[test]
+fn may_hold_decides_from_the_header_alone() {
+    let b = |lat: bool, base: i64, max: i64| {
+        let mut b = Batch::plain(0, &recs(1, "a")).times(base, max);
+        if lat {
+            b = b.log_append();
+        }
+        let bytes = b.encode();
+        header::next_batch(&bytes, true).unwrap().unwrap().0
+    };
+    let within = |min, max| TimeBounds { min, max };
+    let any = TimeBounds::ANY;
+    // (log-append time, base timestamp, max timestamp, bounds, may hold)
+    let table = [
+        (false, 100, 200, any, true),
+        (true, 100, 200, any, true),
+        // create time: only `max_timestamp` bounds the records, from above
+        (false, 100, 200, within(200, i64::MAX), true),
+        (false, 100, 200, within(201, i64::MAX), false),
+        (false, 100, 200, within(150, 150), true),
+        (false, 100, 200, within(i64::MIN, 50), true), // later records may be older than the first
+        (false, 300, 200, within(i64::MIN, 250), true),
+        (false, -1, -1, within(0, i64::MAX), false), // no timestamps at all
+        (false, -1, -1, within(-1, -1), true),
+        // log-append time: every record carries max_timestamp, so both ends decide
+        (true, 100, 200, within(200, 200), true),
+        (true, 100, 200, within(201, i64::MAX), false),
+        (true, 100, 200, within(i64::MIN, 199), false),
+        (true, 100, 200, within(i64::MIN, 200), true),
+        (true, 900, 200, within(150, 250), true), // base_timestamp plays no part
+        (true, 100, 200, within(100, 150), false),
+        // empty bounds: nothing can match
+        (false, 100, 200, within(10, 9), false),
+        (true, 100, 200, within(300, 100), false),
+    ];
+    for (lat, base, max, bounds, want) in table {
+        assert_eq!(
+            b(lat, base, max).may_hold(bounds),
+            want,
+            "log_append={lat} base={base} max={max} {bounds:?}"
+        );
+    }
+}
+
+/// Decode with `times`: (offsets delivered, tally, next).
+fn skipping(
+    bytes: &[u8],
+    start: i64,
+    end: i64,
+    times: TimeBounds,
+    aborted: &[AbortedTxn],
+) -> Decoded {
+    let mut d = Decoder::new(1 << 20).skip_outside(times);
+    let chunk = Chunk {
+        bytes,
+        start,
+        end,
+        isolation: RC,
+        aborted,
+    };
+    let mut out = Vec::new();
+    let (t, next) = d
+        .decode(&chunk, |r| {
+            out.push((
+                r.offset,
+                r.value.map(|v| String::from_utf8_lossy(v).into_owned()),
+            ));
+            Ok::<(), ()>(())
+        })
+        .map_err(|_| "decode failed")
+        .unwrap();
+    (out, t, next)
+}
+
+#[test]
+fn batches_that_cannot_match_are_skipped_undecoded_and_counted() {
+    // old (max 500), new (max 5000), old compressed, an aborted old one, a marker, new again
+    let lz = Compression::Lz4;
+    let batches = [
+        Batch::plain(0, &recs(3, "a")).times(400, 500),
+        Batch::with(3, &recs(3, "b"), Compression::Zstd, false).times(4_000, 5_000),
+        Batch::with(6, &recs(4, "c"), lz, false).times(450, 500),
+        Batch::plain(10, &recs(2, "d")).times(100, 200).txn(7),
+        Batch::marker(12, 7, false),
+        Batch::with(13, &recs(2, "e"), lz, false).times(4_000, 6_000),
+    ];
+    let bytes = concat(&batches);
+    let aborted = [AbortedTxn {
+        producer_id: 7,
+        first_offset: 10,
+    }];
+    let new = TimeBounds {
+        min: 1_000,
+        max: i64::MAX,
+    };
+    let (v, t, next) = skipping(&bytes, 0, 15, new, &aborted);
+    assert_eq!(offsets(&v), [3, 4, 5, 13, 14]);
+    assert_eq!(next, Some(15));
+    assert_eq!((t.records, t.skipped, t.aborted, t.control), (5, 7, 2, 1));
+    assert_eq!(
+        t.records + t.skipped + t.aborted + t.control,
+        15,
+        "every offset accounted for"
+    );
+    assert_eq!((t.batches, t.skipped_batches), (6, 2));
+    let skipped_bytes = (batches[0].encode().len() + batches[2].encode().len()) as u64;
+    assert_eq!(t.skipped_bytes, skipped_bytes);
+
+    // Without bounds the same bytes deliver everything that is not aborted.
+    let (all, t0, next0) = skipping(&bytes, 0, 15, TimeBounds::ANY, &aborted);
+    assert_eq!(offsets(&all), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 14]);
+    assert_eq!((t0.skipped, t0.skipped_batches, next0), (0, 0, Some(15)));
+    assert_eq!(t0.records + t0.aborted + t0.control, 15);
+
+    // A batch straddling the range's start or end is decoded (its records in range are
+    // delivered, the caller filters them), never skipped by its header.
+    let (v, t, _) = skipping(&bytes, 1, 8, new, &aborted);
+    assert_eq!(offsets(&v), [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!((t.skipped, t.skipped_batches), (0, 0));
+}
+
+#[test]
+fn a_corrupt_body_in_a_skipped_batch_is_never_read() {
+    // The header (CRC-checked) is all a skipped batch is judged by: a body the codec would
+    // refuse is not decompressed at all.
+    let mut b = Batch::with(0, &recs(2, "a"), Compression::Zstd, false).times(10, 20);
+    b.records = b"not zstd at all".to_vec();
+    let bytes = concat(&[b, Batch::plain(2, &recs(1, "n")).times(900, 900)]);
+    let (v, t, next) = skipping(
+        &bytes,
+        0,
+        3,
+        TimeBounds {
+            min: 100,
+            max: 1000,
+        },
+        &[],
+    );
+    assert_eq!(offsets(&v), [2]);
+    assert_eq!((t.skipped, t.records, next), (2, 1, Some(3)));
+    assert!(
+        values(&bytes, 0, 3, RC, &[]).is_err(),
+        "decoded, the body is refused"
+    );
+}
