@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use kbatch_records::Record;
+use kbatch_records::{Record, TimeBounds};
 
 /// One partition's half-open range `[start, end)`, as planned by the reader.
 ///
@@ -25,8 +25,9 @@ pub struct PartitionSpec {
 /// counts type. Reports (`count`, `trending`, Python's stats) serialize it as is, or flatten
 /// it next to their own figures, so the counts cannot drift apart between front ends.
 ///
-/// `records + aborted + control + compaction gaps = end - start`: every offset in range is
-/// accounted for by exactly one of these (gaps are offsets that no longer exist in the log).
+/// `records + skipped + aborted + control + compaction gaps = end - start`: every offset in
+/// range is accounted for by exactly one of these (gaps are offsets that no longer exist in the
+/// log).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PartitionStats {
     /// Topic name.
@@ -45,6 +46,17 @@ pub struct PartitionStats {
     pub aborted: u64,
     /// Control records (transaction markers) in range; never passed to jobs.
     pub control: u64,
+    /// Data records in range of batches skipped whole, undecoded, because their header proves
+    /// no record lies within [`Job::timestamps`]; never passed to [`Job::update`] (0 unless
+    /// the job narrows its timestamps; not part of the engine's own reports).
+    #[serde(skip)]
+    pub skipped: u64,
+    /// Batches skipped that way.
+    #[serde(skip)]
+    pub skipped_batches: u64,
+    /// Their wire bytes, never decompressed (also counted in `bytes`).
+    #[serde(skip)]
+    pub skipped_bytes: u64,
     /// Record-batch bytes decoded for this partition (not part of reports).
     #[serde(skip)]
     pub bytes: u64,
@@ -90,6 +102,16 @@ pub trait Job: Sync {
 
     /// A fresh, empty partial for one worker.
     fn partial(&self) -> Self::Partial;
+
+    /// The record timestamps this job can use. A batch wholly in range whose header proves
+    /// that none of its records lies within (`BatchHeader::may_hold`) is skipped without
+    /// decompressing it; its records are counted in [`PartitionStats::skipped`] and never
+    /// passed to [`Job::update`]. So a job narrowing this must treat a record outside these
+    /// bounds exactly as a skipped one (records of decoded batches still arrive whatever
+    /// their timestamp). The default takes every timestamp: nothing is skipped.
+    fn timestamps(&self) -> TimeBounds {
+        TimeBounds::ANY
+    }
 
     /// Account for one data record of partition `partition` (an index into the run's specs).
     fn update(

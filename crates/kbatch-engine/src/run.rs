@@ -175,6 +175,9 @@ struct Acc {
     aborted: u64,
     control: u64,
     bytes: u64,
+    skipped: u64,
+    skipped_batches: u64,
+    skipped_bytes: u64,
     decoded: i64,
     /// `Job::partition_done` was called: a refetched chunk past the end must not call it again.
     done: bool,
@@ -274,14 +277,7 @@ where
 
     let mut stats = Vec::with_capacity(specs.len());
     for (i, spec) in specs.iter().enumerate() {
-        let acc = accs[i].unwrap_or(Acc {
-            records: 0,
-            aborted: 0,
-            control: 0,
-            bytes: 0,
-            decoded: spec.start,
-            done: false,
-        });
+        let acc = accs[i].unwrap_or(Acc::new(spec.start));
         if !stopped && acc.decoded < spec.end {
             return Err(EngineError::Incomplete {
                 topic: spec.topic.clone(),
@@ -299,6 +295,9 @@ where
             aborted: acc.aborted,
             control: acc.control,
             bytes: acc.bytes,
+            skipped: acc.skipped,
+            skipped_batches: acc.skipped_batches,
+            skipped_bytes: acc.skipped_bytes,
             decoded: acc.decoded,
         });
     }
@@ -339,6 +338,22 @@ fn assign(specs: &[PartitionSpec], workers: usize) -> Vec<usize> {
     route
 }
 
+impl Acc {
+    fn new(start: i64) -> Acc {
+        Acc {
+            records: 0,
+            aborted: 0,
+            control: 0,
+            bytes: 0,
+            skipped: 0,
+            skipped_batches: 0,
+            skipped_bytes: 0,
+            decoded: start,
+            done: false,
+        }
+    }
+}
+
 type WorkerResult<P> = (P, Vec<(usize, Acc)>);
 
 fn worker<J: Job>(
@@ -350,7 +365,9 @@ fn worker<J: Job>(
     shared: &Shared,
     rx: Receiver<Work>,
 ) -> WorkerResult<J::Partial> {
-    let mut decoder = Decoder::new(config.decompress_cap).verify_crc(config.verify_crc);
+    let mut decoder = Decoder::new(config.decompress_cap)
+        .verify_crc(config.verify_crc)
+        .skip_outside(job.timestamps());
     let mut partial = job.partial();
     let mut owned: Vec<(usize, Acc)> = Vec::new();
     for work in rx.iter() {
@@ -363,17 +380,7 @@ fn worker<J: Job>(
         let slot = match owned.iter().position(|(p, _)| *p == i) {
             Some(s) => s,
             None => {
-                owned.push((
-                    i,
-                    Acc {
-                        records: 0,
-                        aborted: 0,
-                        control: 0,
-                        bytes: 0,
-                        decoded: spec.start,
-                        done: false,
-                    },
-                ));
+                owned.push((i, Acc::new(spec.start)));
                 owned.len() - 1
             }
         };
@@ -391,6 +398,9 @@ fn worker<J: Job>(
                 acc.aborted += tally.aborted;
                 acc.control += tally.control;
                 acc.bytes += tally.bytes;
+                acc.skipped += tally.skipped;
+                acc.skipped_batches += tally.skipped_batches;
+                acc.skipped_bytes += tally.skipped_bytes;
                 if let Some(next) = next {
                     acc.decoded = acc.decoded.max(next);
                 }

@@ -74,7 +74,7 @@ pub use error::{chain, one_line, panic_message, ErrorKind, ReadError};
 pub use kbatch_engine::{
     Count, EngineConfig, Job, JobError, Outcome, PartitionSpec, PartitionStats, Progress,
 };
-pub use kbatch_records::{Isolation, Record, TimestampType};
+pub use kbatch_records::{Isolation, Record, TimeBounds, TimestampType};
 pub use kbatch_wire::{
     CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash, Secret, Security,
     TlsSettings,

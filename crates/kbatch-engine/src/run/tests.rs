@@ -249,3 +249,77 @@ fn the_feeders_own_error_comes_back_as_itself() {
     .unwrap_err();
     assert!(matches!(err, EngineError::Feed("broker gone")));
 }
+
+/// Takes records from `min` on; remembers what it was given.
+struct Since {
+    min: i64,
+}
+
+impl Job for Since {
+    type Partial = Vec<i64>;
+    type Output = Vec<i64>;
+    fn partial(&self) -> Vec<i64> {
+        Vec::new()
+    }
+    fn timestamps(&self) -> kbatch_records::TimeBounds {
+        kbatch_records::TimeBounds {
+            min: self.min,
+            max: i64::MAX,
+        }
+    }
+    fn update(&self, p: &mut Vec<i64>, _: usize, r: &Record<'_>) -> Result<(), JobError> {
+        p.push(r.offset);
+        Ok(())
+    }
+    fn merge(&self, into: &mut Vec<i64>, other: Vec<i64>) {
+        into.extend(other);
+    }
+    fn finish(&self, mut p: Vec<i64>, _: &[PartitionStats]) -> Vec<i64> {
+        p.sort_unstable();
+        p
+    }
+}
+
+#[test]
+fn batches_outside_the_jobs_timestamps_are_skipped_and_the_partition_completes() {
+    // Batches of 10 at 0, 10, 20, 30 with max timestamps 100, 900, 100, 900.
+    let batch = |base: i64, max: i64| {
+        let recs: Vec<Rec> = (0..10).map(|d| Rec::value(d, "v")).collect();
+        Batch::plain(base, &recs).times(max - 9, max).encode()
+    };
+    let specs = [spec(0, 0, 40)];
+    let progress = Progress::new(&specs);
+    let out = run(
+        &config(1),
+        &Since { min: 500 },
+        &specs,
+        Isolation::ReadCommitted,
+        &progress,
+        |feeder| {
+            for (base, max) in [(0, 100), (10, 900), (20, 100), (30, 900)] {
+                let work = Work {
+                    partition: 0,
+                    bytes: Bytes::from(batch(base, max)),
+                    aborted: vec![],
+                };
+                feeder.send(work).map_err(|_| "halted")?;
+            }
+            Ok::<(), &str>(())
+        },
+    )
+    .unwrap();
+    let want: Vec<i64> = (10..20).chain(30..40).collect();
+    assert_eq!(out.output, want);
+    let s = &out.stats[0];
+    assert_eq!((s.records, s.skipped, s.skipped_batches), (20, 20, 2));
+    assert_eq!(s.records + s.skipped + s.aborted + s.control, 40);
+    assert_eq!(
+        s.decoded, 40,
+        "skipped batches still move the decoded position"
+    );
+    assert_eq!(
+        s.skipped_bytes * 2,
+        s.bytes,
+        "two of four equal batches undecoded"
+    );
+}
