@@ -74,6 +74,8 @@ class TopPartition(TypedDict):
     control: int
     invalid: int
     filtered: int
+    skipped_batches: int
+    skipped_records: int
 
 class TopReport(TypedDict):
     records: int

@@ -75,6 +75,10 @@ impl<J: Job> Job for Cancellable<J> {
         self.job.partial()
     }
 
+    fn timestamps(&self) -> kbatch_reader::TimeBounds {
+        self.job.timestamps()
+    }
+
     fn update(
         &self,
         partial: &mut Self::Partial,

@@ -224,7 +224,17 @@ fn top(args: &TopArgs) -> anyhow::Result<()> {
         started,
     );
     if report.filtered > 0 {
-        eprintln!("kbatch: {} records filtered", report.filtered);
+        let (batches, records) = report.partitions.iter().fold((0, 0), |(b, r), p| {
+            (b + p.skipped_batches, r + p.skipped_records)
+        });
+        let skipped = if batches > 0 {
+            format!(
+                " ({records} of them in {batches} batches skipped undecoded by their timestamps)"
+            )
+        } else {
+            String::new()
+        };
+        eprintln!("kbatch: {} records filtered{skipped}", report.filtered);
     }
     let text = match args.format {
         TrendingFormat::Table => kbatch_trending::render_top_table(&report),

@@ -795,6 +795,9 @@ fn stats(n: usize, records: &[(usize, i64, Option<Vec<u8>>)]) -> Vec<PartitionSt
             aborted: 0,
             control: 0,
             bytes: 0,
+            skipped: 0,
+            skipped_batches: 0,
+            skipped_bytes: 0,
             decoded: 1000,
         })
         .collect()
@@ -1334,6 +1337,9 @@ fn json_field_names() {
                 aborted: 1,
                 control: 0,
                 bytes: 4096,
+                skipped: 0,
+                skipped_batches: 0,
+                skipped_bytes: 0,
                 decoded: 4,
             },
             invalid: 1,

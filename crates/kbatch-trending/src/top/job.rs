@@ -2,6 +2,8 @@
 //!
 //! Per record, in this order (each step ends the record's journey when it decides):
 //!
+//! 0. a batch wholly in range whose header proves no record passes the timestamp filters is
+//!    skipped undecoded by the engine ([`Job::timestamps`]) → its records filtered;
 //! 1. record filters (partition, timestamp, key, headers), before any JSON is read → filtered;
 //! 2. the value's verdict (tombstone, empty, bad_utf8, bad_json, not_object, duplicate_field)
 //!    → invalid;
@@ -20,7 +22,7 @@ use std::borrow::Cow;
 use cardinality_estimator::CardinalityEstimator;
 use hashbrown::HashSet;
 use kbatch_engine::{Job, JobError, PartitionSpec, PartitionStats};
-use kbatch_records::Record;
+use kbatch_records::{Record, TimeBounds};
 
 use crate::extract::paths::{extract_paths, PathTree, Val};
 use crate::extract::{Extractor, Invalid};
@@ -526,14 +528,16 @@ impl TopJob {
         cells.sort_unstable_by(|a, b| {
             (a.window_start, &a.group, &a.item).cmp(&(b.window_start, &b.group, &b.item))
         });
+        // Records of batches skipped by their header failed the timestamp filters.
+        let skipped: u64 = stats.iter().map(|s| s.skipped).sum();
         let records = if stats.is_empty() {
             p.shard_records
         } else {
-            stats.iter().map(|s| s.records).sum()
+            stats.iter().map(|s| s.records).sum::<u64>() + skipped
         };
         TopShard {
             records,
-            filtered: p.filtered.iter().sum::<u64>() + p.shard_filtered,
+            filtered: p.filtered.iter().sum::<u64>() + p.shard_filtered + skipped,
             invalid: Invalid::ALL
                 .iter()
                 .map(|&w| (w.as_str().to_string(), p.reasons[w as usize]))
@@ -791,6 +795,11 @@ impl Job for TopJob {
         }
     }
 
+    /// The timestamp filters' bounds: a record outside fails them, as a skipped one would.
+    fn timestamps(&self) -> TimeBounds {
+        self.spec.timestamps()
+    }
+
     #[inline]
     fn update(
         &self,
@@ -922,10 +931,15 @@ impl Job for TopJob {
         let empty = PartitionInvalid::default();
         for (i, s) in stats.iter().enumerate() {
             let inv = p.invalid.get(i).unwrap_or(&empty);
+            // Records of batches skipped by their header failed the timestamp filters.
+            let mut counts = s.clone();
+            counts.records += s.skipped;
             partitions.push(TopPartitionReport {
-                counts: s.clone(),
+                counts,
                 invalid: inv.count,
-                filtered: p.filtered.get(i).copied().unwrap_or(0),
+                filtered: p.filtered.get(i).copied().unwrap_or(0) + s.skipped,
+                skipped_batches: s.skipped_batches,
+                skipped_records: s.skipped,
             });
             for &(offset, why) in &inv.samples {
                 invalid_samples.push(InvalidSample {
@@ -936,10 +950,11 @@ impl Job for TopJob {
                 });
             }
         }
+        let skipped: u64 = stats.iter().map(|s| s.skipped).sum();
         Ok(TopReport {
-            records: stats.iter().map(|s| s.records).sum(),
+            records: stats.iter().map(|s| s.records).sum::<u64>() + skipped,
             invalid: p.invalid.iter().map(|i| i.count).sum(),
-            filtered: p.filtered.iter().sum(),
+            filtered: p.filtered.iter().sum::<u64>() + skipped,
             partitions,
             columns: self.columns(),
             top,
@@ -973,6 +988,10 @@ impl Job for TopShardJob {
 
     fn partial(&self) -> TopPartial {
         self.0.partial()
+    }
+
+    fn timestamps(&self) -> TimeBounds {
+        self.0.timestamps()
     }
 
     #[inline]

@@ -67,6 +67,11 @@ pub struct TopPartitionReport {
     pub invalid: u64,
     /// Records some filter did not hold for.
     pub filtered: u64,
+    /// Batches skipped whole, never decompressed, because their header proves that no
+    /// record passes the timestamp filters.
+    pub skipped_batches: u64,
+    /// Their records (counted among `filtered`).
+    pub skipped_records: u64,
 }
 
 /// The report's row columns, as spelled on the command line.

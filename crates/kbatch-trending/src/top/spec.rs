@@ -26,6 +26,7 @@
 use std::fmt;
 
 use kbatch_reader::{Bound, Position};
+use kbatch_records::TimeBounds;
 
 /// A spec that does not follow the grammar: names what was given and what was expected (the
 /// CLI exits with 2 on it).
@@ -661,23 +662,79 @@ impl TopSpec {
         out
     }
 
-    /// The earliest timestamp an event may have to pass the filters (`timestamp >= T`,
-    /// `> T`, `= T`), if any: where a read may start (`--from @T`) without losing one.
-    pub fn min_timestamp(&self) -> Option<i64> {
-        self.filters
-            .iter()
-            .filter_map(|f| match (&f.column, &f.test) {
-                (Column::Timestamp, Test::Cmp(Op::Ge | Op::Eq, Literal::Int(t))) => Some(*t),
-                (Column::Timestamp, Test::Cmp(Op::Gt, Literal::Int(t))) => t.checked_add(1),
-                _ => None,
-            })
-            .max()
+    /// The record timestamps the filters allow, both ends inclusive (`>=`, `>`, `<=`, `<`,
+    /// `=` and `in` bound them; `!=` and `not in` do not): what the engine uses to skip
+    /// whole batches by their header ([`kbatch_records::BatchHeader::may_hold`]). Filters
+    /// that cannot hold together give empty bounds (`min > max`).
+    pub fn timestamps(&self) -> TimeBounds {
+        const EMPTY: TimeBounds = TimeBounds {
+            min: i64::MAX,
+            max: i64::MIN,
+        };
+        let mut b = TimeBounds::ANY;
+        for f in &self.filters {
+            if f.column != Column::Timestamp {
+                continue;
+            }
+            let (lo, hi) = match &f.test {
+                Test::Cmp(op, Literal::Int(t)) => match op {
+                    Op::Ge => (Some(*t), None),
+                    Op::Gt => match t.checked_add(1) {
+                        Some(t) => (Some(t), None),
+                        None => return EMPTY,
+                    },
+                    Op::Le => (None, Some(*t)),
+                    Op::Lt => match t.checked_sub(1) {
+                        Some(t) => (None, Some(t)),
+                        None => return EMPTY,
+                    },
+                    Op::Eq => (Some(*t), Some(*t)),
+                    Op::Ne => (None, None),
+                },
+                Test::In(ls) => {
+                    let ts = ls.iter().filter_map(|l| match l {
+                        Literal::Int(t) => Some(*t),
+                        _ => None,
+                    });
+                    (ts.clone().min(), ts.max())
+                }
+                _ => (None, None),
+            };
+            if let Some(lo) = lo {
+                b.min = b.min.max(lo);
+            }
+            if let Some(hi) = hi {
+                b.max = b.max.min(hi);
+            }
+        }
+        if b.min > b.max {
+            return EMPTY;
+        }
+        b
     }
 
-    /// Narrow a read to what the filters allow: the partitions of `partition` filters
-    /// (intersected with those asked), and a start at the minimum timestamp when the read
-    /// starts at `earliest` (ListOffsets finds the first offset at or after it, and every
-    /// earlier offset has an earlier timestamp, so no passing event is lost).
+    /// The earliest timestamp an event may have to pass the filters, if any filter sets
+    /// one: where a read may start (`--from @T`) without losing one.
+    pub fn min_timestamp(&self) -> Option<i64> {
+        let b = self.timestamps();
+        (b.min != i64::MIN).then_some(b.min)
+    }
+
+    /// Narrow a read to what the filters allow, exactly:
+    ///
+    /// * the partitions of `partition` filters (intersected with those asked);
+    /// * a start at the minimum timestamp `T` where the read starts at `earliest` or at an
+    ///   earlier time (`--from @T0` becomes `@max(T0, T)`; explicit offsets are the user's
+    ///   and stay). ListOffsets returns the first offset whose record timestamp is ≥ `T`,
+    ///   so every record before it is older than `T` and would be filtered anyway. When the
+    ///   read ends at an explicit offset (which the new start could pass: an error, not an
+    ///   empty answer) the start stays; a `--to @E` below `T` moves the start only to `E`.
+    ///
+    /// An upper bound (`timestamp < T`) never moves the end: a record after the first one
+    /// at or after `T` may still be older than `T` (create times come from producers, in any
+    /// order), and cutting the range there would lose it. It skips batches instead
+    /// ([`TopSpec::timestamps`]): every batch under log-append time, whose records all carry
+    /// the header's time.
     pub fn narrow(&self, read: &mut kbatch_reader::ReadSpec) {
         if let Some(ids) = self.partitions() {
             read.partitions = Some(match read.partitions.take() {
@@ -685,10 +742,29 @@ impl TopSpec {
                 Some(asked) => asked.into_iter().filter(|p| ids.contains(p)).collect(),
             });
         }
-        if let Some(t) = self.min_timestamp() {
-            if read.from.default == Position::Earliest && read.from.overrides.is_empty() {
-                read.from = Bound::all(Position::Timestamp(t.max(0)));
+        let Some(mut t) = self.min_timestamp() else {
+            return;
+        };
+        let ends = std::iter::once(&read.to.default).chain(read.to.overrides.iter().map(|o| &o.2));
+        for end in ends {
+            match end {
+                Position::Latest => {}
+                Position::Timestamp(e) => t = t.min(*e),
+                Position::Offset(_) | Position::Earliest => return,
             }
+        }
+        // ListOffsets takes negative times as "latest" (-1) and "earliest" (-2).
+        if t < 0 {
+            return;
+        }
+        let lift = |p: &mut Position| match *p {
+            Position::Earliest => *p = Position::Timestamp(t),
+            Position::Timestamp(from) => *p = Position::Timestamp(from.max(t)),
+            Position::Offset(_) | Position::Latest => {}
+        };
+        lift(&mut read.from.default);
+        for o in &mut read.from.overrides {
+            lift(&mut o.2);
         }
     }
 }

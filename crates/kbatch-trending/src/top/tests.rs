@@ -774,6 +774,9 @@ fn stats(recs: &[R]) -> Vec<PartitionStats> {
             aborted: 0,
             control: 0,
             bytes: 0,
+            skipped: 0,
+            skipped_batches: 0,
+            skipped_bytes: 0,
             decoded: recs.len() as i64,
         })
         .collect()
@@ -1604,4 +1607,351 @@ fn trending_question_answers_as_trending() {
             assert_eq!(general.invalid + general.filtered, got.invalid);
         }
     }
+}
+
+// ----- timestamps: bounds, plan narrowing, batch skipping -----
+
+#[test]
+fn timestamp_filters_give_inclusive_bounds() {
+    use kbatch_records::TimeBounds;
+    let b = |min, max| TimeBounds { min, max };
+    let empty = b(i64::MAX, i64::MIN);
+    let (lo, hi) = (i64::MIN, i64::MAX);
+    // (--where texts, bounds)
+    let table: &[(&[&str], TimeBounds)] = &[
+        (&[], TimeBounds::ANY),
+        (&["category = 'x'", "key = 'k'"], TimeBounds::ANY),
+        (&["timestamp >= @1000"], b(1000, hi)),
+        (&["timestamp > @1000"], b(1001, hi)),
+        (&["timestamp <= @1000"], b(lo, 1000)),
+        (&["timestamp < @1000"], b(lo, 999)),
+        (&["timestamp = @1000"], b(1000, 1000)),
+        (&["timestamp != @1000"], TimeBounds::ANY),
+        (&["timestamp in (@30, @10, @20)"], b(10, 30)),
+        (&["timestamp not in (@30, @10)"], TimeBounds::ANY),
+        (&["timestamp >= @1000", "timestamp < @2000"], b(1000, 1999)),
+        (
+            &[
+                "timestamp >= @1000",
+                "timestamp >= @500",
+                "timestamp <= @3000",
+                "timestamp < @9000",
+            ],
+            b(1000, 3000),
+        ),
+        (&["timestamp >= -1h"], b(NOW - 3_600_000, hi)),
+        (
+            &["timestamp >= '2026-11-24T10:00:00Z'"],
+            b(1_795_514_400_000, hi),
+        ),
+        (&["timestamp > @2000", "timestamp < @1000"], empty),
+        (&["timestamp > @1000", "timestamp < @1002"], b(1001, 1001)),
+        (&["timestamp > @1000", "timestamp < @1001"], empty),
+        (&["timestamp > @9223372036854775807"], empty),
+        (&["timestamp < @0"], b(lo, -1)),
+    ];
+    for (wheres, want) in table {
+        let s = TopSpec::parse_at("c", "p", None, wheres, None, None, NOW).unwrap();
+        assert_eq!(s.timestamps(), *want, "{wheres:?}");
+        let min = (want.min != i64::MIN).then_some(want.min);
+        assert_eq!(s.min_timestamp(), min, "{wheres:?}");
+    }
+}
+
+#[test]
+fn narrow_moves_starts_to_the_lower_bound_and_never_cuts_ends() {
+    use kbatch_reader::{Bound, Position::*, ReadSpec};
+    let t = |p| Bound {
+        default: p,
+        overrides: vec![
+            (None, 1, Earliest),
+            (None, 2, Offset(5)),
+            (None, 3, Timestamp(9_000)),
+        ],
+    };
+    let narrowed = |wheres: &[&str], from: Bound, to: Bound| {
+        let s = TopSpec::parse_at("c", "p", None, wheres, None, None, NOW).unwrap();
+        let mut read = ReadSpec::topics(["t"]);
+        read.from = from;
+        read.to = to;
+        s.narrow(&mut read);
+        (read.from, read.to)
+    };
+    let ge = ["timestamp >= @5000"];
+    // Earliest and earlier times move to @5000, later times and explicit offsets stay.
+    let (from, to) = narrowed(&ge, t(Earliest), Bound::all(Latest));
+    assert_eq!(
+        from,
+        Bound {
+            default: Timestamp(5000),
+            overrides: vec![
+                (None, 1, Timestamp(5000)),
+                (None, 2, Offset(5)),
+                (None, 3, Timestamp(9_000))
+            ],
+        }
+    );
+    assert_eq!(to, Bound::all(Latest), "the end is never moved");
+    let (from, _) = narrowed(&ge, Bound::all(Timestamp(4_000)), Bound::all(Latest));
+    assert_eq!(from, Bound::all(Timestamp(5000)));
+    let (from, _) = narrowed(&ge, Bound::all(Offset(3)), Bound::all(Latest));
+    assert_eq!(from, Bound::all(Offset(3)));
+    // An upper bound alone moves nothing; `--to @E` below the bound starts at E (empty).
+    let (from, to) = narrowed(
+        &["timestamp < @5000"],
+        Bound::all(Earliest),
+        Bound::all(Latest),
+    );
+    assert_eq!((from, to), (Bound::all(Earliest), Bound::all(Latest)));
+    let (from, to) = narrowed(&ge, Bound::all(Earliest), Bound::all(Timestamp(3_000)));
+    assert_eq!(
+        (from, to),
+        (Bound::all(Timestamp(3_000)), Bound::all(Timestamp(3_000)))
+    );
+    // An explicit end offset could fall below the moved start: the start stays.
+    let (from, _) = narrowed(&ge, Bound::all(Earliest), Bound::all(Offset(100)));
+    assert_eq!(from, Bound::all(Earliest));
+    let end = Bound {
+        default: Latest,
+        overrides: vec![(None, 0, Offset(100))],
+    };
+    let (from, _) = narrowed(&ge, Bound::all(Earliest), end);
+    assert_eq!(from, Bound::all(Earliest));
+}
+
+/// [`TopJob`] without batch skipping: every record decoded and filtered one by one.
+struct NoSkip(TopJob);
+
+impl Job for NoSkip {
+    type Partial = TopPartial;
+    type Output = Result<TopReport, TopError>;
+    fn partial(&self) -> TopPartial {
+        self.0.partial()
+    }
+    fn update(
+        &self,
+        p: &mut TopPartial,
+        i: usize,
+        r: &kbatch_records::Record<'_>,
+    ) -> Result<(), JobError> {
+        self.0.update(p, i, r)
+    }
+    fn merge(&self, into: &mut TopPartial, other: TopPartial) {
+        self.0.merge(into, other)
+    }
+    fn finish(&self, p: TopPartial, stats: &[PartitionStats]) -> Self::Output {
+        self.0.finish(p, stats)
+    }
+}
+
+/// Three partitions of compressed batches, old and new interleaved: create-time batches whose
+/// records go back and forth in time, and log-append-time batches. `(batches per partition,
+/// every record's (partition, timestamp, value))`.
+#[allow(clippy::type_complexity)]
+fn old_and_new() -> (Vec<Vec<u8>>, Vec<(usize, i64, String)>) {
+    use kbatch_records::Compression::{Lz4, Zstd};
+    let mut chunks = Vec::new();
+    let mut all = Vec::new();
+    for p in 0..3usize {
+        let mut bytes = Vec::new();
+        let mut offset = 0i64;
+        for b in 0..12i64 {
+            // eras: 1 old (1000s), 2 new (5000s); batch b of partition p
+            let era = if (b + p as i64) % 3 == 0 {
+                1_000
+            } else {
+                5_000
+            };
+            let base_ts = era + b * 10;
+            let log_append = b % 4 == 3;
+            let n = 5 + (b % 3) as i32;
+            // create time: deltas go back and forth (signed), up to +40
+            let deltas: Vec<i64> = (0..n)
+                .map(|i| [0, 40, -7, 13, 2, -3, 25][i as usize])
+                .collect();
+            let recs: Vec<Rec> = (0..n)
+                .map(|i| {
+                    let v = format!(
+                        r#"{{"category":"c{}","product":"p{}","n":{}}}"#,
+                        (b + i as i64) % 3,
+                        (i as i64 * 7 + b) % 4,
+                        i
+                    );
+                    Rec {
+                        offset_delta: i,
+                        ts_delta: deltas[i as usize],
+                        key: None,
+                        value: Some(v.into_bytes()),
+                        headers: vec![],
+                    }
+                })
+                .collect();
+            let max_delta = *deltas.iter().max().unwrap();
+            let codec = if b % 2 == 0 { Lz4 } else { Zstd };
+            let mut batch =
+                Batch::with(offset, &recs, codec, false).times(base_ts, base_ts + max_delta);
+            if log_append {
+                batch = batch.log_append();
+            }
+            for (i, r) in recs.iter().enumerate() {
+                let ts = if log_append {
+                    base_ts + max_delta
+                } else {
+                    base_ts + deltas[i]
+                };
+                all.push((p, ts, String::from_utf8(r.value.clone().unwrap()).unwrap()));
+            }
+            bytes.extend(batch.encode());
+            offset += i64::from(n);
+        }
+        chunks.push(bytes);
+    }
+    (chunks, all)
+}
+
+fn engine_run<J: Job>(
+    job: &J,
+    chunks: &[Vec<u8>],
+    threads: usize,
+) -> (J::Output, Vec<PartitionStats>) {
+    let specs: Vec<kbatch_engine::PartitionSpec> = chunks
+        .iter()
+        .enumerate()
+        .map(|(p, c)| kbatch_engine::PartitionSpec {
+            topic: Arc::from("t"),
+            partition: p as i32,
+            start: 0,
+            end: kbatch_records::walk(c, true).unwrap().next_offset.unwrap(),
+        })
+        .collect();
+    let config = kbatch_engine::EngineConfig {
+        threads,
+        ..kbatch_engine::EngineConfig::default()
+    };
+    let progress = kbatch_engine::Progress::new(&specs);
+    let out = kbatch_engine::run(
+        &config,
+        job,
+        &specs,
+        kbatch_records::Isolation::ReadCommitted,
+        &progress,
+        |feeder| {
+            for (p, c) in chunks.iter().enumerate() {
+                let work = kbatch_engine::Work {
+                    partition: p,
+                    bytes: bytes::Bytes::from(c.clone()),
+                    aborted: vec![],
+                };
+                feeder.send(work).map_err(|_| "halted")?;
+            }
+            Ok::<(), &str>(())
+        },
+    )
+    .unwrap();
+    (out.output, out.stats)
+}
+
+#[test]
+fn skipping_batches_by_header_gives_the_answer_of_decoding_them_all() {
+    let (chunks, all) = old_and_new();
+    type Pass = fn(i64) -> bool;
+    let cases: &[(&[&str], Pass)] = &[
+        (&["timestamp >= @3000"], |t| t >= 3000),
+        (&["timestamp > @5030"], |t| t > 5030),
+        (&["timestamp < @3000"], |t| t < 3000),
+        (&["timestamp >= @1020", "timestamp <= @5080"], |t| {
+            (1020..=5080).contains(&t)
+        }),
+        (&["timestamp = @5073"], |t| t == 5073),
+        (&["timestamp in (@1000, @5113)"], |t| t == 1000 || t == 5113),
+        (&["timestamp > @9000"], |t| t > 9000),
+        (&["timestamp != @5000"], |t| t != 5000),
+    ];
+    let mut skipped_any = 0;
+    for (wheres, pass) in cases {
+        let s =
+            TopSpec::parse_at("category", "product", None, wheres, None, Some("all"), NOW).unwrap();
+        let job = TopJob::new(s.clone()).unwrap();
+        for threads in [1, 2] {
+            let (got, stats) = engine_run(&job, &chunks, threads);
+            let (want, _) = engine_run(&NoSkip(TopJob::new(s.clone()).unwrap()), &chunks, threads);
+            let (got, want) = (got.unwrap(), want.unwrap());
+            assert_eq!(got.top, want.top, "{wheres:?}");
+            assert_eq!(
+                (got.records, got.invalid, got.filtered),
+                (want.records, want.invalid, want.filtered),
+                "{wheres:?}"
+            );
+            // An independent count: the records whose timestamp passes.
+            let passing = all.iter().filter(|(_, ts, _)| pass(*ts)).count() as u64;
+            assert!(
+                passing > 0 || wheres == &["timestamp > @9000"],
+                "{wheres:?} selects something"
+            );
+            assert_eq!(got.records, all.len() as u64, "{wheres:?}");
+            assert_eq!(
+                got.records - got.invalid - got.filtered,
+                passing,
+                "{wheres:?}"
+            );
+            for (part, s) in got.partitions.iter().zip(&stats) {
+                assert_eq!(part.counts.records as i64, s.end - s.start, "{wheres:?}");
+                assert_eq!(part.skipped_records, s.skipped);
+                assert!(part.filtered >= part.skipped_records);
+            }
+            skipped_any += got
+                .partitions
+                .iter()
+                .map(|p| p.skipped_batches)
+                .sum::<u64>();
+        }
+    }
+    assert!(skipped_any > 0);
+    // The figures of one case, worked out by hand from `old_and_new`: `>= 3000` skips the old
+    // batches (eras are by batch, so 4 of 12 per partition), whatever their time type.
+    let s = TopSpec::parse_at(
+        "category",
+        "product",
+        None,
+        &["timestamp >= @3000"],
+        None,
+        Some("all"),
+        NOW,
+    )
+    .unwrap();
+    let (got, _) = engine_run(&TopJob::new(s).unwrap(), &chunks, 1);
+    let got = got.unwrap();
+    assert_eq!(
+        got.partitions
+            .iter()
+            .map(|p| p.skipped_batches)
+            .collect::<Vec<_>>(),
+        [4, 4, 4]
+    );
+    // `< 3000` skips only the new log-append batches: create-time ones cannot be bounded below.
+    let s = TopSpec::parse_at(
+        "category",
+        "product",
+        None,
+        &["timestamp < @3000"],
+        None,
+        Some("all"),
+        NOW,
+    )
+    .unwrap();
+    let (got, _) = engine_run(&TopJob::new(s).unwrap(), &chunks, 1);
+    let new_log_append: Vec<u64> = (0..3i64)
+        .map(|p| {
+            (0..12i64)
+                .filter(|b| b % 4 == 3 && (b + p) % 3 != 0)
+                .count() as u64
+        })
+        .collect();
+    let got: Vec<u64> = got
+        .unwrap()
+        .partitions
+        .iter()
+        .map(|p| p.skipped_batches)
+        .collect();
+    assert_eq!(got, new_log_append);
 }
