@@ -22,7 +22,8 @@
 //!   SASL session;
 //! - `trending`: the flagship job against an independently computed report;
 //! - `top`: nested group paths, field, header, partition and timestamp filters, distinct,
-//!   against an independently computed report; usage errors;
+//!   against an independently computed report; old batches skipped undecoded by a timestamp
+//!   filter (create and log-append time); usage errors;
 //! - `failover`: on a 3-node cluster, leaders killed, stopped or frozen mid-read and during
 //!   planning, leader election, reassignment, a client quota: exact reads; a recreated topic:
 //!   a clear error;

@@ -337,3 +337,27 @@ impl<'a> Walk<'a, '_, '_> {
         }
     }
 }
+
+/// `top`'s path scanner on its own, for benchmarks and profiles: the paths of a question
+/// (as `--group` and `--item` spell them) scanned out of values by [`extract_paths`], each
+/// value's verdict and the number of paths it holds a scalar at.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct PathScanner {
+    tree: PathTree,
+}
+
+impl PathScanner {
+    /// A scanner for `paths` (distinct); `None` if they fan out or nest too far.
+    pub fn new(paths: &[crate::top::Path]) -> Option<PathScanner> {
+        let steps: Vec<&[Step]> = paths.iter().map(|p| p.steps.as_slice()).collect();
+        PathTree::new(&steps).map(|tree| PathScanner { tree })
+    }
+
+    /// Scan one value: how many paths lead to a string, number or boolean.
+    pub fn scan(&self, value: &[u8]) -> Result<usize, Invalid> {
+        let mut out = Vec::with_capacity(self.tree.slots);
+        extract_paths(value, &self.tree, &mut out)?;
+        Ok(out.iter().filter(|v| v.text().is_some()).count())
+    }
+}
