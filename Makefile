@@ -21,7 +21,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: all setup kafka build release check test test-rust test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
-        venv-bench bench-arrow venv-spark test-spark spark-kafka-jars bench-spark test-bin
+        venv-bench bench-arrow bench-top venv-spark test-spark spark-kafka-jars bench-spark test-bin
 
 all: build
 
@@ -320,11 +320,18 @@ $(BENCH_PY_MARKER): $(VENV_MARKER) benches/python/requirements.txt
 bench-arrow: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 	$(BENCH_BIN)/bench_arrow $(BENCH_ARGS)
 
+## `kbatch top`'s floors (issue 27): trending, top, a query with nested groups, a filter and a
+## distinct count, and a timestamp filter, each against DuckDB's SQL over kbatch.read() in one
+## Python process, on the nested mix; writes benches/results/<date>-<host>-top.md.
+bench-top: kafka bench-build python venv
+	$(BENCH_BIN)/bench_top $(BENCH_ARGS)
+
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 	$(BENCH_BIN)/bench_e2e --smoke
 	$(BENCH_BIN)/bench_e2e --smoke --mix serializers
 	$(BENCH_BIN)/bench_arrow --smoke
+	$(BENCH_BIN)/bench_top --smoke
 	cd benches/franz && $(GO) vet ./... && $(GO) test ./...
 	cd benches && $(CARGO) bench --bench decode -- --test
 

@@ -114,6 +114,14 @@ pub fn measure(core: &str, program: &Path, args: &[&str]) -> Result<Measure, Str
     })
 }
 
+/// The 1-minute load average (`/proc/loadavg`), as text.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// Run a command to completion; its trimmed stdout, or an error with its stderr.
 pub fn sh(cmd: &mut Command) -> Result<String, String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;

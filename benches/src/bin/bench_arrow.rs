@@ -38,8 +38,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use kbatch_benches::harness::{
-    commit, kafka_version, machine, measure, median, root, sh, spread, start_broker, Measure,
-    Series, BROKER_CORE, READER_CORE,
+    commit, kafka_version, load_average, machine, measure, median, root, sh, spread, start_broker,
+    Measure, Series, BROKER_CORE, READER_CORE,
 };
 use serde_json::Value;
 
@@ -160,14 +160,6 @@ struct Spark {
     /// Seconds from the script's start to its session being up (JVM, jars).
     start_s: f64,
     version: String,
-}
-
-/// The 1-minute load average (`/proc/loadavg`), as text.
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))
-        .unwrap_or_else(|| "?".into())
 }
 
 /// What the results file says about the session once it has ended.
