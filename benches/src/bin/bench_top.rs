@@ -176,7 +176,7 @@ fn windowed_sql(
     first.sort();
     first.dedup();
     let used = format!(
-        "list_filter(json_keys(j), k -> k IN ({}))",
+        "list_filter(json_keys(j), lambda k: k IN ({}))",
         first.join(", ")
     );
     let g: Vec<String> = window
