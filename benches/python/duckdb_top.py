@@ -4,9 +4,10 @@ the same process (``bench_top``'s comparison; the SQL comes from the harness, wh
 ``kbatch top`` it must equal).
 
 The SQL reads the table as ``t`` (kbatch.read's columns: ``value`` as BLOB, ``timestamp``, ...) and
-returns the columns ``g0``, ``g1``, ..., ``item``, ``value``, ``rank``. The rows are printed as
+returns the columns ``g0``, ``g1``, ..., ``item``, ``value``, ``rank`` (and ``w``, a window's
+start in ms, with ``--window``). The rows are printed as
 ``kbatch top --format json`` spells them: ``{<group path>: ..., <item path>: ..., "value": n,
-"rank": r}`` with the paths' names from ``--names``, in kbatch's order (group, rank, item; Python
+"rank": r, "window_start"?}`` with the paths' names from ``--names``, in kbatch's order (window, group, rank, item; Python
 orders str by code point, which is the byte order of their UTF-8).
 
 Prints one JSON object: ``{"records", "top", "read_wall", "read_cpu", "sql_wall", "sql_cpu"}``
@@ -18,6 +19,7 @@ Usage: duckdb_top.py BOOTSTRAP TOPIC --names G0,G1,...,ITEM --sql SQL [--start S
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import time
 from typing import Any
@@ -25,6 +27,12 @@ from typing import Any
 import duckdb
 
 import kbatch
+
+
+def rfc3339(ms: int) -> str:
+    """A window's start as kbatch prints it: UTC, ``.mmm`` only when it has milliseconds."""
+    t = dt.datetime.fromtimestamp(ms // 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{t}.{ms % 1000:03d}Z" if ms % 1000 else f"{t}Z"
 
 
 def main() -> None:
@@ -54,8 +62,10 @@ def main() -> None:
         row[item] = r["item"]
         row["value"] = int(r["value"])
         row["rank"] = int(r["rank"])
+        if "w" in r:
+            row["window_start"] = rfc3339(int(r["w"]))
         rows.append(row)
-    rows.sort(key=lambda r: (*[r[g] for g in groups], r["rank"], r[item]))
+    rows.sort(key=lambda r: (r.get("window_start", ""), *[r[g] for g in groups], r["rank"], r[item]))
     print(json.dumps({
         "records": t.num_rows,
         "top": rows,
