@@ -133,7 +133,7 @@ test-e2e: kafka venv
 
 ## Everything CI checks, stage by stage after `setup`; each stage's time is printed, and the first
 ## failing stage stops the run with its name.
-## Benchmarks (`make bench-smoke`, `make bench-e2e`, `make bench-arrow`) and the long soak
+## Benchmarks (`make bench-smoke`, `make bench-e2e`, `make bench-arrow`, `make bench-top`) and the long soak
 ## (`make soak`) have their own targets.
 TEST_STAGES := kafka lint test-rust test-static test-python test-spark fuzz-smoke
 test: setup
