@@ -323,7 +323,9 @@ bench-arrow: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 ## `kbatch top`'s floors (issue 27): trending, top, a query with nested groups, a filter and a
 ## distinct count, and a timestamp filter, each against DuckDB's SQL over kbatch.read() in one
 ## Python process, on the nested mix; writes benches/results/<date>-<host>-top.md.
-bench-top: kafka bench-build python venv
+## It needs neither Go nor librdkafka's readers: only its own binary of the benches workspace.
+bench-top: kafka release python venv
+	cd benches && $(CARGO) build --release --bin bench_top
 	$(BENCH_BIN)/bench_top $(BENCH_ARGS)
 
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
