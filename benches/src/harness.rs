@@ -2,14 +2,123 @@
 //! `wait4`'s rusage, medians and spreads, the broker pinned to its own core (and proof that
 //! every JVM thread stayed there), and a description of the machine and the Kafka version.
 
+use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Instant;
+
+use serde_json::Value;
 
 /// The broker's core and the readers' core: the two never share one.
 pub const BROKER_CORE: &str = "0";
 /// See [`BROKER_CORE`].
 pub const READER_CORE: &str = "1";
+/// Both cores of the benchmark machine (shared with the broker), for Spark's `local[2]` and
+/// the multi-threaded runs.
+pub const ALL_CORES: &str = "0,1";
+
+/// A Python script holding one Spark session on `local[2]` (`spark_export.py`,
+/// `spark_top.py`), pinned to both cores and kept between runs so each is measured warm; it
+/// answers one JSON line per command line, first `{"ready": true, "start_s", "spark"}`. Its
+/// stderr (Spark's logs) goes to `log`. Dropping it ends stdin (the script stops its session)
+/// and reaps it.
+pub struct Spark {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    log: PathBuf,
+    name: String,
+    /// Seconds from the script's start to its session being up (JVM, jars).
+    pub start_s: f64,
+    pub version: String,
+}
+
+impl Spark {
+    pub fn start(python: &Path, script: &Path, args: &[&str], log: &Path) -> Result<Spark, String> {
+        let err = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let mut child = Command::new("taskset")
+            .args(["-c", ALL_CORES])
+            .arg(python)
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .map_err(|e| format!("starting {}: {e}", script.display()))?;
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+        let name = script.file_name().map_or_else(
+            || "the Spark script".into(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        let mut spark = Spark {
+            child,
+            stdin,
+            stdout,
+            log: log.to_path_buf(),
+            name,
+            start_s: 0.0,
+            version: String::new(),
+        };
+        let ready = spark.answer("starting")?;
+        if ready["ready"] != Value::Bool(true) {
+            return Err(format!("{} did not say it was ready: {ready}", spark.name));
+        }
+        spark.start_s = ready["start_s"].as_f64().unwrap_or(f64::NAN);
+        spark.version = ready["spark"].as_str().unwrap_or("?").to_string();
+        Ok(spark)
+    }
+
+    /// The script's next line as JSON, or an error with the end of its log.
+    fn answer(&mut self, what: &str) -> Result<Value, String> {
+        let mut line = String::new();
+        let read = self.stdout.read_line(&mut line);
+        match read {
+            Ok(n) if n > 0 => serde_json::from_str(line.trim())
+                .map_err(|e| format!("{} {what}: not JSON ({e}): {line}", self.name)),
+            _ => {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                Err(format!(
+                    "{} ended while {what} ({read:?}); the end of {}:\n{}",
+                    self.name,
+                    self.log.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ))
+            }
+        }
+    }
+
+    /// Send `command` (one line) and return the answer.
+    pub fn ask(&mut self, command: &str) -> Result<Value, String> {
+        let name = self.name.clone();
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| format!("{name}'s stdin is closed"))?;
+        stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("asking {name} to {command}: {e}"))?;
+        self.answer(command)
+    }
+}
+
+impl Drop for Spark {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + std::time::Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 /// Start the testkit's broker pinned to [`BROKER_CORE`] in `dir`; its bootstrap address, the
 /// guard that stops it, and how many JVM threads were checked for the pinning.

@@ -32,21 +32,18 @@
 //! (`KBATCH_SPARK_KAFKA_JARS`); `make bench-arrow` prepares them.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use kbatch_benches::harness::{
     commit, kafka_version, load_average, machine, measure, median, root, sh, spread, start_broker,
-    Measure, Series, BROKER_CORE, READER_CORE,
+    Measure, Series, Spark, ALL_CORES, BROKER_CORE, READER_CORE,
 };
 use serde_json::Value;
 
 const PARTITIONS: &str = "8";
 const CODEC: &str = "lz4";
-/// Both cores of the benchmark machine, for the multi-threaded export and its count.
-const ALL_CORES: &str = "0,1";
 /// Every Parquet codec export offers, as `--compression` spells it, measured on one core.
 const CODECS: [&str; 6] = ["snappy", "lz4_raw", "zstd:1", "zstd:3", "gzip", "none"];
 /// The default codec (the rows the arrow results file has always reported).
@@ -149,124 +146,28 @@ struct SparkRun {
     bytes: u64,
 }
 
-/// `spark_export.py`: one Spark session on `local[2]`, pinned to both cores, kept between
-/// runs so each is measured warm; its stderr (Spark's logs) goes to a file in the run's
-/// directory. Dropping it ends stdin (the script stops its session) and reaps it.
-struct Spark {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-    log: PathBuf,
-    /// Seconds from the script's start to its session being up (JVM, jars).
-    start_s: f64,
-    version: String,
-}
-
 /// What the results file says about the session once it has ended.
 struct SparkFacts {
     version: String,
     start_s: f64,
 }
 
-impl Spark {
-    fn start(
-        python: &Path,
-        script: &Path,
-        bootstrap: &str,
-        topic: &str,
-        dir: &Path,
-    ) -> Result<Spark, String> {
-        let log = dir.join("spark_export.log");
-        let err = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        let mut child = Command::new("taskset")
-            .args(["-c", ALL_CORES])
-            .arg(python)
-            .arg(script)
-            .args([bootstrap, topic])
-            .arg(dir.join("spark-export"))
-            .args(["--cores", "2"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(err)
-            .spawn()
-            .map_err(|e| format!("starting {}: {e}", script.display()))?;
-        let stdin = child.stdin.take();
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        let mut spark = Spark {
-            child,
-            stdin,
-            stdout,
-            log,
-            start_s: 0.0,
-            version: String::new(),
-        };
-        let ready = spark.answer("starting")?;
-        if ready["ready"] != Value::Bool(true) {
-            return Err(format!("spark_export.py did not say it was ready: {ready}"));
-        }
-        spark.start_s = ready["start_s"].as_f64().unwrap_or(f64::NAN);
-        spark.version = ready["spark"].as_str().unwrap_or("?").to_string();
-        Ok(spark)
+/// `spark_export.py`'s answer to `run`: one Spark export of the whole topic.
+fn spark_export(spark: &mut Spark) -> Result<SparkRun, String> {
+    let v = spark.ask("run")?;
+    if v["codecs"] != serde_json::json!(["SNAPPY"]) {
+        return Err(format!("Spark wrote other codecs than snappy: {v}"));
     }
-
-    /// The script's next line as JSON, or an error with the end of its log.
-    fn answer(&mut self, what: &str) -> Result<Value, String> {
-        let mut line = String::new();
-        let read = self.stdout.read_line(&mut line);
-        match read {
-            Ok(n) if n > 0 => serde_json::from_str(line.trim())
-                .map_err(|e| format!("spark_export.py {what}: not JSON ({e}): {line}")),
-            _ => {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(40).collect();
-                Err(format!(
-                    "spark_export.py ended while {what} ({read:?}); the end of {}:\n{}",
-                    self.log.display(),
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                ))
-            }
-        }
-    }
-
-    fn run(&mut self) -> Result<SparkRun, String> {
-        let stdin = self
-            .stdin
-            .as_mut()
-            .ok_or("spark_export.py's stdin is closed")?;
-        stdin
-            .write_all(b"run\n")
-            .and_then(|()| stdin.flush())
-            .map_err(|e| format!("asking spark_export.py to run: {e}"))?;
-        let v = self.answer("exporting")?;
-        if v["codecs"] != serde_json::json!(["SNAPPY"]) {
-            return Err(format!("Spark wrote other codecs than snappy: {v}"));
-        }
-        let number = |k: &str| {
-            v[k].as_f64()
-                .ok_or_else(|| format!("spark_export.py: no {k} in {v}"))
-        };
-        Ok(SparkRun {
-            wall: number("wall")?,
-            cpu: number("cpu")?,
-            records: number("records")? as u64,
-            bytes: number("bytes")? as u64,
-        })
-    }
-}
-
-impl Drop for Spark {
-    fn drop(&mut self) {
-        drop(self.stdin.take());
-        let deadline = Instant::now() + std::time::Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let number = |k: &str| {
+        v[k].as_f64()
+            .ok_or_else(|| format!("spark_export.py: no {k} in {v}"))
+    };
+    Ok(SparkRun {
+        wall: number("wall")?,
+        cpu: number("cpu")?,
+        records: number("records")? as u64,
+        bytes: number("bytes")? as u64,
+    })
 }
 
 fn run(o: &Opts) -> Result<(), String> {
@@ -306,11 +207,16 @@ fn run(o: &Opts) -> Result<(), String> {
     let mut spark = Spark::start(
         &python,
         &scripts.join("spark_export.py"),
-        &bootstrap,
-        &topic,
-        &dir,
+        &[
+            &bootstrap,
+            &topic,
+            dir.join("spark-export").to_str().unwrap(),
+            "--cores",
+            "2",
+        ],
+        &dir.join("spark_export.log"),
     )?;
-    let warm = spark.run()?;
+    let warm = spark_export(&mut spark)?;
     eprintln!(
         "Spark {} on local[2]: session up in {:.1} s, warm-up export {:.2} s ({} records)",
         spark.version, spark.start_s, warm.wall, warm.records
@@ -387,7 +293,7 @@ fn run(o: &Opts) -> Result<(), String> {
         let n_all = count(ALL_CORES)?;
         let (s_all, exported_snappy, bytes) = export(ALL_CORES, "snappy")?;
         snappy_bytes = bytes;
-        let sp = spark.run()?;
+        let sp = spark_export(&mut spark)?;
         spark_bytes = sp.bytes;
         exported.extend([
             (format!("{DEFAULT_CODEC}, both cores"), exported_all),

@@ -28,10 +28,16 @@
 //! DuckDB SQL and DuckDB's answer, checked equal, to
 //! `benches/results/<date>-<host>-top-transcript.md`.
 //!
-//! Usage: bench_top [--events N] [--rounds R] [--smoke] [--transcript] [--out FILE]
+//! `--spark`: also, in every round, Spark's Kafka source + SQL on `local[2]` (both cores,
+//! shared with the broker) answering trending's question (`benches/python/spark_top.py`:
+//! `bench_spark.py`'s trending SQL, one warm session, one unmeasured warm-up run), rows
+//! checked equal to `kbatch top`'s; the floor: kbatch ≥ 20× faster (wall).
+//!
+//! Usage: bench_top [--events N] [--rounds R] [--smoke] [--transcript] [--spark] [--out FILE]
 //!
 //! Expects `target/release/{kbatch,kbatch-testkit}` and a virtualenv (`KBATCH_VENV`, default
-//! `.venv`) with the `kbatch` package, pyarrow and duckdb; `make bench-top` prepares them.
+//! `.venv`) with the `kbatch` package, pyarrow and duckdb (and, for `--spark`, pyspark and
+//! Spark's Kafka jars, `KBATCH_SPARK_KAFKA_JARS`); `make bench-top` prepares them.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,7 +46,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kbatch_benches::harness::{
     commit, kafka_version, load_average, machine, measure, median, root, sh, spread, start_broker,
-    Measure, Series, BROKER_CORE, READER_CORE,
+    Measure, Series, Spark, ALL_CORES, BROKER_CORE, READER_CORE,
 };
 use serde_json::Value;
 
@@ -57,6 +63,8 @@ struct Opts {
     out: Option<PathBuf>,
     /// Write the transcript of five questions instead of measuring.
     transcript: bool,
+    /// Also Spark's Kafka source + SQL on `local[2]` (trending's question).
+    spark: bool,
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -68,6 +76,7 @@ fn parse_args() -> Result<Opts, String> {
         rounds: if smoke { 1 } else { 5 },
         out: None,
         transcript: args.iter().any(|a| a == "--transcript"),
+        spark: args.iter().any(|a| a == "--spark"),
     };
     if o.transcript && !args.iter().any(|a| a == "--events") {
         o.events = 100_000;
@@ -77,7 +86,7 @@ fn parse_args() -> Result<Opts, String> {
         let mut value = || it.next().ok_or_else(|| format!("{a} needs a value"));
         let number = |v: &String| v.parse::<u64>().map_err(|e| format!("{a}: {e}"));
         match a.as_str() {
-            "--smoke" | "--transcript" => {}
+            "--smoke" | "--transcript" | "--spark" => {}
             "--events" => o.events = number(value()?)?,
             "--rounds" => o.rounds = number(value()?)? as usize,
             "--out" => o.out = Some(PathBuf::from(value()?)),
@@ -429,6 +438,26 @@ fn run(o: &Opts) -> Result<(), String> {
         )
     };
 
+    let mut spark = match o.spark {
+        true => {
+            let mut s = Spark::start(
+                &python,
+                &root.join("benches/python/spark_top.py"),
+                &[&bootstrap, TOPIC, "--cores", "2", "--top", TOP],
+                &dir.join("spark_top.log"),
+            )?;
+            let warm = s.ask("run")?;
+            eprintln!(
+                "Spark {} on local[2]: session up in {:.1} s, warm-up run {:.2} s",
+                s.version,
+                s.start_s,
+                warm["wall"].as_f64().unwrap_or(f64::NAN)
+            );
+            Some(s)
+        }
+        false => None,
+    };
+    let (mut spark_wall, mut spark_cpu) = (Vec::new(), Vec::new());
     let mut tr = Series::default();
     // The nested query with `--metric count`: what the distinct sets cost (reported).
     let nested_count: Vec<String> = q_nested.args[..q_nested.args.len() - 2].to_vec();
@@ -486,6 +515,23 @@ fn run(o: &Opts) -> Result<(), String> {
             kb[i].push(&k);
             dk[i].push(&d);
         }
+        if let Some(spark) = spark.as_mut() {
+            let v = spark.ask("run")?;
+            let top = kbatch_run("top", &q_top.args)?;
+            let kj = json("kbatch top", &top)?;
+            if v["top"] != kj["top"] {
+                return Err(format!(
+                    "round {round}: Spark and kbatch top disagree:\n  kbatch: {}\n  Spark: {}",
+                    kj["top"], v["top"]
+                ));
+            }
+            spark_wall.push(v["wall"].as_f64().unwrap_or(f64::NAN));
+            spark_cpu.push(v["cpu"].as_f64().unwrap_or(f64::NAN));
+            eprintln!(
+                "round {round}: Spark local[2] {:.2} s, rows equal",
+                v["wall"]
+            );
+        }
         let c = kbatch_run("top", &nested_count)?;
         if json("kbatch top", &c)?["top"]
             .as_array()
@@ -504,6 +550,7 @@ fn run(o: &Opts) -> Result<(), String> {
         tr.push(&trending);
         eprintln!("{line}; answers equal");
     }
+    let spark_facts = spark.take().map(|s| (s.version.clone(), s.start_s));
     let load_end = load_average();
     if recent_records * 5 > records || recent_records == 0 {
         return Err(format!(
@@ -565,6 +612,14 @@ fn run(o: &Opts) -> Result<(), String> {
         spread(&nc.wall, 2),
         spread(&nc.cpu, 2),
     );
+    if let Some((version, start_s)) = &spark_facts {
+        let _ = writeln!(
+            md,
+            "| Spark {version} `local[2]` (cores {ALL_CORES}, shared with the broker), Kafka source + `bench_spark.py`'s trending SQL, warm session (up in {start_s:.1} s, not counted) | | | {} | {} (the Spark JVM, /proc) | | |",
+            spread(&spark_wall, 2),
+            spread(&spark_cpu, 2),
+        );
+    }
     let met = |ok: bool| if ok { "met" } else { "**missed**" };
     let mut floors = String::from(
         "\n| floor (ratios of medians, same run) | value | floor | | median of per-round ratios |\n|---|---|---|---|---|\n",
@@ -623,6 +678,15 @@ fn run(o: &Opts) -> Result<(), String> {
             "≥ 5×",
             c >= 5.0,
             None,
+        );
+    }
+    if spark_facts.is_some() {
+        let w = median(&spark_wall) / kb[0].wall();
+        let _ = writeln!(
+            floors,
+            "| wall Spark `local[2]` ÷ `kbatch top --group category --item product` (one core) | {w:.2}× | ≥ 20× | {} | |\n| CPU Spark ÷ kbatch, the same | {:.2}× | (reported) | | |",
+            met(w >= 20.0),
+            median(&spark_cpu) / kb[0].cpu(),
         );
     }
     let _ = writeln!(
