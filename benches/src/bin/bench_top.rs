@@ -529,7 +529,7 @@ fn run(o: &Opts) -> Result<(), String> {
             spark_cpu.push(v["cpu"].as_f64().unwrap_or(f64::NAN));
             eprintln!(
                 "round {round}: Spark local[2] {:.2} s, rows equal",
-                v["wall"]
+                v["wall"].as_f64().unwrap_or(f64::NAN)
             );
         }
         let c = kbatch_run("top", &nested_count)?;
