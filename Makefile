@@ -324,6 +324,8 @@ bench-arrow: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 ## distinct count, and a timestamp filter, each against DuckDB's SQL over kbatch.read() in one
 ## Python process, on the nested mix; writes benches/results/<date>-<host>-top.md.
 ## It needs neither Go nor librdkafka's readers: only its own binary of the benches workspace.
+## BENCH_ARGS="--events 2000000 --spark" adds Spark's Kafka source + SQL on local[2] (run
+## `make venv-spark spark-kafka-jars` first); "--transcript" writes the five-question transcript.
 bench-top: kafka release python venv
 	cd benches && $(CARGO) build --release --bin bench_top
 	$(BENCH_BIN)/bench_top $(BENCH_ARGS)
