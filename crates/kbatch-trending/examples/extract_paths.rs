@@ -30,7 +30,10 @@ fn main() {
     let mut valid = 0;
     for _ in 0..rounds {
         let t = Instant::now();
-        valid = values.iter().filter(|v| black_box(ex.extract(Some(v))).is_ok()).count();
+        valid = values
+            .iter()
+            .filter(|v| black_box(ex.extract(Some(v))).is_ok())
+            .count();
         best = best.min(t.elapsed().as_secs_f64());
     }
     println!(
@@ -40,7 +43,10 @@ fn main() {
         gib(best)
     );
     for set in sets {
-        let paths: Vec<Path> = set.iter().map(|p| Path::parse(p).expect("a path")).collect();
+        let paths: Vec<Path> = set
+            .iter()
+            .map(|p| Path::parse(p).expect("a path"))
+            .collect();
         let sc = PathScanner::new(&paths).expect("a small tree");
         let mut best = f64::MAX;
         let mut found = 0;

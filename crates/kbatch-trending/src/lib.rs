@@ -30,9 +30,9 @@ mod report;
 mod shard;
 pub mod top;
 
-pub use extract::{extract, Event, Extractor, Invalid};
 #[doc(hidden)]
 pub use extract::paths::PathScanner;
+pub use extract::{extract, Event, Extractor, Invalid};
 pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
 pub use shard::{Shard, ShardPartial};
