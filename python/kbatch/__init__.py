@@ -132,8 +132,9 @@ def read(
     ``value_format="avro"`` (and ``key_format``) decodes Confluent-framed Avro with schemas
     from the Schema Registry named by ``config={"schema.registry.url": ...}`` into a typed
     column (a struct for a record), as Spark's ``from_avro`` types it; every value is read with
-    the latest version of the subject ``{topic}-value`` (``-key``) as the reader schema. A value that is not framed raises ``DataError`` naming
-    the record, unless ``on_undecodable="null"``.
+    the latest version of the subject ``{topic}-value`` (``-key``) as the reader schema. A
+    value that is not framed raises ``DataError`` naming the record, unless
+    ``on_undecodable="null"``.
     """
     common = _common(topic, bootstrap, partitions, isolation, config)
     return _native.read(
