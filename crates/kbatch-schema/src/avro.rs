@@ -15,7 +15,7 @@
 //! `arrow-avro` decodes each body in its unframed-datum mode (the prefix is split here, so a
 //! value that is not framed or has bytes left over is caught per record), one decoder per
 //! writer id; the rows are put back in input order with one `take`, and the types are then
-//! made Spark's, field metadata dropped ([`crate::normalize`]).
+//! made Spark's, field metadata dropped (`normalize.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};

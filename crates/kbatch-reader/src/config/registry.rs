@@ -44,8 +44,8 @@ const KNOWN: &[&str] = &[
     KEY_PASSWORD_KEY,
 ];
 
-/// How to reach the Schema Registry, checked; built by [`ClientConfig::builder`]
-/// (`crate::ClientConfig::schema_registry`). `Debug` shows no secret and no URL credentials.
+/// How to reach the Schema Registry, checked; built by [`crate::ClientConfig::builder`]
+/// ([`crate::ClientConfig::schema_registry`]). `Debug` shows no secret and no URL credentials.
 #[derive(Clone)]
 pub struct SchemaRegistryConfig {
     /// Base URLs (no trailing `/`), tried in order.
