@@ -21,7 +21,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: all setup kafka build release check test test-rust test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
-        venv-bench bench-arrow bench-top venv-spark test-spark spark-kafka-jars bench-spark test-bin
+        venv-bench bench-arrow bench-top venv-spark test-spark spark-kafka-jars bench-spark test-bin registry
 
 all: build
 
@@ -33,6 +33,24 @@ $(KAFKA_MARKER): crates/kbatch-testkit/java/pom.xml
 	mkdir -p $(KAFKA_LIBS)
 	mvn -q -B -f crates/kbatch-testkit/java/pom.xml dependency:copy-dependencies \
 	    -DincludeScope=runtime -DoutputDirectory=$(KAFKA_LIBS)
+	touch $@
+
+## Apicurio Registry (a Schema Registry with a Confluent-compatible API) for the tests of
+## registry-framed values: from Maven (default settings) into the git-ignored cache, once.
+## It runs on Java 17 (3.x would need Java 21).
+REGISTRY_VERSION := 2.6.13.Final
+REGISTRY_HOME    := $(CACHE)/apicurio-registry-$(REGISTRY_VERSION)
+REGISTRY_MARKER  := $(REGISTRY_HOME)/.complete
+export KBATCH_REGISTRY_HOME := $(REGISTRY_HOME)
+registry: $(REGISTRY_MARKER)
+$(REGISTRY_MARKER):
+	@command -v mvn >/dev/null || { echo "mvn (Maven) is required"; exit 1; }
+	rm -rf $(REGISTRY_HOME) $(REGISTRY_HOME).download
+	mvn -q -B dependency:copy -Dartifact=io.apicurio:apicurio-registry-app:$(REGISTRY_VERSION):tar.gz:all \
+	    -DoutputDirectory=$(REGISTRY_HOME).download
+	mkdir -p $(REGISTRY_HOME)
+	tar -xzf $(REGISTRY_HOME).download/apicurio-registry-app-$(REGISTRY_VERSION)-all.tar.gz -C $(REGISTRY_HOME)
+	rm -rf $(REGISTRY_HOME).download
 	touch $@
 
 build:
@@ -83,7 +101,7 @@ test-bin: static
 	ln -sf $(CURDIR)/target/debug/kbatch-testkit $(TEST_BIN)/kbatch-testkit
 
 ## pytest against real brokers (started by the testkit binary), data from Kafka's Java producer.
-test-python: venv kafka python test-bin
+test-python: venv kafka registry python test-bin
 	KBATCH_BIN_DIR=$(TEST_BIN) \
 	    $(VENV)/bin/python -m pytest -q -p no:cacheprovider python/tests --ignore=python/tests/spark
 
@@ -120,7 +138,7 @@ check: lint venv-spark
 ## The rolling-restart soak is `make soak`'s. Four test threads: most end-to-end tests wait on
 ## brokers, and the tests that share the 3-node cluster queue for it, each holding a thread.
 E2E_SKIP := --skip soak::rolling_restart_soak
-test-rust: kafka venv
+test-rust: kafka registry venv
 	$(CARGO) test --workspace -- --test-threads=4 $(E2E_SKIP)
 
 ## The same, without the end-to-end suite / only the end-to-end suite.
@@ -128,7 +146,7 @@ test-unit: kafka
 	$(CARGO) test --workspace --lib --bins --examples --test broker --test embedding \
 	    --test mock_broker --test fixtures
 	$(CARGO) test --workspace --doc
-test-e2e: kafka venv
+test-e2e: kafka registry venv
 	$(CARGO) test --workspace --test e2e -- --test-threads=4 $(E2E_SKIP)
 
 ## Everything CI checks, stage by stage after `setup`; each stage's time is printed, and the first

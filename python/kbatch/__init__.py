@@ -112,6 +112,9 @@ def read(
     config: Mapping[str, ConfigValue] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     headers: bool = True,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    on_undecodable: str = "fail",
 ) -> _pa.Table:
     """Read ``[start, end)`` of every selected partition into one :class:`pyarrow.Table`.
 
@@ -125,10 +128,24 @@ def read(
 
     The whole slice is held in memory; for large slices use :func:`read_batches`.
     ``batch_rows`` is the size of the table's chunks.
+
+    ``value_format="avro"`` (and ``key_format``) decodes Confluent-framed Avro with schemas
+    from the Schema Registry named by ``config={"schema.registry.url": ...}`` into a typed
+    column (a struct for a record), as Spark's ``from_avro`` types it; every value is read with
+    the latest version of the subject ``{topic}-value`` (``-key``) as the reader schema. A
+    value that is not framed raises ``DataError`` naming the record, unless
+    ``on_undecodable="null"``.
     """
     common = _common(topic, bootstrap, partitions, isolation, config)
     return _native.read(
-        common, _position(start, "start"), _position(end, "end"), _rows(batch_rows), headers
+        common,
+        _position(start, "start"),
+        _position(end, "end"),
+        _rows(batch_rows),
+        headers,
+        value_format,
+        key_format,
+        on_undecodable,
     )
 
 

@@ -150,7 +150,14 @@ def top(common: _Common, start: str, end: str, question: _Question) -> str: ...
 def top_check(question: _Question) -> list[str]: ...
 def export(common: _Common, start: str, end: str, options: _ExportOptions) -> str: ...
 def read(
-    common: _Common, start: str, end: str, batch_rows: int, headers: bool
+    common: _Common,
+    start: str,
+    end: str,
+    batch_rows: int,
+    headers: bool,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    on_undecodable: str = "fail",
 ) -> pyarrow.Table: ...
 
 class Stream:

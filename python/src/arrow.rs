@@ -5,18 +5,22 @@
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
 use kbatch_arrow::{ArrowOptions, BatchStream, PartitionBatch};
-use kbatch_reader::{PartitionStats, ReadError};
+use kbatch_reader::{ErrorKind, PartitionStats, ReadError};
 use pyo3::prelude::*;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::call::{self, Failed};
 use crate::errors;
-use crate::options::Common;
+use crate::options::{Common, UsageError as Usage};
 use crate::runtime::{self, POLL};
 
 /// `kbatch.read`: the whole read as one `pyarrow.Table`, ordered by topic, partition, offset.
+/// With `value_format` / `key_format` `"avro"`, those columns are decoded (schemas from the
+/// registry of `config`'s `schema.registry.*` keys) into the column their schema types.
 #[pyfunction]
+#[pyo3(signature = (common, start, end, batch_rows, headers, value_format = "raw", key_format = "raw", on_undecodable = "fail"))]
+#[allow(clippy::too_many_arguments)]
 pub fn read<'py>(
     py: Python<'py>,
     common: Common,
@@ -24,8 +28,23 @@ pub fn read<'py>(
     end: &str,
     batch_rows: usize,
     headers: bool,
+    value_format: &str,
+    key_format: &str,
+    on_undecodable: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = call::config(py, &common)?;
+    let usage = |what: &str, e: String| errors::usage(py, Usage(format!("{what}: {e}")));
+    let formats = kbatch_schema::Formats {
+        value: value_format.parse().map_err(|e| usage("value_format", e))?,
+        key: key_format.parse().map_err(|e| usage("key_format", e))?,
+        on_undecodable: on_undecodable
+            .parse()
+            .map_err(|e| usage("on_undecodable", e))?,
+    };
+    // The one map of `schema.registry.*` keys, from the same builder `call::config` used.
+    let built = common.config().map_err(|e| errors::usage(py, e))?;
+    let decoders = kbatch_schema::Decoders::new(formats, built.schema_registry(), config.timeout)
+        .map_err(|e| errors::usage(py, Usage(format!("config: {e}"))))?;
     let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
     let options = ArrowOptions {
         batch_rows,
@@ -42,6 +61,27 @@ pub fn read<'py>(
         || {},
     )?;
     let (schema, batches, _stats) = got.map_err(|f| f.into_py(py))?;
+    let (schema, batches) = if decoders.any() {
+        // Schemas are fetched here (blocking, GIL released), once per id.
+        let decoded = py.detach(|| kbatch_arrow::decode_batches(schema, batches, &decoders));
+        let (schema, batches, _undecodable) = decoded.map_err(|f| {
+            let kind = match f.error {
+                kbatch_schema::SchemaError::Unreachable { .. } => ErrorKind::Broker,
+                kbatch_schema::SchemaError::Refused { .. } => ErrorKind::Auth,
+                kbatch_schema::SchemaError::Config { .. } => ErrorKind::Usage,
+                _ => ErrorKind::Data,
+            };
+            let about = errors::About {
+                topic: Some(f.topic.clone()),
+                partition: Some(f.partition),
+                retriable: false,
+            };
+            errors::raise(py, kind, f.to_string(), about)
+        })?;
+        (schema, batches)
+    } else {
+        (schema, batches)
+    };
     // One C stream for every batch: pyarrow imports them all in one call.
     let stream: Box<dyn RecordBatchReader + Send> = Box::new(RecordBatchIterator::new(
         batches.into_iter().map(Ok),

@@ -41,6 +41,7 @@ mod failover;
 mod faults;
 mod fetch_sizes;
 mod ranges;
+mod schema_registry;
 mod security;
 mod soak;
 mod top;

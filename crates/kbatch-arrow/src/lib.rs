@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod decode;
 mod job;
 mod recycle;
 #[cfg(feature = "rows")]
@@ -37,6 +38,7 @@ mod stream;
 
 pub use arrow_array::RecordBatch;
 pub use arrow_schema::SchemaRef;
+pub use decode::{decode_batches, DecodeFailure};
 pub use job::PartitionBatch;
 pub use schema::{schema, HEADERS_COLUMN, TIMESTAMP_UNIT_PER_MS};
 pub use stream::{read_all, ArrowOptions, BatchStream, DEFAULT_BATCH_ROWS};

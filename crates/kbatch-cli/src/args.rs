@@ -35,6 +35,8 @@ pub enum Command {
         /// Keys and values as base64 instead of UTF-8 text.
         #[arg(long)]
         binary: bool,
+        #[command(flatten)]
+        formats: FormatArgs,
     },
     /// Write the read as Parquet, Arrow IPC or JSON-lines files (a directory or s3://), one
     /// or more per partition range, then `_manifest.json`.
@@ -91,6 +93,45 @@ pub struct TopArgs {
     /// Fail (exit 1) at the first record that is not a valid event.
     #[arg(long)]
     pub strict: bool,
+}
+
+/// How keys and values are decoded: `raw` bytes, or registry-framed (`avro`) values decoded
+/// with schemas from `-X schema.registry.url=...`.
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// How values are written: raw (the bytes), avro (Confluent-framed, schemas from the
+    /// Schema Registry at -X schema.registry.url=...).
+    #[arg(long, default_value = "raw", value_parser = parse_format)]
+    pub value_format: kbatch_schema::ValueFormat,
+    /// How keys are written (as --value-format).
+    #[arg(long, default_value = "raw", value_parser = parse_format)]
+    pub key_format: kbatch_schema::ValueFormat,
+    /// A key or value that cannot be decoded (not framed, a body its schema does not read):
+    /// fail naming topic, partition and offset, or print it as null and count it.
+    #[arg(long, default_value = "fail", value_parser = parse_undecodable)]
+    pub on_undecodable: kbatch_schema::OnUndecodable,
+}
+
+impl FormatArgs {
+    /// The decoders these flags ask for, with the registry keys of `config` (`-X`,
+    /// `--config`).
+    pub fn decoders(&self, built: &ClientConfig) -> Result<kbatch_schema::Decoders, UsageError> {
+        let formats = kbatch_schema::Formats {
+            key: self.key_format,
+            value: self.value_format,
+            on_undecodable: self.on_undecodable,
+        };
+        kbatch_schema::Decoders::new(formats, built.schema_registry(), built.config.timeout)
+            .map_err(|e| UsageError(e.to_string()))
+    }
+}
+
+fn parse_format(s: &str) -> Result<kbatch_schema::ValueFormat, String> {
+    s.parse()
+}
+
+fn parse_undecodable(s: &str) -> Result<kbatch_schema::OnUndecodable, String> {
+    s.parse()
 }
 
 /// Output formats of `trending`.

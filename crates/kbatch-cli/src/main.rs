@@ -94,7 +94,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Offsets(common) => offsets(&common),
         Command::Count(common) => count(&common),
-        Command::Dump { common, binary } => dump::dump(&common, binary),
+        Command::Dump {
+            common,
+            binary,
+            formats,
+        } => dump::dump(&common, binary, &formats),
         Command::Export(args) => export::export(&args),
         Command::Trending {
             common,

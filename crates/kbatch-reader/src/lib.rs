@@ -67,8 +67,9 @@ use tokio::runtime::Runtime;
 
 pub use async_reader::AsyncReader;
 pub use config::{
-    parse_properties, Applied, ClientConfig, ClientConfigBuilder, Config, ConfigError, InputNames,
-    PropertiesError, SecurityWarning, UsageError, BOOTSTRAP_ENV, SCHEMA_REGISTRY_PREFIX,
+    parse_properties, redact_url, Applied, ClientConfig, ClientConfigBuilder, Config, ConfigError,
+    InputNames, PropertiesError, SchemaRegistryConfig, SecurityWarning, UsageError, BOOTSTRAP_ENV,
+    SCHEMA_REGISTRY_PREFIX,
 };
 pub use error::{chain, one_line, panic_message, ErrorKind, ReadError};
 pub use kbatch_engine::{

@@ -1,9 +1,200 @@
-//! Values written through a Schema Registry, decoded without I/O: Protobuf (the message-index
-//! list after the Confluent prefix, schemas as the registry gives them, Arrow columns typed as
-//! Spark's `from_protobuf` types them, natural JSON) and JSON Schema (the JSON after the prefix).
-//! The registry client and Avro decoding are not in this crate yet.
+//! Values written through a Schema Registry: the Confluent framing (magic byte 0, a
+//! big-endian 4-byte schema id, and for Protobuf the message-index list), the registry client
+//! that fetches each schema once per id, and the decoders that turn Avro, Protobuf and JSON
+//! Schema values into Arrow columns and into natural JSON.
+//!
+//! The one path: framed values are decoded into an Arrow column typed by the schema
+//! ([`avro::AvroDecoder`]), as Spark's `from_avro` types them; JSON for `dump` is rendered from
+//! that column's rows ([`json`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod avro;
+pub mod framing;
+mod http;
+pub mod json;
 pub mod json_schema;
+mod normalize;
 pub mod protobuf;
+pub mod registry;
+
+use std::time::Duration;
+
+pub use framing::NotFramed;
+pub use registry::{Registry, RegistryConfig, RegistrySchema, SchemaType};
+
+/// The value formats a read can decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ValueFormat {
+    /// The bytes as they are (today's behaviour).
+    #[default]
+    Raw,
+    /// Confluent-framed Avro.
+    Avro,
+}
+
+impl std::str::FromStr for ValueFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "raw" => Ok(ValueFormat::Raw),
+            "avro" => Ok(ValueFormat::Avro),
+            "protobuf" | "json-schema" => Err(format!("{s:?} is not supported yet (raw or avro)")),
+            _ => Err(format!("unknown format {s:?} (raw or avro)")),
+        }
+    }
+}
+
+/// What to do with a value that cannot be decoded (not framed, or a body that does not decode
+/// with its schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnUndecodable {
+    /// Fail the read, naming the record.
+    #[default]
+    Fail,
+    /// Make the value null and count it.
+    Null,
+}
+
+impl std::str::FromStr for OnUndecodable {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "fail" => Ok(OnUndecodable::Fail),
+            "null" => Ok(OnUndecodable::Null),
+            _ => Err(format!("unknown choice {s:?} (fail or null)")),
+        }
+    }
+}
+
+/// Why a value or a schema could not be used. The caller adds the topic, partition and offset.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    /// The value is not in the Confluent wire format.
+    #[error(transparent)]
+    NotFramed(#[from] NotFramed),
+    /// The registry does not know the id.
+    #[error("schema id {id}: not found in the registry at {url}")]
+    UnknownId {
+        /// The id.
+        id: u32,
+        /// The registry that answered (credentials redacted).
+        url: String,
+    },
+    /// The registry refused the credentials (or their absence).
+    #[error("schema id {id}: the registry at {url} refused the request (HTTP {status}); check schema.registry.basic.auth.user.info or schema.registry.bearer.auth.token")]
+    Refused {
+        /// The id.
+        id: u32,
+        /// The registry (credentials redacted).
+        url: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// No registry answered within the budget.
+    #[error("schema id {id}: no registry answered within {waited:?} ({rounds} rounds over every schema.registry.url); last: {last}")]
+    Unreachable {
+        /// The id.
+        id: u32,
+        /// Time spent.
+        waited: Duration,
+        /// Rounds tried.
+        rounds: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// The schema is unusable (does not parse, wrong type).
+    #[error("schema id {id}: {reason}")]
+    BadSchema {
+        /// The id.
+        id: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A writer schema cannot be read as the reader schema.
+    #[error("schema id {writer} cannot be read as schema id {reader} (the newest in the range): {reason}")]
+    Incompatible {
+        /// The writer schema's id.
+        writer: u32,
+        /// The reader schema's id.
+        reader: u32,
+        /// Why.
+        reason: String,
+    },
+    /// The body does not decode with its schema.
+    #[error("schema id {id}: the value does not decode: {reason}")]
+    Decode {
+        /// The writer schema's id.
+        id: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A registry key has a bad value.
+    #[error("{key}: {reason}")]
+    Config {
+        /// The key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// The runtime for registry requests could not start.
+    #[error("cannot start the registry client's runtime: {0}")]
+    Runtime(String),
+    /// Arrow refused a column built from decoded values (a bug or an unsupported type).
+    #[error("{0}")]
+    Arrow(String),
+}
+
+/// How a read decodes keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Formats {
+    /// `--key-format`.
+    pub key: ValueFormat,
+    /// `--value-format`.
+    pub value: ValueFormat,
+    /// `--on-undecodable`.
+    pub on_undecodable: OnUndecodable,
+}
+
+/// The decoders a read needs (none for `raw`), sharing one registry client and its cache.
+#[derive(Debug, Default)]
+pub struct Decoders {
+    /// For keys.
+    pub key: Option<avro::AvroDecoder>,
+    /// For values.
+    pub value: Option<avro::AvroDecoder>,
+}
+
+impl Decoders {
+    /// The decoders for `formats`, fetching from the registry `registry` (the checked
+    /// `schema.registry.*` keys, [`kbatch_reader::ClientConfig::schema_registry`]), each fetch
+    /// within `timeout`. A registry format without a registry is a [`SchemaError::Config`] error.
+    pub fn new(
+        formats: Formats,
+        registry: Option<&kbatch_reader::SchemaRegistryConfig>,
+        timeout: Duration,
+    ) -> Result<Decoders, SchemaError> {
+        if formats.key == ValueFormat::Raw && formats.value == ValueFormat::Raw {
+            return Ok(Decoders::default());
+        }
+        let keys = registry.cloned().ok_or_else(|| SchemaError::Config {
+            key: "schema.registry.url".into(),
+            reason: "a registry format (avro) needs the registry's URL: set schema.registry.url (-X schema.registry.url=http://HOST:PORT, or config=)".into(),
+        })?;
+        let registry: std::sync::Arc<dyn avro::SchemaSource> =
+            std::sync::Arc::new(Registry::new(RegistryConfig { keys, timeout })?);
+        let make = |f: ValueFormat, role: avro::Role| {
+            (f == ValueFormat::Avro)
+                .then(|| avro::AvroDecoder::new(registry.clone(), formats.on_undecodable, role))
+        };
+        Ok(Decoders {
+            key: make(formats.key, avro::Role::Key),
+            value: make(formats.value, avro::Role::Value),
+        })
+    }
+
+    /// Whether any column is decoded.
+    pub fn any(&self) -> bool {
+        self.key.is_some() || self.value.is_some()
+    }
+}

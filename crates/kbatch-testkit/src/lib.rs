@@ -35,6 +35,7 @@ mod ports;
 mod process;
 mod produce;
 pub mod proxy;
+pub mod registry;
 pub mod rng;
 pub mod s3;
 pub mod secure;

@@ -7,7 +7,9 @@
 //! kbatch-testkit start --dir DIR            # prints the bootstrap address; broker stays up
 //! kbatch-testkit start-secure --dir DIR     # the secured broker (testkit::secure), detached;
 //!                                           # prints plaintext=, sasl_ssl=, ca=, user=, password=
-//! kbatch-testkit stop --dir DIR
+//! kbatch-testkit start-registry --dir DIR   # a Schema Registry (testkit::registry), detached;
+//!                                           # prints its Confluent-compatible API URL
+//! kbatch-testkit stop --dir DIR             # a broker or a registry
 //! kbatch-testkit create-topic --bootstrap B --topic T --partitions N [--config k=v]...
 //! kbatch-testkit produce-trending --bootstrap B --topic T --partitions N --events COUNT
 //!                [--seed S] [--compression C] [--invalid K] [--mix flat|nested|serializers]
@@ -99,6 +101,13 @@ fn run(args: &[String]) -> Result<(), String> {
             println!("ca={}", b.cert("ca.pem").display());
             println!("user={}", kbatch_testkit::secure::USER);
             println!("password={}", kbatch_testkit::secure::PASSWORD);
+            Ok(())
+        }
+        "start-registry" => {
+            let dir = PathBuf::from(one(&f, "dir")?);
+            let r = kbatch_testkit::registry::Registry::start_detached(&dir)
+                .map_err(|e| e.to_string())?;
+            println!("{}", r.url);
             Ok(())
         }
         "stop" => kbatch_testkit::stop_detached(&PathBuf::from(one(&f, "dir")?))

@@ -51,6 +51,7 @@ pub use security::{
     check_token_endpoint, CaSource, ClientIdentity, PemSource, Protocol, SaslSettings, ScramHash,
     Security, TlsSettings, TokenCache, MAX_UNSECURED_LIFE,
 };
+pub use tls::https_client_config;
 
 /// Connection settings.
 #[derive(Debug, Clone)]

@@ -90,6 +90,12 @@ pub(crate) fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>,
     Ok(Arc::new(config))
 }
 
+/// The rustls configuration of an HTTPS client other than a broker's connection (the Schema
+/// Registry's): the same checks and sources as the brokers' ([`TlsSettings`]), its own values.
+pub fn https_client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, String> {
+    client_config(settings)
+}
+
 /// The rustls configuration for the OAuth token endpoint: the public roots compiled in, plus
 /// the CA certificates of `extra` (`https.ca.location` / `https.ca.pem`), chain and host name
 /// always verified, no client certificate. Nothing of the brokers' [`TlsSettings`] is an input,

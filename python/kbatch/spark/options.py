@@ -40,8 +40,22 @@ class OptionError(UsageError):
 REDACTED = "[redacted]"
 
 #: Parts of a client key that mark its value as secret: passwords, inline private keys and
-#: keystores, client secrets, JAAS lines (which hold passwords or secrets), tokens.
-_SECRET_MARKS = ("password", "secret", "jaas", "key.pem", "keystore.key", "oauthbearer.config", "token")
+#: keystores, client secrets, JAAS lines (which hold passwords or secrets), tokens, the
+#: registry's ``user:password``.
+_SECRET_MARKS = (
+    "password",
+    "secret",
+    "jaas",
+    "key.pem",
+    "keystore.key",
+    "oauthbearer.config",
+    "token",
+    "user.info",
+)
+
+#: The Schema Registry's keys, given as they are (no ``kafka.``): handed to the one client
+#: configuration, which checks them.
+REGISTRY_PREFIX = "schema.registry."
 
 
 def is_secret(key: str) -> bool:
@@ -323,13 +337,17 @@ def parse(options: Mapping[str, str]) -> Request:
     unknown = sorted(
         k
         for k in opts
-        if k not in _SOURCE and k not in CONSUMER_ONLY and not k.startswith("kafka.")
+        if k not in _SOURCE
+        and k not in CONSUMER_ONLY
+        and not k.startswith("kafka.")
+        and not k.startswith(REGISTRY_PREFIX)
     )
     if unknown:
         raise OptionError(
             "unknown option(s) for the kbatch data source: "
             + ", ".join(spelled(k) for k in unknown)
-            + " (Spark Kafka source names, kafka.* client keys and kbatch.job/kbatch.batchRows are accepted)"
+            + " (Spark Kafka source names, kafka.* client keys, schema.registry.* keys and"
+            " kbatch.job/kbatch.batchRows are accepted)"
         )
     for key, why in SPARK_REFUSED.items():
         if key in opts:
@@ -383,7 +401,7 @@ def parse(options: Mapping[str, str]) -> Request:
     passed = {"kafka.bootstrap.servers", "kafka.isolation.level", *CONSUMER_ONLY}
     config = tuple(
         (k[len("kafka."):], opts[k]) for k in sorted(opts) if k.startswith("kafka.") and k not in passed
-    )
+    ) + tuple((k, opts[k]) for k in sorted(opts) if k.startswith(REGISTRY_PREFIX))
     return Request(
         bootstrap=bootstrap,
         mode=mode,

@@ -171,6 +171,8 @@ SECRETS = {
     "kafka.sasl.oauthbearer.client.secret": "pw-SECRET-3",
     "kafka.ssl.key.pem": "-----BEGIN PRIVATE KEY-----pw-SECRET-4",
     "kafka.ssl.key.password": "pw-SECRET-5",
+    "schema.registry.basic.auth.user.info": "u:pw-SECRET-6",
+    "schema.registry.bearer.auth.token": "pw-SECRET-7",
 }
 
 
@@ -181,3 +183,5 @@ def test_request_repr_redacts_secrets():
         assert "[redacted]" in text
         assert "alice" in text  # not a secret
     assert r.config_dict()["sasl.password"] == "pw-SECRET-1"  # the value itself is kept
+    # Registry keys go to the client configuration as they are (no kafka. to strip).
+    assert r.config_dict()["schema.registry.basic.auth.user.info"] == "u:pw-SECRET-6"

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use kbatch_records::Isolation;
 
-use super::{parse_properties, Config, SecurityWarning};
+use super::{parse_properties, Config, SchemaRegistryConfig, SecurityWarning};
 
 /// The environment variable whose value, if not blank, is the bootstrap list below every key
 /// and flag.
@@ -90,8 +90,8 @@ pub struct ClientConfig {
     /// The risky settings of `config` ([`Config::security_warnings`]); front ends show each
     /// once per run.
     pub warnings: Vec<SecurityWarning>,
-    /// `schema.registry.*` keys, the last value of each.
-    schema_registry: BTreeMap<String, String>,
+    /// The Schema Registry, from the `schema.registry.*` keys.
+    schema_registry: Option<SchemaRegistryConfig>,
 }
 
 impl ClientConfig {
@@ -101,35 +101,20 @@ impl ClientConfig {
         ClientConfigBuilder::default()
     }
 
-    /// The `schema.registry.*` keys given (full key → last value), for a Schema Registry
-    /// client; Kafka's configuration never sees them. Values may hold credentials
-    /// (`schema.registry.basic.auth.user.info`): never print them (`Debug` does not).
-    pub fn schema_registry(&self) -> &BTreeMap<String, String> {
-        &self.schema_registry
+    /// The Schema Registry configured by the `schema.registry.*` keys (checked; `None` when
+    /// none is given). Kafka's configuration never sees them; `Debug` shows no secret.
+    pub fn schema_registry(&self) -> Option<&SchemaRegistryConfig> {
+        self.schema_registry.as_ref()
     }
 }
 
 impl fmt::Debug for ClientConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        struct Redacted;
-        impl fmt::Debug for Redacted {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("[redacted]")
-            }
-        }
-        struct Keys<'a>(&'a BTreeMap<String, String>);
-        impl fmt::Debug for Keys<'_> {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.debug_map()
-                    .entries(self.0.keys().map(|k| (k, Redacted)))
-                    .finish()
-            }
-        }
         f.debug_struct("ClientConfig")
             .field("config", &self.config)
             .field("ignored", &self.ignored)
             .field("warnings", &self.warnings)
-            .field("schema_registry", &Keys(&self.schema_registry))
+            .field("schema_registry", &self.schema_registry)
             .finish()
     }
 }
@@ -362,6 +347,8 @@ impl ClientConfigBuilder {
             config.engine.decompress_cap = c;
         }
         config.check().map_err(|e| UsageError(e.to_string()))?;
+        let schema_registry = super::registry::from_keys(&schema_registry)
+            .map_err(|e| UsageError(format!("{}: {e}", names.properties)))?;
         let warnings = config.security_warnings();
         Ok(ClientConfig {
             config,

@@ -8,6 +8,7 @@
 //! * `keys`: which keys are honoured, which are known but irrelevant (a warning), and the
 //!   typo suggestion for the rest;
 //! * `properties`: the `.properties` file grammar;
+//! * `registry`: the Schema Registry's `schema.registry.*` keys, checked and redacted;
 //! * `jaas`: the `sasl.jaas.config` one-liner of Java clients;
 //! * `warnings`: what a working configuration still exposes ([`Config::security_warnings`]).
 //!
@@ -18,6 +19,7 @@ mod builder;
 mod jaas;
 mod keys;
 mod properties;
+mod registry;
 mod warnings;
 
 use std::collections::HashMap;
@@ -35,6 +37,7 @@ pub use builder::{
     SCHEMA_REGISTRY_PREFIX,
 };
 pub use properties::{parse_properties, PropertiesError};
+pub use registry::{redact_url, SchemaRegistryConfig};
 pub use warnings::SecurityWarning;
 
 /// How to read. `Config::default()` is what the CLI uses without flags.

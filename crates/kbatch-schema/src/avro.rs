@@ -1,0 +1,418 @@
+//! Confluent-framed Avro values to one Arrow column, with `arrow-avro`.
+//!
+//! **The reader schema.** Every value of a topic's keys (or values) in one run is read with
+//! one reader schema, chosen before the first of them is decoded ([`choose_reader`]): the
+//! latest version of the subject `{topic}-key` / `{topic}-value` (the serializers' default
+//! naming), else the latest version of the one subject the first value's schema id is
+//! registered under, else that id's own schema. Every writer schema is resolved to it by
+//! Avro's rules (fields added with defaults, promotions, fields the reader lacks skipped); a
+//! writer that cannot be resolved is an error naming both ids. So the column type is fixed for
+//! the whole run, whatever the chunk: a streaming command (`dump`) and a whole read
+//! (`kbatch.read`) give the same rows. The reader is the newest version *registered* when the
+//! run starts, which is the newest version in the range unless the range is older than the
+//! subject's last change.
+//!
+//! `arrow-avro` decodes each body in its unframed-datum mode (the prefix is split here, so a
+//! value that is not framed or has bytes left over is caught per record), one decoder per
+//! writer id; the rows are put back in input order with one `take`, and the types are then
+//! made Spark's, field metadata dropped (`normalize.rs`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arrow_array::{new_empty_array, new_null_array, Array, ArrayRef, StructArray, UInt32Array};
+use arrow_avro::reader::{DecoderMode, ReaderBuilder};
+use arrow_avro::schema::{AvroSchema, Fingerprint, FingerprintAlgorithm, SchemaStore};
+use arrow_schema::DataType;
+
+use crate::framing;
+use crate::registry::{Registry, RegistrySchema, SchemaType};
+use crate::{OnUndecodable, SchemaError};
+
+/// A value that could not be decoded: its index in the input, and why.
+#[derive(Debug)]
+pub struct RowError {
+    /// Index of the value in the slice given to [`AvroDecoder::decode`].
+    pub row: usize,
+    /// Why.
+    pub error: SchemaError,
+}
+
+/// The decoded column.
+#[derive(Debug)]
+pub struct Decoded {
+    /// One row per input value, of the reader schema's type (a struct for a record); null for
+    /// a null value and for an undecodable one under [`OnUndecodable::Null`]. Of type `Null`
+    /// only when no reader schema is known yet (no value of the topic carried a schema id).
+    pub array: ArrayRef,
+    /// Values made null because they could not be decoded.
+    pub undecodable: u64,
+    /// The reader schema's id.
+    pub reader_id: Option<u32>,
+}
+
+/// Whether a decoder reads record keys or values (the subject's suffix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Keys: subject `{topic}-key`.
+    Key,
+    /// Values: subject `{topic}-value`.
+    Value,
+}
+
+impl Role {
+    /// The subject the serializers' default naming (topic name strategy) registers under.
+    pub fn subject(self, topic: &str) -> String {
+        match self {
+            Role::Key => format!("{topic}-key"),
+            Role::Value => format!("{topic}-value"),
+        }
+    }
+}
+
+/// Where [`choose_reader`] and [`AvroDecoder`] look schemas up: the [`Registry`], or a
+/// table in tests.
+pub trait SchemaSource: std::fmt::Debug + Send + Sync {
+    /// The schema with this id.
+    fn schema(&self, id: u32) -> Result<Arc<RegistrySchema>, SchemaError>;
+    /// The latest version of a subject, `None` if there is no such subject.
+    fn latest(
+        &self,
+        subject: &str,
+        needed_by: u32,
+    ) -> Result<Option<Arc<RegistrySchema>>, SchemaError>;
+    /// The subjects an id is registered under.
+    fn subjects_of(&self, id: u32) -> Result<Vec<String>, SchemaError>;
+}
+
+impl SchemaSource for Registry {
+    fn schema(&self, id: u32) -> Result<Arc<RegistrySchema>, SchemaError> {
+        Registry::schema(self, id)
+    }
+    fn latest(
+        &self,
+        subject: &str,
+        needed_by: u32,
+    ) -> Result<Option<Arc<RegistrySchema>>, SchemaError> {
+        Registry::latest(self, subject, needed_by)
+    }
+    fn subjects_of(&self, id: u32) -> Result<Vec<String>, SchemaError> {
+        Registry::subjects_of(self, id)
+    }
+}
+
+/// The reader schema of `topic`'s keys or values (see the module doc), the first value
+/// carrying schema id `first_id`: the latest version of `{topic}-{role}`; else the latest of
+/// the one subject `first_id` is registered under; else `first_id`'s own schema.
+pub fn choose_reader(
+    source: &dyn SchemaSource,
+    topic: &str,
+    role: Role,
+    first_id: u32,
+) -> Result<Arc<RegistrySchema>, SchemaError> {
+    if let Some(s) = source.latest(&role.subject(topic), first_id)? {
+        return Ok(s);
+    }
+    if let [subject] = source.subjects_of(first_id)?.as_slice() {
+        if let Some(s) = source.latest(subject, first_id)? {
+            return Ok(s);
+        }
+    }
+    source.schema(first_id)
+}
+
+/// A topic's reader schema and the Arrow type every decoded column of it has.
+#[derive(Debug)]
+struct Reader {
+    id: u32,
+    schema: AvroSchema,
+    data_type: DataType,
+}
+
+/// Decodes Confluent-framed Avro values for one run (shared by its workers).
+#[derive(Debug)]
+pub struct AvroDecoder {
+    registry: Arc<dyn SchemaSource>,
+    on_undecodable: OnUndecodable,
+    role: Role,
+    /// Per topic, chosen once for the run.
+    readers: Mutex<HashMap<String, Arc<Reader>>>,
+}
+
+fn row_err(row: usize, error: SchemaError) -> RowError {
+    RowError { row, error }
+}
+
+fn not_avro(s: &RegistrySchema) -> Option<SchemaError> {
+    (s.schema_type != SchemaType::Avro).then(|| SchemaError::BadSchema {
+        id: s.id,
+        reason: format!(
+            "a {:?} schema, not Avro (choose the format that matches the topic)",
+            s.schema_type
+        ),
+    })
+}
+
+/// One `arrow-avro` decoder of writer `writer` read as `reader`, for `rows` values.
+fn decoder_for(
+    writer: &RegistrySchema,
+    reader: &AvroSchema,
+    reader_id: u32,
+    rows: usize,
+) -> Result<arrow_avro::reader::Decoder, SchemaError> {
+    let unreadable = |id: u32, e: &dyn std::fmt::Display| SchemaError::BadSchema {
+        id,
+        reason: format!("not an Avro schema arrow-avro reads: {e}"),
+    };
+    let mut store = SchemaStore::new_with_type(FingerprintAlgorithm::Id);
+    store
+        .set(
+            Fingerprint::Id(writer.id),
+            AvroSchema::new(writer.schema.clone()),
+        )
+        .map_err(|e| unreadable(writer.id, &e))?;
+    ReaderBuilder::new()
+        .with_reader_schema(reader.clone())
+        .with_writer_schema_store(store)
+        .with_active_fingerprint(Fingerprint::Id(writer.id))
+        .with_decoder_mode(DecoderMode::UnframedDatum)
+        .with_batch_size(rows.max(1))
+        .build_decoder()
+        .map_err(|e| {
+            if writer.id == reader_id {
+                unreadable(writer.id, &e)
+            } else {
+                SchemaError::Incompatible {
+                    writer: writer.id,
+                    reader: reader_id,
+                    reason: e.to_string(),
+                }
+            }
+        })
+}
+
+impl AvroDecoder {
+    /// A decoder of `role` fetching schemas from `registry`.
+    pub fn new(
+        registry: Arc<dyn SchemaSource>,
+        on_undecodable: OnUndecodable,
+        role: Role,
+    ) -> AvroDecoder {
+        AvroDecoder {
+            registry,
+            on_undecodable,
+            role,
+            readers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The reader of `topic`, chosen on first use with `first_id`, the schema id of the first
+    /// value to decode.
+    fn reader(&self, topic: &str, first_id: u32) -> Result<Arc<Reader>, SchemaError> {
+        // Held while choosing, so every worker of the run gets the same reader.
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = readers.get(topic) {
+            return Ok(r.clone());
+        }
+        let chosen = choose_reader(&*self.registry, topic, self.role, first_id)?;
+        if let Some(e) = not_avro(&chosen) {
+            return Err(e);
+        }
+        let schema = AvroSchema::new(chosen.schema.clone());
+        let decoder = decoder_for(&chosen, &schema, chosen.id, 1)?;
+        let fields = decoder.schema().fields().clone();
+        let empty: ArrayRef = new_empty_array(&DataType::Struct(fields));
+        let data_type = crate::normalize::normalize(empty)?.data_type().clone();
+        let reader = Arc::new(Reader {
+            id: chosen.id,
+            schema,
+            data_type,
+        });
+        readers.insert(topic.to_string(), reader.clone());
+        Ok(reader)
+    }
+
+    /// Decode `values` of `topic` (`None`: a null value) into one column, in input order.
+    pub fn decode(&self, topic: &str, values: &[Option<&[u8]>]) -> Result<Decoded, RowError> {
+        let mut bad = vec![false; values.len()];
+        // Split every prefix; collect the ids with the first row that needs each.
+        let mut first_row: BTreeMap<u32, usize> = BTreeMap::new();
+        let mut first: Option<(u32, usize)> = None;
+        for (row, v) in values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            match framing::split(v) {
+                Ok(f) => {
+                    first_row.entry(f.id).or_insert(row);
+                    first.get_or_insert((f.id, row));
+                }
+                Err(e) => self.undecodable(&mut bad, row, e.into())?,
+            }
+        }
+        let count_bad = |bad: &[bool]| bad.iter().filter(|b| **b).count() as u64;
+        let reader = match first {
+            Some((id, row)) => Some(self.reader(topic, id).map_err(|e| row_err(row, e))?),
+            None => self
+                .readers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(topic)
+                .cloned(),
+        };
+        let Some(reader) = reader else {
+            return Ok(Decoded {
+                array: new_null_array(&DataType::Null, values.len()),
+                undecodable: count_bad(&bad),
+                reader_id: None,
+            });
+        };
+        if first.is_none() {
+            return Ok(Decoded {
+                array: new_null_array(&reader.data_type, values.len()),
+                undecodable: count_bad(&bad),
+                reader_id: Some(reader.id),
+            });
+        }
+        let mut schemas = BTreeMap::new();
+        for (&id, &row) in &first_row {
+            let s = self.registry.schema(id).map_err(|e| row_err(row, e))?;
+            if let Some(e) = not_avro(&s) {
+                return Err(row_err(row, e));
+            }
+            schemas.insert(id, s);
+        }
+        // A body that fails leaves its decoder's builders in an unknown state: with
+        // `OnUndecodable::Null` the pass starts over without that row (rare by nature).
+        loop {
+            if let Some(array) = self.pass(values, &mut bad, &schemas, &reader)? {
+                return Ok(Decoded {
+                    array,
+                    undecodable: count_bad(&bad),
+                    reader_id: Some(reader.id),
+                });
+            }
+        }
+    }
+
+    fn undecodable(&self, bad: &mut [bool], row: usize, e: SchemaError) -> Result<(), RowError> {
+        match self.on_undecodable {
+            OnUndecodable::Fail => Err(row_err(row, e)),
+            OnUndecodable::Null => {
+                bad[row] = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// One decoding pass; `None` when a row turned out undecodable (and was marked).
+    fn pass(
+        &self,
+        values: &[Option<&[u8]>],
+        bad: &mut [bool],
+        schemas: &BTreeMap<u32, Arc<RegistrySchema>>,
+        reader: &Reader,
+    ) -> Result<Option<ArrayRef>, RowError> {
+        // Rows per writer id (for the decoders' capacities) and each one's first row.
+        let mut counts: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
+        for (row, v) in values.iter().enumerate() {
+            if let (Some(v), false) = (v, bad[row]) {
+                if let Ok(f) = framing::split(v) {
+                    counts.entry(f.id).or_insert((0, row)).0 += 1;
+                }
+            }
+        }
+        let writers: BTreeSet<u32> = counts.keys().copied().collect();
+        let mut decoders = BTreeMap::new();
+        for &w in &writers {
+            let (rows, first) = counts[&w];
+            let decoder = decoder_for(&schemas[&w], &reader.schema, reader.id, rows)
+                .map_err(|e| row_err(first, e))?;
+            decoders.insert(w, decoder);
+        }
+        // Decode; remember where each row lands: (writer, index within that writer's rows).
+        let mut place: Vec<Option<(u32, u32)>> = vec![None; values.len()];
+        let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
+        for (row, v) in values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            if bad[row] {
+                continue;
+            }
+            let Ok(f) = framing::split(v) else { continue };
+            let dec = decoders.get_mut(&f.id).expect("a decoder per writer id");
+            let outcome = match dec.decode(f.body) {
+                Ok(n) if n == f.body.len() => Ok(()),
+                Ok(n) => Err(format!(
+                    "{} bytes left over after the value ({} of {})",
+                    f.body.len() - n,
+                    n,
+                    f.body.len()
+                )),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(reason) = outcome {
+                self.undecodable(bad, row, SchemaError::Decode { id: f.id, reason })?;
+                return Ok(None);
+            }
+            let k = seen.entry(f.id).or_default();
+            place[row] = Some((f.id, *k));
+            *k += 1;
+        }
+        // Each writer's rows as one struct column, concatenated in writer order.
+        let mut parts: Vec<ArrayRef> = Vec::new();
+        let mut base: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut total = 0u32;
+        for (w, mut dec) in decoders {
+            let batch = dec
+                .flush()
+                .map_err(|e| {
+                    row_err(
+                        0,
+                        SchemaError::Decode {
+                            id: w,
+                            reason: e.to_string(),
+                        },
+                    )
+                })?
+                .ok_or_else(|| {
+                    row_err(
+                        0,
+                        SchemaError::Arrow(format!("schema id {w}: no rows decoded")),
+                    )
+                })?;
+            base.insert(w, total);
+            total = total
+                .checked_add(u32::try_from(batch.num_rows()).unwrap_or(u32::MAX))
+                .ok_or_else(|| row_err(0, SchemaError::Arrow("too many rows".into())))?;
+            let part = crate::normalize::normalize(Arc::new(StructArray::from(batch)))
+                .map_err(|e| row_err(0, e))?;
+            parts.push(part);
+        }
+        let arrow = |e: arrow_schema::ArrowError| row_err(0, SchemaError::Arrow(e.to_string()));
+        let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+        let all = arrow_select::concat::concat(&refs).map_err(|e| {
+            row_err(
+                0,
+                SchemaError::Arrow(format!(
+                    "the versions resolved to different Arrow types (reader schema id {}): {e}",
+                    reader.id
+                )),
+            )
+        })?;
+        let indices: UInt32Array = place.iter().map(|p| p.map(|(w, k)| base[&w] + k)).collect();
+        let normalized = arrow_select::take::take(&all, &indices, None).map_err(arrow)?;
+        if normalized.data_type() != &reader.data_type {
+            return Err(row_err(
+                0,
+                SchemaError::Arrow(format!(
+                    "a bug: values read as schema id {} became {}, not the run's type {}",
+                    reader.id,
+                    normalized.data_type(),
+                    reader.data_type
+                )),
+            ));
+        }
+        Ok(Some(normalized))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,122 @@
+"""kbatch.read(value_format="avro") against a real Schema Registry (the testkit's Apicurio,
+started by ``kbatch-testkit start-registry``) and values written by confluent-kafka's own
+AvroSerializer: the value column is typed as Spark's from_avro types it, and every decoded
+value equals what the serializer was given (v1 records read with v2's default)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import importlib.util
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pytest
+
+import kbatch
+
+from conftest import ROOT, kit
+
+_spec = importlib.util.spec_from_file_location(
+    "registry_producer", ROOT / "tests" / "e2e" / "registry_producer.py"
+)
+assert _spec is not None and _spec.loader is not None
+producer = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(producer)
+
+
+@pytest.fixture(scope="module")
+def registry() -> Iterator[str]:
+    home = Path(tempfile.mkdtemp(prefix="kbatch-pytest-registry-"))
+    try:
+        yield kit("start-registry", "--dir", str(home / "registry")).strip()
+    finally:
+        kit("stop", "--dir", str(home / "registry"))
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _produce(bootstrap: str, url: str, topic: str, count: int) -> list[dict[str, Any]]:
+    """Produce `count` events as registry_producer does; the events as given."""
+    from confluent_kafka import Producer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    client = SchemaRegistryClient({"url": url})
+    ser = {
+        False: AvroSerializer(client, producer.schema(producer.FIELDS_V1)),
+        True: AvroSerializer(client, producer.schema(producer.FIELDS_V2)),
+    }
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    given = []
+    for i in range(count):
+        v2 = (i // 3) % 2 == 1
+        e = producer.event(i, v2)
+        p.produce(topic, value=ser[v2](e, ctx), partition=0)
+        given.append(e)
+    assert p.flush(30) == 0
+    return given
+
+
+def test_read_avro_values_into_a_typed_struct_column(bootstrap: str, registry: str) -> None:
+    topic = f"avro-{uuid.uuid4().hex[:8]}"
+    kit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "1")
+    given = _produce(bootstrap, registry, topic, 12)
+    table = kbatch.read(
+        topic,
+        bootstrap=bootstrap,
+        value_format="avro",
+        config={"schema.registry.url": registry},
+    )
+    value_type = table.schema.field("value").type
+    want = {
+        "id": pa.int64(),
+        "category": pa.string(),
+        "kind": pa.string(),
+        "tags": pa.list_(pa.field("element", pa.string(), nullable=False)),
+        "attrs": pa.map_(pa.string(), pa.int64()),
+        "note": pa.string(),
+        "price": pa.decimal128(10, 2),
+        "at": pa.timestamp("us", tz="UTC"),
+        "raw": pa.binary(),
+        "channel": pa.string(),
+    }
+    got = {value_type.field(i).name: value_type.field(i).type for i in range(value_type.num_fields)}
+    for name, t in want.items():
+        assert got[name].equals(t) or str(got[name]) == str(t), (name, got[name], t)
+    assert [value_type.field(i).name for i in range(value_type.num_fields)][-1] == "channel"
+    rows = table.column("value").to_pylist()
+    assert table.column("offset").to_pylist() == list(range(len(given)))
+    for i, (row, e) in enumerate(zip(rows, given)):
+        want_row = dict(e)
+        want_row["channel"] = e.get("channel", "web")
+        want_row["attrs"] = list(e["attrs"].items())
+        assert row["price"] == e["price"] and isinstance(row["price"], decimal.Decimal)
+        assert row["at"] == e["at"] and row["at"].tzinfo is not None
+        assert row == want_row, f"offset {i}"
+
+
+def test_a_value_that_is_not_framed_fails_naming_the_record(
+    bootstrap: str, registry: str
+) -> None:
+    from conftest import Rec, produce
+
+    topic = f"avro-bad-{uuid.uuid4().hex[:8]}"
+    kit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "1")
+    given = _produce(bootstrap, registry, topic, 2)
+    now = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
+    produce(bootstrap, topic, [Rec(0, None, b'{"plain": "json"}', now)])
+    config = {"schema.registry.url": registry}
+    with pytest.raises(kbatch.DataError, match=rf"{topic}/0 offset 2: .*not framed"):
+        kbatch.read(topic, bootstrap=bootstrap, value_format="avro", config=config)
+    table = kbatch.read(
+        topic, bootstrap=bootstrap, value_format="avro", config=config, on_undecodable="null"
+    )
+    rows = table.column("value").to_pylist()
+    assert [r["id"] for r in rows[:2]] == [e["id"] for e in given]
+    assert rows[2] is None

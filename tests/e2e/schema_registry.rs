@@ -1,0 +1,188 @@
+//! Registry-framed values against a real Schema Registry (the testkit's Apicurio) and the
+//! ecosystem's own serializer: confluent-kafka's `AvroSerializer` in the project virtualenv
+//! (`registry_producer.py`) writes the records and prints the natural JSON of what it was
+//! given; `kbatch dump --value-format avro` must print exactly that.
+
+use std::process::Command;
+
+use kbatch_testkit::registry::shared_registry;
+use serde_json::Value;
+
+use crate::common::{broker, create_topic, kbatch, produce, rec, topic};
+
+/// Run the Python producer; the expected natural JSON of each record, in offset order.
+fn produce_avro(topic: &str, count: usize) -> Vec<Value> {
+    let python = kbatch_testkit::s3::venv_bin("python");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/e2e/registry_producer.py"
+    );
+    let out = Command::new(&python)
+        .arg(script)
+        .arg(&broker().bootstrap)
+        .arg(&shared_registry().url)
+        .arg(topic)
+        .arg(count.to_string())
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e} (run `make venv`)", python.display()));
+    assert!(
+        out.status.success(),
+        "the Avro producer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("the producer prints JSON lines"))
+        .collect()
+}
+
+fn dump_values(args: &[&str]) -> Vec<Value> {
+    let run = kbatch(args);
+    assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines"))
+        .collect()
+}
+
+/// Two versions of one subject interleaved (v2 adds a field with a default), nested record,
+/// enum, array, map, nullable union, bytes, decimal and timestamp: every value printed is
+/// what the serializer was given, v1 records with v2's default.
+#[test]
+fn dump_prints_avro_values_as_natural_json() {
+    let t = topic("avro");
+    create_topic(&t, 1, &[]);
+    let expected = produce_avro(&t, 24);
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let lines = dump_values(&["dump", "--topic", &t, "--value-format", "avro", "-X", &url]);
+    assert_eq!(lines.len(), expected.len());
+    for (i, (line, want)) in lines.iter().zip(&expected).enumerate() {
+        assert_eq!(line["offset"], i as u64, "{line}");
+        assert_eq!(&line["value"], want, "offset {i}");
+    }
+    // Both versions were registered and used.
+    let (status, body) = shared_registry()
+        .get(&format!("/subjects/{t}-value/versions"))
+        .unwrap();
+    assert_eq!((status, body.trim()), (200, "[1,2]"));
+}
+
+/// A value that is not framed fails the dump naming topic, partition and offset, unless
+/// `--on-undecodable null` (then it is null and counted); an id the registry does not know
+/// fails naming the id, whatever the choice.
+#[test]
+fn unframed_values_and_unknown_ids_fail_naming_the_record() {
+    let t = topic("avro-bad");
+    create_topic(&t, 1, &[]);
+    // Four values: the fourth is the first of v2, so both versions are registered and the
+    // values print as v2 reads them (the producer's expected JSON).
+    let expected = produce_avro(&t, 4);
+    produce(
+        &t,
+        &Default::default(),
+        &[rec(0, None, "{\"not\":\"avro\"}")],
+    );
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let base = ["dump", "--topic", &t, "--value-format", "avro", "-X", &url];
+
+    let run = kbatch(&base);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains(&t)
+            && run.stderr.contains("offset 4")
+            && run.stderr.contains("not framed"),
+        "{}",
+        run.stderr
+    );
+
+    let mut args = base.to_vec();
+    args.extend(["--on-undecodable", "null"]);
+    let run = kbatch(&args);
+    assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
+    assert!(run.stderr.contains("1 undecodable"), "{}", run.stderr);
+    let values: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
+        .collect();
+    let mut want = expected.clone();
+    want.push(Value::Null);
+    assert_eq!(values, want);
+
+    let u = topic("avro-unknown");
+    create_topic(&u, 1, &[]);
+    // Magic byte 0, schema id 987654 (never registered), a body.
+    let mut framed = vec![0u8];
+    framed.extend(987_654u32.to_be_bytes());
+    framed.extend(b"\x02");
+    produce(
+        &u,
+        &Default::default(),
+        &[kbatch_testkit::ProduceOp::Record(
+            kbatch_testkit::ProducedRecord {
+                partition: 0,
+                value: Some(framed),
+                ..Default::default()
+            },
+        )],
+    );
+    args[2] = &u;
+    let run = kbatch(&args);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("schema id 987654")
+            && run.stderr.contains("not found")
+            && run.stderr.contains("offset 0"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Without a registry URL a registry format is a usage error, before anything is read.
+#[test]
+fn a_registry_format_needs_the_registry_url() {
+    let run = kbatch(&["dump", "--topic", "nothing-here", "--value-format", "avro"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("schema.registry.url"), "{}", run.stderr);
+}
+
+/// `schema.registry.url` is a failover list: a registry that does not answer is passed over
+/// for the next; when none answers, the read fails within `--timeout` naming the schema id,
+/// the rounds tried and the last failure.
+#[test]
+fn registry_urls_fail_over_and_an_unreachable_registry_fails_in_time() {
+    let t = topic("avro-failover");
+    create_topic(&t, 1, &[]);
+    let expected = produce_avro(&t, 4);
+    // A port nothing listens on: bind one, note it, close it.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let both = format!("schema.registry.url={dead},{}", shared_registry().url);
+    let lines = dump_values(&["dump", "--topic", &t, "--value-format", "avro", "-X", &both]);
+    let values: Vec<Value> = lines.iter().map(|l| l["value"].clone()).collect();
+    assert_eq!(values, expected);
+
+    let only_dead = format!("schema.registry.url={dead}");
+    let args = [
+        "dump",
+        "--topic",
+        &t,
+        "--value-format",
+        "avro",
+        "-X",
+        &only_dead,
+        "--timeout",
+        "3s",
+    ];
+    let run = kbatch(&args);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("no registry answered")
+            && run.stderr.contains("schema id")
+            && run.stderr.contains("offset 0"),
+        "{}",
+        run.stderr
+    );
+}
