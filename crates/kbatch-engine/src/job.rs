@@ -66,6 +66,27 @@ pub struct PartitionStats {
     pub decoded: i64,
 }
 
+impl PartitionStats {
+    /// The stats of `[start, end)` before anything was decoded: every count zero, `decoded`
+    /// at `start`.
+    pub fn empty(topic: Arc<str>, partition: i32, start: i64, end: i64) -> PartitionStats {
+        PartitionStats {
+            topic,
+            partition,
+            start,
+            end,
+            records: 0,
+            aborted: 0,
+            control: 0,
+            skipped: 0,
+            skipped_batches: 0,
+            skipped_bytes: 0,
+            bytes: 0,
+            decoded: start,
+        }
+    }
+}
+
 fn serialize_str<S: serde::Serializer>(s: &Arc<str>, ser: S) -> Result<S::Ok, S::Error> {
     ser.serialize_str(s)
 }

@@ -7,10 +7,8 @@ use kbatch_engine::{Job, JobError, PartitionStats};
 use kbatch_records::Record;
 
 use crate::extract::{Extractor, Invalid};
-use crate::report::{rank, InvalidSample, PartitionReport, Report};
-
-/// Invalid records kept as samples per partition (the lowest offsets).
-pub const SAMPLES_PER_PARTITION: usize = 5;
+use crate::invalids::{Invalids, PartitionInvalid};
+use crate::report::{rank, PartitionReport, Report};
 
 const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 /// 2^64 / golden ratio, odd: spreads the fold's input over the whole 128-bit product.
@@ -148,15 +146,6 @@ pub fn pair_hash(category: &[u8], product: &[u8]) -> u64 {
     )
 }
 
-/// Invalid records of one partition.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct PartitionInvalid {
-    /// How many.
-    pub count: u64,
-    /// The lowest offsets, with reasons (at most [`SAMPLES_PER_PARTITION`], ascending).
-    pub samples: Vec<(i64, Invalid)>,
-}
-
 /// A counted (category, product) pair: the keys' heads and lengths kept in the entry so a
 /// probe compares numbers (no pointer to follow, no loop over bytes for strings of up to 16
 /// bytes); both strings in one allocation. 64 bytes: no stored hash (hashbrown's 7-bit tag
@@ -215,9 +204,7 @@ impl<V> Pair<V> {
 #[derive(Debug, Default, Clone)]
 pub struct Partial {
     counts: Counts,
-    invalid: Vec<PartitionInvalid>,
-    /// Invalid records by reason, indexed as [`Invalid::ALL`] (the enum's order).
-    reasons: [u64; Invalid::ALL.len()],
+    invalid: Invalids,
     /// The worker's record layouts (the extractor's cache); not merged.
     extractor: Extractor,
 }
@@ -346,24 +333,6 @@ impl Partial {
         self.count_bytes(category, product, 1);
     }
 
-    fn invalid_mut(&mut self, partition: usize) -> &mut PartitionInvalid {
-        if self.invalid.len() <= partition {
-            self.invalid
-                .resize_with(partition + 1, PartitionInvalid::default);
-        }
-        &mut self.invalid[partition]
-    }
-
-    fn note_invalid(&mut self, partition: usize, offset: i64, why: Invalid) {
-        self.reasons[why as usize] += 1;
-        let p = self.invalid_mut(partition);
-        p.count += 1;
-        if p.samples.len() < SAMPLES_PER_PARTITION {
-            // Records of a partition arrive in offset order: the first ones are the lowest.
-            p.samples.push((offset, why));
-        }
-    }
-
     /// Every (category, product, views) counted, as unescaped bytes, in no particular order.
     pub fn pairs(&self) -> impl Iterator<Item = (&[u8], &[u8], u64)> + '_ {
         self.counts
@@ -374,14 +343,12 @@ impl Partial {
 
     /// Invalid records per partition index.
     pub fn invalid(&self) -> &[PartitionInvalid] {
-        &self.invalid
+        self.invalid.partitions()
     }
 
     /// Invalid records by reason, every reason in [`Invalid::ALL`]'s order (zeros included).
     pub fn invalid_by_reason(&self) -> impl Iterator<Item = (Invalid, u64)> + '_ {
-        Invalid::ALL
-            .iter()
-            .map(|&why| (why, self.reasons[why as usize]))
+        self.invalid.by_reason()
     }
 }
 
@@ -425,7 +392,7 @@ impl Job for Trending {
                         message: format!("invalid event ({})", why.as_str()),
                     });
                 }
-                p.note_invalid(partition, record.offset, why);
+                p.invalid.note(partition, record.offset, why);
                 Ok(())
             }
         }
@@ -435,47 +402,25 @@ impl Job for Trending {
         for (c, pr, n) in other.pairs() {
             into.count_bytes(c, pr, n);
         }
-        for (mine, theirs) in into.reasons.iter_mut().zip(other.reasons) {
-            *mine += theirs;
-        }
-        for (i, inv) in other.invalid.into_iter().enumerate() {
-            if inv.count == 0 {
-                continue;
-            }
-            let p = into.invalid_mut(i);
-            p.count += inv.count;
-            p.samples.extend(inv.samples);
-            p.samples.sort_unstable();
-            p.samples.truncate(SAMPLES_PER_PARTITION);
-        }
+        into.invalid.merge(other.invalid);
     }
 
     fn finish(&self, p: Partial, stats: &[PartitionStats]) -> Report {
-        let mut partitions = Vec::with_capacity(stats.len());
-        let mut invalid_samples = Vec::new();
-        let empty = PartitionInvalid::default();
-        for (i, s) in stats.iter().enumerate() {
-            let inv = p.invalid.get(i).unwrap_or(&empty);
-            partitions.push(PartitionReport {
+        let partitions = stats
+            .iter()
+            .enumerate()
+            .map(|(i, s)| PartitionReport {
                 counts: s.clone(),
-                invalid: inv.count,
-            });
-            for &(offset, why) in &inv.samples {
-                invalid_samples.push(InvalidSample {
-                    topic: s.topic.to_string(),
-                    partition: s.partition,
-                    offset,
-                    reason: why.as_str(),
-                });
-            }
-        }
+                invalid: p.invalid.count(i),
+            })
+            .collect();
         let top = rank(p.pairs(), u64::from(self.top.max(1)));
         Report {
             records: stats.iter().map(|s| s.records).sum(),
-            invalid: p.invalid.iter().map(|i| i.count).sum(),
+            invalid: p.invalid.total(),
             partitions,
             top,
-            invalid_samples,
+            invalid_samples: p.invalid.samples(stats),
         }
     }
 }

@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod extract;
+mod invalids;
 mod job;
 mod report;
 mod shard;
@@ -33,7 +34,8 @@ pub mod top;
 #[doc(hidden)]
 pub use extract::paths::PathScanner;
 pub use extract::{extract, Event, Extractor, Invalid};
-pub use job::{pair_hash, Partial, PartitionInvalid, Trending, SAMPLES_PER_PARTITION};
+pub use invalids::{PartitionInvalid, SAMPLES_PER_PARTITION};
+pub use job::{pair_hash, Partial, Trending};
 pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport, Report, TopRow};
 pub use shard::{Shard, ShardPartial};
 pub use top::{

@@ -787,18 +787,9 @@ fn one_record_batch(offset: i64, value: Option<&[u8]>) -> Vec<u8> {
 fn stats(n: usize, records: &[(usize, i64, Option<Vec<u8>>)]) -> Vec<PartitionStats> {
     (0..n)
         .map(|p| PartitionStats {
-            topic: Arc::from("t"),
-            partition: p as i32,
-            start: 0,
-            end: 1000,
             records: records.iter().filter(|r| r.0 == p).count() as u64,
-            aborted: 0,
-            control: 0,
-            bytes: 0,
-            skipped: 0,
-            skipped_batches: 0,
-            skipped_bytes: 0,
             decoded: 1000,
+            ..PartitionStats::empty(Arc::from("t"), p as i32, 0, 1000)
         })
         .collect()
 }
@@ -1329,18 +1320,11 @@ fn json_field_names() {
         invalid: 1,
         partitions: vec![PartitionReport {
             counts: kbatch_engine::PartitionStats {
-                topic: "t".into(),
-                partition: 2,
-                start: 0,
-                end: 4,
                 records: 3,
                 aborted: 1,
-                control: 0,
                 bytes: 4096,
-                skipped: 0,
-                skipped_batches: 0,
-                skipped_bytes: 0,
                 decoded: 4,
+                ..kbatch_engine::PartitionStats::empty("t".into(), 2, 0, 4)
             },
             invalid: 1,
         }],

@@ -26,8 +26,8 @@ use kbatch_records::{Record, TimeBounds};
 
 use crate::extract::paths::{extract_paths, PathTree, Val};
 use crate::extract::{Extractor, Invalid};
-use crate::job::{Counts, Key, PartitionInvalid, SAMPLES_PER_PARTITION};
-use crate::report::InvalidSample;
+use crate::invalids::Invalids;
+use crate::job::{Counts, Key};
 use crate::top::decimal::{cmp_number_texts, Decimal};
 use crate::top::report::{MetricValue, TopColumns, TopPartitionReport, TopReport, TopRow};
 use crate::top::shard::{CellState, ShardCell, TopShard};
@@ -94,9 +94,8 @@ enum Cells {
 #[derive(Debug, Clone)]
 pub struct TopPartial {
     cells: Cells,
-    invalid: Vec<PartitionInvalid>,
+    invalid: Invalids,
     filtered: Vec<u64>,
-    reasons: [u64; Invalid::ALL.len()],
     extractor: Extractor,
     /// Reused per record: the paths' values are borrowed from the record, so only the
     /// allocation is kept (as `Val<'static>`, always empty between records).
@@ -345,7 +344,7 @@ impl TopJob {
         if self.spec.strict {
             return Err(self.fail(record, why));
         }
-        p.note_invalid(partition, record.offset, why);
+        p.invalid.note(partition, record.offset, why);
         Ok(())
     }
 
@@ -538,10 +537,11 @@ impl TopJob {
         TopShard {
             records,
             filtered: p.filtered.iter().sum::<u64>() + p.shard_filtered + skipped,
-            invalid: Invalid::ALL
-                .iter()
-                .map(|&w| (w.as_str().to_string(), p.reasons[w as usize]))
-                .filter(|(_, n)| *n > 0)
+            invalid: p
+                .invalid
+                .by_reason()
+                .filter(|&(_, n)| n > 0)
+                .map(|(w, n)| (w.as_str().to_string(), n))
                 .collect(),
             cells,
         }
@@ -557,7 +557,7 @@ impl TopJob {
                 .iter()
                 .find(|w| w.as_str() == reason)
                 .ok_or_else(|| TopError::Shard(format!("unknown reason {reason:?}")))?;
-            p.reasons[*why as usize] += n;
+            p.invalid.add_reason(*why, *n);
         }
         let windowed = self.spec.window.is_some();
         let mut key = Vec::new();
@@ -643,7 +643,7 @@ impl TopJob {
         let top = self.rank(&acc)?;
         Ok(TopReport {
             records: acc.shard_records,
-            invalid: acc.reasons.iter().sum(),
+            invalid: acc.invalid.total_by_reason(),
             filtered: acc.shard_filtered,
             partitions: Vec::new(),
             columns: self.columns(),
@@ -743,23 +743,6 @@ fn int_test(v: i64, test: &Test) -> bool {
 }
 
 impl TopPartial {
-    fn invalid_mut(&mut self, partition: usize) -> &mut PartitionInvalid {
-        if self.invalid.len() <= partition {
-            self.invalid
-                .resize_with(partition + 1, PartitionInvalid::default);
-        }
-        &mut self.invalid[partition]
-    }
-
-    fn note_invalid(&mut self, partition: usize, offset: i64, why: Invalid) {
-        self.reasons[why as usize] += 1;
-        let p = self.invalid_mut(partition);
-        p.count += 1;
-        if p.samples.len() < SAMPLES_PER_PARTITION {
-            p.samples.push((offset, why));
-        }
-    }
-
     fn filtered_mut(&mut self, partition: usize) {
         if self.filtered.len() <= partition {
             self.filtered.resize(partition + 1, 0);
@@ -785,9 +768,8 @@ impl Job for TopJob {
     fn partial(&self) -> TopPartial {
         TopPartial {
             cells: self.cells(),
-            invalid: Vec::new(),
+            invalid: Invalids::default(),
             filtered: Vec::new(),
-            reasons: [0; Invalid::ALL.len()],
             extractor: Extractor::new(),
             scratch: Vec::new(),
             shard_records: 0,
@@ -899,19 +881,7 @@ impl Job for TopJob {
             }
             _ => unreachable!("partials of one job have one metric"),
         }
-        for (mine, theirs) in into.reasons.iter_mut().zip(other.reasons) {
-            *mine += theirs;
-        }
-        for (i, inv) in other.invalid.into_iter().enumerate() {
-            if inv.count == 0 {
-                continue;
-            }
-            let p = into.invalid_mut(i);
-            p.count += inv.count;
-            p.samples.extend(inv.samples);
-            p.samples.sort_unstable();
-            p.samples.truncate(SAMPLES_PER_PARTITION);
-        }
+        into.invalid.merge(other.invalid);
         for (i, n) in other.filtered.into_iter().enumerate() {
             if n > 0 {
                 if into.filtered.len() <= i {
@@ -927,33 +897,23 @@ impl Job for TopJob {
     fn finish(&self, p: TopPartial, stats: &[PartitionStats]) -> Result<TopReport, TopError> {
         let top = self.rank(&p)?;
         let mut partitions = Vec::with_capacity(stats.len());
-        let mut invalid_samples = Vec::new();
-        let empty = PartitionInvalid::default();
         for (i, s) in stats.iter().enumerate() {
-            let inv = p.invalid.get(i).unwrap_or(&empty);
             // Records of batches skipped by their header failed the timestamp filters.
             let mut counts = s.clone();
             counts.records += s.skipped;
             partitions.push(TopPartitionReport {
                 counts,
-                invalid: inv.count,
+                invalid: p.invalid.count(i),
                 filtered: p.filtered.get(i).copied().unwrap_or(0) + s.skipped,
                 skipped_batches: s.skipped_batches,
                 skipped_records: s.skipped,
             });
-            for &(offset, why) in &inv.samples {
-                invalid_samples.push(InvalidSample {
-                    topic: s.topic.to_string(),
-                    partition: s.partition,
-                    offset,
-                    reason: why.as_str(),
-                });
-            }
         }
+        let invalid_samples = p.invalid.samples(stats);
         let skipped: u64 = stats.iter().map(|s| s.skipped).sum();
         Ok(TopReport {
             records: stats.iter().map(|s| s.records).sum::<u64>() + skipped,
-            invalid: p.invalid.iter().map(|i| i.count).sum(),
+            invalid: p.invalid.total(),
             filtered: p.filtered.iter().sum::<u64>() + skipped,
             partitions,
             columns: self.columns(),

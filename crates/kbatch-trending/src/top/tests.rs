@@ -766,18 +766,9 @@ fn stats(recs: &[R]) -> Vec<PartitionStats> {
     let n = recs.iter().map(|r| r.partition + 1).max().unwrap_or(1);
     (0..n)
         .map(|p| PartitionStats {
-            topic: Arc::from("t"),
-            partition: p as i32,
-            start: 0,
-            end: recs.len() as i64,
             records: recs.iter().filter(|r| r.partition == p).count() as u64,
-            aborted: 0,
-            control: 0,
-            bytes: 0,
-            skipped: 0,
-            skipped_batches: 0,
-            skipped_bytes: 0,
             decoded: recs.len() as i64,
+            ..PartitionStats::empty(Arc::from("t"), p as i32, 0, recs.len() as i64)
         })
         .collect()
 }
