@@ -552,6 +552,9 @@ def export(
     binary: bool = False,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     threads: int = 0,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    on_undecodable: str = "fail",
 ) -> ExportManifest:
     """Write ``[start, end)`` of one topic as files, then ``_manifest.json``: ``kbatch export``.
 
@@ -565,6 +568,10 @@ def export(
     ``"zstd[:LEVEL]"`` or ``"none"`` (default); jsonl is never compressed.
     ``from_manifest`` (a path or URL of a previous export's ``_manifest.json``) starts each
     partition where that export ended (then ``start`` must be left at its default).
+    ``value_format="avro"`` / ``key_format`` / ``on_undecodable`` as :func:`read`'s: Parquet and
+    Arrow files get the typed column :func:`read` gives (one schema for every file of the run),
+    jsonl the natural JSON ``kbatch dump --value-format avro`` prints; the manifest records
+    the formats and, per partition, ``undecodable`` (values written as null).
 
     Returns the manifest written (``topic``, ``format``, ``compression``, ``isolation``, and
     per partition its range, counts and files). A run that fails writes no manifest and
@@ -597,6 +604,9 @@ def export(
         "binary": bool(binary),
         "batch_rows": _rows(batch_rows),
         "threads": threads,
+        "value_format": value_format,
+        "key_format": key_format,
+        "on_undecodable": on_undecodable,
     }
     manifest = _native.export(common, _position(start, "start"), _position(end, "end"), options)
     return cast("ExportManifest", _json.loads(manifest))

@@ -140,6 +140,9 @@ class _ExportOptions(TypedDict):
     binary: bool
     batch_rows: int
     threads: int
+    value_format: str
+    key_format: str
+    on_undecodable: str
 
 
 def offsets(common: _Common) -> str: ...

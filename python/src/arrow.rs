@@ -5,7 +5,7 @@
 use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
 use arrow_pyarrow::{IntoPyArrow, ToPyArrow};
 use kbatch_arrow::{ArrowOptions, BatchStream, PartitionBatch};
-use kbatch_reader::{ErrorKind, PartitionStats, ReadError};
+use kbatch_reader::{PartitionStats, ReadError};
 use pyo3::prelude::*;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -14,6 +14,30 @@ use crate::call::{self, Failed};
 use crate::errors;
 use crate::options::{Common, UsageError as Usage};
 use crate::runtime::{self, POLL};
+
+/// The decoders of `value_format=`, `key_format=` and `on_undecodable=` (`read`'s and
+/// `export`'s keywords), with the registry keys of `common`'s `config=`.
+pub fn decoders(
+    py: Python<'_>,
+    common: &Common,
+    timeout: std::time::Duration,
+    value_format: &str,
+    key_format: &str,
+    on_undecodable: &str,
+) -> PyResult<kbatch_schema::Decoders> {
+    let usage = |what: &str, e: String| errors::usage(py, Usage(format!("{what}: {e}")));
+    let formats = kbatch_schema::Formats {
+        value: value_format.parse().map_err(|e| usage("value_format", e))?,
+        key: key_format.parse().map_err(|e| usage("key_format", e))?,
+        on_undecodable: on_undecodable
+            .parse()
+            .map_err(|e| usage("on_undecodable", e))?,
+    };
+    // The one map of `schema.registry.*` keys, from the same builder `call::config` used.
+    let built = common.config().map_err(|e| errors::usage(py, e))?;
+    kbatch_schema::Decoders::new(formats, built.schema_registry(), timeout)
+        .map_err(|e| errors::usage(py, Usage(format!("config: {e}"))))
+}
 
 /// `kbatch.read`: the whole read as one `pyarrow.Table`, ordered by topic, partition, offset.
 /// With `value_format` / `key_format` `"avro"`, those columns are decoded (schemas from the
@@ -33,18 +57,14 @@ pub fn read<'py>(
     on_undecodable: &str,
 ) -> PyResult<Bound<'py, PyAny>> {
     let config = call::config(py, &common)?;
-    let usage = |what: &str, e: String| errors::usage(py, Usage(format!("{what}: {e}")));
-    let formats = kbatch_schema::Formats {
-        value: value_format.parse().map_err(|e| usage("value_format", e))?,
-        key: key_format.parse().map_err(|e| usage("key_format", e))?,
-        on_undecodable: on_undecodable
-            .parse()
-            .map_err(|e| usage("on_undecodable", e))?,
-    };
-    // The one map of `schema.registry.*` keys, from the same builder `call::config` used.
-    let built = common.config().map_err(|e| errors::usage(py, e))?;
-    let decoders = kbatch_schema::Decoders::new(formats, built.schema_registry(), config.timeout)
-        .map_err(|e| errors::usage(py, Usage(format!("config: {e}"))))?;
+    let decoders = decoders(
+        py,
+        &common,
+        config.timeout,
+        value_format,
+        key_format,
+        on_undecodable,
+    )?;
     let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
     let options = ArrowOptions {
         batch_rows,
@@ -65,12 +85,7 @@ pub fn read<'py>(
         // Schemas are fetched here (blocking, GIL released), once per id.
         let decoded = py.detach(|| kbatch_arrow::decode_batches(schema, batches, &decoders));
         let (schema, batches, _undecodable) = decoded.map_err(|f| {
-            let kind = match f.error {
-                kbatch_schema::SchemaError::Unreachable { .. } => ErrorKind::Broker,
-                kbatch_schema::SchemaError::Refused { .. } => ErrorKind::Auth,
-                kbatch_schema::SchemaError::Config { .. } => ErrorKind::Usage,
-                _ => ErrorKind::Data,
-            };
+            let kind = f.error.kind();
             let about = errors::About {
                 topic: Some(f.topic.clone()),
                 partition: Some(f.partition),

@@ -39,6 +39,12 @@ pub struct Options {
     pub batch_rows: usize,
     /// `threads=` (0: one per core).
     pub threads: usize,
+    /// `value_format=`: `raw` or `avro`.
+    pub value_format: String,
+    /// `key_format=`.
+    pub key_format: String,
+    /// `on_undecodable=`: `fail` or `null`.
+    pub on_undecodable: String,
 }
 
 /// An export's failure as its `kbatch.errors` exception, with the CLI's one line.
@@ -75,6 +81,14 @@ pub fn export(
         let config = call::config(py, &common)?;
         let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
         let format = Format::parse(&options.format).map_err(|e| raise(py, &e))?;
+        let decoders = crate::arrow::decoders(
+            py,
+            &common,
+            config.timeout,
+            &options.value_format,
+            &options.key_format,
+            &options.on_undecodable,
+        )?;
         let options = ExportOptions {
             output: options.output,
             format,
@@ -89,10 +103,11 @@ pub fn export(
         let thread = std::thread::Builder::new()
             .name("kbatch-export".into())
             .spawn(move || {
-                let done = Export::start(config, spec, &options).and_then(|job| {
-                    let _ = tx.send(Msg::Started(job.stopper()));
-                    job.run()
-                });
+                let done =
+                    Export::start_decoding(config, spec, &options, decoders).and_then(|job| {
+                        let _ = tx.send(Msg::Started(job.stopper()));
+                        job.run()
+                    });
                 let _ = tx.send(Msg::Done(done));
             })
             .map_err(|e| errors::internal(py, format!("starting the export thread: {e}")))?;

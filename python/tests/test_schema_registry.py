@@ -120,3 +120,28 @@ def test_a_value_that_is_not_framed_fails_naming_the_record(
     rows = table.column("value").to_pylist()
     assert [r["id"] for r in rows[:2]] == [e["id"] for e in given]
     assert rows[2] is None
+
+
+def test_export_writes_the_typed_value_column(bootstrap: str, registry: str) -> None:
+    """kbatch.export(value_format="avro"): the Parquet files hold the column kbatch.read gives,
+    and the manifest records the format."""
+    import pyarrow.dataset as ds
+
+    topic = f"avro-export-{uuid.uuid4().hex[:8]}"
+    kit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "1")
+    given = _produce(bootstrap, registry, topic, 7)
+    config = {"schema.registry.url": registry}
+    out = Path(tempfile.mkdtemp(prefix="kbatch-pytest-export-avro-"))
+    try:
+        manifest = kbatch.export(
+            topic, output=str(out), bootstrap=bootstrap, value_format="avro", config=config
+        )
+        assert manifest["value_format"] == "avro" and manifest["key_format"] == "raw"
+        assert manifest["partitions"][0]["records"] == len(given)
+        exported = ds.dataset(str(out), format="parquet").to_table().sort_by("offset")
+        read = kbatch.read(topic, bootstrap=bootstrap, value_format="avro", config=config)
+        assert exported.schema.field("value").type.equals(read.schema.field("value").type)
+        assert exported.column("value").to_pylist() == read.column("value").to_pylist()
+        assert [r["id"] for r in exported.column("value").to_pylist()] == [e["id"] for e in given]
+    finally:
+        shutil.rmtree(out, ignore_errors=True)

@@ -186,3 +186,148 @@ fn registry_urls_fail_over_and_an_unreachable_registry_fails_in_time() {
         run.stderr
     );
 }
+
+/// The export's files of a directory, by name (so in offset order within a partition).
+fn files_of(dir: &std::path::Path, extension: &str) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == extension))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `kbatch export --value-format avro`: Parquet files hold the typed `value` column (one
+/// Arrow schema for every file), each row's value rendered is what the serializer was given;
+/// jsonl is `kbatch dump --value-format avro`'s output line for line; an unframed value fails
+/// the export naming its offset, or with `--on-undecodable null` is null and counted per
+/// partition in the manifest, which records the formats.
+#[test]
+fn export_writes_avro_values_as_typed_columns_and_dump_lines() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let t = topic("avro-export");
+    create_topic(&t, 1, &[]);
+    let mut expected = produce_avro(&t, 24);
+    produce(
+        &t,
+        &Default::default(),
+        &[rec(0, None, "{\"not\":\"avro\"}")],
+    );
+    expected.push(Value::Null);
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let dir = std::env::temp_dir().join(topic("kbatch-export-avro"));
+    let out = dir.to_str().unwrap().to_string();
+    let base = [
+        "export",
+        "--topic",
+        &t,
+        "--value-format",
+        "avro",
+        "-X",
+        &url,
+        "--output",
+        &out,
+    ];
+
+    // Without --on-undecodable null the unframed value (offset 24) fails the export.
+    let run = kbatch(&base);
+    assert_ne!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(&t) && run.stderr.contains("offset 24"),
+        "{}",
+        run.stderr
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Parquet, cut into several files (batches of 5 rows, a file per batch).
+    let mut args = base.to_vec();
+    args.extend([
+        "--on-undecodable",
+        "null",
+        "--batch-rows",
+        "5",
+        "--max-file-bytes",
+        "1",
+    ]);
+    let run = kbatch(&args);
+    let manifest = run.json();
+    assert_eq!(manifest["value_format"], "avro", "{manifest}");
+    assert_eq!(manifest["key_format"], "raw", "{manifest}");
+    assert_eq!(manifest["partitions"][0]["records"], 25, "{manifest}");
+    assert_eq!(manifest["partitions"][0]["undecodable"], 1, "{manifest}");
+    assert!(run.stderr.contains("1 undecodable"), "{}", run.stderr);
+    let files = files_of(&dir, "parquet");
+    assert!(files.len() >= 3, "{files:?}");
+    let mut schemas = Vec::new();
+    let mut rows: Vec<(i64, Value)> = Vec::new();
+    for f in &files {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            schemas.push(batch.schema());
+            let offsets = batch
+                .column_by_name("offset")
+                .unwrap()
+                .as_primitive::<arrow_array::types::Int64Type>()
+                .clone();
+            let value = batch.column_by_name("value").unwrap();
+            for row in 0..batch.num_rows() {
+                let mut json = Vec::new();
+                kbatch_schema::json::write_row(&mut json, value.as_ref(), row).unwrap();
+                rows.push((offsets.value(row), serde_json::from_slice(&json).unwrap()));
+            }
+            assert!(value.len() == batch.num_rows());
+        }
+    }
+    assert!(
+        schemas.windows(2).all(|w| w[0] == w[1]),
+        "one schema for every file: {schemas:?}"
+    );
+    let value_type = schemas[0].field_with_name("value").unwrap().data_type();
+    assert!(
+        matches!(value_type, arrow_schema::DataType::Struct(_)),
+        "{value_type}"
+    );
+    rows.sort_by_key(|(offset, _)| *offset);
+    assert_eq!(rows.len(), expected.len());
+    for (i, ((offset, got), want)) in rows.iter().zip(&expected).enumerate() {
+        assert_eq!(*offset, i as i64);
+        assert_eq!(got, want, "offset {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // jsonl: dump's lines.
+    let mut args = base.to_vec();
+    args.extend(["--on-undecodable", "null", "--format", "jsonl"]);
+    let manifest = kbatch(&args).json();
+    assert_eq!(manifest["format"], "jsonl", "{manifest}");
+    let mut exported = Vec::new();
+    for f in files_of(&dir, "jsonl") {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            exported.push(serde_json::from_str::<Value>(line).unwrap());
+        }
+    }
+    let dumped = dump_values(&[
+        "dump",
+        "--topic",
+        &t,
+        "--value-format",
+        "avro",
+        "-X",
+        &url,
+        "--on-undecodable",
+        "null",
+    ]);
+    assert_eq!(exported.len(), expected.len());
+    assert_eq!(exported, dumped);
+    let values: Vec<Value> = exported.iter().map(|l| l["value"].clone()).collect();
+    assert_eq!(values, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+}

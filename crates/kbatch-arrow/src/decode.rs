@@ -36,6 +36,8 @@ impl std::fmt::Display for DecodeFailure {
     }
 }
 
+impl std::error::Error for DecodeFailure {}
+
 /// The batches of a read (in [`crate::schema`]'s columns) with their `key` / `value`
 /// columns decoded by `decoders`; returns the new schema, the batches, and how many keys or
 /// values were made null as undecodable.

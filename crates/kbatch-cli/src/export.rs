@@ -7,13 +7,17 @@ use std::time::Instant;
 use clap::{Args, ValueEnum};
 use kbatch_export::{Export, ExportError, ExportOptions};
 
-use crate::args::{CommonArgs, UsageError};
+use crate::args::{CommonArgs, FormatArgs, UsageError};
 
 /// `kbatch export` flags.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
     pub common: CommonArgs,
+    /// --value-format / --key-format / --on-undecodable, as `dump`'s: decoded columns are
+    /// typed (Parquet, Arrow) or natural JSON (jsonl).
+    #[command(flatten)]
+    pub formats: FormatArgs,
     /// File format.
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     pub format: Format,
@@ -103,7 +107,8 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
     let (config, ignored) = args.common.config()?;
     crate::warn_ignored(&ignored);
     crate::warn_security(&config);
-    let job = Export::start(config, spec, &args.options()).map_err(cli_error)?;
+    let decoders = args.formats.decoders(&args.common.client_config()?)?;
+    let job = Export::start_decoding(config, spec, &args.options(), decoders).map_err(cli_error)?;
     let progress = job.progress();
     let started = Instant::now();
     let done = crate::progress::while_running(&progress, || job.run()).map_err(cli_error)?;
@@ -111,6 +116,14 @@ pub fn export(args: &ExportArgs) -> anyhow::Result<()> {
         eprintln!("kbatch: warning: {w}");
     }
     crate::summary(done.records, None, done.manifest.partitions.len(), started);
+    let undecodable: u64 = done.manifest.partitions.iter().map(|p| p.undecodable).sum();
+    if undecodable > 0 {
+        eprintln!(
+            "kbatch: {undecodable} undecodable keys or values written as null \
+             (--on-undecodable null; per partition in {})",
+            kbatch_export::MANIFEST_NAME
+        );
+    }
     eprintln!(
         "kbatch: {} files and {} written to {}",
         done.files,

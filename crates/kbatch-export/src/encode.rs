@@ -15,6 +15,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
+use std::sync::Arc;
+
+use arrow_array::{new_null_array, RecordBatch};
+use arrow_schema::{DataType, FieldRef, Schema, SchemaRef};
 use kbatch_arrow::{BatchStream, PartitionBatch};
 
 use crate::files::{FileSpec, PartitionFiles};
@@ -48,7 +52,7 @@ pub fn drive(
     rt: &tokio::runtime::Runtime,
     stream: &mut BatchStream,
     sink: &Sink,
-    spec: &FileSpec,
+    spec: &FileSpec<'_>,
     files: &mut [PartitionFiles],
     threads: usize,
     stop: &AtomicBool,
@@ -130,7 +134,7 @@ fn route(
 fn encode(
     rt: &tokio::runtime::Runtime,
     sink: &Sink,
-    spec: &FileSpec,
+    spec: &FileSpec<'_>,
     files: &mut [PartitionFiles],
     first: usize,
     rx: Receiver<Msg>,
@@ -158,7 +162,9 @@ fn encode(
                 ))
             })?;
         if batch.batch.num_rows() > 0 {
-            rt.block_on(part.write(sink, spec, &batch.batch))?;
+            let (rows, undecodable) = decode(spec, batch.batch)?;
+            part.undecodable += undecodable;
+            rt.block_on(part.write(sink, spec, &rows))?;
         }
         if batch.last {
             rt.block_on(part.close())?;
@@ -167,9 +173,54 @@ fn encode(
     Ok(())
 }
 
+/// `batch` with its key and/or value decoded (on this encoder thread, so decoding runs on as
+/// many cores as encoding), and how many were made null as undecodable.
+fn decode(spec: &FileSpec<'_>, batch: RecordBatch) -> Result<(RecordBatch, u64), ExportError> {
+    if !spec.decoders.any() {
+        return Ok((batch, 0));
+    }
+    let (_, mut decoded, undecodable) =
+        kbatch_arrow::decode_batches(batch.schema(), vec![batch], spec.decoders)?;
+    let batch = decoded
+        .pop()
+        .ok_or_else(|| ExportError::Internal("decoding lost a batch".into()))?;
+    Ok((typed_as(&spec.schema, batch)?, undecodable))
+}
+
+/// `batch` with each column of type `Null` (decoded before its reader schema was known: no
+/// value of it was framed) given the type `schema` has for it, so every file has one schema.
+fn typed_as(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch, ExportError> {
+    let mut fields: Vec<FieldRef> = batch.schema().fields().iter().cloned().collect();
+    let mut columns = batch.columns().to_vec();
+    let mut changed = false;
+    for (i, field) in fields.iter_mut().enumerate() {
+        if field.data_type() != &DataType::Null {
+            continue;
+        }
+        let Ok(want) = schema.field_with_name(field.name()) else {
+            continue;
+        };
+        if want.data_type() != &DataType::Null {
+            columns[i] = new_null_array(want.data_type(), batch.num_rows());
+            *field = Arc::new(want.clone());
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(batch);
+    }
+    let schema = Arc::new(Schema::new_with_metadata(
+        fields,
+        batch.schema().metadata().clone(),
+    ));
+    RecordBatch::try_new(schema, columns).map_err(|e| ExportError::Internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow_array::Array;
+    use arrow_schema::Field;
 
     #[test]
     fn groups_cover_every_partition_with_at_most_threads_groups() {
@@ -199,6 +250,42 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn null_columns_take_the_files_type() {
+        let typed = DataType::Struct(vec![Field::new("n", DataType::Int64, true)].into());
+        let files: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("key", DataType::Binary, true),
+            Field::new("value", typed.clone(), true),
+        ]));
+        let batch = |value: DataType| {
+            let schema = Arc::new(Schema::new(vec![
+                Field::new("key", DataType::Binary, true),
+                Field::new("value", value.clone(), true),
+            ]));
+            RecordBatch::try_new(
+                schema,
+                vec![
+                    new_null_array(&DataType::Binary, 2),
+                    new_null_array(&value, 2),
+                ],
+            )
+            .unwrap()
+        };
+        // A batch of all-null values decoded before the reader was known.
+        let fixed = typed_as(&files, batch(DataType::Null)).unwrap();
+        assert_eq!(fixed.schema(), files);
+        assert_eq!(fixed.column(1).null_count(), 2);
+        // A typed batch is left as it is.
+        assert_eq!(typed_as(&files, batch(typed)).unwrap().schema(), files);
+        // A type not known before the read stays Null.
+        let unknown: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("key", DataType::Binary, true),
+            Field::new("value", DataType::Null, true),
+        ]));
+        let kept = typed_as(&unknown, batch(DataType::Null)).unwrap();
+        assert_eq!(kept.schema().field(1).data_type(), &DataType::Null);
     }
 
     #[test]

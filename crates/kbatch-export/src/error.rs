@@ -66,6 +66,19 @@ pub enum ExportError {
         #[source]
         source: std::io::Error,
     },
+    /// A key or value could not be decoded (`key_format` / `value_format`; names topic,
+    /// partition and offset).
+    #[error(transparent)]
+    Decode(#[from] kbatch_arrow::DecodeFailure),
+    /// The reader schema of the topic could not be looked up before the read.
+    #[error("{topic}: choosing the reader schema")]
+    Schema {
+        /// The topic.
+        topic: String,
+        /// The registry's or the schema's error.
+        #[source]
+        source: kbatch_schema::SchemaError,
+    },
     /// The caller stopped the export ([`crate::Export::stopper`]).
     #[error("the export was stopped")]
     Stopped,
@@ -109,6 +122,8 @@ impl ExportError {
             ExportError::Sink(_) => ErrorKind::Broker,
             ExportError::File(FileError::Sink { .. }) => ErrorKind::Broker,
             ExportError::File(_) => ErrorKind::Data,
+            ExportError::Decode(f) => f.error.kind(),
+            ExportError::Schema { source, .. } => source.kind(),
             ExportError::Start { .. } | ExportError::Stopped | ExportError::Internal(_) => {
                 ErrorKind::Internal
             }

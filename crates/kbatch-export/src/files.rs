@@ -9,6 +9,8 @@ use arrow_array::types::Int64Type;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
+use kbatch_schema::Decoders;
+
 use crate::format::{self, EncodeError, Encoder};
 use crate::manifest::{file_name, FileEntry};
 use crate::options::{Compression, Format};
@@ -19,10 +21,14 @@ const SLICE_ROWS: usize = 4096;
 
 /// How every file of this export is written.
 #[derive(Debug, Clone)]
-pub struct FileSpec {
+pub struct FileSpec<'a> {
     pub format: Format,
     pub compression: Compression,
+    /// The files' schema; a decoded column typed `Null` here takes the type of its first
+    /// decoded batch.
     pub schema: SchemaRef,
+    /// Decoders of the key and value columns (none: raw bytes).
+    pub decoders: &'a Decoders,
     pub batch_rows: usize,
     pub binary: bool,
     pub max_file_bytes: u64,
@@ -75,6 +81,8 @@ pub struct PartitionFiles {
     open: Option<OpenFile>,
     /// Completed files, in offset order.
     pub done: Vec<FileEntry>,
+    /// Keys or values written as null because they could not be decoded.
+    pub undecodable: u64,
 }
 
 impl PartitionFiles {
@@ -84,6 +92,7 @@ impl PartitionFiles {
             partition,
             open: None,
             done: Vec::new(),
+            undecodable: 0,
         }
     }
 
@@ -108,7 +117,7 @@ impl PartitionFiles {
     pub async fn write(
         &mut self,
         sink: &Sink,
-        spec: &FileSpec,
+        spec: &FileSpec<'_>,
         batch: &RecordBatch,
     ) -> Result<(), FileError> {
         let offsets = batch
@@ -124,7 +133,7 @@ impl PartitionFiles {
             let slice = batch.slice(at, n);
             let (first, last) = (offsets.value(at), offsets.value(at + n - 1));
             if self.open.is_none() {
-                self.open = Some(self.start(sink, spec, first).await?);
+                self.open = Some(self.start(sink, spec, slice.schema(), first).await?);
             }
             let file = self.open.as_mut().expect("opened above");
             if let Err(e) = file.encoder.write(&slice) {
@@ -145,12 +154,18 @@ impl PartitionFiles {
         Ok(())
     }
 
-    async fn start(&self, sink: &Sink, spec: &FileSpec, first: i64) -> Result<OpenFile, FileError> {
+    async fn start(
+        &self,
+        sink: &Sink,
+        spec: &FileSpec<'_>,
+        schema: SchemaRef,
+        first: i64,
+    ) -> Result<OpenFile, FileError> {
         let name = file_name(&self.topic, self.partition, first, spec.format.extension());
         let encoder = format::encoder(
             spec.format,
             spec.compression,
-            spec.schema.clone(),
+            schema,
             spec.batch_rows,
             spec.binary,
         )

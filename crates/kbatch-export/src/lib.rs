@@ -45,6 +45,7 @@ use kbatch_reader::{
     AsyncReader, Config, Isolation, PartitionPlan, PartitionSpec, PartitionStats, Progress,
     ReadSpec,
 };
+use kbatch_schema::Decoders;
 
 pub use error::ExportError;
 pub use files::FileError;
@@ -98,6 +99,7 @@ pub struct Export {
     specs: Vec<PartitionSpec>,
     progress: Arc<Progress>,
     stop: Arc<AtomicBool>,
+    decoders: Decoders,
 }
 
 /// Stops an [`Export`] from another thread: its run ends with [`ExportError::Stopped`] (open
@@ -117,8 +119,21 @@ impl Export {
     /// output and plan the ranges. Nothing is written yet.
     pub fn start(
         config: Config,
+        spec: ReadSpec,
+        options: &ExportOptions,
+    ) -> Result<Export, ExportError> {
+        Export::start_decoding(config, spec, options, Decoders::default())
+    }
+
+    /// [`Export::start`], with the keys and/or values decoded by `decoders` (the typed
+    /// columns `kbatch.read` gives; jsonl writes them as `kbatch dump` prints them). The
+    /// topic's reader schemas are looked up here when their subjects exist, so every file of
+    /// the run has one Arrow schema from its first row on.
+    pub fn start_decoding(
+        config: Config,
         mut spec: ReadSpec,
         options: &ExportOptions,
+        decoders: Decoders,
     ) -> Result<Export, ExportError> {
         let settings = options.settings(&spec)?;
         let location =
@@ -173,6 +188,7 @@ impl Export {
             specs,
             progress,
             stop: Arc::new(AtomicBool::new(false)),
+            decoders,
         })
     }
 
@@ -206,6 +222,7 @@ impl Export {
             specs,
             progress,
             stop,
+            decoders,
         } = self;
         let options = ArrowOptions {
             batch_rows: settings.batch_rows,
@@ -216,10 +233,18 @@ impl Export {
             let _in_runtime = rt.enter();
             BatchStream::start(&reader, plan, options, Some(progress))
         };
+        let schema = match decoded_schema(stream.schema(), &settings.topic, &decoders) {
+            Ok(schema) => schema,
+            Err(e) => {
+                drop(stream);
+                return Err(e);
+            }
+        };
         let file_spec = FileSpec {
             format: settings.format,
             compression: settings.compression,
-            schema: stream.schema(),
+            schema,
+            decoders: &decoders,
             batch_rows: settings.batch_rows,
             binary: settings.binary,
             max_file_bytes: settings.max_file_bytes,
@@ -247,7 +272,7 @@ impl Export {
             }
             Err(e) => return Err(fail(&rt, &sink, &mut files, e)),
         };
-        let mut manifest = build_manifest(&settings, isolation, &stats, &files)
+        let mut manifest = build_manifest(&settings, isolation, &decoders, &stats, &files)
             .map_err(|e| fail(&rt, &sink, &mut files, e))?;
         let mut warnings = Vec::new();
         manifest.orphans = find_orphans(
@@ -276,6 +301,7 @@ impl Export {
 fn build_manifest(
     settings: &Settings,
     isolation: Isolation,
+    decoders: &Decoders,
     stats: &[PartitionStats],
     files: &[PartitionFiles],
 ) -> Result<Manifest, ExportError> {
@@ -295,6 +321,7 @@ fn build_manifest(
             records: s.records,
             aborted: s.aborted,
             control: s.control,
+            undecodable: f.undecodable,
             files: f.done.clone(),
         });
     }
@@ -309,6 +336,8 @@ fn build_manifest(
             Isolation::ReadUncommitted => "read_uncommitted",
         }
         .to_string(),
+        key_format: format_name(decoders.key.is_some()).to_string(),
+        value_format: format_name(decoders.value.is_some()).to_string(),
         partitions,
         orphans: None,
     };
@@ -316,6 +345,48 @@ fn build_manifest(
         .check()
         .map_err(|e| ExportError::Internal(e.to_string()))?;
     Ok(manifest)
+}
+
+/// The manifest's name of a column's format: decoded columns are Avro's (the one registry
+/// format decoded so far).
+fn format_name(decoded: bool) -> &'static str {
+    if decoded {
+        "avro"
+    } else {
+        "raw"
+    }
+}
+
+/// The schema of the files: `read`'s, with each decoded column typed by its topic's reader
+/// schema when that is known before the read (its subject exists), else `Null` until the
+/// first framed value fixes it ([`encode`] gives every batch this schema's types).
+fn decoded_schema(
+    read: arrow_schema::SchemaRef,
+    topic: &str,
+    decoders: &Decoders,
+) -> Result<arrow_schema::SchemaRef, ExportError> {
+    if !decoders.any() {
+        return Ok(read);
+    }
+    let mut fields: Vec<arrow_schema::FieldRef> = read.fields().iter().cloned().collect();
+    for (column, decoder) in [("key", &decoders.key), ("value", &decoders.value)] {
+        let Some(decoder) = decoder else { continue };
+        let typed = decoder
+            .prepare(topic)
+            .map_err(|source| ExportError::Schema {
+                topic: topic.to_string(),
+                source,
+            })?
+            .unwrap_or(arrow_schema::DataType::Null);
+        let index = read
+            .index_of(column)
+            .map_err(|e| ExportError::Internal(e.to_string()))?;
+        fields[index] = Arc::new(arrow_schema::Field::new(column, typed, true));
+    }
+    Ok(Arc::new(arrow_schema::Schema::new_with_metadata(
+        fields,
+        read.metadata().clone(),
+    )))
 }
 
 /// The files in the output that no manifest names (see [`manifest::orphans`]), with a

@@ -25,6 +25,13 @@ pub struct Manifest {
     pub compression: String,
     /// `read_committed` or `read_uncommitted`.
     pub isolation: String,
+    /// How the keys were written and so how the `key` column is: `raw` (the bytes) or
+    /// `avro` (decoded through the Schema Registry). `raw` in older manifests.
+    #[serde(default = "raw")]
+    pub key_format: String,
+    /// The same for the values and the `value` column.
+    #[serde(default = "raw")]
+    pub value_format: String,
     /// Every planned partition, in partition order, also those with nothing in range.
     pub partitions: Vec<PartitionEntry>,
     /// Files of the topic in the output that no manifest names (see [`orphans`]): left by a
@@ -49,8 +56,20 @@ pub struct PartitionEntry {
     pub aborted: u64,
     /// Transaction markers in range (never exported).
     pub control: u64,
+    /// Keys or values that could not be decoded and were written as null
+    /// (`on_undecodable` null); absent when none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub undecodable: u64,
     /// The files holding the records, in offset order.
     pub files: Vec<FileEntry>,
+}
+
+fn raw() -> String {
+    "raw".into()
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// One completed file.
@@ -252,6 +271,8 @@ mod tests {
             format: "parquet".into(),
             compression: "zstd(3)".into(),
             isolation: "read_committed".into(),
+            key_format: "raw".into(),
+            value_format: "avro".into(),
             partitions: vec![
                 PartitionEntry {
                     partition: 0,
@@ -260,6 +281,7 @@ mod tests {
                     records: 100,
                     aborted: 2,
                     control: 1,
+                    undecodable: 3,
                     files: vec![
                         FileEntry {
                             name: file_name("web", 0, 0, "parquet"),
@@ -284,6 +306,7 @@ mod tests {
                     records: 0,
                     aborted: 0,
                     control: 0,
+                    undecodable: 0,
                     files: vec![],
                 },
             ],
@@ -309,6 +332,20 @@ mod tests {
         old.as_object_mut().unwrap().remove("orphans");
         let parsed = Manifest::parse(old.to_string().as_bytes()).unwrap();
         assert_eq!(parsed.orphans, None);
+        // Formats and undecodable counts: written, absent in older manifests.
+        assert_eq!(v["value_format"], "avro");
+        assert_eq!(v["key_format"], "raw");
+        assert_eq!(v["partitions"][0]["undecodable"], 3);
+        assert!(v["partitions"][1].get("undecodable").is_none());
+        let mut older = v.clone();
+        older.as_object_mut().unwrap().remove("value_format");
+        older["partitions"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("undecodable");
+        let parsed = Manifest::parse(older.to_string().as_bytes()).unwrap();
+        assert_eq!(parsed.value_format, "raw");
+        assert_eq!(parsed.partitions[0].undecodable, 0);
     }
 
     #[test]

@@ -215,11 +215,39 @@ impl AvroDecoder {
             return Ok(r.clone());
         }
         let chosen = choose_reader(&*self.registry, topic, self.role, first_id)?;
-        if let Some(e) = not_avro(&chosen) {
+        Self::keep_reader(&mut readers, topic, &chosen)
+    }
+
+    /// The Arrow type of `topic`'s decoded column when it can be known before any value is
+    /// read: the latest version of `{topic}-key` / `{topic}-value`, which [`choose_reader`]
+    /// picks whatever the first value's id (so choosing it now changes nothing). `None` when
+    /// that subject does not exist: the type is then known at the first framed value.
+    pub fn prepare(&self, topic: &str) -> Result<Option<DataType>, SchemaError> {
+        let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = readers.get(topic) {
+            return Ok(Some(r.data_type.clone()));
+        }
+        match self.registry.latest(&self.role.subject(topic), 0)? {
+            Some(chosen) => Ok(Some(
+                Self::keep_reader(&mut readers, topic, &chosen)?
+                    .data_type
+                    .clone(),
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Make `chosen` the reader of `topic` for the run.
+    fn keep_reader(
+        readers: &mut HashMap<String, Arc<Reader>>,
+        topic: &str,
+        chosen: &RegistrySchema,
+    ) -> Result<Arc<Reader>, SchemaError> {
+        if let Some(e) = not_avro(chosen) {
             return Err(e);
         }
         let schema = AvroSchema::new(chosen.schema.clone());
-        let decoder = decoder_for(&chosen, &schema, chosen.id, 1)?;
+        let decoder = decoder_for(chosen, &schema, chosen.id, 1)?;
         let fields = decoder.schema().fields().clone();
         let empty: ArrayRef = new_empty_array(&DataType::Struct(fields));
         let data_type = crate::normalize::normalize(empty)?.data_type().clone();

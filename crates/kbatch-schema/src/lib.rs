@@ -145,6 +145,22 @@ pub enum SchemaError {
     Arrow(String),
 }
 
+impl SchemaError {
+    /// What kind of failure this is, as a read's errors are classed: a registry that does
+    /// not answer is a service that failed ([`kbatch_reader::ErrorKind::Broker`]), refused
+    /// credentials are [`kbatch_reader::ErrorKind::Auth`], a bad key is usage, and the rest
+    /// (values or schemas that do not decode) are data.
+    pub fn kind(&self) -> kbatch_reader::ErrorKind {
+        use kbatch_reader::ErrorKind;
+        match self {
+            SchemaError::Unreachable { .. } => ErrorKind::Broker,
+            SchemaError::Refused { .. } => ErrorKind::Auth,
+            SchemaError::Config { .. } => ErrorKind::Usage,
+            _ => ErrorKind::Data,
+        }
+    }
+}
+
 /// How a read decodes keys and values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Formats {

@@ -1,6 +1,7 @@
 //! JSON lines, byte for byte `kbatch dump`'s (the same [`crate::line::Line`] writes them),
 //! from the Arrow columns: timestamps go back from µs to the record's ms exactly (they were
-//! ms × 1000).
+//! ms × 1000). A decoded key or value column (`key_format` / `value_format`) is written as
+//! the natural JSON `kbatch dump` prints for it (`kbatch_schema::json`).
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type, TimestampMicrosecondType};
@@ -32,32 +33,73 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Encod
         .ok_or_else(|| EncodeError::Schema(format!("no column {name:?}")))
 }
 
+/// A key or value column: its bytes (raw), or the column to render as JSON (decoded).
+enum Cells<'a> {
+    Bytes(&'a arrow_array::BinaryArray),
+    Decoded(&'a dyn Array),
+}
+
+impl<'a> Cells<'a> {
+    fn of(array: &'a dyn Array) -> Cells<'a> {
+        match array.as_binary_opt::<i32>() {
+            Some(bytes) => Cells::Bytes(bytes),
+            None => Cells::Decoded(array),
+        }
+    }
+
+    /// The row's bytes (raw), or `None` with its JSON in `json` (decoded).
+    fn get(
+        &self,
+        row: usize,
+        json: &mut Vec<u8>,
+        name: &str,
+    ) -> Result<(Option<&'a [u8]>, bool), EncodeError> {
+        match self {
+            Cells::Bytes(b) => Ok((b.is_valid(row).then(|| b.value(row)), false)),
+            Cells::Decoded(a) => {
+                json.clear();
+                kbatch_schema::json::write_row(json, *a, row)
+                    .map_err(|e| EncodeError::Schema(format!("the {name} column: {}", e.0)))?;
+                Ok((None, true))
+            }
+        }
+    }
+}
+
 impl Encoder for JsonlEncoder {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
-        let key = column(batch, "key")?.as_binary_opt::<i32>();
-        let value = column(batch, "value")?.as_binary_opt::<i32>();
+        let key = Cells::of(column(batch, "key")?);
+        let value = Cells::of(column(batch, "value")?);
         let topic = column(batch, "topic")?.as_string_opt::<i32>();
         let partition = column(batch, "partition")?.as_primitive_opt::<Int32Type>();
         let offset = column(batch, "offset")?.as_primitive_opt::<Int64Type>();
         let timestamp = column(batch, "timestamp")?.as_primitive_opt::<TimestampMicrosecondType>();
-        let (Some(key), Some(value), Some(topic), Some(partition), Some(offset), Some(timestamp)) =
-            (key, value, topic, partition, offset, timestamp)
+        let (Some(topic), Some(partition), Some(offset), Some(timestamp)) =
+            (topic, partition, offset, timestamp)
         else {
             return Err(EncodeError::Schema(
                 "columns are not Spark's Kafka types".into(),
             ));
         };
         let before = self.buf.len();
+        let (mut key_json, mut value_json) = (Vec::new(), Vec::new());
         for row in 0..batch.num_rows() {
+            let (key_bytes, key_decoded) = key.get(row, &mut key_json, "key")?;
+            let (value_bytes, value_decoded) = value.get(row, &mut value_json, "value")?;
             let line = Line {
                 topic: topic.value(row),
                 partition: partition.value(row),
                 offset: offset.value(row),
                 timestamp_ms: timestamp.value(row) / 1000,
-                key: key.is_valid(row).then(|| key.value(row)),
-                value: value.is_valid(row).then(|| value.value(row)),
+                key: key_bytes,
+                value: value_bytes,
             };
-            line.write(&mut self.buf, self.binary);
+            line.write_with(
+                &mut self.buf,
+                self.binary,
+                key_decoded.then_some(key_json.as_slice()),
+                value_decoded.then_some(value_json.as_slice()),
+            );
         }
         self.size += (self.buf.len() - before) as u64;
         Ok(())
