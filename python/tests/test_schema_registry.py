@@ -11,15 +11,15 @@ import importlib.util
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from conftest import ROOT, kit
 
 import kbatch
-
-from conftest import ROOT, kit
 
 _spec = importlib.util.spec_from_file_location(
     "registry_producer", ROOT / "tests" / "e2e" / "registry_producer.py"
