@@ -1,6 +1,12 @@
-//! Encoding on several cores: the partition ranges are cut into contiguous groups, one
-//! encoder thread per group, and this (calling) thread routes each Arrow batch of the stream
-//! to its group's thread through a two-slot channel.
+//! Encoding on several cores: the partition ranges are dealt round-robin into groups (index
+//! `i` to group `i % groups`), one encoder thread per group, and this (calling) thread routes
+//! each Arrow batch of the stream to its group's thread through a two-slot channel.
+//!
+//! Why round-robin and not contiguous groups: the engine's workers fill every partition's
+//! builder at about the same pace, so full batches leave the stream in partition order. With
+//! contiguous groups the first half of that order all goes to the first thread, whose two slots
+//! fill while the router waits and the other threads idle; dealt round-robin, consecutive
+//! partitions go to different threads.
 //!
 //! Why threads per group of partitions and not per batch: a partition's rows must reach its
 //! file in offset order and a Parquet writer is not shareable, so a partition is owned by one
@@ -32,9 +38,15 @@ enum Msg {
     End,
 }
 
-/// Partitions per group so that `threads` threads (at least one) cover `partitions`.
-fn group_size(partitions: usize, threads: usize) -> usize {
-    partitions.div_ceil(threads.max(1)).max(1)
+/// How many groups (threads) `partitions` are dealt into: `threads`, at least one, never more
+/// than there are partitions.
+fn group_count(partitions: usize, threads: usize) -> usize {
+    threads.clamp(1, partitions.max(1))
+}
+
+/// The group of partition index `index` and its place within the group.
+fn place(index: usize, groups: usize) -> (usize, usize) {
+    (index % groups, index / groups)
 }
 
 /// Encoder threads for `requested` (0 = one per core this process may run on).
@@ -57,17 +69,19 @@ pub fn drive(
     threads: usize,
     stop: &AtomicBool,
 ) -> Result<(), ExportError> {
-    let per = group_size(files.len(), threads);
+    let groups = group_count(files.len(), threads);
+    let mut dealt: Vec<Vec<&mut PartitionFiles>> = (0..groups).map(|_| Vec::new()).collect();
+    for (index, part) in files.iter_mut().enumerate() {
+        dealt[place(index, groups).0].push(part);
+    }
     std::thread::scope(|scope| {
         let mut senders = Vec::new();
         let mut handles = Vec::new();
-        for (group, chunk) in files.chunks_mut(per).enumerate() {
+        for (group, members) in dealt.into_iter().enumerate() {
             let (tx, rx) = sync_channel::<Msg>(2);
             let handle = std::thread::Builder::new()
                 .name(format!("kbatch-encode-{group}"))
-                .spawn_scoped(scope, move || {
-                    encode(rt, sink, spec, chunk, group * per, rx)
-                })
+                .spawn_scoped(scope, move || encode(rt, sink, spec, members, groups, rx))
                 .map_err(|source| ExportError::Start {
                     what: "starting an encoder thread",
                     source,
@@ -75,7 +89,7 @@ pub fn drive(
             senders.push(tx);
             handles.push(handle);
         }
-        let fed = route(stream, &senders, per, stop);
+        let fed = route(stream, &senders, stop);
         if let Ok(true) = fed {
             for tx in &senders {
                 // A thread that already stopped has its own error to report below.
@@ -109,7 +123,6 @@ pub fn drive(
 fn route(
     stream: &mut BatchStream,
     senders: &[SyncSender<Msg>],
-    per: usize,
     stop: &AtomicBool,
 ) -> Result<bool, ExportError> {
     while let Some(next) = stream.blocking_next() {
@@ -117,12 +130,14 @@ fn route(
             return Err(ExportError::Stopped);
         }
         let batch = next?;
-        let tx = senders.get(batch.index / per).ok_or_else(|| {
-            ExportError::Internal(format!(
-                "a batch of an unplanned partition index {}",
-                batch.index
-            ))
-        })?;
+        let tx = senders
+            .get(place(batch.index, senders.len()).0)
+            .ok_or_else(|| {
+                ExportError::Internal(format!(
+                    "a batch of an unplanned partition index {}",
+                    batch.index
+                ))
+            })?;
         if tx.send(Msg::Batch(batch)).is_err() {
             return Ok(false);
         }
@@ -130,13 +145,13 @@ fn route(
     Ok(true)
 }
 
-/// One group's thread: `files` are the partitions from index `first` on.
+/// One group's thread: `files` are its partitions, the one of index `i` at `place(i, groups).1`.
 fn encode(
     rt: &tokio::runtime::Runtime,
     sink: &Sink,
     spec: &FileSpec<'_>,
-    files: &mut [PartitionFiles],
-    first: usize,
+    mut files: Vec<&mut PartitionFiles>,
+    groups: usize,
     rx: Receiver<Msg>,
 ) -> Result<(), ExportError> {
     while let Ok(msg) = rx.recv() {
@@ -151,16 +166,12 @@ fn encode(
                 return Ok(());
             }
         };
-        let part = batch
-            .index
-            .checked_sub(first)
-            .and_then(|i| files.get_mut(i))
-            .ok_or_else(|| {
-                ExportError::Internal(format!(
-                    "a batch of partition index {} routed wrong",
-                    batch.index
-                ))
-            })?;
+        let part = files.get_mut(place(batch.index, groups).1).ok_or_else(|| {
+            ExportError::Internal(format!(
+                "a batch of partition index {} routed wrong",
+                batch.index
+            ))
+        })?;
         if batch.batch.num_rows() > 0 {
             let (rows, undecodable) = decode(spec, batch.batch)?;
             part.undecodable += undecodable;
@@ -223,31 +234,39 @@ mod tests {
     use arrow_schema::Field;
 
     #[test]
-    fn groups_cover_every_partition_with_at_most_threads_groups() {
-        // (partitions, threads, partitions per group)
+    fn partitions_are_dealt_round_robin_over_at_most_threads_groups() {
+        // (partitions, threads, groups)
         let table = [
-            (8, 2, 4),
+            (8, 2, 2),
             (8, 3, 3),
-            (8, 1, 8),
-            (8, 0, 8),
-            (3, 8, 1),
+            (8, 1, 1),
+            (8, 0, 1),
+            (3, 8, 3),
             (1, 2, 1),
             (0, 2, 1),
-            (7, 2, 4),
+            (7, 2, 2),
         ];
         for (partitions, threads, want) in table {
-            let per = group_size(partitions, threads);
-            assert_eq!(per, want, "{partitions} partitions on {threads} threads");
-            let groups = partitions.div_ceil(per);
+            let groups = group_count(partitions, threads);
+            assert_eq!(groups, want, "{partitions} partitions on {threads} threads");
+            // Every index has one place, and no two indexes share it.
+            let mut sizes = vec![0usize; groups];
+            for index in 0..partitions {
+                let (group, at) = place(index, groups);
+                assert!(group < groups, "{index} of {partitions}: group {group}");
+                assert_eq!(at, sizes[group], "{index}: places fill in index order");
+                sizes[group] += 1;
+            }
+            assert_eq!(sizes.iter().sum::<usize>(), partitions);
             assert!(
-                groups <= threads.max(1),
-                "{partitions} on {threads}: {groups} groups"
+                sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+                "{partitions} on {threads}: {sizes:?}"
             );
-            if partitions > 0 {
-                assert!(
-                    (partitions - 1) / per < groups,
-                    "last partition has a group"
-                );
+            // Neighbours go to different threads whenever there are two.
+            if groups > 1 {
+                for index in 1..partitions {
+                    assert_ne!(place(index, groups).0, place(index - 1, groups).0);
+                }
             }
         }
     }
