@@ -171,6 +171,39 @@ pub fn root() -> PathBuf {
         .expect("the repository root")
 }
 
+/// What a benchmark run drives, each checked to exist: the release `kbatch` and testkit, and
+/// the project virtualenv's Python (`$KBATCH_VENV`, default `.venv`).
+pub struct Tools {
+    pub root: PathBuf,
+    pub kbatch: PathBuf,
+    pub testkit: PathBuf,
+    pub python: PathBuf,
+}
+
+impl Tools {
+    /// Find them; a missing one is an error naming `make_target`, which builds it.
+    pub fn locate(make_target: &str) -> Result<Tools, String> {
+        let root = root();
+        let venv =
+            std::env::var_os("KBATCH_VENV").map_or_else(|| root.join(".venv"), PathBuf::from);
+        let tools = Tools {
+            kbatch: root.join("target/release/kbatch"),
+            testkit: root.join("target/release/kbatch-testkit"),
+            python: venv.join("bin/python"),
+            root,
+        };
+        for p in [&tools.kbatch, &tools.testkit, &tools.python] {
+            if !p.exists() {
+                return Err(format!(
+                    "{} is missing: `make {make_target}` builds and installs it",
+                    p.display()
+                ));
+            }
+        }
+        Ok(tools)
+    }
+}
+
 /// Run `program args` pinned to `core` and measure it. The child is reaped with `wait4` (for
 /// its own rusage: `ru_maxrss` is the peak RSS of that process, which `taskset` exec'd into),
 /// not with `Child::wait`.

@@ -37,8 +37,8 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 use kbatch_benches::harness::{
-    commit, kafka_version, load_average, machine, measure, median, root, sh, spread, start_broker,
-    Measure, Series, Spark, ALL_CORES, BROKER_CORE, READER_CORE,
+    commit, kafka_version, load_average, machine, measure, median, sh, spread, start_broker,
+    Measure, Series, Spark, Tools, ALL_CORES, BROKER_CORE, READER_CORE,
 };
 use serde_json::Value;
 
@@ -171,20 +171,13 @@ fn spark_export(spark: &mut Spark) -> Result<SparkRun, String> {
 }
 
 fn run(o: &Opts) -> Result<(), String> {
-    let root = root();
-    let kbatch = root.join("target/release/kbatch");
-    let testkit = root.join("target/release/kbatch-testkit");
-    let venv = std::env::var_os("KBATCH_VENV").map_or_else(|| root.join(".venv"), PathBuf::from);
-    let python = venv.join("bin/python");
+    let Tools {
+        root,
+        kbatch,
+        testkit,
+        python,
+    } = Tools::locate("bench-arrow")?;
     let scripts = root.join("benches/python");
-    for p in [&kbatch, &testkit, &python] {
-        if !p.exists() {
-            return Err(format!(
-                "{} is missing: `make bench-arrow` builds and installs it",
-                p.display()
-            ));
-        }
-    }
     let started_at = sh(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?;
     let load_start = load_average();
     let dir = std::env::temp_dir().join(format!("kbatch-bench-arrow-{}", std::process::id()));
