@@ -21,7 +21,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: all setup kafka build release check test test-rust test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
-        venv-bench bench-arrow bench-top venv-spark test-spark spark-kafka-jars bench-spark test-bin registry
+        venv-bench bench-arrow bench-top bench-registry venv-spark test-spark spark-kafka-jars bench-spark test-bin registry
 
 all: build
 
@@ -347,6 +347,16 @@ bench-arrow: kafka bench-build python venv-bench venv-spark spark-kafka-jars
 bench-top: kafka release python venv
 	cd benches && $(CARGO) build --release --bin bench_top
 	$(BENCH_BIN)/bench_top $(BENCH_ARGS)
+
+## Issue 26's speed floors: kbatch.read(value_format=...) against confluent-kafka's
+## DeserializingConsumer + its deserializer building the same pyarrow.Table (compared value for
+## value), and arrow-avro alone on the same framed bytes; writes benches/results/<date>-registry.md.
+BENCH_REGISTRY_ARGS ?= --events 1000000 --rounds 3
+bench-registry: kafka registry release python venv
+	$(CARGO) build --release --workspace --example avro_alone
+	$(VENV)/bin/python benches/python/bench_registry.py --testkit target/release/kbatch-testkit \
+	    --avro-alone target/release/examples/avro_alone $(BENCH_REGISTRY_ARGS) \
+	    --out benches/results/$$(date +%F)-vm-registry.md
 
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build python venv-bench venv-spark spark-kafka-jars
