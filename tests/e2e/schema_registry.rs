@@ -187,6 +187,141 @@ fn registry_urls_fail_over_and_an_unreachable_registry_fails_in_time() {
     );
 }
 
+/// A registry that is down when the read starts (connections refused, through a fault proxy
+/// whose upstream is a dead port) and comes up 2 s later: the client keeps retrying within
+/// `--timeout` and the dump prints every value, as if the registry had always been there.
+#[test]
+fn a_registry_that_is_down_then_up_is_waited_for_within_the_timeout() {
+    let t = topic("avro-down-up");
+    create_topic(&t, 1, &[]);
+    let expected = produce_avro(&t, 4);
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let proxy = kbatch_testkit::proxy::Proxy::start_raw().unwrap();
+    proxy.set_upstream(dead);
+    let registry = shared_registry();
+    let up: std::net::SocketAddr = registry
+        .url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let url = format!(
+        "schema.registry.url=http://{}/apis/ccompat/v7",
+        proxy.addr()
+    );
+    let started = std::time::Instant::now();
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            proxy.set_upstream(up);
+        });
+        let args = [
+            "dump",
+            "--topic",
+            &t,
+            "--value-format",
+            "avro",
+            "-X",
+            &url,
+            "--timeout",
+            "30s",
+        ];
+        kbatch(&args)
+    });
+    assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(2),
+        "the dump cannot have decoded before the registry was up"
+    );
+    let values: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
+        .collect();
+    assert_eq!(values, expected);
+    // At least one refused attempt before the one that got through.
+    assert!(proxy.stats().connections >= 2, "{:?}", proxy.stats());
+}
+
+/// `schema.registry.basic.auth.user.info` is sent as HTTP basic authentication on every
+/// request (checked by a front that refuses anything else with 401); a wrong password fails
+/// naming the key to check, and the secret appears nowhere in the output.
+#[test]
+fn registry_basic_auth_is_sent_and_never_shown() {
+    let t = topic("avro-basic-auth");
+    create_topic(&t, 1, &[]);
+    let expected = produce_avro(&t, 4);
+    let secret = "s3cr3t-Registry-pw";
+    let front = kbatch_testkit::registry::BasicAuthFront::start(
+        shared_registry(),
+        &format!("reader:{secret}"),
+    )
+    .unwrap();
+    let url = format!("schema.registry.url={}", front.url());
+    let good = format!("schema.registry.basic.auth.user.info=reader:{secret}");
+    let run = kbatch(&[
+        "dump",
+        "--topic",
+        &t,
+        "--value-format",
+        "avro",
+        "-X",
+        &url,
+        "-X",
+        &good,
+    ]);
+    assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
+    let values: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
+        .collect();
+    assert_eq!(values, expected);
+    let seen = front.seen();
+    assert!(!seen.is_empty());
+    assert!(
+        seen.iter()
+            .all(|a| a.as_deref().is_some_and(|a| a.starts_with("Basic "))),
+        "{seen:?}"
+    );
+
+    let bad = "schema.registry.basic.auth.user.info=reader:wrong-password";
+    let run = kbatch(&[
+        "dump",
+        "--topic",
+        &t,
+        "--value-format",
+        "avro",
+        "-X",
+        &url,
+        "-X",
+        bad,
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("HTTP 401")
+            && run.stderr.contains("schema.registry.basic.auth.user.info")
+            && run.stderr.contains("schema id"),
+        "{}",
+        run.stderr
+    );
+    for out in [&run.stdout, &run.stderr] {
+        assert!(
+            !out.contains("wrong-password") && !out.contains(secret),
+            "{out}"
+        );
+    }
+    // Without credentials: refused too, and said so.
+    let run = kbatch(&["dump", "--topic", &t, "--value-format", "avro", "-X", &url]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("HTTP 401"), "{}", run.stderr);
+}
+
 /// The export's files of a directory, by name (so in offset order within a partition).
 fn files_of(dir: &std::path::Path, extension: &str) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)

@@ -17,7 +17,7 @@
 //! writer id; the rows are put back in input order with one `take`, and the types are then
 //! made Spark's, field metadata dropped (`normalize.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow_array::{new_empty_array, new_null_array, Array, ArrayRef, StructArray, UInt32Array};
@@ -127,6 +127,39 @@ struct Reader {
     id: u32,
     schema: AvroSchema,
     data_type: DataType,
+    /// Decoders of each writer id read as this schema, flushed and ready for reuse: building
+    /// one parses and resolves both schemas, which costs as much as decoding a few thousand
+    /// values. A decoder that failed is dropped (its builders are in an unknown state).
+    pool: Mutex<HashMap<u32, Vec<arrow_avro::reader::Decoder>>>,
+}
+
+impl Reader {
+    /// A decoder of `writer` with room for `rows` values: a pooled one, or a new one.
+    fn decoder(
+        &self,
+        writer: &RegistrySchema,
+        rows: usize,
+    ) -> Result<arrow_avro::reader::Decoder, SchemaError> {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(free) = pool.get_mut(&writer.id) {
+            if let Some(i) = free.iter().position(|d| d.capacity() >= rows) {
+                return Ok(free.swap_remove(i));
+            }
+        }
+        drop(pool);
+        // Room for at least a typical chunk, so the pooled decoder serves the next ones.
+        decoder_for(writer, &self.schema, self.id, rows.max(8192))
+    }
+
+    /// Give a flushed decoder back.
+    fn give_back(&self, writer: u32, decoder: arrow_avro::reader::Decoder) {
+        let mut pool = self.pool.lock().unwrap_or_else(PoisonError::into_inner);
+        let free = pool.entry(writer).or_default();
+        // One per worker thread is plenty; more would only hold memory.
+        if free.len() < 16 {
+            free.push(decoder);
+        }
+    }
 }
 
 /// Decodes Confluent-framed Avro values for one run (shared by its workers).
@@ -255,6 +288,7 @@ impl AvroDecoder {
             id: chosen.id,
             schema,
             data_type,
+            pool: Mutex::new(HashMap::new()),
         });
         readers.insert(topic.to_string(), reader.clone());
         Ok(reader)
@@ -332,6 +366,11 @@ impl AvroDecoder {
     }
 
     /// One decoding pass; `None` when a row turned out undecodable (and was marked).
+    ///
+    /// Values are decoded in input order; each run of one writer id becomes one part (the
+    /// decoder is flushed when the id changes), so the parts only need concatenating — and
+    /// nulls put in by one `take` when some value was null or undecodable. One writer and no
+    /// null is the common case: its part is the column, nothing is copied.
     fn pass(
         &self,
         values: &[Option<&[u8]>],
@@ -339,7 +378,7 @@ impl AvroDecoder {
         schemas: &BTreeMap<u32, Arc<RegistrySchema>>,
         reader: &Reader,
     ) -> Result<Option<ArrayRef>, RowError> {
-        // Rows per writer id (for the decoders' capacities) and each one's first row.
+        // Rows per writer id (the decoders' capacities) and each one's first row.
         let mut counts: BTreeMap<u32, (usize, usize)> = BTreeMap::new();
         for (row, v) in values.iter().enumerate() {
             if let (Some(v), false) = (v, bad[row]) {
@@ -348,23 +387,41 @@ impl AvroDecoder {
                 }
             }
         }
-        let writers: BTreeSet<u32> = counts.keys().copied().collect();
         let mut decoders = BTreeMap::new();
-        for &w in &writers {
-            let (rows, first) = counts[&w];
-            let decoder = decoder_for(&schemas[&w], &reader.schema, reader.id, rows)
+        for (&w, &(rows, first)) in &counts {
+            let decoder = reader
+                .decoder(&schemas[&w], rows)
                 .map_err(|e| row_err(first, e))?;
             decoders.insert(w, decoder);
         }
-        // Decode; remember where each row lands: (writer, index within that writer's rows).
-        let mut place: Vec<Option<(u32, u32)>> = vec![None; values.len()];
-        let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
+        let mut parts: Vec<ArrayRef> = Vec::new();
+        let flush = |w: u32, dec: &mut arrow_avro::reader::Decoder, parts: &mut Vec<ArrayRef>| {
+            let decode = |reason: String| row_err(0, SchemaError::Decode { id: w, reason });
+            if let Some(batch) = dec.flush().map_err(|e| decode(e.to_string()))? {
+                let part = crate::normalize::normalize(Arc::new(StructArray::from(batch)))
+                    .map_err(|e| row_err(0, e))?;
+                parts.push(part);
+            }
+            Ok::<(), RowError>(())
+        };
+        // Where each row lands in the concatenated parts (None: a null).
+        let mut place: Vec<Option<u32>> = vec![None; values.len()];
+        let mut decoded = 0u32;
+        let mut current: Option<u32> = None;
         for (row, v) in values.iter().enumerate() {
             let Some(v) = v else { continue };
             if bad[row] {
                 continue;
             }
             let Ok(f) = framing::split(v) else { continue };
+            if let Some(c) = current.filter(|c| *c != f.id) {
+                flush(
+                    c,
+                    decoders.get_mut(&c).expect("a decoder per writer id"),
+                    &mut parts,
+                )?;
+            }
+            current = Some(f.id);
             let dec = decoders.get_mut(&f.id).expect("a decoder per writer id");
             let outcome = match dec.decode(f.body) {
                 Ok(n) if n == f.body.len() => Ok(()),
@@ -380,53 +437,42 @@ impl AvroDecoder {
                 self.undecodable(bad, row, SchemaError::Decode { id: f.id, reason })?;
                 return Ok(None);
             }
-            let k = seen.entry(f.id).or_default();
-            place[row] = Some((f.id, *k));
-            *k += 1;
+            place[row] = Some(decoded);
+            decoded += 1;
         }
-        // Each writer's rows as one struct column, concatenated in writer order.
-        let mut parts: Vec<ArrayRef> = Vec::new();
-        let mut base: BTreeMap<u32, u32> = BTreeMap::new();
-        let mut total = 0u32;
-        for (w, mut dec) in decoders {
-            let batch = dec
-                .flush()
-                .map_err(|e| {
-                    row_err(
-                        0,
-                        SchemaError::Decode {
-                            id: w,
-                            reason: e.to_string(),
-                        },
-                    )
-                })?
-                .ok_or_else(|| {
-                    row_err(
-                        0,
-                        SchemaError::Arrow(format!("schema id {w}: no rows decoded")),
-                    )
-                })?;
-            base.insert(w, total);
-            total = total
-                .checked_add(u32::try_from(batch.num_rows()).unwrap_or(u32::MAX))
-                .ok_or_else(|| row_err(0, SchemaError::Arrow("too many rows".into())))?;
-            let part = crate::normalize::normalize(Arc::new(StructArray::from(batch)))
-                .map_err(|e| row_err(0, e))?;
-            parts.push(part);
+        if let Some(c) = current {
+            flush(
+                c,
+                decoders.get_mut(&c).expect("a decoder per writer id"),
+                &mut parts,
+            )?;
+        }
+        for (w, dec) in decoders {
+            reader.give_back(w, dec);
         }
         let arrow = |e: arrow_schema::ArrowError| row_err(0, SchemaError::Arrow(e.to_string()));
-        let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
-        let all = arrow_select::concat::concat(&refs).map_err(|e| {
-            row_err(
-                0,
-                SchemaError::Arrow(format!(
-                    "the versions resolved to different Arrow types (reader schema id {}): {e}",
-                    reader.id
-                )),
-            )
-        })?;
-        let indices: UInt32Array = place.iter().map(|p| p.map(|(w, k)| base[&w] + k)).collect();
-        let normalized = arrow_select::take::take(&all, &indices, None).map_err(arrow)?;
+        let all = match parts.len() {
+            0 => new_empty_array(&reader.data_type),
+            1 => parts.pop().expect("one part"),
+            _ => {
+                let refs: Vec<&dyn Array> = parts.iter().map(|a| a.as_ref()).collect();
+                arrow_select::concat::concat(&refs).map_err(|e| {
+                    row_err(
+                        0,
+                        SchemaError::Arrow(format!(
+                            "the versions resolved to different Arrow types (reader schema id {}): {e}",
+                            reader.id
+                        )),
+                    )
+                })?
+            }
+        };
+        let normalized = if all.len() == values.len() {
+            all
+        } else {
+            let indices: UInt32Array = place.into_iter().collect();
+            arrow_select::take::take(&all, &indices, None).map_err(arrow)?
+        };
         if normalized.data_type() != &reader.data_type {
             return Err(row_err(
                 0,

@@ -249,3 +249,137 @@ pub fn shared_registry() -> &'static Registry {
         ),
     })
 }
+
+/// A front that asks for HTTP basic authentication before the registry (Apicurio 2.x checks
+/// credentials only through an OpenID Connect server, which the tests do not run): a request
+/// without `Authorization: Basic base64(user:password)` of the configured pair gets `401`,
+/// one with it is forwarded to the registry unchanged (but for `Connection: close`) and the
+/// answer copied back. Every `Authorization` header seen is kept, so a test can check what
+/// the client sent. One thread per connection; dropping the front stops accepting.
+#[derive(Debug)]
+pub struct BasicAuthFront {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Option<String>>>>,
+    closed: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl BasicAuthFront {
+    /// Listen on a free loopback port in front of `registry`, accepting `user:password`.
+    pub fn start(registry: &Registry, user_info: &str) -> Result<BasicAuthFront, TestkitError> {
+        use base64::Engine as _;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(io("binding the basic-auth front"))?;
+        let addr = listener
+            .local_addr()
+            .map_err(io("basic-auth front address"))?;
+        let want = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(user_info)
+        );
+        let upstream = ("127.0.0.1", registry.port);
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let closed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (seen2, closed2) = (seen.clone(), closed.clone());
+        std::thread::Builder::new()
+            .name("registry-basic-auth".into())
+            .spawn(move || {
+                for client in listener.incoming() {
+                    if closed2.load(std::sync::atomic::Ordering::SeqCst) {
+                        return;
+                    }
+                    let Ok(client) = client else { continue };
+                    let (want, seen) = (want.clone(), seen2.clone());
+                    std::thread::spawn(move || {
+                        let _ = front_one(client, upstream, &want, &seen);
+                    });
+                }
+            })
+            .map_err(io("starting the basic-auth front"))?;
+        Ok(BasicAuthFront { addr, seen, closed })
+    }
+
+    /// The registry URL behind the front (`http://127.0.0.1:PORT/apis/ccompat/v7`).
+    pub fn url(&self) -> String {
+        format!("http://{}/apis/ccompat/v7", self.addr)
+    }
+
+    /// Every request's `Authorization` header (`None`: absent), in arrival order.
+    pub fn seen(&self) -> Vec<Option<String>> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for BasicAuthFront {
+    fn drop(&mut self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so it sees `closed`.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+/// One connection through the front: requests are answered one at a time until the client
+/// closes (each forwarded request on its own registry connection).
+fn front_one(
+    mut client: TcpStream,
+    upstream: (&str, u16),
+    want: &str,
+    seen: &std::sync::Mutex<Vec<Option<String>>>,
+) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut buf = Vec::new();
+    loop {
+        // The request head (GETs only: no body).
+        let end = loop {
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            let mut chunk = [0u8; 4096];
+            let n = client.read(&mut chunk)?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let head: Vec<u8> = buf.drain(..end).collect();
+        let text = String::from_utf8_lossy(&head).into_owned();
+        let mut lines = text.split("\r\n").filter(|l| !l.is_empty());
+        let request_line = lines.next().unwrap_or_default().to_string();
+        let headers: Vec<&str> = lines.collect();
+        let auth = headers.iter().find_map(|h| {
+            let (name, value) = h.split_once(':')?;
+            name.trim()
+                .eq_ignore_ascii_case("authorization")
+                .then(|| value.trim().to_string())
+        });
+        seen.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(auth.clone());
+        if auth.as_deref() != Some(want) {
+            let body = r#"{"error_code":401,"message":"Unauthorized"}"#;
+            let answer = format!(
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"registry\"\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(answer.as_bytes())?;
+            continue;
+        }
+        let mut forwarded = format!("{request_line}\r\n");
+        for h in headers {
+            if !h.to_ascii_lowercase().starts_with("connection:") {
+                forwarded.push_str(h);
+                forwarded.push_str("\r\n");
+            }
+        }
+        forwarded.push_str("Connection: close\r\n\r\n");
+        let mut server = TcpStream::connect(upstream)?;
+        server.write_all(forwarded.as_bytes())?;
+        let mut answer = Vec::new();
+        server.read_to_end(&mut answer)?;
+        client.write_all(&answer)?;
+        // The registry closed after its answer; so does the front (the client reconnects).
+        return Ok(());
+    }
+}
