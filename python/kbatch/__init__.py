@@ -622,9 +622,10 @@ def export(
     ``"zstd[:LEVEL]"`` or ``"none"`` (default); jsonl is never compressed.
     ``from_manifest`` (a path or URL of a previous export's ``_manifest.json``) starts each
     partition where that export ended (then ``start`` must be left at its default).
-    ``value_format`` (``"avro"``, ``"protobuf"``, ``"json-schema"``) / ``key_format`` / ``on_undecodable`` as :func:`read`'s: Parquet and
-    Arrow files get the typed column :func:`read` gives (one schema for every file of the run),
-    jsonl the natural JSON ``kbatch dump --value-format avro`` prints; the manifest records
+    ``value_format`` (``"avro"``, ``"protobuf"``, ``"json-schema"``) / ``key_format`` /
+    ``on_undecodable`` as :func:`read`'s: Parquet and Arrow files get the typed column
+    :func:`read` gives (one schema for every file of the run), jsonl the natural JSON
+    ``kbatch dump --value-format F`` prints; the manifest records
     the formats and, per partition, ``undecodable`` (values written as null).
 
     Returns the manifest written (``topic``, ``format``, ``compression``, ``isolation``, and

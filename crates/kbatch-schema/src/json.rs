@@ -220,3 +220,33 @@ fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
     );
     out.push(b'"');
 }
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::StringArray;
+
+    use super::*;
+
+    #[test]
+    fn json_text_is_written_as_it_is_on_one_line() {
+        let column = StringArray::from(vec![
+            Some("{\"a\": [1,\n 2],\r\n \"b\": \"x\\ny\"}"),
+            None,
+            Some("9007199254740993"),
+        ]);
+        let mut out = Vec::new();
+        for row in 0..column.len() {
+            write_json_text(&mut out, &column, row).unwrap();
+            out.push(b'|');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"a\": [1,  2],   \"b\": \"x\\ny\"}|null|9007199254740993|"
+        );
+        let field = as_json_field(Field::new("key", DataType::Utf8, true));
+        assert!(is_json_field(&field));
+        assert!(!is_json_field(&Field::new("key", DataType::Utf8, true)));
+        let ints = arrow_array::Int32Array::from(vec![1]);
+        assert!(write_json_text(&mut Vec::new(), &ints, 0).is_err());
+    }
+}
