@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "read",
     "read_batches",
+    "schema",
     "offsets",
     "count",
     "trending",
@@ -129,12 +130,13 @@ def read(
     The whole slice is held in memory; for large slices use :func:`read_batches`.
     ``batch_rows`` is the size of the table's chunks.
 
-    ``value_format="avro"`` (and ``key_format``) decodes Confluent-framed Avro with schemas
-    from the Schema Registry named by ``config={"schema.registry.url": ...}`` into a typed
-    column (a struct for a record), as Spark's ``from_avro`` types it; every value is read with
-    the latest version of the subject ``{topic}-value`` (``-key``) as the reader schema. A
-    value that is not framed raises ``DataError`` naming the record, unless
-    ``on_undecodable="null"``.
+    ``value_format="avro"``, ``"protobuf"`` or ``"json-schema"`` (and ``key_format``) decodes
+    Confluent-framed values with schemas from the Schema Registry named by
+    ``config={"schema.registry.url": ...}`` into a typed column, as Spark's ``from_avro`` /
+    ``from_protobuf`` type it (a struct for a record or message; JSON Schema values are their
+    JSON text, a string column marked ``arrow.json``); every value is read with the latest
+    version of the subject ``{topic}-value`` (``-key``) as the reader schema. A value that is
+    not framed raises ``DataError`` naming the record, unless ``on_undecodable="null"``.
     """
     common = _common(topic, bootstrap, partitions, isolation, config)
     return _native.read(
@@ -160,6 +162,9 @@ def read_batches(
     config: Mapping[str, ConfigValue] | None = None,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     headers: bool = True,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    on_undecodable: str = "fail",
 ) -> _pa.RecordBatchReader:
     """Stream ``[start, end)`` as a :class:`pyarrow.RecordBatchReader`, with bounded memory.
 
@@ -168,9 +173,47 @@ def read_batches(
     consumed, so memory stays bounded however large the slice. Closing the reader (or
     dropping it) stops the read. Connecting and planning happen here, so their errors raise
     from this call; errors during the read raise from the reader's iteration.
+
+    ``value_format`` / ``key_format`` / ``on_undecodable`` decode as :func:`read`'s; the
+    decoded columns' types are fixed before the first batch, from the registry (as
+    :func:`schema` gives them), so the subject must exist.
     """
-    stream = _stream(topic, bootstrap, start, end, partitions, isolation, config, batch_rows, headers)
+    stream = _stream(
+        topic,
+        bootstrap,
+        start,
+        end,
+        partitions,
+        isolation,
+        config,
+        batch_rows,
+        headers,
+        value_format=value_format,
+        key_format=key_format,
+        on_undecodable=on_undecodable,
+    )
     return _pa.RecordBatchReader.from_batches(stream.schema, _drain(stream))
+
+
+def schema(
+    topic: Topic,
+    *,
+    bootstrap: str | None = None,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    config: Mapping[str, ConfigValue] | None = None,
+    headers: bool = True,
+) -> _pa.Schema:
+    """The :class:`pyarrow.Schema` that :func:`read` with these options returns.
+
+    The decoded columns are typed from the Schema Registry's latest version of the subject
+    ``{topic}-value`` (``-key``), without reading the topic (no broker is asked;
+    ``bootstrap`` is taken for symmetry with :func:`read`). A subject that does not exist yet
+    raises :class:`DataError` naming it; so does a Protobuf schema with several top-level
+    messages that no other uses (the values' message-index lists decide the type).
+    """
+    common = _common(topic, bootstrap, None, "read_committed", config)
+    return _native.schema(common, headers, value_format, key_format)
 
 
 def _stream(
@@ -183,12 +226,23 @@ def _stream(
     config: Mapping[str, ConfigValue] | None,
     batch_rows: int,
     headers: bool,
+    *,
+    value_format: str = "raw",
+    key_format: str = "raw",
+    on_undecodable: str = "fail",
 ) -> _native.Stream:
     """The native stream behind :func:`read_batches` (``kbatch.spark`` reads its ``stats()``
     after the end, to check that a shard was read to its end)."""
     common = _common(topic, bootstrap, partitions, isolation, config)
     return _native.Stream(
-        common, _position(start, "start"), _position(end, "end"), _rows(batch_rows), headers
+        common,
+        _position(start, "start"),
+        _position(end, "end"),
+        _rows(batch_rows),
+        headers,
+        value_format,
+        key_format,
+        on_undecodable,
     )
 
 
@@ -568,9 +622,10 @@ def export(
     ``"zstd[:LEVEL]"`` or ``"none"`` (default); jsonl is never compressed.
     ``from_manifest`` (a path or URL of a previous export's ``_manifest.json``) starts each
     partition where that export ended (then ``start`` must be left at its default).
-    ``value_format="avro"`` / ``key_format`` / ``on_undecodable`` as :func:`read`'s: Parquet and
-    Arrow files get the typed column :func:`read` gives (one schema for every file of the run),
-    jsonl the natural JSON ``kbatch dump --value-format avro`` prints; the manifest records
+    ``value_format`` (``"avro"``, ``"protobuf"``, ``"json-schema"``) / ``key_format`` /
+    ``on_undecodable`` as :func:`read`'s: Parquet and Arrow files get the typed column
+    :func:`read` gives (one schema for every file of the run), jsonl the natural JSON
+    ``kbatch dump --value-format F`` prints; the manifest records
     the formats and, per partition, ``undecodable`` (values written as null).
 
     Returns the manifest written (``topic``, ``format``, ``compression``, ``isolation``, and

@@ -163,9 +163,24 @@ def read(
     on_undecodable: str = "fail",
 ) -> pyarrow.Table: ...
 
+def schema(
+    common: _Common,
+    headers: bool,
+    value_format: str = "raw",
+    key_format: str = "raw",
+) -> pyarrow.Schema: ...
+
 class Stream:
     def __init__(
-        self, common: _Common, start: str, end: str, batch_rows: int, headers: bool
+        self,
+        common: _Common,
+        start: str,
+        end: str,
+        batch_rows: int,
+        headers: bool,
+        value_format: str = "raw",
+        key_format: str = "raw",
+        on_undecodable: str = "fail",
     ) -> None: ...
     @property
     def schema(self) -> pyarrow.Schema: ...

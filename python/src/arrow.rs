@@ -39,6 +39,108 @@ pub fn decoders(
         .map_err(|e| errors::usage(py, Usage(format!("config: {e}"))))
 }
 
+/// The schema of a decoded read of `topics` (`kbatch_arrow::schema(headers)` with the `key` /
+/// `value` columns typed by their decoders), from the registry alone: every topic's subject
+/// must exist and give one type.
+fn decoded_schema(
+    py: Python<'_>,
+    decoders: &kbatch_schema::Decoders,
+    topics: &[String],
+    headers: bool,
+) -> PyResult<arrow_schema::SchemaRef> {
+    let schema = kbatch_arrow::schema(headers);
+    if !decoders.any() {
+        return Ok(schema);
+    }
+    let mut fields: Vec<arrow_schema::FieldRef> = schema.fields().iter().cloned().collect();
+    for (column, decoder) in [("key", &decoders.key), ("value", &decoders.value)] {
+        let Some(decoder) = decoder else { continue };
+        let mut typed: Option<arrow_schema::DataType> = None;
+        for topic in topics {
+            let data = |message: String| {
+                let about = errors::About {
+                    topic: Some(topic.clone()),
+                    partition: None,
+                    retriable: false,
+                };
+                errors::raise(py, kbatch_reader::ErrorKind::Data, message, about)
+            };
+            let got = py.detach(|| decoder.prepare(topic)).map_err(|e| {
+                errors::raise(
+                    py,
+                    e.kind(),
+                    format!("{topic}: the {column} column: {e}"),
+                    errors::About {
+                        topic: Some(topic.clone()),
+                        partition: None,
+                        retriable: false,
+                    },
+                )
+            })?;
+            let subject = if column == "key" {
+                format!("{topic}-key")
+            } else {
+                format!("{topic}-value")
+            };
+            let Some(t) = got else {
+                return Err(data(format!(
+                    "{topic}: the {column} column's type is not known before reading: the registry has no subject {subject:?} yet (or its schema has several top-level Protobuf messages no other uses); kbatch.read types the column from the first value"
+                )));
+            };
+            match &typed {
+                Some(first) if *first != t => {
+                    return Err(data(format!(
+                        "the topics' {column} schemas differ ({} and {topic}): read one topic at a time",
+                        topics[0]
+                    )))
+                }
+                _ => typed = Some(t),
+            }
+        }
+        if let Some(t) = typed {
+            let index = schema.index_of(column).expect("key and value columns");
+            fields[index] = std::sync::Arc::new(decoder.field(column, t));
+        }
+    }
+    Ok(std::sync::Arc::new(
+        arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()),
+    ))
+}
+
+/// `kbatch.schema`: the `pyarrow.Schema` a `kbatch.read` with these options returns, from the
+/// registry's latest subject versions (no broker is asked).
+#[pyfunction]
+#[pyo3(signature = (common, headers, value_format = "raw", key_format = "raw"))]
+pub fn schema<'py>(
+    py: Python<'py>,
+    common: Common,
+    headers: bool,
+    value_format: &str,
+    key_format: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    let config = call::config(py, &common)?;
+    let decoders = decoders(
+        py,
+        &common,
+        config.timeout,
+        value_format,
+        key_format,
+        "fail",
+    )?;
+    decoded_schema(py, &decoders, &common.topics, headers)?.to_pyarrow(py)
+}
+
+/// The failure of a decode as its exception.
+fn decode_failure(py: Python<'_>, f: kbatch_arrow::DecodeFailure) -> PyErr {
+    let kind = f.error.kind();
+    let about = errors::About {
+        topic: Some(f.topic.clone()),
+        partition: Some(f.partition),
+        retriable: false,
+    };
+    errors::raise(py, kind, f.to_string(), about)
+}
+
 /// `kbatch.read`: the whole read as one `pyarrow.Table`, ordered by topic, partition, offset.
 /// With `value_format` / `key_format` `"avro"`, those columns are decoded (schemas from the
 /// registry of `config`'s `schema.registry.*` keys) into the column their schema types.
@@ -84,15 +186,7 @@ pub fn read<'py>(
     let (schema, batches) = if decoders.any() {
         // Schemas are fetched here (blocking, GIL released), once per id.
         let decoded = py.detach(|| kbatch_arrow::decode_batches(schema, batches, &decoders));
-        let (schema, batches, _undecodable) = decoded.map_err(|f| {
-            let kind = f.error.kind();
-            let about = errors::About {
-                topic: Some(f.topic.clone()),
-                partition: Some(f.partition),
-                retriable: false,
-            };
-            errors::raise(py, kind, f.to_string(), about)
-        })?;
+        let (schema, batches, _undecodable) = decoded.map_err(|f| decode_failure(py, f))?;
         (schema, batches)
     } else {
         (schema, batches)
@@ -124,6 +218,10 @@ enum Item {
 #[pyclass(module = "kbatch._native")]
 pub struct Stream {
     schema: Py<PyAny>,
+    /// The decoders of `value_format=` / `key_format=`, and the schema every decoded batch is
+    /// given (fixed from the registry before the read starts).
+    decoders: kbatch_schema::Decoders,
+    decoded: arrow_schema::SchemaRef,
     rx: Option<mpsc::Receiver<Item>>,
     pump: Option<JoinHandle<()>>,
     /// The per-partition counts, once the read ended well.
@@ -132,8 +230,11 @@ pub struct Stream {
 
 #[pymethods]
 impl Stream {
-    /// Connect and plan (errors raise here), then start the read.
+    /// Connect and plan (errors raise here), then start the read. With a key or value
+    /// format, the decoded columns' types are fixed here from the registry.
     #[new]
+    #[pyo3(signature = (common, start, end, batch_rows, headers, value_format = "raw", key_format = "raw", on_undecodable = "fail"))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         common: Common,
@@ -141,14 +242,26 @@ impl Stream {
         end: &str,
         batch_rows: usize,
         headers: bool,
+        value_format: &str,
+        key_format: &str,
+        on_undecodable: &str,
     ) -> PyResult<Stream> {
         let config = call::config(py, &common)?;
+        let decoders = decoders(
+            py,
+            &common,
+            config.timeout,
+            value_format,
+            key_format,
+            on_undecodable,
+        )?;
         let spec = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
         let options = ArrowOptions {
             batch_rows,
             headers,
         };
-        let schema = kbatch_arrow::schema(headers).to_pyarrow(py)?.unbind();
+        let decoded = decoded_schema(py, &decoders, &common.topics, headers)?;
+        let schema = decoded.to_pyarrow(py)?.unbind();
         let got = runtime::wait(
             py,
             async move {
@@ -185,6 +298,8 @@ impl Stream {
         });
         Ok(Stream {
             schema,
+            decoders,
+            decoded,
             rx: Some(rx),
             pump: Some(pump),
             stats: None,
@@ -235,6 +350,33 @@ impl Stream {
 }
 
 impl Stream {
+    /// `batch` with its key and/or value decoded, in the stream's schema (GIL released).
+    fn decode(&mut self, py: Python<'_>, batch: RecordBatch) -> PyResult<RecordBatch> {
+        if !self.decoders.any() {
+            return Ok(batch);
+        }
+        let decoders = &self.decoders;
+        let decoded =
+            py.detach(|| kbatch_arrow::decode_batches(batch.schema(), vec![batch], decoders));
+        let (_, mut batches, _undecodable) = match decoded {
+            Ok(d) => d,
+            Err(f) => {
+                self.close();
+                return Err(decode_failure(py, f));
+            }
+        };
+        let batch = batches
+            .pop()
+            .ok_or_else(|| errors::internal(py, "decoding lost a batch (a bug)".into()))?;
+        RecordBatch::try_new(self.decoded.clone(), batch.columns().to_vec()).map_err(|e| {
+            self.close();
+            errors::internal(
+                py,
+                format!("a decoded batch does not have the stream's schema (a bug): {e}"),
+            )
+        })
+    }
+
     fn next_batch_inner<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let rt = runtime::runtime(py)?;
         loop {
@@ -245,7 +387,10 @@ impl Stream {
                 py.detach(|| rt.block_on(async { tokio::time::timeout(POLL, rx.recv()).await }));
             match polled {
                 Ok(Some(Item::Batch(b))) if b.batch.num_rows() == 0 => continue,
-                Ok(Some(Item::Batch(b))) => return batch_to_py(py, b.batch).map(Some),
+                Ok(Some(Item::Batch(b))) => {
+                    let batch = self.decode(py, b.batch)?;
+                    return batch_to_py(py, batch).map(Some);
+                }
                 Ok(Some(Item::Failed(e))) => {
                     self.close();
                     return Err(errors::read_error(py, None, &e));

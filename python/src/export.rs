@@ -39,7 +39,7 @@ pub struct Options {
     pub batch_rows: usize,
     /// `threads=` (0: one per core).
     pub threads: usize,
-    /// `value_format=`: `raw` or `avro`.
+    /// `value_format=`: `raw`, `avro`, `protobuf` or `json-schema`.
     pub value_format: String,
     /// `key_format=`.
     pub key_format: String,

@@ -37,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(jobs::count, m)?)?;
     m.add_function(wrap_pyfunction!(jobs::trending, m)?)?;
     m.add_function(wrap_pyfunction!(arrow::read, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow::schema, m)?)?;
     m.add_function(wrap_pyfunction!(export::export, m)?)?;
     m.add_class::<arrow::Stream>()?;
     spark::register(m)?;

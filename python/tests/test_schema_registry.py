@@ -145,3 +145,90 @@ def test_export_writes_the_typed_value_column(bootstrap: str, registry: str) -> 
         assert [r["id"] for r in exported.column("value").to_pylist()] == [e["id"] for e in given]
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+_pspec = importlib.util.spec_from_file_location(
+    "registry_producer_protobuf", ROOT / "tests" / "e2e" / "registry_producer_protobuf.py"
+)
+assert _pspec is not None and _pspec.loader is not None
+pb_producer = importlib.util.module_from_spec(_pspec)
+_pspec.loader.exec_module(pb_producer)
+
+
+def _arrow_row(order: dict[str, Any]) -> dict[str, Any]:
+    """An Order as pyarrow gives back its struct row: every field, proto3 defaults, None for
+    an unset message or optional, maps as (key, value) pairs."""
+    row = pb_producer.natural(order)
+    row["raw"] = order["raw"]
+    row["attrs"] = list(order["attrs"].items())
+    return row
+
+
+def test_read_protobuf_values_and_json_schema_keys(bootstrap: str, registry: str) -> None:
+    """kbatch.read / read_batches(value_format="protobuf", key_format="json-schema"): the value
+    is a struct typed as Spark's from_protobuf types it (Order, message index [1], with a
+    message from a referenced file), the key the JSON text (arrow.json); every row equals what
+    confluent-kafka's serializers were given; kbatch.schema() is the read's schema."""
+    import json
+
+    topic = f"protobuf-{uuid.uuid4().hex[:8]}"
+    kit("create-topic", "--bootstrap", bootstrap, "--topic", topic, "--partitions", "1")
+    given = pb_producer.produce(bootstrap, registry, topic, 9)
+    options: dict[str, Any] = {
+        "bootstrap": bootstrap,
+        "value_format": "protobuf",
+        "key_format": "json-schema",
+        "config": {"schema.registry.url": registry},
+    }
+    table = kbatch.read(topic, **options)
+    value_type = table.schema.field("value").type
+    want = {
+        "id": pa.int64(),
+        "status": pa.string(),
+        "lines": pa.list_(
+            pa.field(
+                "element",
+                pa.struct(
+                    [pa.field("sku", pa.string(), False), pa.field("qty", pa.int32(), False)]
+                ),
+                nullable=False,
+            )
+        ),
+        "note": pa.string(),
+        "raw": pa.binary(),
+        "total": pa.struct(
+            [pa.field("units", pa.int64(), False), pa.field("currency", pa.string(), False)]
+        ),
+        "score": pa.float64(),
+        "flag": pa.bool_(),
+    }
+    for name, t in want.items():
+        assert value_type.field(name).type.equals(t), (name, value_type.field(name).type, t)
+    assert value_type.field("note").nullable and not value_type.field("id").nullable
+    keys = [json.loads(k) for k in table.column("key").to_pylist()]
+    assert keys == [g["key"] for g in given]
+    rows = table.column("value").to_pylist()
+    assert rows == [_arrow_row(g["value"]) for g in given]
+    assert rows[0]["id"] == 2**53 + 1
+
+    schema = kbatch.schema(
+        topic,
+        value_format="protobuf",
+        key_format="json-schema",
+        config={"schema.registry.url": registry},
+    )
+    assert schema.equals(table.schema)
+
+    batches = list(kbatch.read_batches(topic, **options, batch_rows=4))
+    assert len(batches) == 3
+    streamed = pa.Table.from_batches(batches)
+    assert streamed.schema.equals(table.schema)
+    assert streamed.column("value").to_pylist() == rows
+    assert streamed.column("key").to_pylist() == table.column("key").to_pylist()
+
+    with pytest.raises(kbatch.DataError, match=r"no subject \"nothing-here-value\""):
+        kbatch.schema(
+            "nothing-here",
+            value_format="protobuf",
+            config={"schema.registry.url": registry},
+        )

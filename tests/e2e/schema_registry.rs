@@ -466,3 +466,158 @@ fn export_writes_avro_values_as_typed_columns_and_dump_lines() {
     assert_eq!(values, expected);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Run the Protobuf producer (`registry_producer_protobuf.py`): each record's expected
+/// `{"key": ..., "value": ...}` natural JSON, in offset order.
+fn produce_protobuf(topic: &str, count: usize, mixed: bool) -> Vec<Value> {
+    let python = kbatch_testkit::s3::venv_bin("python");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/e2e/registry_producer_protobuf.py"
+    );
+    let mut cmd = Command::new(&python);
+    cmd.arg(script)
+        .arg(&broker().bootstrap)
+        .arg(&shared_registry().url)
+        .arg(topic)
+        .arg(count.to_string());
+    if mixed {
+        cmd.arg("--mixed");
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e} (run `make venv`)", python.display()));
+    assert!(
+        out.status.success(),
+        "the Protobuf producer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("the producer prints JSON lines"))
+        .collect()
+}
+
+/// Protobuf values (the file's second message type, index [1], with a nested type, an enum,
+/// repeated, map, proto3 optional, int64 beyond 2^53, bytes, a message of an imported file
+/// registered as a schema reference) and JSON Schema keys, written by confluent-kafka's own
+/// serializers: `dump` prints every key and value as what the serializers were given, and
+/// `export` writes the typed struct column (Parquet) and dump's lines (jsonl). A topic whose
+/// values are two message types, and a Protobuf topic read as Avro, fail naming the ids.
+#[test]
+fn protobuf_values_and_json_schema_keys_dump_and_export_as_given() {
+    use arrow_array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let t = topic("protobuf");
+    create_topic(&t, 1, &[]);
+    let expected = produce_protobuf(&t, 12, false);
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let formats = [
+        "--value-format",
+        "protobuf",
+        "--key-format",
+        "json-schema",
+        "-X",
+        &url,
+    ];
+    let mut args = vec!["dump", "--topic", &t];
+    args.extend(formats);
+    let lines = dump_values(&args);
+    assert_eq!(lines.len(), expected.len());
+    for (i, (line, want)) in lines.iter().zip(&expected).enumerate() {
+        assert_eq!(line["offset"], i as u64, "{line}");
+        assert_eq!(line["key"], want["key"], "key at offset {i}");
+        assert_eq!(line["value"], want["value"], "value at offset {i}");
+    }
+    // 2^53 + 1 survives exactly (a float would round it to 2^53).
+    assert_eq!(
+        lines[0]["value"]["id"].as_u64(),
+        Some(9_007_199_254_740_993)
+    );
+    // The import was registered as its own subject and referenced.
+    let (status, body) = shared_registry()
+        .get("/subjects/kbtest%2Fcommon.proto/versions")
+        .unwrap();
+    assert_eq!((status, body.trim()), (200, "[1]"));
+
+    // Export: Parquet holds the typed columns; jsonl is dump's output line for line.
+    let dir = std::env::temp_dir().join(topic("kbatch-export-protobuf"));
+    let out = dir.to_str().unwrap().to_string();
+    let mut args = vec!["export", "--topic", &t, "--output", &out];
+    args.extend(formats);
+    let manifest = kbatch(&args).json();
+    assert_eq!(
+        (&manifest["value_format"], &manifest["key_format"]),
+        (&Value::from("protobuf"), &Value::from("json-schema")),
+        "{manifest}"
+    );
+    let mut rows = Vec::new();
+    for f in files_of(&dir, "parquet") {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(f).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        for batch in reader {
+            let batch = batch.unwrap();
+            let schema = batch.schema();
+            let value = batch.column_by_name("value").unwrap();
+            let key = batch.column_by_name("key").unwrap();
+            assert!(matches!(
+                value.data_type(),
+                arrow_schema::DataType::Struct(_)
+            ));
+            assert_eq!(key.data_type(), &arrow_schema::DataType::Utf8);
+            assert!(kbatch_schema::json::is_json_field(
+                schema.field_with_name("key").unwrap()
+            ));
+            for row in 0..batch.num_rows() {
+                let mut json = Vec::new();
+                kbatch_schema::json::write_row(&mut json, value.as_ref(), row).unwrap();
+                let mut k = Vec::new();
+                kbatch_schema::json::write_json_text(&mut k, key.as_ref(), row).unwrap();
+                rows.push(serde_json::json!({
+                    "key": serde_json::from_slice::<Value>(&k).unwrap(),
+                    "value": serde_json::from_slice::<Value>(&json).unwrap(),
+                }));
+            }
+        }
+    }
+    assert_eq!(rows, expected);
+    let _ = std::fs::remove_dir_all(&dir);
+    args.extend(["--format", "jsonl"]);
+    kbatch(&args).json();
+    let mut exported = Vec::new();
+    for f in files_of(&dir, "jsonl") {
+        for line in std::fs::read_to_string(f).unwrap().lines() {
+            exported.push(serde_json::from_str::<Value>(line).unwrap());
+        }
+    }
+    assert_eq!(exported, lines);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The same topic read as Avro: the schema's type is named with its id.
+    let run = kbatch(&["dump", "--topic", &t, "--value-format", "avro", "-X", &url]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("schema id") && run.stderr.contains("not Avro"),
+        "{}",
+        run.stderr
+    );
+
+    // Two message types in one topic: the last value is a Header ([0]).
+    let m = topic("protobuf-mixed");
+    create_topic(&m, 1, &[]);
+    produce_protobuf(&m, 3, true);
+    let mut args = vec!["dump", "--topic", &m, "--on-undecodable", "null"];
+    args.extend(formats);
+    let run = kbatch(&args);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("offset 2")
+            && run.stderr.contains("kbtest.Header")
+            && run.stderr.contains("kbtest.Order"),
+        "{}",
+        run.stderr
+    );
+}

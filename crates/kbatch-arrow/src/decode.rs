@@ -1,15 +1,15 @@
 //! Registry-framed keys and values of a whole read, decoded into typed columns: the `key`
 //! and/or `value` binary column becomes the column the schema types (a struct for a record),
 //! in place, same name, nullable. The decoder reads every value of a topic with one reader
-//! schema chosen for the run (see `kbatch_schema::avro`), so every batch has the same type.
+//! schema chosen for the run (see `kbatch_schema::avro` and `kbatch_schema::protobuf`), so
+//! every batch has the same type.
 
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use kbatch_schema::avro::AvroDecoder;
-use kbatch_schema::{Decoders, SchemaError};
+use kbatch_schema::{ColumnDecoder, Decoders, SchemaError};
 
 /// A key or value that failed, and where.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ fn decode_column(
     schema: &SchemaRef,
     batches: Vec<RecordBatch>,
     column: &'static str,
-    decoder: &AvroDecoder,
+    decoder: &ColumnDecoder,
 ) -> Result<(SchemaRef, Vec<RecordBatch>, u64), DecodeFailure> {
     let index = schema
         .index_of(column)
@@ -122,7 +122,7 @@ fn decode_column(
         }
     }
     let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-    fields[index] = Arc::new(Field::new(column, typed, true));
+    fields[index] = Arc::new(decoder.field(column, typed));
     let new_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
     let mut out = Vec::with_capacity(batches.len());
     for (b, decoded) in batches.into_iter().zip(columns) {

@@ -95,12 +95,12 @@ pub struct TopArgs {
     pub strict: bool,
 }
 
-/// How keys and values are decoded: `raw` bytes, or registry-framed (`avro`) values decoded
-/// with schemas from `-X schema.registry.url=...`.
+/// How keys and values are decoded: `raw` bytes, or registry-framed (`avro`, `protobuf`,
+/// `json-schema`) values decoded with schemas from `-X schema.registry.url=...`.
 #[derive(Debug, Args)]
 pub struct FormatArgs {
-    /// How values are written: raw (the bytes), avro (Confluent-framed, schemas from the
-    /// Schema Registry at -X schema.registry.url=...).
+    /// How values are written: raw (the bytes), avro, protobuf or json-schema (Confluent-framed,
+    /// schemas from the Schema Registry at -X schema.registry.url=...).
     #[arg(long, default_value = "raw", value_parser = parse_format)]
     pub value_format: kbatch_schema::ValueFormat,
     /// How keys are written (as --value-format).

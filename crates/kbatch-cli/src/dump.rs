@@ -12,8 +12,7 @@ use std::sync::Arc;
 
 use kbatch_export::Line;
 use kbatch_reader::{Job, JobError, PartitionSpec, PartitionStats, Record};
-use kbatch_schema::avro::AvroDecoder;
-use kbatch_schema::Decoders;
+use kbatch_schema::{ColumnDecoder, Decoders};
 
 use crate::args::{CommonArgs, FormatArgs};
 
@@ -21,8 +20,8 @@ struct Dump {
     names: Vec<(Arc<str>, i32)>,
     binary: bool,
     /// Decoders of registry-framed keys and values (`--key-format`, `--value-format`).
-    key: Option<AvroDecoder>,
-    value: Option<AvroDecoder>,
+    key: Option<ColumnDecoder>,
+    value: Option<ColumnDecoder>,
     /// Values made null by `--on-undecodable null`.
     undecodable: AtomicU64,
 }
@@ -59,7 +58,7 @@ fn flush(buf: &mut Vec<u8>) -> Result<(), JobError> {
 
 /// One column decoded from `pending`, rendered per row: `None` when no decoder is set.
 fn decode_column(
-    decoder: Option<&AvroDecoder>,
+    decoder: Option<&ColumnDecoder>,
     topic: &str,
     pending: &[Pending],
     pick: impl Fn(&Pending) -> Option<&[u8]>,
@@ -78,12 +77,12 @@ fn decode_column(
     let mut rows = Vec::with_capacity(pending.len());
     for (row, p) in pending.iter().enumerate() {
         let mut out = Vec::new();
-        kbatch_schema::json::write_row(&mut out, decoded.array.as_ref(), row).map_err(|e| {
-            JobError::Fail {
+        decoder
+            .write_json(&mut out, decoded.array.as_ref(), row)
+            .map_err(|e| JobError::Fail {
                 offset: p.offset,
                 message: format!("cannot print the {what}: {e}"),
-            }
-        })?;
+            })?;
         rows.push(out);
     }
     Ok(Some(rows))

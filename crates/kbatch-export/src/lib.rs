@@ -336,8 +336,8 @@ fn build_manifest(
             Isolation::ReadUncommitted => "read_uncommitted",
         }
         .to_string(),
-        key_format: format_name(decoders.key.is_some()).to_string(),
-        value_format: format_name(decoders.value.is_some()).to_string(),
+        key_format: format_name(decoders.key.as_ref()).to_string(),
+        value_format: format_name(decoders.value.as_ref()).to_string(),
         partitions,
         orphans: None,
     };
@@ -347,14 +347,11 @@ fn build_manifest(
     Ok(manifest)
 }
 
-/// The manifest's name of a column's format: decoded columns are Avro's (the one registry
-/// format decoded so far).
-fn format_name(decoded: bool) -> &'static str {
-    if decoded {
-        "avro"
-    } else {
-        "raw"
-    }
+/// The manifest's name of a column's format (`raw` when it is not decoded).
+fn format_name(decoder: Option<&kbatch_schema::ColumnDecoder>) -> &'static str {
+    decoder
+        .map_or(kbatch_schema::ValueFormat::Raw, |d| d.format())
+        .name()
 }
 
 /// The schema of the files: `read`'s, with each decoded column typed by its topic's reader
@@ -381,7 +378,7 @@ fn decoded_schema(
         let index = read
             .index_of(column)
             .map_err(|e| ExportError::Internal(e.to_string()))?;
-        fields[index] = Arc::new(arrow_schema::Field::new(column, typed, true));
+        fields[index] = Arc::new(decoder.field(column, typed));
     }
     Ok(Arc::new(arrow_schema::Schema::new_with_metadata(
         fields,

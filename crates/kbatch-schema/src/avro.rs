@@ -83,6 +83,13 @@ pub trait SchemaSource: std::fmt::Debug + Send + Sync {
     ) -> Result<Option<Arc<RegistrySchema>>, SchemaError>;
     /// The subjects an id is registered under.
     fn subjects_of(&self, id: u32) -> Result<Vec<String>, SchemaError>;
+    /// Version `version` of `subject` (a schema reference of schema `needed_by`).
+    fn version(
+        &self,
+        subject: &str,
+        version: i64,
+        needed_by: u32,
+    ) -> Result<Arc<RegistrySchema>, SchemaError>;
 }
 
 impl SchemaSource for Registry {
@@ -98,6 +105,14 @@ impl SchemaSource for Registry {
     }
     fn subjects_of(&self, id: u32) -> Result<Vec<String>, SchemaError> {
         Registry::subjects_of(self, id)
+    }
+    fn version(
+        &self,
+        subject: &str,
+        version: i64,
+        needed_by: u32,
+    ) -> Result<Arc<RegistrySchema>, SchemaError> {
+        Registry::version(self, subject, version, needed_by)
     }
 }
 
@@ -489,4 +504,4 @@ impl AvroDecoder {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

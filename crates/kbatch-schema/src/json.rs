@@ -12,13 +12,53 @@ use arrow_array::cast::AsArray;
 use arrow_array::temporal_conversions::{as_date, as_datetime};
 use arrow_array::types::*;
 use arrow_array::Array;
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::{DataType, Field, TimeUnit};
 use base64::Engine as _;
 
 /// A type the renderer does not know.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot render Arrow type {0} as JSON")]
 pub struct Unsupported(pub String);
+
+/// The metadata key of an Arrow extension type's name.
+const EXTENSION_NAME: &str = "ARROW:extension:name";
+/// Arrow's canonical extension type of utf8 JSON text.
+const ARROW_JSON: &str = "arrow.json";
+
+/// `field` marked as Arrow's canonical `arrow.json` extension (utf8 holding JSON text).
+pub fn as_json_field(field: Field) -> Field {
+    let mut metadata = field.metadata().clone();
+    metadata.insert(EXTENSION_NAME, ARROW_JSON);
+    field.with_metadata(metadata)
+}
+
+/// Whether `field` is utf8 JSON text (`arrow.json`): written as its text, not as a string.
+pub fn is_json_field(field: &Field) -> bool {
+    field.extension_type_name() == Some(ARROW_JSON)
+}
+
+/// Append row `row` of a utf8 column of JSON text to `out` as that JSON (null as `null`), on
+/// one line: a raw line break in valid JSON is whitespace between tokens (strings cannot hold
+/// one), so it becomes a space and nothing else changes.
+pub fn write_json_text(
+    out: &mut Vec<u8>,
+    array: &dyn Array,
+    row: usize,
+) -> Result<(), Unsupported> {
+    if array.is_null(row) {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    let Some(text) = array.as_string_opt::<i32>() else {
+        return Err(Unsupported(format!("{} as JSON text", array.data_type())));
+    };
+    out.extend(
+        text.value(row)
+            .bytes()
+            .map(|b| if matches!(b, b'\n' | b'\r') { b' ' } else { b }),
+    );
+    Ok(())
+}
 
 /// Append row `row` of `array` as JSON to `out`.
 pub fn write_row(out: &mut Vec<u8>, array: &dyn Array, row: usize) -> Result<(), Unsupported> {
@@ -179,4 +219,34 @@ fn base64(out: &mut Vec<u8>, bytes: &[u8]) {
             .as_bytes(),
     );
     out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::StringArray;
+
+    use super::*;
+
+    #[test]
+    fn json_text_is_written_as_it_is_on_one_line() {
+        let column = StringArray::from(vec![
+            Some("{\"a\": [1,\n 2],\r\n \"b\": \"x\\ny\"}"),
+            None,
+            Some("9007199254740993"),
+        ]);
+        let mut out = Vec::new();
+        for row in 0..column.len() {
+            write_json_text(&mut out, &column, row).unwrap();
+            out.push(b'|');
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\"a\": [1,  2],   \"b\": \"x\\ny\"}|null|9007199254740993|"
+        );
+        let field = as_json_field(Field::new("key", DataType::Utf8, true));
+        assert!(is_json_field(&field));
+        assert!(!is_json_field(&Field::new("key", DataType::Utf8, true)));
+        let ints = arrow_array::Int32Array::from(vec![1]);
+        assert!(write_json_text(&mut Vec::new(), &ints, 0).is_err());
+    }
 }

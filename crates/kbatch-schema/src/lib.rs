@@ -4,8 +4,9 @@
 //! Schema values into Arrow columns and into natural JSON.
 //!
 //! The one path: framed values are decoded into an Arrow column typed by the schema
-//! ([`avro::AvroDecoder`]), as Spark's `from_avro` types them; JSON for `dump` is rendered from
-//! that column's rows ([`json`]).
+//! ([`ColumnDecoder`]: [`avro::AvroDecoder`], [`protobuf::ProtobufColumn`],
+//! [`json_schema::JsonSchemaColumn`]), as Spark's `from_avro` / `from_protobuf` type them;
+//! JSON for `dump` is rendered from that column's rows ([`ColumnDecoder::write_json`]).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -20,6 +21,9 @@ pub mod registry;
 
 use std::time::Duration;
 
+use arrow_schema::{DataType, Field};
+
+pub use avro::{Decoded, RowError};
 pub use framing::NotFramed;
 pub use registry::{Registry, RegistryConfig, RegistrySchema, SchemaType};
 
@@ -31,17 +35,39 @@ pub enum ValueFormat {
     Raw,
     /// Confluent-framed Avro.
     Avro,
+    /// Confluent-framed Protobuf (with the message-index list).
+    Protobuf,
+    /// Confluent-framed JSON Schema (JSON text after the prefix).
+    JsonSchema,
+}
+
+impl ValueFormat {
+    /// Every format, in the order the help lists them.
+    pub const ALL: [ValueFormat; 4] = [
+        ValueFormat::Raw,
+        ValueFormat::Avro,
+        ValueFormat::Protobuf,
+        ValueFormat::JsonSchema,
+    ];
+
+    /// The name `--value-format` and `value_format=` take (and the export manifest records).
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueFormat::Raw => "raw",
+            ValueFormat::Avro => "avro",
+            ValueFormat::Protobuf => "protobuf",
+            ValueFormat::JsonSchema => "json-schema",
+        }
+    }
 }
 
 impl std::str::FromStr for ValueFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "raw" => Ok(ValueFormat::Raw),
-            "avro" => Ok(ValueFormat::Avro),
-            "protobuf" | "json-schema" => Err(format!("{s:?} is not supported yet (raw or avro)")),
-            _ => Err(format!("unknown format {s:?} (raw or avro)")),
-        }
+        ValueFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| format!("unknown format {s:?} (raw, avro, protobuf or json-schema)"))
     }
 }
 
@@ -121,6 +147,18 @@ pub enum SchemaError {
         /// Why.
         reason: String,
     },
+    /// A Protobuf value of another message type than the column's (one type per column).
+    #[error("schema id {id}: the value is a {message}, but this run reads the column as {column} (from schema id {reader}); a topic whose values are of several message types cannot be one column: read them apart (raw) or write one type per topic")]
+    OtherMessage {
+        /// The value's schema id.
+        id: u32,
+        /// The value's message type (full name).
+        message: String,
+        /// The column's message type (full name).
+        column: String,
+        /// The reader schema's id.
+        reader: u32,
+    },
     /// The body does not decode with its schema.
     #[error("schema id {id}: the value does not decode: {reason}")]
     Decode {
@@ -172,13 +210,107 @@ pub struct Formats {
     pub on_undecodable: OnUndecodable,
 }
 
+/// The decoder of one column (keys or values) in one of the registry formats, all with one
+/// contract: [`ColumnDecoder::decode`] turns a topic's values into one Arrow column whose type
+/// is fixed per topic for the run; not-framed and undecodable values follow
+/// [`OnUndecodable`]; errors name the schema id and the row, the caller adds topic,
+/// partition and offset. [`ColumnDecoder::prepare`] tells the type before any value is read
+/// when the registry alone fixes it.
+#[derive(Debug)]
+pub enum ColumnDecoder {
+    /// `avro`.
+    Avro(avro::AvroDecoder),
+    /// `protobuf`.
+    Protobuf(protobuf::ProtobufColumn),
+    /// `json-schema`.
+    JsonSchema(json_schema::JsonSchemaColumn),
+}
+
+impl ColumnDecoder {
+    /// The decoder of `format` (`None` for `raw`).
+    pub fn new(
+        format: ValueFormat,
+        registry: std::sync::Arc<dyn avro::SchemaSource>,
+        on_undecodable: OnUndecodable,
+        role: avro::Role,
+    ) -> Option<ColumnDecoder> {
+        Some(match format {
+            ValueFormat::Raw => return None,
+            ValueFormat::Avro => {
+                ColumnDecoder::Avro(avro::AvroDecoder::new(registry, on_undecodable, role))
+            }
+            ValueFormat::Protobuf => ColumnDecoder::Protobuf(protobuf::ProtobufColumn::new(
+                registry,
+                on_undecodable,
+                role,
+            )),
+            ValueFormat::JsonSchema => ColumnDecoder::JsonSchema(
+                json_schema::JsonSchemaColumn::new(registry, on_undecodable, role),
+            ),
+        })
+    }
+
+    /// The format decoded.
+    pub fn format(&self) -> ValueFormat {
+        match self {
+            ColumnDecoder::Avro(_) => ValueFormat::Avro,
+            ColumnDecoder::Protobuf(_) => ValueFormat::Protobuf,
+            ColumnDecoder::JsonSchema(_) => ValueFormat::JsonSchema,
+        }
+    }
+
+    /// Decode `values` of `topic` (`None`: a null value) into one column, in input order.
+    pub fn decode(&self, topic: &str, values: &[Option<&[u8]>]) -> Result<Decoded, RowError> {
+        match self {
+            ColumnDecoder::Avro(d) => d.decode(topic, values),
+            ColumnDecoder::Protobuf(d) => d.decode(topic, values),
+            ColumnDecoder::JsonSchema(d) => d.decode(topic, values),
+        }
+    }
+
+    /// The Arrow type of `topic`'s column when the registry fixes it before any value is
+    /// read (the subject `{topic}-key` / `{topic}-value` exists); `None` when the first framed
+    /// value will.
+    pub fn prepare(&self, topic: &str) -> Result<Option<DataType>, SchemaError> {
+        match self {
+            ColumnDecoder::Avro(d) => d.prepare(topic),
+            ColumnDecoder::Protobuf(d) => d.prepare(topic),
+            ColumnDecoder::JsonSchema(d) => d.prepare(topic),
+        }
+    }
+
+    /// The field of a decoded column `name` of type `data_type`: nullable; a JSON Schema
+    /// column carries Arrow's canonical `arrow.json` extension name (its text is JSON).
+    pub fn field(&self, name: &str, data_type: DataType) -> Field {
+        let field = Field::new(name, data_type, true);
+        match self {
+            ColumnDecoder::JsonSchema(_) => json::as_json_field(field),
+            _ => field,
+        }
+    }
+
+    /// Append row `row` of a column this decoder made as natural JSON to `out` (a JSON
+    /// Schema value as its own JSON text).
+    pub fn write_json(
+        &self,
+        out: &mut Vec<u8>,
+        array: &dyn arrow_array::Array,
+        row: usize,
+    ) -> Result<(), json::Unsupported> {
+        match self {
+            ColumnDecoder::JsonSchema(_) => json::write_json_text(out, array, row),
+            _ => json::write_row(out, array, row),
+        }
+    }
+}
+
 /// The decoders a read needs (none for `raw`), sharing one registry client and its cache.
 #[derive(Debug, Default)]
 pub struct Decoders {
     /// For keys.
-    pub key: Option<avro::AvroDecoder>,
+    pub key: Option<ColumnDecoder>,
     /// For values.
-    pub value: Option<avro::AvroDecoder>,
+    pub value: Option<ColumnDecoder>,
 }
 
 impl Decoders {
@@ -195,13 +327,12 @@ impl Decoders {
         }
         let keys = registry.cloned().ok_or_else(|| SchemaError::Config {
             key: "schema.registry.url".into(),
-            reason: "a registry format (avro) needs the registry's URL: set schema.registry.url (-X schema.registry.url=http://HOST:PORT, or config=)".into(),
+            reason: "a registry format (avro, protobuf, json-schema) needs the registry's URL: set schema.registry.url (-X schema.registry.url=http://HOST:PORT, or config=)".into(),
         })?;
         let registry: std::sync::Arc<dyn avro::SchemaSource> =
             std::sync::Arc::new(Registry::new(RegistryConfig { keys, timeout })?);
         let make = |f: ValueFormat, role: avro::Role| {
-            (f == ValueFormat::Avro)
-                .then(|| avro::AvroDecoder::new(registry.clone(), formats.on_undecodable, role))
+            ColumnDecoder::new(f, registry.clone(), formats.on_undecodable, role)
         };
         Ok(Decoders {
             key: make(formats.key, avro::Role::Key),

@@ -8,11 +8,13 @@
 //! [`arrow_type`]. Nothing here does I/O: the registry client hands the schema strings in.
 
 mod arrow;
+mod column;
 mod index;
 mod json;
 mod schema;
 
 pub use self::arrow::{arrow_fields, arrow_type, decode, ProtoDecoder, MAX_BATCH_PAYLOAD};
+pub use self::column::{root_message, ProtobufColumn};
 pub use self::index::MessageIndexes;
 pub use self::json::NaturalJson;
 pub use self::schema::ProtoSchema;

@@ -59,7 +59,7 @@ pub struct RegistrySchema {
     pub schema_type: SchemaType,
     /// The schema text.
     pub schema: String,
-    /// Schemas it refers to (not followed yet).
+    /// Schemas it refers to (Protobuf imports are followed by `protobuf::ProtobufColumn`).
     pub references: Vec<Reference>,
 }
 
@@ -229,6 +229,30 @@ impl Registry {
         let latest = Arc::new(parse_latest(subject, needed_by, &body)?);
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(Some(cache.entry(latest.id).or_insert(latest).clone()))
+    }
+
+    /// Version `version` of `subject` (`GET /subjects/{subject}/versions/{version}`): a
+    /// schema reference. `needed_by` is the schema id that refers to it, for the errors; a
+    /// reference the registry does not have is a [`SchemaError::BadSchema`] of that id.
+    pub fn version(
+        &self,
+        subject: &str,
+        version: i64,
+        needed_by: u32,
+    ) -> Result<Arc<RegistrySchema>, SchemaError> {
+        let path = format!("/subjects/{}/versions/{version}", path_segment(subject));
+        let body = block_on(self.get(&path, needed_by))??.ok_or_else(|| {
+            SchemaError::BadSchema {
+                id: needed_by,
+                reason: format!(
+                    "its reference subject {subject:?} version {version} is not in the registry at {}",
+                    self.shown_urls()
+                ),
+            }
+        })?;
+        let found = Arc::new(parse_latest(subject, needed_by, &body)?);
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(cache.entry(found.id).or_insert(found).clone())
     }
 
     /// The subjects schema `id` is registered under (`GET /schemas/ids/{id}/versions`),

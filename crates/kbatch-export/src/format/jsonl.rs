@@ -33,18 +33,26 @@ fn column<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a dyn Array, Encod
         .ok_or_else(|| EncodeError::Schema(format!("no column {name:?}")))
 }
 
-/// A key or value column: its bytes (raw), or the column to render as JSON (decoded).
+/// A key or value column: its bytes (raw), the column to render as JSON (decoded), or JSON
+/// text to write as it is (a JSON Schema column, `arrow.json`).
 enum Cells<'a> {
     Bytes(&'a arrow_array::BinaryArray),
     Decoded(&'a dyn Array),
+    JsonText(&'a dyn Array),
 }
 
 impl<'a> Cells<'a> {
-    fn of(array: &'a dyn Array) -> Cells<'a> {
-        match array.as_binary_opt::<i32>() {
+    fn of(batch: &'a RecordBatch, name: &str) -> Result<Cells<'a>, EncodeError> {
+        let array = column(batch, name)?;
+        let json_text = batch
+            .schema_ref()
+            .field_with_name(name)
+            .is_ok_and(kbatch_schema::json::is_json_field);
+        Ok(match array.as_binary_opt::<i32>() {
             Some(bytes) => Cells::Bytes(bytes),
+            None if json_text => Cells::JsonText(array),
             None => Cells::Decoded(array),
-        }
+        })
     }
 
     /// The row's bytes (raw), or `None` with its JSON in `json` (decoded).
@@ -56,10 +64,13 @@ impl<'a> Cells<'a> {
     ) -> Result<(Option<&'a [u8]>, bool), EncodeError> {
         match self {
             Cells::Bytes(b) => Ok((b.is_valid(row).then(|| b.value(row)), false)),
-            Cells::Decoded(a) => {
+            Cells::Decoded(a) | Cells::JsonText(a) => {
                 json.clear();
-                kbatch_schema::json::write_row(json, *a, row)
-                    .map_err(|e| EncodeError::Schema(format!("the {name} column: {}", e.0)))?;
+                let written = match self {
+                    Cells::JsonText(_) => kbatch_schema::json::write_json_text(json, *a, row),
+                    _ => kbatch_schema::json::write_row(json, *a, row),
+                };
+                written.map_err(|e| EncodeError::Schema(format!("the {name} column: {}", e.0)))?;
                 Ok((None, true))
             }
         }
@@ -68,8 +79,8 @@ impl<'a> Cells<'a> {
 
 impl Encoder for JsonlEncoder {
     fn write(&mut self, batch: &RecordBatch) -> Result<(), EncodeError> {
-        let key = Cells::of(column(batch, "key")?);
-        let value = Cells::of(column(batch, "value")?);
+        let key = Cells::of(batch, "key")?;
+        let value = Cells::of(batch, "value")?;
         let topic = column(batch, "topic")?.as_string_opt::<i32>();
         let partition = column(batch, "partition")?.as_primitive_opt::<Int32Type>();
         let offset = column(batch, "offset")?.as_primitive_opt::<Int64Type>();

@@ -15,23 +15,33 @@ const OTHER: &str = r#"{"type":"record","name":"E","fields":[{"name":"c","type":
 
 /// Schemas by id, and subjects with their versions' ids, oldest first.
 #[derive(Debug, Default)]
-struct Table {
+pub(crate) struct Table {
     schemas: HashMap<u32, Arc<RegistrySchema>>,
     subjects: Vec<(&'static str, Vec<u32>)>,
 }
 
 impl Table {
-    fn with(mut self, id: u32, text: &str) -> Self {
+    pub(crate) fn with(self, id: u32, text: &str) -> Self {
+        self.with_typed(id, SchemaType::Avro, text, Vec::new())
+    }
+    /// A schema of any type, with references.
+    pub(crate) fn with_typed(
+        mut self,
+        id: u32,
+        schema_type: SchemaType,
+        text: &str,
+        references: Vec<crate::registry::Reference>,
+    ) -> Self {
         let s = RegistrySchema {
             id,
-            schema_type: SchemaType::Avro,
+            schema_type,
             schema: text.to_string(),
-            references: Vec::new(),
+            references,
         };
         self.schemas.insert(id, Arc::new(s));
         self
     }
-    fn subject(mut self, name: &'static str, ids: &[u32]) -> Self {
+    pub(crate) fn subject(mut self, name: &'static str, ids: &[u32]) -> Self {
         self.subjects.push((name, ids.to_vec()));
         self
     }
@@ -61,6 +71,21 @@ impl SchemaSource for Table {
             .filter(|(_, ids)| ids.contains(&id))
             .map(|(s, _)| s.to_string())
             .collect())
+    }
+    fn version(
+        &self,
+        subject: &str,
+        version: i64,
+        needed_by: u32,
+    ) -> Result<Arc<RegistrySchema>, SchemaError> {
+        let found = self.subjects.iter().find(|(s, _)| *s == subject);
+        let id = found
+            .and_then(|(_, ids)| ids.get(usize::try_from(version).ok()?.checked_sub(1)?))
+            .ok_or_else(|| SchemaError::BadSchema {
+                id: needed_by,
+                reason: format!("no {subject} version {version}"),
+            })?;
+        self.schema(*id)
     }
 }
 
