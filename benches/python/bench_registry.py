@@ -29,6 +29,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import statistics
 import struct
 import subprocess
@@ -340,6 +341,7 @@ def main() -> None:
             sh(a.testkit, "stop", "--dir", str(work / "registry"))
     finally:
         sh(a.testkit, "stop", "--dir", str(work / "broker"))
+        shutil.rmtree(work, ignore_errors=True)
     Path(a.out).write_text(report(a, rows))
     print(Path(a.out).read_text())
 

@@ -322,6 +322,38 @@ fn registry_basic_auth_is_sent_and_never_shown() {
     assert!(run.stderr.contains("HTTP 401"), "{}", run.stderr);
 }
 
+/// A schema that uses named types registered under other subjects (schema references,
+/// written by confluent-kafka's AvroSerializer): kbatch follows the references and prints
+/// every value as the serializer was given it.
+#[test]
+fn avro_schema_references_are_followed() {
+    let t = topic("avro-refs");
+    create_topic(&t, 1, &[]);
+    let python = kbatch_testkit::s3::venv_bin("python");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/e2e/registry_refs_producer.py"
+    );
+    let out = Command::new(&python)
+        .args([script, &broker().bootstrap, &shared_registry().url, &t, "6"])
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e} (run `make venv`)", python.display()));
+    assert!(
+        out.status.success(),
+        "the producer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(expected.len(), 6);
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let lines = dump_values(&["dump", "--topic", &t, "--value-format", "avro", "-X", &url]);
+    let values: Vec<Value> = lines.iter().map(|l| l["value"].clone()).collect();
+    assert_eq!(values, expected);
+}
+
 /// The export's files of a directory, by name (so in offset order within a partition).
 fn files_of(dir: &std::path::Path, extension: &str) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)

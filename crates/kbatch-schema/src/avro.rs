@@ -185,6 +185,43 @@ pub struct AvroDecoder {
     role: Role,
     /// Per topic, chosen once for the run.
     readers: Mutex<HashMap<String, Arc<Reader>>>,
+    /// Schemas by id with their references put in place ([`references::inline`]), made once
+    /// per id for the run.
+    wholes: Mutex<HashMap<u32, Arc<RegistrySchema>>>,
+}
+
+/// References deeper than this are refused (a cycle, or a registry answering nonsense).
+const MAX_REFERENCE_DEPTH: usize = 32;
+
+/// `s` made self-contained: each referenced schema (fetched by subject and version, made
+/// self-contained first) defined in place at its first use.
+fn whole(
+    source: &dyn SchemaSource,
+    s: &RegistrySchema,
+    depth: usize,
+) -> Result<RegistrySchema, SchemaError> {
+    if s.references.is_empty() {
+        return Ok(s.clone());
+    }
+    if depth >= MAX_REFERENCE_DEPTH {
+        return Err(SchemaError::BadSchema {
+            id: s.id,
+            reason: format!("its references nest deeper than {MAX_REFERENCE_DEPTH} (a cycle?)"),
+        });
+    }
+    let mut named = HashMap::new();
+    for r in &s.references {
+        let referenced = source.version(&r.subject, r.version, s.id)?;
+        let referenced = whole(source, &referenced, depth + 1)?;
+        named.insert(r.name.clone(), referenced.schema);
+    }
+    let schema = references::inline(&s.schema, &named)
+        .map_err(|reason| SchemaError::BadSchema { id: s.id, reason })?;
+    Ok(RegistrySchema {
+        schema,
+        references: Vec::new(),
+        ..s.clone()
+    })
 }
 
 fn row_err(row: usize, error: SchemaError) -> RowError {
@@ -251,7 +288,30 @@ impl AvroDecoder {
             on_undecodable,
             role,
             readers: Mutex::new(HashMap::new()),
+            wholes: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Schema `s` with its references in place, once per id for the run.
+    /// (A schema of another type is given back as it is, for `not_avro` to name.)
+    fn whole(&self, s: Arc<RegistrySchema>) -> Result<Arc<RegistrySchema>, SchemaError> {
+        if s.references.is_empty() || s.schema_type != SchemaType::Avro {
+            return Ok(s);
+        }
+        if let Some(w) = self
+            .wholes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&s.id)
+        {
+            return Ok(w.clone());
+        }
+        let w = Arc::new(whole(&*self.registry, &s, 0)?);
+        self.wholes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(s.id, w.clone());
+        Ok(w)
     }
 
     /// The reader of `topic`, chosen on first use with `first_id`, the schema id of the first
@@ -262,7 +322,7 @@ impl AvroDecoder {
         if let Some(r) = readers.get(topic) {
             return Ok(r.clone());
         }
-        let chosen = choose_reader(&*self.registry, topic, self.role, first_id)?;
+        let chosen = self.whole(choose_reader(&*self.registry, topic, self.role, first_id)?)?;
         Self::keep_reader(&mut readers, topic, &chosen)
     }
 
@@ -277,7 +337,7 @@ impl AvroDecoder {
         }
         match self.registry.latest(&self.role.subject(topic), 0)? {
             Some(chosen) => Ok(Some(
-                Self::keep_reader(&mut readers, topic, &chosen)?
+                Self::keep_reader(&mut readers, topic, &*self.whole(chosen)?)?
                     .data_type
                     .clone(),
             )),
@@ -355,6 +415,7 @@ impl AvroDecoder {
             if let Some(e) = not_avro(&s) {
                 return Err(row_err(row, e));
             }
+            let s = self.whole(s).map_err(|e| row_err(row, e))?;
             schemas.insert(id, s);
         }
         // A body that fails leaves its decoder's builders in an unknown state: with
@@ -502,6 +563,8 @@ impl AvroDecoder {
         Ok(Some(normalized))
     }
 }
+
+mod references;
 
 #[cfg(test)]
 pub(crate) mod tests;
