@@ -109,14 +109,48 @@ class KbatchDataSource(DataSource):
             self.resolved = resolve(self.request)
         return self.resolved
 
-    def schema(self) -> str:
-        self._resolve()
+    def schema(self) -> str | StructType:
+        resolved = self._resolve()
         if self.request.job == "top":
             return TOP_DDL
-        return TRENDING_DDL if self.request.job == "trending" else kafka_ddl(self.request.headers)
+        if self.request.job == "trending":
+            return TRENDING_DDL
+        if self.request.value_format == "raw" and self.request.key_format == "raw":
+            return kafka_ddl(self.request.headers)
+        return decoded_schema(self.request, resolved)
 
     def reader(self, schema: StructType) -> KbatchReader:
         return KbatchReader(self.request, self._resolve(), schema)
+
+
+def decoded_schema(r: Request, resolved: Resolved) -> StructType:
+    """Spark's Kafka schema with ``key`` / ``value`` typed by the registry (``keyFormat`` /
+    ``valueFormat``): the latest version of each topic's subject, as :func:`kbatch.schema`
+    gives it (every topic read must give one type), converted as Spark converts Arrow."""
+    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.types import StructField
+
+    import kbatch
+
+    topics = sorted({s[0] for s in resolved.shards}) or [t for t in r.topics]
+    if not topics:
+        raise OptionError("valueFormat/keyFormat: no topic to take the schema from")
+    arrow = kbatch.schema(
+        topics,
+        bootstrap=r.bootstrap,
+        value_format=r.value_format,
+        key_format=r.key_format,
+        config=r.config_dict(),
+        headers=r.headers,
+    )
+    base = StructType.fromDDL(kafka_ddl(r.headers))
+    fields = []
+    for f in base.fields:
+        if f.name in ("key", "value") and arrow.field(f.name).type != pa.binary():
+            fields.append(StructField(f.name, from_arrow_type(arrow.field(f.name).type), True))
+        else:
+            fields.append(f)
+    return StructType(fields)
 
 
 class KbatchReader(DataSourceReader):
@@ -167,6 +201,9 @@ def _read_range(r: Request, s: Shard, target: pa.Schema) -> Iterator[pa.RecordBa
             r.config_dict(),
             r.batch_rows,
             r.headers,
+            value_format=r.value_format,
+            key_format=r.key_format,
+            on_undecodable=r.on_undecodable,
         )
         while True:
             batch = stream.next_batch()
