@@ -345,3 +345,31 @@ impl Decoders {
         self.key.is_some() || self.value.is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_parse_by_their_names_only() {
+        let table: &[(&str, Option<ValueFormat>)] = &[
+            ("raw", Some(ValueFormat::Raw)),
+            ("avro", Some(ValueFormat::Avro)),
+            ("protobuf", Some(ValueFormat::Protobuf)),
+            ("json-schema", Some(ValueFormat::JsonSchema)),
+            ("json", None),
+            ("Protobuf", None),
+            ("", None),
+        ];
+        for &(text, want) in table {
+            let got = text.parse::<ValueFormat>();
+            assert_eq!(got.as_ref().ok().copied(), want, "{text:?}");
+            if let Ok(f) = got {
+                assert_eq!(f.name(), text);
+            } else {
+                let e = got.unwrap_err();
+                assert!(e.contains("raw, avro, protobuf or json-schema"), "{e}");
+            }
+        }
+    }
+}

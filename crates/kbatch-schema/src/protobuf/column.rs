@@ -104,7 +104,6 @@ pub fn root_message(schema: &ProtoSchema) -> Option<MessageDescriptor> {
 /// A framed value split down to its payload.
 struct Parsed<'v> {
     id: u32,
-    indexes: MessageIndexes,
     payload: &'v [u8],
 }
 
@@ -233,93 +232,79 @@ impl ProtobufColumn {
         }
     }
 
-    /// Split a value down to its payload and the message type's full name in its writer
-    /// schema.
-    fn parse<'v>(&self, v: &'v [u8]) -> Result<(Parsed<'v>, String), SchemaError> {
-        let f = framing::split(v)?;
-        let decode = |e: ProtobufError| SchemaError::Decode {
-            id: f.id,
-            reason: e.to_string(),
-        };
-        let (indexes, offset) = MessageIndexes::read(f.body).map_err(decode)?;
-        let writer = self.compiled(f.id)?;
-        let name = writer
-            .message(&indexes)
-            .map_err(decode)?
-            .full_name()
-            .to_owned();
-        Ok((
-            Parsed {
-                id: f.id,
-                indexes,
-                payload: &f.body[offset..],
-            },
-            name,
-        ))
-    }
-
     /// Decode `values` of `topic` (`None`: a null value) into one column, in input order.
     pub fn decode(&self, topic: &str, values: &[Option<&[u8]>]) -> Result<Decoded, RowError> {
-        // Message names by (writer id, index list), looked up once per call.
-        let mut names: HashMap<(u32, MessageIndexes), String> = HashMap::new();
+        // The (writer id, index list) pairs seen in this call, each checked once against the
+        // column's message type; nearly always one.
+        let mut kinds: Vec<(u32, MessageIndexes)> = Vec::new();
+        let mut indexes = MessageIndexes::first();
         let mut parsed: Vec<Option<Parsed<'_>>> = Vec::with_capacity(values.len());
         let mut undecodable = 0u64;
         let mut reader: Option<Arc<Reader>> = None;
         for (row, v) in values.iter().enumerate() {
-            let Some(v) = v else {
-                parsed.push(None);
-                continue;
-            };
-            let cached = framing::split(v).ok().and_then(|f| {
-                let (indexes, offset) = MessageIndexes::read(f.body).ok()?;
-                let name = names.get(&(f.id, indexes.clone()))?.clone();
-                Some((
-                    Parsed {
-                        id: f.id,
-                        indexes,
-                        payload: &f.body[offset..],
-                    },
-                    name,
-                ))
-            });
-            let got = match cached {
-                Some(p) => Ok(p),
-                None => self.parse(v),
-            };
-            let (p, name) = match got {
-                Ok(p) => p,
-                // A registry or schema failure is the run's, whatever --on-undecodable says.
-                Err(e @ (SchemaError::NotFramed(_) | SchemaError::Decode { .. })) => {
-                    self.undecodable(row, e)?;
+            parsed.push(None);
+            let Some(v) = v else { continue };
+            let f = match framing::split(v) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.undecodable(row, e.into())?;
                     undecodable += 1;
-                    parsed.push(None);
                     continue;
                 }
-                Err(e) => return Err(row_err(row, e)),
             };
-            names.insert((p.id, p.indexes.clone()), name.clone());
-            let r = match &reader {
-                Some(r) => r.clone(),
-                None => {
-                    let r = self
-                        .reader(topic, p.id, &name)
-                        .map_err(|e| row_err(row, e))?;
-                    reader = Some(r.clone());
-                    r
+            let decode_err = |e: ProtobufError| SchemaError::Decode {
+                id: f.id,
+                reason: e.to_string(),
+            };
+            let offset = match indexes.read_into(f.body) {
+                Ok(offset) => offset,
+                Err(e) => {
+                    self.undecodable(row, decode_err(e))?;
+                    undecodable += 1;
+                    continue;
                 }
             };
-            if r.message.full_name() != name {
-                return Err(row_err(
-                    row,
-                    SchemaError::OtherMessage {
-                        id: p.id,
-                        message: name,
-                        column: r.message.full_name().to_owned(),
-                        reader: r.id,
-                    },
-                ));
+            let seen = kinds
+                .iter()
+                .any(|(id, known)| *id == f.id && *known == indexes);
+            if !seen {
+                // A registry or schema failure is the run's, whatever --on-undecodable says.
+                let writer = self.compiled(f.id).map_err(|e| row_err(row, e))?;
+                let name = match writer.message(&indexes) {
+                    Ok(m) => m.full_name().to_owned(),
+                    Err(e) => {
+                        self.undecodable(row, decode_err(e))?;
+                        undecodable += 1;
+                        continue;
+                    }
+                };
+                let r = match &reader {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self
+                            .reader(topic, f.id, &name)
+                            .map_err(|e| row_err(row, e))?;
+                        reader = Some(r.clone());
+                        r
+                    }
+                };
+                if r.message.full_name() != name {
+                    return Err(row_err(
+                        row,
+                        SchemaError::OtherMessage {
+                            id: f.id,
+                            message: name,
+                            column: r.message.full_name().to_owned(),
+                            reader: r.id,
+                        },
+                    ));
+                }
+                kinds.push((f.id, indexes.clone()));
             }
-            parsed.push(Some(p));
+            parsed[row] = Some(Parsed {
+                id: f.id,
+                payload: &f.body[offset..],
+            });
         }
         let reader = match reader {
             Some(r) => r,
