@@ -148,6 +148,131 @@ def event(rng: random.Random, i: int, v2: bool) -> dict:
     return e
 
 
+# ---- Protobuf: the same events as a proto3 message (built without protoc) -----------------
+
+
+def proto_classes() -> dict[bool, type]:
+    """The `View` message class of v1 and of v2 (v2 adds `channel`), each from its own pool."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    F = descriptor_pb2.FieldDescriptorProto
+    opt, rep, msg = F.LABEL_OPTIONAL, F.LABEL_REPEATED, F.TYPE_MESSAGE
+
+    def field(name: str, number: int, ftype: int, label: int = opt, **kw) -> F:
+        return F(name=name, number=number, type=ftype, label=label, **kw)
+
+    out = {}
+    for v2 in (False, True):
+        f = descriptor_pb2.FileDescriptorProto(
+            name="kbatch/bench/view.proto", package="kbatch.bench", syntax="proto3"
+        )
+        view = f.message_type.add(name="View")
+        seg = view.enum_type.add(name="Segment")
+        for i, n in enumerate(SEGMENTS):
+            seg.value.add(name=n, number=i)
+        user = view.nested_type.add(name="User")
+        user.field.extend(
+            [
+                field("id", 1, F.TYPE_INT64),
+                field("country", 2, F.TYPE_STRING),
+                field("segment", 3, F.TYPE_ENUM, type_name=".kbatch.bench.View.Segment"),
+            ]
+        )
+        screen = view.nested_type.add(name="Screen")
+        screen.field.extend([field("w", 1, F.TYPE_INT32), field("h", 2, F.TYPE_INT32)])
+        device = view.nested_type.add(name="Device")
+        device.field.extend(
+            [
+                field("os", 1, F.TYPE_STRING),
+                field("version", 2, F.TYPE_STRING),
+                field("screen", 3, msg, type_name=".kbatch.bench.View.Screen"),
+            ]
+        )
+        page = view.nested_type.add(name="Page")
+        page.oneof_decl.add(name="_referrer")
+        page.field.extend(
+            [
+                field("url", 1, F.TYPE_STRING),
+                field("category", 2, F.TYPE_STRING),
+                field("referrer", 3, F.TYPE_STRING, oneof_index=0, proto3_optional=True),
+            ]
+        )
+        attrs = view.nested_type.add(name="AttrsEntry")
+        attrs.options.map_entry = True
+        attrs.field.extend([field("key", 1, F.TYPE_STRING), field("value", 2, F.TYPE_STRING)])
+        view.field.extend(
+            [
+                field("event_id", 1, F.TYPE_STRING),
+                field("ts_ms", 2, F.TYPE_INT64),
+                field("user", 3, msg, type_name=".kbatch.bench.View.User"),
+                field("device", 4, msg, type_name=".kbatch.bench.View.Device"),
+                field("page", 5, msg, type_name=".kbatch.bench.View.Page"),
+                field("product", 6, F.TYPE_STRING),
+                field("price_cents", 7, F.TYPE_INT64),
+                field("quantity", 8, F.TYPE_INT32),
+                field("tags", 9, F.TYPE_STRING, rep),
+                field("attrs", 10, msg, rep, type_name=".kbatch.bench.View.AttrsEntry"),
+                field("session_ms", 11, F.TYPE_INT64),
+            ]
+            + ([field("channel", 12, F.TYPE_STRING)] if v2 else [])
+        )
+        pool = descriptor_pool.DescriptorPool()
+        pool.AddSerializedFile(f.SerializeToString())
+        out[v2] = message_factory.GetMessageClass(pool.FindMessageTypeByName("kbatch.bench.View"))
+    return out
+
+
+def proto_message(cls: type, e: dict):
+    """Event `e` (as `event` makes it) as a `View`."""
+    m = cls()
+    m.event_id = e["event_id"]
+    m.ts_ms = int(e["ts"].timestamp() * 1000)
+    m.user.id, m.user.country = e["user"]["id"], e["user"]["country"]
+    m.user.segment = SEGMENTS.index(e["user"]["segment"])
+    m.device.os, m.device.version = e["device"]["os"], e["device"]["version"]
+    m.device.screen.w, m.device.screen.h = e["device"]["screen"]["w"], e["device"]["screen"]["h"]
+    m.page.url, m.page.category = e["page"]["url"], e["page"]["category"]
+    if e["page"]["referrer"] is not None:
+        m.page.referrer = e["page"]["referrer"]
+    m.product = e["product"]
+    m.price_cents = int(e["price"] * 100)
+    m.quantity = e["quantity"]
+    m.tags.extend(e["tags"])
+    m.attrs.update(e["attrs"])
+    m.session_ms = e["session_ms"]
+    if "channel" in e:
+        m.channel = e["channel"]
+    return m
+
+
+def proto_row(m) -> dict:
+    """A deserialized `View` as the row of the typed table (what a user writes by hand: the
+    library's json_format turns int64 into strings and drops nothing it should keep)."""
+    page = m.page
+    return {
+        "event_id": m.event_id,
+        "ts_ms": m.ts_ms,
+        "user": {"id": m.user.id, "country": m.user.country, "segment": SEGMENTS[m.user.segment]},
+        "device": {
+            "os": m.device.os,
+            "version": m.device.version,
+            "screen": {"w": m.device.screen.w, "h": m.device.screen.h},
+        },
+        "page": {
+            "url": page.url,
+            "category": page.category,
+            "referrer": page.referrer if page.HasField("referrer") else None,
+        },
+        "product": m.product,
+        "price_cents": m.price_cents,
+        "quantity": m.quantity,
+        "tags": list(m.tags),
+        "attrs": sorted(m.attrs.items()),
+        "session_ms": m.session_ms,
+        "channel": m.channel,
+    }
+
+
 def sh(*args: str) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout.strip()
 
@@ -159,11 +284,24 @@ def produce(bootstrap: str, url: str, topic: str, fmt: str, n: int, partitions: 
     from confluent_kafka.serialization import MessageField, SerializationContext
 
     client = SchemaRegistryClient({"url": url})
-    if fmt != "avro":
-        raise SystemExit(f"format {fmt}: not in this bench yet")
-    from confluent_kafka.schema_registry.avro import AvroSerializer
+    if fmt == "avro":
+        from confluent_kafka.schema_registry.avro import AvroSerializer
 
-    ser = {v2: AvroSerializer(client, avro_schema(FIELDS_V2 if v2 else FIELDS_V1)) for v2 in (0, 1)}
+        avro = {v2: AvroSerializer(client, avro_schema(FIELDS_V2 if v2 else FIELDS_V1)) for v2 in (0, 1)}
+
+        def ser(v2: int, e: dict, ctx) -> bytes:
+            return avro[v2](e, ctx)
+    elif fmt == "protobuf":
+        from confluent_kafka.schema_registry.protobuf import ProtobufSerializer
+
+        classes = proto_classes()
+        conf = {"use.deprecated.format": False}
+        proto = {v2: ProtobufSerializer(classes[bool(v2)], client, conf) for v2 in (0, 1)}
+
+        def ser(v2: int, e: dict, ctx) -> bytes:
+            return proto[v2](proto_message(classes[bool(v2)], e), ctx)
+    else:
+        raise SystemExit(f"format {fmt}: avro or protobuf")
     producer = Producer(
         {
             "bootstrap.servers": bootstrap,
@@ -178,7 +316,7 @@ def produce(bootstrap: str, url: str, topic: str, fmt: str, n: int, partitions: 
     with open(values, "wb") as out:
         for i in range(n):
             v2 = (i // 1000) % 2  # runs of 1,000 of each version
-            value = ser[v2](event(rng, i, bool(v2)), ctx)
+            value = ser(v2, event(rng, i, bool(v2)), ctx)
             out.write(struct.pack("<I", len(value)))
             out.write(value)
             while True:
@@ -216,12 +354,27 @@ def worker_kbatch(fmt: str, bootstrap: str, url: str, topic: str, schema_file: s
 def worker_confluent(fmt: str, bootstrap: str, url: str, topic: str, schema_file: str) -> dict:
     import pyarrow as pa
     from confluent_kafka import DeserializingConsumer, KafkaError, TopicPartition
+    from confluent_kafka.error import ConsumeError
     from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
 
     want = pa.ipc.open_file(schema_file + ".arrow").schema
     client = SchemaRegistryClient({"url": url})
-    newest = json.loads(Path(schema_file).read_text())["schemas"][-1]["schema"]
+    if fmt == "avro":
+        from confluent_kafka.schema_registry.avro import AvroDeserializer
+
+        # The newest version as the reader schema, as kbatch reads: v1 values get v2's
+        # default, so the table has one type.
+        newest = json.loads(Path(schema_file).read_text())["schemas"][-1]["schema"]
+        deserializer = AvroDeserializer(client, schema_str=newest)
+
+        def row(v):
+            return v
+    else:
+        from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
+
+        # The v2 class reads v1 values too (channel is then "", proto3's default).
+        deserializer = ProtobufDeserializer(proto_classes()[True], {"use.deprecated.format": False})
+        row = proto_row
     consumer = DeserializingConsumer(
         {
             "bootstrap.servers": bootstrap,
@@ -234,9 +387,7 @@ def worker_confluent(fmt: str, bootstrap: str, url: str, topic: str, schema_file
             "fetch.wait.max.ms": 100,
             "queued.max.messages.kbytes": 16384,
             "queued.min.messages": 20000,
-            # The newest version as the reader schema, as kbatch reads: v1 values get v2's
-            # default, so the table has one type.
-            "value.deserializer": AvroDeserializer(client, schema_str=newest),
+            "value.deserializer": deserializer,
         }
     )
     meta = consumer.list_topics(topic, timeout=10)
@@ -266,20 +417,24 @@ def worker_confluent(fmt: str, bootstrap: str, url: str, topic: str, schema_file
                 c.clear()
 
     while ends:
-        m = consumer.poll(1.0)
+        try:
+            m = consumer.poll(1.0)
+        except ConsumeError as e:
+            # DeserializingConsumer raises the end-of-partition event instead of returning it.
+            if e.code == KafkaError._PARTITION_EOF:
+                continue
+            raise
         if m is None:
             continue
         if m.error():
             if m.error().code() == KafkaError._PARTITION_EOF:
-                if m.offset() >= ends.get(m.partition(), 0):
-                    ends.pop(m.partition(), None)
                 continue
             raise SystemExit(str(m.error()))
         if m.offset() >= ends.get(m.partition(), -1):
             continue
         cols[0].append(m.partition())
         cols[1].append(m.offset())
-        cols[2].append(m.value())
+        cols[2].append(row(m.value()))
         if len(cols[0]) >= 10_000:
             flush()
         if m.offset() + 1 >= ends[m.partition()]:
@@ -409,7 +564,10 @@ def report(a: argparse.Namespace, rows: list[dict]) -> str:
         "enum, a nullable union, a decimal, a timestamp, an array, a map, escapes), two "
         "versions of the subject interleaved in runs of 1,000 (v2 adds a field with a "
         "default), serialized by confluent-kafka's own serializers against Apicurio "
-        f"Registry, {a.partitions} partitions, lz4",
+        f"Registry, {a.partitions} partitions, lz4; Protobuf: the same events as a proto3 "
+        "`View` (nested messages, an enum, an `optional`, repeated, a map; price in cents, "
+        "time in ms), v2 adding a field, read by confluent-kafka's `ProtobufDeserializer` into "
+        "the v2 class and turned into rows by hand (json_format would make int64 strings)",
         "- each reader in its own process (Python start and imports included for both), "
         "medians of the rounds, one warm-up; the two tables are compared value for value "
         "every round",
