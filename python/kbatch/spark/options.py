@@ -97,6 +97,12 @@ SPARK_REFUSED = {
     "kafka.interceptor.classes": "there is no Java consumer to intercept",
 }
 
+#: How values and keys are decoded (:func:`formats`).
+FORMAT_OPTIONS = ("valueformat", "keyformat", "onundecodable")
+
+#: The formats ``valueFormat`` / ``keyFormat`` take (``kbatch.read``'s ``value_format``).
+FORMATS = ("raw", "avro", "protobuf", "json-schema")
+
 #: The options of ``kbatch.job=top`` (:func:`top_question`).
 TOP_OPTIONS = ("kbatch.group", "kbatch.item", "kbatch.metric", "kbatch.where", "kbatch.window")
 
@@ -118,6 +124,7 @@ _SOURCE = (
     "kafka.isolation.level",
     "kbatch.job",
     "kbatch.batchrows",
+    *FORMAT_OPTIONS,
     *TOP_OPTIONS,
 )
 
@@ -137,6 +144,9 @@ _SPELLING = {
         "includeHeaders",
         "failOnDataLoss",
         "kbatch.batchRows",
+        "valueFormat",
+        "keyFormat",
+        "onUndecodable",
         "kafkaConsumer.pollTimeoutMs",
         "fetchOffset.numRetries",
         "fetchOffset.retryIntervalMs",
@@ -210,6 +220,11 @@ class Request:
     #: ``kbatch.job=top``'s question: (group paths text, item, metric, where expressions,
     #: window or None); see :func:`top_question`.
     top_question: tuple[str, str, str, tuple[str, ...], str | None] = ("", "", "", (), None)
+    #: ``valueFormat`` / ``keyFormat`` (``raw``, ``avro``, ``protobuf``, ``json-schema``) and
+    #: ``onUndecodable`` (``fail``, ``null``); see :func:`formats`.
+    value_format: str = "raw"
+    key_format: str = "raw"
+    on_undecodable: str = "fail"
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def config_dict(self) -> dict[str, str]:
@@ -429,8 +444,35 @@ def parse(options: Mapping[str, str]) -> Request:
             else DEFAULT_BATCH_ROWS
         ),
         top_question=top_question(opts, job),
+        **formats(opts, job),
         warnings=tuple(warnings),
     )
+
+
+def formats(opts: Mapping[str, str], job: str) -> dict[str, str]:
+    """``valueFormat``, ``keyFormat`` and ``onUndecodable`` (lower-cased keys) as ``Request``
+    fields. A registry format decodes that column with schemas from the ``schema.registry.*``
+    options: a read gets it typed (a struct for a record), the trending and top pushdowns read
+    their paths from the decoded value. The pushdowns use values only, so ``keyFormat`` and
+    ``onUndecodable`` (a pushdown counts an undecodable value invalid) are for reads."""
+    out = {}
+    for key, name in (("valueformat", "value_format"), ("keyformat", "key_format")):
+        fmt = opts.get(key, "raw").strip().lower()
+        if fmt not in FORMATS:
+            raise OptionError(f"option {spelled(key)}: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+        out[name] = fmt
+    undecodable = opts.get("onundecodable", "fail").strip().lower()
+    if undecodable not in ("fail", "null"):
+        raise OptionError(f"option onUndecodable: expected fail or null, got {undecodable!r}")
+    out["on_undecodable"] = undecodable
+    if job != "read":
+        for key in ("keyformat", "onundecodable"):
+            if key in opts:
+                raise OptionError(
+                    f"option {spelled(key)}: for kbatch.job=read; the {job} pushdown reads values "
+                    "only and counts an undecodable one invalid"
+                )
+    return out
 
 
 def top_question(opts: Mapping[str, str], job: str) -> tuple[str, str, str, tuple[str, ...], str | None]:

@@ -128,7 +128,16 @@ def decoded_schema(r: Request, resolved: Resolved) -> StructType:
     ``valueFormat``): the latest version of each topic's subject, as :func:`kbatch.schema`
     gives it (every topic read must give one type), converted as Spark converts Arrow."""
     from pyspark.sql.pandas.types import from_arrow_type
-    from pyspark.sql.types import StructField
+    from pyspark.sql.types import (
+        ArrayType,
+        BinaryType,
+        DataType,
+        IntegerType,
+        LongType,
+        StringType,
+        StructField,
+        TimestampType,
+    )
 
     import kbatch
 
@@ -143,14 +152,25 @@ def decoded_schema(r: Request, resolved: Resolved) -> StructType:
         config=r.config_dict(),
         headers=r.headers,
     )
-    base = StructType.fromDDL(kafka_ddl(r.headers))
-    fields = []
-    for f in base.fields:
-        if f.name in ("key", "value") and arrow.field(f.name).type != pa.binary():
-            fields.append(StructField(f.name, from_arrow_type(arrow.field(f.name).type), True))
-        else:
-            fields.append(f)
-    return StructType(fields)
+    # Spark's Kafka schema (``kafka_ddl``), built from types: no Spark session here to parse DDL.
+    t: dict[str, DataType] = {
+        "key": BinaryType(),
+        "value": BinaryType(),
+        "topic": StringType(),
+        "partition": IntegerType(),
+        "offset": LongType(),
+        "timestamp": TimestampType(),
+        "timestampType": IntegerType(),
+    }
+    if r.headers:
+        t["headers"] = ArrayType(
+            StructType([StructField("key", StringType()), StructField("value", BinaryType())])
+        )
+    for column in ("key", "value"):
+        decoded = arrow.field(column).type
+        if decoded != pa.binary():
+            t[column] = from_arrow_type(decoded)
+    return StructType([StructField(name, dt, True) for name, dt in t.items()])
 
 
 class KbatchReader(DataSourceReader):
