@@ -118,6 +118,7 @@ _SOURCE = (
     "kafka.isolation.level",
     "kbatch.job",
     "kbatch.batchrows",
+    "valueformat",
     *TOP_OPTIONS,
 )
 
@@ -137,6 +138,7 @@ _SPELLING = {
         "includeHeaders",
         "failOnDataLoss",
         "kbatch.batchRows",
+        "valueFormat",
         "kafkaConsumer.pollTimeoutMs",
         "fetchOffset.numRetries",
         "fetchOffset.retryIntervalMs",
@@ -210,6 +212,9 @@ class Request:
     #: ``kbatch.job=top``'s question: (group paths text, item, metric, where expressions,
     #: window or None); see :func:`top_question`.
     top_question: tuple[str, str, str, tuple[str, ...], str | None] = ("", "", "", (), None)
+    #: ``valueFormat``: ``raw`` (JSON events) or ``avro`` (registry-framed values, for the
+    #: trending and top pushdowns).
+    value_format: str = "raw"
     warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def config_dict(self) -> dict[str, str]:
@@ -429,8 +434,23 @@ def parse(options: Mapping[str, str]) -> Request:
             else DEFAULT_BATCH_ROWS
         ),
         top_question=top_question(opts, job),
+        value_format=value_format(opts, job),
         warnings=tuple(warnings),
     )
+
+
+def value_format(opts: Mapping[str, str], job: str) -> str:
+    """``valueFormat`` (lower-cased key): ``raw`` or ``avro``; ``avro`` reads registry-framed
+    values (schemas from the ``schema.registry.*`` options) in the trending and top pushdowns."""
+    fmt = opts.get("valueformat", "raw").strip().lower()
+    if fmt not in ("raw", "avro"):
+        raise OptionError(f"option valueFormat: expected raw or avro, got {fmt!r}")
+    if fmt != "raw" and job == "read":
+        raise OptionError(
+            "option valueFormat: decoded values are read by the trending and top pushdowns "
+            "(kbatch.job=trending or top); kbatch.job=read returns the bytes"
+        )
+    return fmt
 
 
 def top_question(opts: Mapping[str, str], job: str) -> tuple[str, str, str, tuple[str, ...], str | None]:

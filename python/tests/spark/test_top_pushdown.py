@@ -133,3 +133,17 @@ def test_top_options():
                         "kbatch.where")]:
         with pytest.raises(OptionError, match=words):
             parse({**BASE, **bad})
+
+
+def test_value_format_option():
+    """``valueFormat``: raw by default, avro for the trending and top pushdowns (the shards
+    decode registry-framed values); refused for the plain read, which returns bytes."""
+    assert parse({**BASE}).value_format == "raw"
+    for job in ("trending", "top"):
+        extra = {"kbatch.group": "c", "kbatch.item": "p"} if job == "top" else {}
+        r = parse({**BASE, "kbatch.job": job, "valueFormat": "Avro", **extra})
+        assert r.value_format == "avro"
+    for bad, words in [({"valueFormat": "avro"}, "kbatch.job=trending or top"),
+                       ({"kbatch.job": "trending", "valueFormat": "protobuf"}, "raw or avro")]:
+        with pytest.raises(OptionError, match=words):
+            parse({**BASE, **bad})
