@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import importlib.util
+import json
 import shutil
 import tempfile
 import uuid
@@ -186,6 +187,18 @@ def test_trending_and_top_on_avro_values(bootstrap: str, registry: str) -> None:
     assert sorted((r["user.name"], r["kind"]) for r in top["top"]) == want
     assert top["filtered"] == sum(1 for e in given if e["user"]["age"] < 40)
     assert top["invalid"] == 1
+
+    # The Spark pushdown's shard calls (what each executor runs) read the same way.
+    from kbatch import _native
+
+    common = kbatch._common(topic, bootstrap, None, "read_committed", config)
+    shard = json.loads(_native.spark_trending_shard(common, "earliest", "latest", "avro"))
+    assert {(c, p): n for c, p, n in shard["pairs"]} == views
+    assert (shard["records"], shard["invalid"]) == (31, [["not_framed", 1]])
+    question = {"group": ["user.name"], "item": "kind", "metric": "count",
+                "wheres": ["user.age >= 40"], "window": None, "top": "all", "strict": False}
+    cells = json.loads(_native.spark_top_shard(common, "earliest", "latest", question, "avro"))
+    assert sorted((c["group"][0], c["item"]) for c in cells["cells"]) == sorted(set(want))
 
     with pytest.raises(kbatch.UsageError, match="schema.registry.url"):
         kbatch.trending(topic, bootstrap=bootstrap, value_format="avro")
