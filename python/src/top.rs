@@ -75,12 +75,12 @@ pub fn value_decoder(
     py: Python<'_>,
     common: &Common,
     value_format: &str,
-) -> PyResult<Option<Arc<ValueDecoder>>> {
+) -> PyResult<Option<ValueDecoder>> {
     let timeout = call::config(py, common)?.timeout;
     // A body that does not decode is a record's verdict (`undecodable`): the decoder reports
     // it (`fail`) rather than nulling it.
     let decoders = crate::arrow::decoders(py, common, timeout, value_format, "raw", "fail")?;
-    Ok(decoders.value.map(Arc::new))
+    Ok(decoders.value)
 }
 
 /// `spec`'s job, reading values as `value_format` says.

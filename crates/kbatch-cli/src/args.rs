@@ -115,7 +115,7 @@ impl ValueFormatArg {
     pub fn decoder(
         &self,
         built: &ClientConfig,
-    ) -> Result<Option<std::sync::Arc<kbatch_trending::ValueDecoder>>, UsageError> {
+    ) -> Result<Option<kbatch_trending::ValueDecoder>, UsageError> {
         // A body that does not decode is a record's verdict (`undecodable`), so the decoder
         // reports it (the default `fail`) rather than nulling it.
         let formats = kbatch_schema::Formats {
@@ -125,7 +125,7 @@ impl ValueFormatArg {
         let decoders =
             kbatch_schema::Decoders::new(formats, built.schema_registry(), built.config.timeout)
                 .map_err(|e| UsageError(e.to_string()))?;
-        Ok(decoders.value.map(std::sync::Arc::new))
+        Ok(decoders.value)
     }
 }
 

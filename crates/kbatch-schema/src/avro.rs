@@ -137,6 +137,8 @@ pub struct AvroDecoder {
     role: Role,
     /// Per topic, chosen once for the run.
     readers: Mutex<HashMap<String, Arc<Reader>>>,
+    /// The only top-level fields a job reads ([`AvroDecoder::project`]); `None`: every field.
+    projection: Option<Vec<String>>,
 }
 
 fn row_err(row: usize, error: SchemaError) -> RowError {
@@ -151,6 +153,19 @@ fn not_avro(s: &RegistrySchema) -> Option<SchemaError> {
             s.schema_type
         ),
     })
+}
+
+/// A record schema (JSON text) with only the top-level fields named in `keep`, in its order;
+/// `None` if it is not a record.
+fn project(schema: &str, keep: &[String]) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(schema).ok()?;
+    let fields = v.get_mut("fields")?.as_array_mut()?;
+    fields.retain(|f| {
+        f.get("name")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| keep.iter().any(|k| k == n))
+    });
+    Some(v.to_string())
 }
 
 /// One `arrow-avro` decoder of writer `writer` read as `reader`, for `rows` values.
@@ -203,7 +218,18 @@ impl AvroDecoder {
             on_undecodable,
             role,
             readers: Mutex::new(HashMap::new()),
+            projection: None,
         }
+    }
+
+    /// Decode only these top-level fields of a record (a job that reads a few paths, such as
+    /// `top`): the reader schema keeps just them, so Avro schema resolution skips the other
+    /// fields' bytes instead of building columns for them. A reader schema that is not a
+    /// record, or whose projection does not build (a kept field naming a type defined in a
+    /// dropped one), is read whole.
+    pub fn project(mut self, fields: Vec<String>) -> AvroDecoder {
+        self.projection = Some(fields);
+        self
     }
 
     /// The reader of `topic`, chosen on first use with `first_id`, the schema id of the first
@@ -215,7 +241,7 @@ impl AvroDecoder {
             return Ok(r.clone());
         }
         let chosen = choose_reader(&*self.registry, topic, self.role, first_id)?;
-        Self::keep_reader(&mut readers, topic, &chosen)
+        Self::keep_reader(&mut readers, topic, &chosen, self.projection.as_deref())
     }
 
     /// The Arrow type of `topic`'s decoded column when it can be known before any value is
@@ -229,7 +255,7 @@ impl AvroDecoder {
         }
         match self.registry.latest(&self.role.subject(topic), 0)? {
             Some(chosen) => Ok(Some(
-                Self::keep_reader(&mut readers, topic, &chosen)?
+                Self::keep_reader(&mut readers, topic, &chosen, self.projection.as_deref())?
                     .data_type
                     .clone(),
             )),
@@ -242,12 +268,22 @@ impl AvroDecoder {
         readers: &mut HashMap<String, Arc<Reader>>,
         topic: &str,
         chosen: &RegistrySchema,
+        projection: Option<&[String]>,
     ) -> Result<Arc<Reader>, SchemaError> {
         if let Some(e) = not_avro(chosen) {
             return Err(e);
         }
-        let schema = AvroSchema::new(chosen.schema.clone());
-        let decoder = decoder_for(chosen, &schema, chosen.id, 1)?;
+        let projected = projection
+            .and_then(|keep| project(&chosen.schema, keep))
+            .map(AvroSchema::new)
+            .and_then(|s| Some((decoder_for(chosen, &s, chosen.id, 1).ok()?, s)));
+        let (decoder, schema) = match projected {
+            Some(p) => p,
+            None => {
+                let schema = AvroSchema::new(chosen.schema.clone());
+                (decoder_for(chosen, &schema, chosen.id, 1)?, schema)
+            }
+        };
         let fields = decoder.schema().fields().clone();
         let empty: ArrayRef = new_empty_array(&DataType::Struct(fields));
         let data_type = crate::normalize::normalize(empty)?.data_type().clone();

@@ -32,9 +32,15 @@ use crate::extract::Invalid;
 use crate::top::spec::Step;
 
 /// The decoder of registry-framed values: the schema crate's, used here in [`decode_framed`]
-/// only (one call), so another format's decoder with the same `decode(topic, values) ->
-/// Decoded` contract plugs in by changing this line.
+/// and [`project`] only, so another format's decoder with the same `decode(topic, values) ->
+/// Decoded` contract plugs in by changing this line (and a match arm in `project`).
 pub type ValueDecoder = kbatch_schema::avro::AvroDecoder;
+
+/// `decoder` decoding only the top-level `fields` (the second and last use of the decoder's
+/// type here: a projection, which another format may ignore).
+pub(crate) fn project(decoder: ValueDecoder, fields: Vec<String>) -> ValueDecoder {
+    decoder.project(fields)
+}
 
 /// One buffered record.
 #[derive(Debug, Clone, Copy)]

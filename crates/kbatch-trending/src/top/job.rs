@@ -220,15 +220,24 @@ impl TopJob {
 
     /// Read registry-framed values (`--value-format avro`) with `decoder`: each fetched
     /// chunk's values are decoded at once and the paths read from the decoded records (see
-    /// `framed`). Needs [`TopJob::bind`] (the decoder works per topic).
-    pub fn with_decoder(mut self, decoder: std::sync::Arc<ValueDecoder>) -> TopJob {
-        self.framed = Some(decoder);
+    /// `framed`); only the top-level fields the paths start with are decoded. Needs
+    /// [`TopJob::bind`] (the decoder works per topic).
+    pub fn with_decoder(mut self, decoder: ValueDecoder) -> TopJob {
+        let mut fields: Vec<String> = Vec::new();
+        for steps in &self.steps {
+            if let Some(Step::Key(k)) = steps.first() {
+                if !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+        self.framed = Some(std::sync::Arc::new(framed::project(decoder, fields)));
         self
     }
 
     /// Trending's question on framed values: [`TopSpec::trending`], with a group or item that
     /// is not a string (a number, a boolean) `wrong_type`, as trending's JSON extractor says.
-    pub fn trending(top: u32, strict: bool, decoder: std::sync::Arc<ValueDecoder>) -> TopJob {
+    pub fn trending(top: u32, strict: bool, decoder: ValueDecoder) -> TopJob {
         let mut spec = TopSpec::trending(u64::from(top));
         spec.strict = strict;
         let mut job = TopJob::new(spec)
