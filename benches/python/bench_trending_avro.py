@@ -88,6 +88,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out")
+    ap.add_argument("--perf", help="also record one Avro run with `perf record` into this file")
     a = ap.parse_args()
     kb = os.environ.get("KBATCH_BIN", "target/release/kbatch")
     testkit = os.environ.get("KBATCH_TESTKIT", "target/release/kbatch-testkit")
@@ -145,6 +146,10 @@ def main() -> None:
             runs["avro"].append((wa, ca))
             print(f"round {r + 1}: json {wj:.3f} s wall {cj:.3f} s cpu; "
                   f"avro {wa:.3f} s wall {ca:.3f} s cpu", file=sys.stderr)
+        if a.perf:
+            subprocess.run(["perf", "record", "-q", "-o", a.perf, "--", kb, "trending", "--topic", ta,
+                            *common, "--value-format", "avro", "-X", f"schema.registry.url={url}"],
+                           check=True, capture_output=True)
         med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v))
                for k, v in runs.items()}
         span = {k: (min(c for _, c in v), max(c for _, c in v)) for k, v in runs.items()}

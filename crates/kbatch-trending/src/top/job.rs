@@ -568,6 +568,7 @@ impl TopJob {
             .unwrap_or_default();
         let mut arena = Vec::new();
         let mut found = Vec::with_capacity(self.steps.len());
+        let mut vals_buf: Vec<Val<'static>> = Vec::with_capacity(self.steps.len());
         let mut k = 0;
         for row in &pending.rows {
             if let Some(why) = row.verdict {
@@ -602,13 +603,29 @@ impl TopJob {
                 self.invalid(p, row.partition, row.offset, why)?;
                 continue;
             }
-            let vals: Vec<Val<'_>> = found.drain(..).map(|f| f.val(&arena)).collect();
-            let at = At {
-                offset: row.offset,
-                timestamp: row.timestamp,
-                value: &[],
-            };
-            self.update_vals(p, row.partition, at, &vals)?;
+            // The allocation of the last row's values, reused (empty, so any lifetime fits).
+            let mut vals: Vec<Val<'_>> = std::mem::take(&mut vals_buf)
+                .into_iter()
+                .map(|_| unreachable!("kept empty"))
+                .collect();
+            vals.extend(found.drain(..).map(|f| f.val(&arena)));
+            match (&mut p.cells, self.pairs, vals.as_slice()) {
+                // Trending's question: both strings, straight into the pair table.
+                (Cells::Count(counts), true, [Val::Str(a), Val::Str(b)]) => {
+                    let (g, i) = if self.group[0] == 0 { (a, b) } else { (b, a) };
+                    counts.count(Key::within(g, g), Key::within(i, i), 1);
+                }
+                _ => {
+                    let at = At {
+                        offset: row.offset,
+                        timestamp: row.timestamp,
+                        value: &[],
+                    };
+                    self.update_vals(p, row.partition, at, &vals)?;
+                }
+            }
+            vals.clear();
+            vals_buf = vals.into_iter().map(|_| unreachable!("cleared")).collect();
         }
         p.pending = pending;
         p.pending.clear();
