@@ -303,13 +303,17 @@ def trending(
     partitions: Partitions = None,
     isolation: str = "read_committed",
     config: Mapping[str, ConfigValue] | None = None,
+    value_format: str = "raw",
 ) -> TrendingReport:
     """Views per (category, product) and the top products of every category.
 
     ``kbatch trending --format json``'s report: ``{"records", "invalid", "partitions",
     "top": [{"category", "product", "views", "rank"}], "invalid_samples"}``. ``top`` keeps
     products whose competition rank is at most ``top`` (ties are all kept); ``strict`` raises
-    :class:`DataError` at the first record that is not a valid event.
+    :class:`DataError` at the first record that is not a valid event. ``value_format="avro"``
+    reads Confluent-framed Avro values (schemas from ``config``'s ``schema.registry.url``):
+    ``category`` and ``product`` are the decoded record's fields, a value that is not framed
+    is invalid (``not_framed``), one whose body does not decode ``undecodable``.
     """
     if isinstance(top, bool) or not isinstance(top, int):
         raise TypeError(f"top must be an int, not {type(top).__name__}")
@@ -317,7 +321,12 @@ def trending(
         raise UsageError("top must be at least 1")
     common = _common(topic, bootstrap, partitions, isolation, config)
     report = _native.trending(
-        common, _position(start, "start"), _position(end, "end"), top, bool(strict)
+        common,
+        _position(start, "start"),
+        _position(end, "end"),
+        top,
+        bool(strict),
+        value_format,
     )
     return cast("TrendingReport", _json.loads(report))
 
@@ -340,6 +349,7 @@ def top(
     partitions: Partitions = ...,
     isolation: str = ...,
     config: Mapping[str, ConfigValue] | None = ...,
+    value_format: str = ...,
 ) -> TopReport: ...
 
 
@@ -361,6 +371,7 @@ def top(
     partitions: Partitions = ...,
     isolation: str = ...,
     config: Mapping[str, ConfigValue] | None = ...,
+    value_format: str = ...,
 ) -> _pa.Table: ...
 
 
@@ -381,6 +392,7 @@ def top(
     partitions: Partitions = None,
     isolation: str = "read_committed",
     config: Mapping[str, ConfigValue] | None = None,
+    value_format: str = "raw",
 ) -> TopReport | _pa.Table:
     """Rank items by a metric within groups (and time windows): ``kbatch top --format json``.
 
@@ -402,11 +414,19 @@ def top(
     :class:`pyarrow.Table` instead: path columns string, ``value`` int64 (``sum``:
     decimal128(38, scale)), ``rank`` int64, ``window_start`` timestamp[ms, UTC].
 
+    ``value_format="avro"`` reads Confluent-framed Avro values (schemas from ``config``'s
+    ``schema.registry.url``): paths name the decoded record's fields (nested records
+    ``page.category``, arrays ``tags[0]``, map keys), with the verdicts of JSON events; a value
+    that is not framed is invalid (``not_framed``), one whose body does not decode
+    ``undecodable``.
+
     Bad paths or expressions raise :class:`UsageError` naming what was expected.
     """
     question = _question(group, item, metric, where, window, top, strict)
     common = _common(topic, bootstrap, partitions, isolation, config)
-    text = _native.top(common, _position(start, "start"), _position(end, "end"), question)
+    text = _native.top(
+        common, _position(start, "start"), _position(end, "end"), question, value_format
+    )
     report = cast("TopReport", _json.loads(text, parse_float=_decimal.Decimal))
     if not as_arrow:
         return report

@@ -38,8 +38,10 @@ pub fn count(py: Python<'_>, common: Common, start: &str, end: &str) -> PyResult
     Ok(serde_json::to_string(&report).expect("count serialises"))
 }
 
-/// `kbatch trending --format json`: the report.
+/// `kbatch trending --format json`: the report. `value_format`: `raw` (JSON events) or
+/// `avro` (registry-framed values, counted by trending's question run as `top`).
 #[pyfunction]
+#[pyo3(signature = (common, start, end, top, strict, value_format = "raw"))]
 pub fn trending(
     py: Python<'_>,
     common: Common,
@@ -47,12 +49,20 @@ pub fn trending(
     end: &str,
     top: u32,
     strict: bool,
+    value_format: &str,
 ) -> PyResult<String> {
     if top == 0 {
         return Err(errors::usage(
             py,
             UsageError("top must be at least 1".into()),
         ));
+    }
+    if let Some(decoder) = crate::top::value_decoder(py, &common, value_format)? {
+        let job = kbatch_trending::TopJob::trending(top, strict, decoder);
+        let report = crate::top::run(py, &common, start, end, job, |j| j)?
+            .map_err(|e| crate::top::top_error(py, e))?;
+        let report = kbatch_trending::Report::from_top(report);
+        return Ok(serde_json::to_string(&report).expect("report serialises"));
     }
     let outcome = call::run_job(py, &common, start, end, Trending { top, strict })?;
     Ok(serde_json::to_string(&outcome.output).expect("report serialises"))

@@ -58,13 +58,24 @@ pub fn spark_plan(py: Python<'_>, common: Common, start: &str, end: &str) -> PyR
 
 /// The trending job's partial over `[start, end)`: `{"pairs": [[category, product, views]],
 /// "records": N, "invalid": [[reason, count]]}` (kbatch_trending::ShardPartial).
+///
+/// `value_format` `avro`: registry-framed values, counted by trending's question run as `top`
+/// (`TopShard`, converted).
 #[pyfunction]
+#[pyo3(signature = (common, start, end, value_format = "raw"))]
 pub fn spark_trending_shard(
     py: Python<'_>,
     common: Common,
     start: &str,
     end: &str,
+    value_format: &str,
 ) -> PyResult<String> {
+    if let Some(decoder) = crate::top::value_decoder(py, &common, value_format)? {
+        let job = kbatch_trending::TopJob::trending(1, false, decoder);
+        let shard = crate::top::run(py, &common, start, end, job, kbatch_trending::TopShardJob)?;
+        let partial = kbatch_trending::ShardPartial::from_top(shard);
+        return Ok(serde_json::to_string(&partial).expect("partial serialises"));
+    }
     let outcome = call::run_job(py, &common, start, end, Shard)?;
     Ok(serde_json::to_string(&outcome.output).expect("partial serialises"))
 }

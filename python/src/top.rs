@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use kbatch_reader::{ErrorKind, Job};
-use kbatch_trending::{SpecError, TopError, TopJob, TopShard, TopShardJob, TopSpec};
+use kbatch_trending::{SpecError, TopError, TopJob, TopShard, TopShardJob, TopSpec, ValueDecoder};
 use pyo3::prelude::*;
 
 use crate::call::{self, Failed};
@@ -61,7 +61,7 @@ fn usage(e: SpecError) -> UsageError {
 
 /// A report that cannot be made: a sum beyond 38 significant digits is the data's
 /// (`kbatch.DataError`); a shard partial that does not fit the question is kbatch's own bug.
-fn top_error(py: Python<'_>, e: TopError) -> PyErr {
+pub fn top_error(py: Python<'_>, e: TopError) -> PyErr {
     let kind = match e {
         TopError::SumOverflow { .. } => ErrorKind::Data,
         _ => ErrorKind::Internal,
@@ -69,14 +69,44 @@ fn top_error(py: Python<'_>, e: TopError) -> PyErr {
     errors::raise(py, kind, e.to_string(), errors::About::default())
 }
 
+/// The decoder of `value_format=` (`raw`: none; `avro`: registry-framed values, schemas from
+/// `config`'s `schema.registry.*` keys).
+pub fn value_decoder(
+    py: Python<'_>,
+    common: &Common,
+    value_format: &str,
+) -> PyResult<Option<ValueDecoder>> {
+    if let Some(why) = value_format
+        .parse()
+        .ok()
+        .and_then(kbatch_trending::top::unsupported_format)
+    {
+        return Err(errors::usage(py, UsageError(why)));
+    }
+    let timeout = call::config(py, common)?.timeout;
+    // A body that does not decode is a record's verdict (`undecodable`): the decoder reports
+    // it (`fail`) rather than nulling it.
+    let decoders = crate::arrow::decoders(py, common, timeout, value_format, "raw", "fail")?;
+    Ok(decoders.value)
+}
+
+/// `spec`'s job, reading values as `value_format` says.
+fn job(py: Python<'_>, common: &Common, spec: TopSpec, value_format: &str) -> PyResult<TopJob> {
+    let job = TopJob::new(spec).map_err(|e| errors::usage(py, usage(e)))?;
+    Ok(match value_decoder(py, common, value_format)? {
+        Some(d) => job.with_decoder(d),
+        None => job,
+    })
+}
+
 /// Plan `[start, end)` narrowed by the spec's partition and timestamp filters (as the CLI
 /// does), bind the job to the plan, and run it with the GIL released; Ctrl-C stops it.
-fn run<J, F>(
+pub fn run<J, F>(
     py: Python<'_>,
     common: &Common,
     start: &str,
     end: &str,
-    spec: TopSpec,
+    mut job: TopJob,
     make: F,
 ) -> PyResult<J::Output>
 where
@@ -86,8 +116,7 @@ where
 {
     let config = call::config(py, common)?;
     let mut read = common.spec(start, end).map_err(|e| errors::usage(py, e))?;
-    spec.narrow(&mut read);
-    let mut job = TopJob::new(spec).map_err(|e| errors::usage(py, usage(e)))?;
+    job.spec().narrow(&mut read);
     let planned = runtime::wait(
         py,
         async move {
@@ -110,17 +139,20 @@ where
     Ok(got.map_err(|f| f.into_py(py))?.output)
 }
 
-/// `kbatch top --format json`: the report.
+/// `kbatch top --format json`: the report. `value_format`: `raw` (JSON events) or `avro`.
 #[pyfunction]
+#[pyo3(signature = (common, start, end, question, value_format = "raw"))]
 pub fn top(
     py: Python<'_>,
     common: Common,
     start: &str,
     end: &str,
     question: Question,
+    value_format: &str,
 ) -> PyResult<String> {
     let spec = question.spec().map_err(|e| errors::usage(py, e))?;
-    let report = run(py, &common, start, end, spec, |j| j)?;
+    let job = job(py, &common, spec, value_format)?;
+    let report = run(py, &common, start, end, job, |j| j)?;
     let report = report.map_err(|e| top_error(py, e))?;
     Ok(serde_json::to_string(&report).expect("report serialises"))
 }
@@ -129,15 +161,18 @@ pub fn top(
 /// invalid by reason, and every (window, group, item) cell's state: counts and sums to add,
 /// distinct values as sets, approx_distinct as HyperLogLog sketches).
 #[pyfunction]
+#[pyo3(signature = (common, start, end, question, value_format = "raw"))]
 pub fn spark_top_shard(
     py: Python<'_>,
     common: Common,
     start: &str,
     end: &str,
     question: Question,
+    value_format: &str,
 ) -> PyResult<String> {
     let spec = question.spec().map_err(|e| errors::usage(py, e))?;
-    let shard = run(py, &common, start, end, spec, TopShardJob)?;
+    let job = job(py, &common, spec, value_format)?;
+    let shard = run(py, &common, start, end, job, TopShardJob)?;
     Ok(serde_json::to_string(&shard).expect("shard serialises"))
 }
 

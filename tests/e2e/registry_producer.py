@@ -2,7 +2,10 @@
 Registry, for kbatch's end-to-end tests; print, one JSON line per record in offset order,
 the natural JSON kbatch must print for it (computed from what the serializer was given).
 
-usage: registry_producer.py BOOTSTRAP REGISTRY_URL TOPIC COUNT
+usage: registry_producer.py BOOTSTRAP REGISTRY_URL TOPIC COUNT [JSON_TOPIC]
+
+With JSON_TOPIC, the same events are also written there as JSON text (that natural JSON), so a
+job's report on the Avro topic can be compared with its report on the JSON one.
 
 Two versions of one subject, interleaved: v2 adds `channel` with a default, so v1 records
 read as v2 show the default. Values cover a nested record, an enum, an array, a map, a
@@ -94,6 +97,7 @@ def natural(e: dict) -> dict:
 
 def main() -> None:
     bootstrap, url, topic, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    json_topic = sys.argv[5] if len(sys.argv) > 5 else None
     client = SchemaRegistryClient({"url": url})
     ser = {
         False: AvroSerializer(client, schema(FIELDS_V1)),
@@ -107,6 +111,8 @@ def main() -> None:
         e = event(i, v2)
         producer.produce(topic, value=ser[v2](e, ctx), partition=0)
         out.append(natural(e))
+        if json_topic:
+            producer.produce(json_topic, value=json.dumps(out[-1]).encode(), partition=0)
     if producer.flush(30) != 0:
         raise SystemExit("records left unsent")
     for o in out:

@@ -12,6 +12,11 @@ use crate::common::{broker, create_topic, kbatch, produce, rec, topic};
 
 /// Run the Python producer; the expected natural JSON of each record, in offset order.
 fn produce_avro(topic: &str, count: usize) -> Vec<Value> {
+    produce_avro_and_json(topic, count, None)
+}
+
+/// [`produce_avro`], also writing the same events as JSON text to `json_topic`.
+fn produce_avro_and_json(topic: &str, count: usize, json_topic: Option<&str>) -> Vec<Value> {
     let python = kbatch_testkit::s3::venv_bin("python");
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -23,6 +28,7 @@ fn produce_avro(topic: &str, count: usize) -> Vec<Value> {
         .arg(&shared_registry().url)
         .arg(topic)
         .arg(count.to_string())
+        .args(json_topic)
         .output()
         .unwrap_or_else(|e| panic!("running {}: {e} (run `make venv`)", python.display()));
     assert!(
@@ -649,6 +655,234 @@ fn protobuf_values_and_json_schema_keys_dump_and_export_as_given() {
         run.stderr.contains("offset 2")
             && run.stderr.contains("kbtest.Header")
             && run.stderr.contains("kbtest.Order"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A job's JSON report on `t`, with the topic's name replaced by `as_topic` (so the reports
+/// of two topics holding the same events compare equal).
+fn report(args: &[&str], t: &str, as_topic: &str) -> Value {
+    let run = kbatch(args);
+    assert_eq!(run.code, 0, "kbatch {args:?} failed: {}", run.stderr);
+    let text = run
+        .stdout
+        .replace(&format!("\"{t}\""), &format!("\"{as_topic}\""));
+    serde_json::from_str(&text).expect("a JSON report")
+}
+
+/// `trending` and `top` on Avro values (two versions interleaved, v2 adding `channel` with a
+/// default) give exactly the report of the same events written as JSON: nested record fields,
+/// array elements, map keys, enums, longs, the v1 records' default, `--where` on a nested
+/// number, distinct and sum; events whose path is missing are `missing_field` in both.
+#[test]
+fn trending_and_top_on_avro_equal_the_same_events_as_json() {
+    let (a, j) = (topic("avro-jobs"), topic("json-jobs"));
+    create_topic(&a, 1, &[]);
+    create_topic(&j, 1, &[]);
+    let events = produce_avro_and_json(&a, 60, Some(&j));
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let avro = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend([
+            "--topic",
+            &a,
+            "--format",
+            "json",
+            "--value-format",
+            "avro",
+            "-X",
+            &url,
+        ]);
+        report(&v, &a, "T")
+    };
+    let json = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--topic", &j, "--format", "json"]);
+        report(&v, &j, "T")
+    };
+    let trending = ["trending", "--top", "2"];
+    let (ra, rj) = (avro(&trending), json(&trending));
+    assert_eq!(ra, rj);
+    assert_eq!(ra["records"], 60);
+    assert_eq!(ra["invalid"], 0, "{ra}");
+    // Views of the top row, from what the producer was given.
+    let first = &ra["top"][0];
+    let views = events
+        .iter()
+        .filter(|e| e["category"] == first["category"] && e["product"] == first["product"])
+        .count();
+    assert_eq!(first["views"], views as u64, "{ra}");
+
+    let queries: [&[&str]; 3] = [
+        &[
+            "top",
+            "--group",
+            "channel,kind",
+            "--item",
+            "category",
+            "--where",
+            "user.age >= 30",
+            "--metric",
+            "distinct:product",
+            "--top",
+            "all",
+        ],
+        &[
+            "top",
+            "--group",
+            "tags[1]",
+            "--item",
+            "attrs.k0",
+            "--metric",
+            "sum:user.age",
+            "--top",
+            "all",
+        ],
+        &[
+            "top",
+            "--group",
+            "user.name",
+            "--item",
+            "id",
+            "--where",
+            "kind in ('CART', 'BUY')",
+            "--window",
+            "1h",
+            "--top",
+            "1",
+        ],
+    ];
+    for q in queries {
+        let (ra, rj) = (avro(q), json(q));
+        assert_eq!(ra, rj, "{q:?}");
+        assert!(!ra["top"].as_array().unwrap().is_empty(), "{q:?}: {ra}");
+    }
+    // `channel`: v1 records read with v2's default, as the JSON events carry it.
+    let q = avro(&[
+        "top", "--group", "channel", "--item", "category", "--top", "all",
+    ]);
+    let webs: u64 = q["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["channel"] == "web")
+        .map(|r| r["value"].as_u64().unwrap())
+        .sum();
+    let want = events.iter().filter(|e| e["channel"] == "web").count() as u64;
+    assert_eq!((webs, want > 0), (want, true), "{q}");
+    // tags[1] is missing for two thirds of the events: missing_field, with samples.
+    let q = avro(queries[1]);
+    let missing = events
+        .iter()
+        .filter(|e| e["tags"].as_array().unwrap().len() < 2)
+        .count();
+    assert_eq!(q["invalid"], missing as u64, "{q}");
+    assert_eq!(q["invalid_samples"][0]["reason"], "missing_field", "{q}");
+}
+
+/// Values that are not framed are invalid (`not_framed`), a framed body that does not decode
+/// is `undecodable`, each with its offset among the samples, and `--strict` stops at the
+/// first; an id the registry does not know is the run's error, not a record's verdict.
+#[test]
+fn unframed_and_undecodable_values_are_invalid_records() {
+    let t = topic("avro-verdicts");
+    create_topic(&t, 1, &[]);
+    produce_avro(&t, 4);
+    let (status, body) = shared_registry()
+        .get(&format!("/subjects/{t}-value/versions/latest"))
+        .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let id = serde_json::from_str::<Value>(&body).unwrap()["id"]
+        .as_u64()
+        .unwrap() as u32;
+    let raw = |value: Vec<u8>| {
+        kbatch_testkit::ProduceOp::Record(kbatch_testkit::ProducedRecord {
+            partition: 0,
+            value: Some(value),
+            ..Default::default()
+        })
+    };
+    let mut truncated = vec![0u8];
+    truncated.extend(id.to_be_bytes());
+    truncated.extend(b"\x80"); // a varint that never ends
+    produce(
+        &t,
+        &Default::default(),
+        &[
+            rec(0, None, "{\"category\":\"shoes\",\"product\":\"p1\"}"),
+            raw(vec![0, 0, 1]),
+            raw(truncated),
+        ],
+    );
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let base = [
+        "trending",
+        "--topic",
+        &t,
+        "--format",
+        "json",
+        "--value-format",
+        "avro",
+        "-X",
+        &url,
+    ];
+    let r = report(&base, &t, &t);
+    assert_eq!(
+        (r["records"].as_u64(), r["invalid"].as_u64()),
+        (Some(7), Some(3)),
+        "{r}"
+    );
+    let samples: Vec<(u64, &str)> = r["invalid_samples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["offset"].as_u64().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        samples,
+        [(4, "not_framed"), (5, "not_framed"), (6, "undecodable")]
+    );
+    let views: u64 = r["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["views"].as_u64().unwrap())
+        .sum();
+    // The four Avro events are four distinct pairs, all tied at rank 1.
+    assert_eq!(views, 4, "{r}");
+
+    let mut strict = base.to_vec();
+    strict.push("--strict");
+    let run = kbatch(&strict);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("offset 4") && run.stderr.contains("not_framed"),
+        "{}",
+        run.stderr
+    );
+
+    // top says the same.
+    let mut top = vec![
+        "top", "--group", "category", "--item", "product", "--top", "all",
+    ];
+    top.extend(&base[1..]);
+    let r = report(&top, &t, &t);
+    assert_eq!(r["invalid"], 3, "{r}");
+    assert_eq!(r["invalid_samples"][2]["reason"], "undecodable", "{r}");
+
+    let u = topic("avro-unknown-id");
+    create_topic(&u, 1, &[]);
+    let mut framed = vec![0u8];
+    framed.extend(987_655u32.to_be_bytes());
+    framed.extend(b"\x02");
+    produce(&u, &Default::default(), &[raw(framed)]);
+    let mut args = base.to_vec();
+    args[2] = &u;
+    let run = kbatch(&args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("schema id 987655") && run.stderr.contains("offset 0"),
         "{}",
         run.stderr
     );

@@ -54,6 +54,8 @@ pub enum Command {
         /// Fail (exit 1) at the first record that is not a valid event.
         #[arg(long)]
         strict: bool,
+        #[command(flatten)]
+        values: ValueFormatArg,
     },
     /// Rank what you name: items by a metric within groups (and time windows), over the
     /// events that pass every --where.
@@ -93,6 +95,41 @@ pub struct TopArgs {
     /// Fail (exit 1) at the first record that is not a valid event.
     #[arg(long)]
     pub strict: bool,
+    #[command(flatten)]
+    pub values: ValueFormatArg,
+}
+
+/// How the values a job reads fields of (`trending`, `top`) are written.
+#[derive(Debug, Args)]
+pub struct ValueFormatArg {
+    /// raw: JSON events (the bytes as they are); avro or protobuf: Confluent-framed values,
+    /// schemas from the Schema Registry at -X schema.registry.url=... (paths name the decoded
+    /// record's fields; a value that is not framed is invalid, `not_framed`).
+    #[arg(long, default_value = "raw", value_parser = parse_format)]
+    pub value_format: kbatch_schema::ValueFormat,
+}
+
+impl ValueFormatArg {
+    /// The values' decoder (none for raw), with the registry keys of `built` (`-X`,
+    /// `--config`).
+    pub fn decoder(
+        &self,
+        built: &ClientConfig,
+    ) -> Result<Option<kbatch_trending::ValueDecoder>, UsageError> {
+        if let Some(why) = kbatch_trending::top::unsupported_format(self.value_format) {
+            return Err(UsageError(why));
+        }
+        // A body that does not decode is a record's verdict (`undecodable`), so the decoder
+        // reports it (the default `fail`) rather than nulling it.
+        let formats = kbatch_schema::Formats {
+            value: self.value_format,
+            ..kbatch_schema::Formats::default()
+        };
+        let decoders =
+            kbatch_schema::Decoders::new(formats, built.schema_registry(), built.config.timeout)
+                .map_err(|e| UsageError(e.to_string()))?;
+        Ok(decoders.value)
+    }
 }
 
 /// How keys and values are decoded: `raw` bytes, or registry-framed (`avro`, `protobuf`,

@@ -22,7 +22,7 @@ use anyhow::Context;
 use clap::Parser;
 use kbatch_reader::{Count, CountReport, ErrorKind, PartitionSpec, Progress, ReadError, Reader};
 
-use args::{Cli, Command, CommonArgs, TopArgs, TrendingFormat};
+use args::{Cli, Command, CommonArgs, TopArgs, TrendingFormat, ValueFormatArg};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -105,7 +105,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             top,
             format,
             strict,
-        } => trending(&common, top, format, strict),
+            values,
+        } => trending(&common, top, format, strict, &values),
         Command::Top(args) => top(&args),
     }
 }
@@ -171,16 +172,32 @@ fn trending(
     top: u32,
     format: TrendingFormat,
     strict: bool,
+    values: &ValueFormatArg,
 ) -> anyhow::Result<()> {
     if top == 0 {
         return Err(args::UsageError("--top must be at least 1".into()).into());
     }
+    let decoder = values.decoder(&common.client_config()?)?;
     let reader = connect(common)?;
     let (plan, progress) = plan_and_progress(&reader, common)?;
-    let job = kbatch_trending::Trending { top, strict };
     let started = Instant::now();
-    let outcome = progress::while_running(&progress, || reader.run(&plan, &job, Some(&progress)))?;
-    let report = outcome.output;
+    let report = match decoder {
+        // Framed values: trending's question run as `top`, which reads decoded records.
+        Some(decoder) => {
+            let mut job = kbatch_trending::TopJob::trending(top, strict, decoder);
+            let specs: Vec<PartitionSpec> = plan.iter().map(|p| p.spec.clone()).collect();
+            job.bind(&specs);
+            let outcome =
+                progress::while_running(&progress, || reader.run(&plan, &job, Some(&progress)))?;
+            kbatch_trending::Report::from_top(outcome.output?)
+        }
+        None => {
+            let job = kbatch_trending::Trending { top, strict };
+            let outcome =
+                progress::while_running(&progress, || reader.run(&plan, &job, Some(&progress)))?;
+            outcome.output
+        }
+    };
     summary(
         report.records,
         Some(report.invalid),
@@ -210,6 +227,9 @@ fn top(args: &TopArgs) -> anyhow::Result<()> {
     spec.strict = args.strict;
     let mut job = kbatch_trending::TopJob::new(spec).map_err(usage)?;
     let common = &args.common;
+    if let Some(decoder) = args.values.decoder(&common.client_config()?)? {
+        job = job.with_decoder(decoder);
+    }
     // Partition filters choose the partitions read, a timestamp lower bound the start.
     let mut read = common.spec()?;
     job.spec().narrow(&mut read);

@@ -185,6 +185,8 @@ pub struct AvroDecoder {
     role: Role,
     /// Per topic, chosen once for the run.
     readers: Mutex<HashMap<String, Arc<Reader>>>,
+    /// The only top-level fields a job reads ([`AvroDecoder::project`]); `None`: every field.
+    projection: Option<Vec<String>>,
     /// Schemas by id with their references put in place ([`references::inline`]), made once
     /// per id for the run.
     wholes: Mutex<HashMap<u32, Arc<RegistrySchema>>>,
@@ -238,6 +240,19 @@ fn not_avro(s: &RegistrySchema) -> Option<SchemaError> {
     })
 }
 
+/// A record schema (JSON text) with only the top-level fields named in `keep`, in its order;
+/// `None` if it is not a record.
+fn project(schema: &str, keep: &[String]) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(schema).ok()?;
+    let fields = v.get_mut("fields")?.as_array_mut()?;
+    fields.retain(|f| {
+        f.get("name")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| keep.iter().any(|k| k == n))
+    });
+    Some(v.to_string())
+}
+
 /// One `arrow-avro` decoder of writer `writer` read as `reader`, for `rows` values.
 fn decoder_for(
     writer: &RegistrySchema,
@@ -288,6 +303,7 @@ impl AvroDecoder {
             on_undecodable,
             role,
             readers: Mutex::new(HashMap::new()),
+            projection: None,
             wholes: Mutex::new(HashMap::new()),
         }
     }
@@ -314,6 +330,16 @@ impl AvroDecoder {
         Ok(w)
     }
 
+    /// Decode only these top-level fields of a record (a job that reads a few paths, such as
+    /// `top`): the reader schema keeps just them, so Avro schema resolution skips the other
+    /// fields' bytes instead of building columns for them. A reader schema that is not a
+    /// record, or whose projection does not build (a kept field naming a type defined in a
+    /// dropped one), is read whole.
+    pub fn project(mut self, fields: Vec<String>) -> AvroDecoder {
+        self.projection = Some(fields);
+        self
+    }
+
     /// The reader of `topic`, chosen on first use with `first_id`, the schema id of the first
     /// value to decode.
     fn reader(&self, topic: &str, first_id: u32) -> Result<Arc<Reader>, SchemaError> {
@@ -323,7 +349,7 @@ impl AvroDecoder {
             return Ok(r.clone());
         }
         let chosen = self.whole(choose_reader(&*self.registry, topic, self.role, first_id)?)?;
-        Self::keep_reader(&mut readers, topic, &chosen)
+        Self::keep_reader(&mut readers, topic, &chosen, self.projection.as_deref())
     }
 
     /// The Arrow type of `topic`'s decoded column when it can be known before any value is
@@ -337,9 +363,14 @@ impl AvroDecoder {
         }
         match self.registry.latest(&self.role.subject(topic), 0)? {
             Some(chosen) => Ok(Some(
-                Self::keep_reader(&mut readers, topic, &*self.whole(chosen)?)?
-                    .data_type
-                    .clone(),
+                Self::keep_reader(
+                    &mut readers,
+                    topic,
+                    &*self.whole(chosen)?,
+                    self.projection.as_deref(),
+                )?
+                .data_type
+                .clone(),
             )),
             None => Ok(None),
         }
@@ -350,12 +381,22 @@ impl AvroDecoder {
         readers: &mut HashMap<String, Arc<Reader>>,
         topic: &str,
         chosen: &RegistrySchema,
+        projection: Option<&[String]>,
     ) -> Result<Arc<Reader>, SchemaError> {
         if let Some(e) = not_avro(chosen) {
             return Err(e);
         }
-        let schema = AvroSchema::new(chosen.schema.clone());
-        let decoder = decoder_for(chosen, &schema, chosen.id, 1)?;
+        let projected = projection
+            .and_then(|keep| project(&chosen.schema, keep))
+            .map(AvroSchema::new)
+            .and_then(|s| Some((decoder_for(chosen, &s, chosen.id, 1).ok()?, s)));
+        let (decoder, schema) = match projected {
+            Some(p) => p,
+            None => {
+                let schema = AvroSchema::new(chosen.schema.clone());
+                (decoder_for(chosen, &schema, chosen.id, 1)?, schema)
+            }
+        };
         let fields = decoder.schema().fields().clone();
         let empty: ArrayRef = new_empty_array(&DataType::Struct(fields));
         let data_type = crate::normalize::normalize(empty)?.data_type().clone();

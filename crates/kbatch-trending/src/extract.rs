@@ -46,6 +46,11 @@ pub enum Invalid {
     WrongType,
     /// `product` or `category` is absent.
     MissingField,
+    /// A registry format (`--value-format avro`) and a value that is not in the Confluent
+    /// wire format (first byte not 0, or fewer than 5 bytes).
+    NotFramed,
+    /// A registry format and a framed value whose body does not decode with its schema.
+    Undecodable,
 }
 
 impl Invalid {
@@ -60,11 +65,15 @@ impl Invalid {
             Invalid::DuplicateField => "duplicate_field",
             Invalid::WrongType => "wrong_type",
             Invalid::MissingField => "missing_field",
+            Invalid::NotFramed => "not_framed",
+            Invalid::Undecodable => "undecodable",
         }
     }
 
-    /// Every reason, in precedence order.
-    pub const ALL: [Invalid; 8] = [
+    /// Every reason, in precedence order (the last two are only given to framed values, which
+    /// are never read as JSON: tombstone, empty, not_framed, undecodable, then wrong_type,
+    /// missing_field).
+    pub const ALL: [Invalid; 10] = [
         Invalid::Tombstone,
         Invalid::Empty,
         Invalid::BadUtf8,
@@ -73,6 +82,8 @@ impl Invalid {
         Invalid::DuplicateField,
         Invalid::WrongType,
         Invalid::MissingField,
+        Invalid::NotFramed,
+        Invalid::Undecodable,
     ];
 }
 

@@ -40,7 +40,7 @@ pub use report::{rank, render_csv, render_table, InvalidSample, PartitionReport,
 pub use shard::{Shard, ShardPartial};
 pub use top::{
     render_top_csv, render_top_table, Metric, MetricValue, Path, SpecError, Top, TopError, TopJob,
-    TopReport, TopShard, TopShardJob, TopSpec, Window,
+    TopReport, TopShard, TopShardJob, TopSpec, ValueDecoder, Window,
 };
 
 #[cfg(test)]

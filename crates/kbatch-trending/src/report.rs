@@ -87,6 +87,41 @@ pub fn rank<'a>(pairs: impl Iterator<Item = (&'a [u8], &'a [u8], u64)>, top: u64
     rows
 }
 
+impl Report {
+    /// Trending's report from the report of trending's question run as `top`
+    /// ([`crate::TopJob::trending`], how registry-framed values are counted): the same
+    /// figures, rows, order and samples; `top`'s `filtered` is always 0 there (no filter).
+    pub fn from_top(r: crate::TopReport) -> Report {
+        Report {
+            records: r.records,
+            invalid: r.invalid,
+            partitions: r
+                .partitions
+                .into_iter()
+                .map(|p| PartitionReport {
+                    counts: p.counts,
+                    invalid: p.invalid,
+                })
+                .collect(),
+            top: r
+                .top
+                .into_iter()
+                .map(|row| TopRow {
+                    category: row.group.into_iter().next().unwrap_or_default(),
+                    product: row.item,
+                    views: match row.value {
+                        crate::MetricValue::Count(n) => n,
+                        // Trending's question counts; a sum never reaches here.
+                        crate::MetricValue::Sum(d) => u64::try_from(d.units).unwrap_or(0),
+                    },
+                    rank: row.rank,
+                })
+                .collect(),
+            invalid_samples: r.invalid_samples,
+        }
+    }
+}
+
 /// A bordered table like Spark's `show()`: cells right-aligned, nothing truncated.
 pub fn render_table(report: &Report) -> String {
     let header = ["category", "product", "views", "rank"].map(String::from);

@@ -10,6 +10,7 @@ use kbatch_engine::{Job, JobError, PartitionStats};
 use kbatch_records::Record;
 
 use crate::job::{Partial, Trending};
+use crate::Invalid;
 
 /// One shard's counts.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -21,6 +22,43 @@ pub struct ShardPartial {
     /// Invalid records by reason code (only reasons that occurred), in [`crate::Invalid::ALL`]'s
     /// order; their sum is [`crate::Report::invalid`] of the same ranges.
     pub invalid: Vec<(&'static str, u64)>,
+}
+
+impl ShardPartial {
+    /// The partial of trending's question run as `top` ([`crate::TopJob::trending`] under
+    /// [`crate::TopShardJob`], how registry-framed values are counted): the same figures.
+    pub fn from_top(shard: crate::TopShard) -> ShardPartial {
+        let mut pairs: Vec<(String, String, u64)> = shard
+            .cells
+            .into_iter()
+            .map(|c| {
+                let n = match c.state {
+                    crate::top::CellState::Count(n) => n,
+                    // Trending's question counts; nothing else reaches here.
+                    _ => 0,
+                };
+                (c.group.into_iter().next().unwrap_or_default(), c.item, n)
+            })
+            .collect();
+        pairs.sort_unstable();
+        let invalid = Invalid::ALL
+            .iter()
+            .filter_map(|why| {
+                let n: u64 = shard
+                    .invalid
+                    .iter()
+                    .filter(|(r, _)| r == why.as_str())
+                    .map(|(_, n)| n)
+                    .sum();
+                (n > 0).then_some((why.as_str(), n))
+            })
+            .collect();
+        ShardPartial {
+            pairs,
+            records: shard.records,
+            invalid,
+        }
+    }
 }
 
 /// The trending job, finishing with the merged partial instead of a ranked report.

@@ -56,6 +56,7 @@ def shard_batch(r: Request, shard: Shard, target: pa.Schema) -> pa.RecordBatch:
                 common(r, [shard.topic], [shard.partition]),
                 json.dumps({shard.topic: {str(shard.partition): pos}}),
                 json.dumps({shard.topic: {str(shard.partition): shard.end}}),
+                r.value_format,
             ))
         yield _batch(partial_rows(partial, lost), target), shard.end
 

@@ -98,6 +98,7 @@ def shard_batch(r: Request, shard: Shard, target: pa.Schema) -> pa.RecordBatch:
                 common(r, [shard.topic], [shard.partition]),
                 json.dumps({shard.topic: {str(shard.partition): pos}}),
                 json.dumps({shard.topic: {str(shard.partition): shard.end}}), question(r),
+                r.value_format,
             ))
         yield _batch(cell_rows(cells, lost), target), shard.end
 

@@ -133,3 +133,20 @@ def test_top_options():
                         "kbatch.where")]:
         with pytest.raises(OptionError, match=words):
             parse({**BASE, **bad})
+
+
+def test_value_format_option():
+    """``valueFormat``: raw by default; a registry format for reads (the typed column) and for
+    the trending and top pushdowns (the shards decode registry-framed values); ``keyFormat`` and
+    ``onUndecodable`` are for reads only; unknown formats are refused naming the option."""
+    assert parse({**BASE}).value_format == "raw"
+    assert parse({**BASE, "valueFormat": "Protobuf", "keyFormat": "json-schema"}).key_format == "json-schema"
+    for job in ("trending", "top"):
+        extra = {"kbatch.group": "c", "kbatch.item": "p"} if job == "top" else {}
+        r = parse({**BASE, "kbatch.job": job, "valueFormat": "Avro", **extra})
+        assert r.value_format == "avro"
+    for bad, words in [({"valueFormat": "xml"}, "valueFormat: expected one of raw, avro"),
+                       ({"kbatch.job": "trending", "keyFormat": "avro"}, "keyFormat: for kbatch.job=read"),
+                       ({"onUndecodable": "skip"}, "onUndecodable: expected fail or null")]:
+        with pytest.raises(OptionError, match=words):
+            parse({**BASE, **bad})

@@ -29,9 +29,30 @@ use crate::extract::{Extractor, Invalid};
 use crate::invalids::Invalids;
 use crate::job::{Counts, Key};
 use crate::top::decimal::{cmp_number_texts, Decimal};
+use crate::top::framed::{self, Pending, Resolved, ValueDecoder};
 use crate::top::report::{MetricValue, TopColumns, TopPartitionReport, TopReport, TopRow};
 use crate::top::shard::{CellState, ShardCell, TopShard};
-use crate::top::spec::{Column, Literal, Metric, Op, Path, SpecError, Test, TopSpec};
+use crate::top::spec::{Column, Literal, Metric, Op, Path, SpecError, Step, Test, TopSpec};
+
+/// What the cells need of a record once its paths are found (a record, or a buffered framed
+/// one).
+#[derive(Debug, Clone, Copy)]
+struct At<'v> {
+    offset: i64,
+    timestamp: i64,
+    /// The bytes the paths' strings usually lie in (a hint for the table's keys; may be empty).
+    value: &'v [u8],
+}
+
+impl<'v> At<'v> {
+    fn of(record: &Record<'v>) -> At<'v> {
+        At {
+            offset: record.offset,
+            timestamp: record.timestamp,
+            value: record.value.unwrap_or_default(),
+        }
+    }
+}
 
 /// HyperLogLog++ with 2^14 registers of 6 bits (12 KiB once dense; exact below 128 values):
 /// relative standard error 1.04 / √16384 ≈ 0.81 %.
@@ -79,6 +100,15 @@ pub struct TopJob {
     pairs: bool,
     /// The group key is the one group value itself (one group path, no window).
     raw_group: bool,
+    /// Registry-framed values: decoded per fetched chunk, paths read from the decoded record.
+    framed: Option<std::sync::Arc<ValueDecoder>>,
+    /// Each slot's steps (for framed values; JSON uses `tree`).
+    steps: Vec<Vec<Step>>,
+    /// The topic of each partition index of the run ([`TopJob::bind`]).
+    topics: Vec<std::sync::Arc<str>>,
+    /// Group and item values must be strings (trending's question, which calls a number
+    /// `wrong_type`).
+    strings_only: bool,
 }
 
 /// Per-metric cell tables: each (window+group, item) is one entry of the trending table.
@@ -103,6 +133,8 @@ pub struct TopPartial {
     /// Records counted into a partial made from a shard (`finish` takes the engine's).
     shard_records: u64,
     shard_filtered: u64,
+    /// Framed values of the current chunk, decoded at `chunk_done`.
+    pending: Pending,
 }
 
 impl TopJob {
@@ -165,6 +197,7 @@ impl TopJob {
             && fields.is_empty()
             && spec.window.is_none();
         let partitions = spec.partitions();
+        let steps = paths.iter().map(|p| p.steps.clone()).collect();
         Ok(TopJob {
             spec,
             tree,
@@ -178,7 +211,40 @@ impl TopJob {
             fast,
             pairs,
             raw_group,
+            framed: None,
+            steps,
+            topics: Vec::new(),
+            strings_only: false,
         })
+    }
+
+    /// Read registry-framed values (`--value-format avro`) with `decoder`: each fetched
+    /// chunk's values are decoded at once and the paths read from the decoded records (see
+    /// `framed`); only the top-level fields the paths start with are decoded. Needs
+    /// [`TopJob::bind`] (the decoder works per topic).
+    pub fn with_decoder(mut self, decoder: ValueDecoder) -> TopJob {
+        let mut fields: Vec<String> = Vec::new();
+        for steps in &self.steps {
+            if let Some(Step::Key(k)) = steps.first() {
+                if !fields.contains(k) {
+                    fields.push(k.clone());
+                }
+            }
+        }
+        self.framed = Some(std::sync::Arc::new(framed::project(decoder, fields)));
+        self
+    }
+
+    /// Trending's question on framed values: [`TopSpec::trending`], with a group or item that
+    /// is not a string (a number, a boolean) `wrong_type`, as trending's JSON extractor says.
+    pub fn trending(top: u32, strict: bool, decoder: ValueDecoder) -> TopJob {
+        let mut spec = TopSpec::trending(u64::from(top));
+        spec.strict = strict;
+        let mut job = TopJob::new(spec)
+            .expect("trending's spec is valid")
+            .with_decoder(decoder);
+        job.strings_only = true;
+        job
     }
 
     /// The question.
@@ -191,6 +257,7 @@ impl TopJob {
     /// narrowed by [`TopSpec::narrow`]; without it, such a spec fails the run at its first
     /// record rather than guess.
     pub fn bind(&mut self, specs: &[PartitionSpec]) {
+        self.topics = specs.iter().map(|s| s.topic.clone()).collect();
         if let Some(ids) = &self.partitions {
             self.allowed = Some(specs.iter().map(|s| ids.contains(&s.partition)).collect());
         }
@@ -245,9 +312,9 @@ impl TopJob {
         Ok(true)
     }
 
-    fn fail(&self, record: &Record<'_>, why: Invalid) -> JobError {
+    fn fail(&self, offset: i64, why: Invalid) -> JobError {
         JobError::Fail {
-            offset: record.offset,
+            offset,
             message: format!("invalid event ({})", why.as_str()),
         }
     }
@@ -257,7 +324,7 @@ impl TopJob {
         &self,
         p: &mut TopPartial,
         partition: usize,
-        record: &Record<'_>,
+        record: At<'_>,
         vals: &[Val<'_>],
     ) -> Result<(), JobError> {
         for (slot, test) in &self.fields {
@@ -272,7 +339,11 @@ impl TopJob {
             match &vals[s] {
                 Val::Missing => missing = true,
                 Val::Blocked | Val::Null | Val::Object | Val::Array => {
-                    return self.invalid(p, partition, record, Invalid::WrongType)
+                    return self.invalid(p, partition, record.offset, Invalid::WrongType)
+                }
+                // Trending's question on framed values: category and product are strings.
+                Val::Num(_) | Val::Bool(_) if self.strings_only && self.metric != Some(s) => {
+                    return self.invalid(p, partition, record.offset, Invalid::WrongType)
                 }
                 _ => {}
             }
@@ -281,18 +352,18 @@ impl TopJob {
             (Metric::Sum(_), Some(m)) => match &vals[m] {
                 Val::Num(t) => match Decimal::parse(t) {
                     Some(d) => Some(d),
-                    None => return self.invalid(p, partition, record, Invalid::WrongType),
+                    None => return self.invalid(p, partition, record.offset, Invalid::WrongType),
                 },
                 Val::Missing => None,
-                _ => return self.invalid(p, partition, record, Invalid::WrongType),
+                _ => return self.invalid(p, partition, record.offset, Invalid::WrongType),
             },
             _ => None,
         };
         if missing {
-            return self.invalid(p, partition, record, Invalid::MissingField);
+            return self.invalid(p, partition, record.offset, Invalid::MissingField);
         }
         let text = |s: usize| vals[s].text().unwrap_or_default();
-        let value = record.value.unwrap_or_default();
+        let value = record.value;
         let mut scratch = std::mem::take(&mut p.scratch);
         let group: &[u8] = if self.raw_group {
             text(self.group[0])
@@ -338,13 +409,13 @@ impl TopJob {
         &self,
         p: &mut TopPartial,
         partition: usize,
-        record: &Record<'_>,
+        offset: i64,
         why: Invalid,
     ) -> Result<(), JobError> {
         if self.spec.strict {
-            return Err(self.fail(record, why));
+            return Err(self.fail(offset, why));
         }
-        p.invalid.note(partition, record.offset, why);
+        p.invalid.note(partition, offset, why);
         Ok(())
     }
 
@@ -442,6 +513,123 @@ impl TopJob {
             k = end;
         }
         Ok(rows)
+    }
+
+    /// The chunk's framed values: decoded at once, then each record, in offset order, gets
+    /// its verdict or its cells, as `update` gives a JSON record.
+    fn decode_pending(&self, p: &mut TopPartial) -> Result<(), JobError> {
+        let Some(decoder) = &self.framed else {
+            return Ok(());
+        };
+        let pending = std::mem::take(&mut p.pending);
+        let Some(first) = pending.rows.first() else {
+            p.pending = pending;
+            return Ok(());
+        };
+        let topic = self
+            .topics
+            .get(first.partition)
+            .ok_or_else(|| JobError::Fail {
+                offset: first.offset,
+                message: "framed values need TopJob::bind (the decoder works per topic)".into(),
+            })?;
+        let values = pending.values();
+        let framed_rows: Vec<usize> = (0..pending.rows.len())
+            .filter(|&i| pending.rows[i].verdict.is_none())
+            .collect();
+        let decoded = if values.is_empty() {
+            None
+        } else {
+            Some(
+                framed::decode_framed(decoder, topic, &values).map_err(|(i, e)| {
+                    JobError::Fail {
+                        offset: pending.rows[framed_rows[i]].offset,
+                        message: e.to_string(),
+                    }
+                })?,
+            )
+        };
+        // Each segment's paths, resolved once.
+        let resolved: Vec<Option<Vec<Resolved<'_, '_>>>> = decoded
+            .as_ref()
+            .map(|d| {
+                d.segments
+                    .iter()
+                    .map(|a| {
+                        framed::is_object(a.as_ref()).then(|| {
+                            self.steps
+                                .iter()
+                                .map(|s| Resolved::new(a.as_ref(), s))
+                                .collect()
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut arena = Vec::new();
+        let mut found = Vec::with_capacity(self.steps.len());
+        let mut vals_buf: Vec<Val<'static>> = Vec::with_capacity(self.steps.len());
+        let mut k = 0;
+        for row in &pending.rows {
+            if let Some(why) = row.verdict {
+                self.invalid(p, row.partition, row.offset, why)?;
+                continue;
+            }
+            let place = decoded.as_ref().and_then(|d| d.place[k]);
+            k += 1;
+            let Some((seg, r)) = place else {
+                self.invalid(p, row.partition, row.offset, Invalid::Undecodable)?;
+                continue;
+            };
+            let segment = &decoded.as_ref().expect("placed").segments[seg];
+            let Some(paths) = resolved[seg].as_ref().filter(|_| !segment.is_null(r)) else {
+                // A value that is not a record (or map) is no object, as in JSON.
+                self.invalid(p, row.partition, row.offset, Invalid::NotObject)?;
+                continue;
+            };
+            arena.clear();
+            found.clear();
+            let mut verdict = Ok(());
+            for path in paths {
+                match path.get(r, &mut arena) {
+                    Ok(f) => found.push(f),
+                    Err(why) => {
+                        verdict = Err(why);
+                        break;
+                    }
+                }
+            }
+            if let Err(why) = verdict {
+                self.invalid(p, row.partition, row.offset, why)?;
+                continue;
+            }
+            // The allocation of the last row's values, reused (empty, so any lifetime fits).
+            let mut vals: Vec<Val<'_>> = std::mem::take(&mut vals_buf)
+                .into_iter()
+                .map(|_| unreachable!("kept empty"))
+                .collect();
+            vals.extend(found.drain(..).map(|f| f.val(&arena)));
+            match (&mut p.cells, self.pairs, vals.as_slice()) {
+                // Trending's question: both strings, straight into the pair table.
+                (Cells::Count(counts), true, [Val::Str(a), Val::Str(b)]) => {
+                    let (g, i) = if self.group[0] == 0 { (a, b) } else { (b, a) };
+                    counts.count(Key::within(g, g), Key::within(i, i), 1);
+                }
+                _ => {
+                    let at = At {
+                        offset: row.offset,
+                        timestamp: row.timestamp,
+                        value: &[],
+                    };
+                    self.update_vals(p, row.partition, at, &vals)?;
+                }
+            }
+            vals.clear();
+            vals_buf = vals.into_iter().map(|_| unreachable!("cleared")).collect();
+        }
+        p.pending = pending;
+        p.pending.clear();
+        Ok(())
     }
 
     fn overflow(&self, group: Vec<Vec<u8>>, item: &[u8]) -> TopError {
@@ -774,6 +962,7 @@ impl Job for TopJob {
             scratch: Vec::new(),
             shard_records: 0,
             shard_filtered: 0,
+            pending: Pending::default(),
         }
     }
 
@@ -795,8 +984,13 @@ impl Job for TopJob {
             p.filtered_mut(partition);
             return Ok(());
         }
+        if self.framed.is_some() {
+            p.pending
+                .push(partition, record.offset, record.timestamp, record.value);
+            return Ok(());
+        }
         let Some(value) = record.value else {
-            return self.invalid(p, partition, record, Invalid::Tombstone);
+            return self.invalid(p, partition, record.offset, Invalid::Tombstone);
         };
         if let Some((cs, ps)) = self.fast {
             if self.pairs {
@@ -806,7 +1000,9 @@ impl Job for TopJob {
                     });
                     match done {
                         Ok(()) => return Ok(()),
-                        Err(why) if settled(why) => return self.invalid(p, partition, record, why),
+                        Err(why) if settled(why) => {
+                            return self.invalid(p, partition, record.offset, why)
+                        }
                         Err(_) => {}
                     }
                 }
@@ -826,18 +1022,27 @@ impl Job for TopJob {
                         if let Some(s) = ps {
                             vals[s] = Val::Str(pr);
                         }
-                        return self.update_vals(p, partition, record, &vals);
+                        return self.update_vals(p, partition, At::of(record), &vals);
                     }
-                    Err(why) if settled(why) => return self.invalid(p, partition, record, why),
+                    Err(why) if settled(why) => {
+                        return self.invalid(p, partition, record.offset, why)
+                    }
                     Err(_) => {}
                 }
             }
         }
         let mut vals = Vec::with_capacity(self.tree.slots());
         match extract_paths(value, &self.tree, &mut vals) {
-            Ok(()) => self.update_vals(p, partition, record, &vals),
-            Err(why) => self.invalid(p, partition, record, why),
+            Ok(()) => self.update_vals(p, partition, At::of(record), &vals),
+            Err(why) => self.invalid(p, partition, record.offset, why),
         }
+    }
+
+    fn chunk_done(&self, p: &mut TopPartial) -> Result<(), JobError> {
+        if self.framed.is_some() {
+            self.decode_pending(p)?;
+        }
+        Ok(())
     }
 
     fn merge(&self, into: &mut TopPartial, other: TopPartial) {
@@ -962,6 +1167,10 @@ impl Job for TopShardJob {
         record: &Record<'_>,
     ) -> Result<(), JobError> {
         self.0.update(p, partition, record)
+    }
+
+    fn chunk_done(&self, p: &mut TopPartial) -> Result<(), JobError> {
+        self.0.chunk_done(p)
     }
 
     fn merge(&self, into: &mut TopPartial, other: TopPartial) {

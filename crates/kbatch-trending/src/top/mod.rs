@@ -8,6 +8,7 @@
 //! * `decimal`: exact number comparisons and sums.
 
 pub(crate) mod decimal;
+pub(crate) mod framed;
 pub(crate) mod job;
 pub(crate) mod report;
 pub(crate) mod shard;
@@ -17,6 +18,7 @@ pub(crate) mod spec;
 mod tests;
 
 pub use decimal::{Decimal, MAX_SCALE};
+pub use framed::{unsupported as unsupported_format, ValueDecoder};
 pub use job::{Hll, TopError, TopJob, TopPartial, TopShardJob};
 pub use report::{
     render_top_csv, render_top_table, rfc3339, MetricValue, TopColumns, TopPartitionReport,
