@@ -887,3 +887,95 @@ fn unframed_and_undecodable_values_are_invalid_records() {
         run.stderr
     );
 }
+
+/// `top --value-format protobuf`: paths over the decoded message (an enum's name, a field of a
+/// message from a referenced file, a nested message absent in some values) give the sums and
+/// counts computed from what the serializer was given; an absent `header` message is
+/// `wrong_type` (a null), as a JSON `null` is.
+#[test]
+fn top_reads_paths_of_protobuf_values() {
+    let t = topic("protobuf-top");
+    create_topic(&t, 1, &[]);
+    let given = produce_protobuf(&t, 12, false);
+    let url = format!("schema.registry.url={}", shared_registry().url);
+    let base = [
+        "top",
+        "--topic",
+        &t,
+        "--value-format",
+        "protobuf",
+        "-X",
+        &url,
+        "--format",
+        "json",
+        "--top",
+        "all",
+    ];
+    let run = kbatch(
+        &[
+            &base[..],
+            &[
+                "--group",
+                "status",
+                "--item",
+                "total.currency",
+                "--metric",
+                "sum:total.units",
+            ],
+        ]
+        .concat(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut want: std::collections::BTreeMap<String, i64> = Default::default();
+    for g in &given {
+        let v = &g["value"];
+        *want
+            .entry(v["status"].as_str().unwrap().to_string())
+            .or_default() += v["total"]["units"].as_i64().unwrap();
+    }
+    let got: std::collections::BTreeMap<String, i64> = r["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            assert_eq!(row["total.currency"], "EUR", "{row}");
+            (
+                row["status"].as_str().unwrap().to_string(),
+                row["value"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(r["records"], 12);
+
+    let run = kbatch(&[&base[..], &["--group", "header.source", "--item", "status"]].concat());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let absent = given
+        .iter()
+        .filter(|g| g["value"]["header"].is_null())
+        .count();
+    assert!(absent > 0);
+    assert_eq!(r["invalid"], absent as u64, "{r}");
+    assert!(
+        r["invalid_samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["reason"] == "wrong_type"),
+        "{r}"
+    );
+
+    let run = kbatch(&[
+        "trending",
+        "--topic",
+        &t,
+        "--value-format",
+        "json-schema",
+        "-X",
+        &url,
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("json-schema"), "{}", run.stderr);
+}
