@@ -32,7 +32,7 @@ use crate::extract::Invalid;
 use crate::top::spec::Step;
 
 /// The decoder of registry-framed values: the schema crate's one column decoder (Avro,
-/// Protobuf), used here in [`decode_framed`] and [`project`] only.
+/// Protobuf), used here in `decode_framed` and `project` only.
 pub type ValueDecoder = kbatch_schema::ColumnDecoder;
 
 /// `decoder` decoding only the top-level `fields`: Avro's reader schema is projected (schema
