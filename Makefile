@@ -21,7 +21,7 @@ export KBATCH_KAFKA_LIBS := $(KAFKA_LIBS)
 .PHONY: all setup kafka build release check test test-rust test-unit test-e2e soak lint fmt-check clippy doc demo \
         fixtures static test-static clean-cache bench bench-e2e bench-e2e-realistic bench-smoke \
         fuzz-build fuzz fuzz-check fuzz-smoke bench-build bench-franz-build test-aarch64 venv python test-python \
-        venv-bench bench-arrow bench-top bench-registry venv-spark test-spark spark-kafka-jars bench-spark test-bin registry
+        venv-bench bench-arrow bench-top bench-registry bench-trending-avro venv-spark test-spark spark-kafka-jars bench-spark test-bin registry
 
 all: build
 
@@ -357,6 +357,13 @@ bench-registry: kafka registry release python venv
 	$(VENV)/bin/python benches/python/bench_registry.py --testkit target/release/kbatch-testkit \
 	    --avro-alone target/release/examples/avro_alone $(BENCH_REGISTRY_ARGS) \
 	    --out benches/results/$$(date +%F)-vm-registry.md
+
+## Issue 26's CPU floor: `kbatch trending` on Avro values (confluent-kafka's AvroSerializer)
+## against the same events as JSON, one core, 5 rounds; writes benches/results/<date>-vm-trending-avro.md.
+bench-trending-avro: kafka registry release python venv
+	KBATCH_BIN=target/release/kbatch KBATCH_TESTKIT=target/release/kbatch-testkit \
+	    $(VENV)/bin/python benches/python/bench_trending_avro.py --events 1000000 --rounds 5 \
+	    --out benches/results/$$(date +%F)-vm-trending-avro.md
 
 ## A few thousand records through every benchmark, so they cannot rot (part of `make test`).
 bench-smoke: kafka bench-build python venv-bench venv-spark spark-kafka-jars

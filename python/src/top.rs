@@ -76,13 +76,6 @@ pub fn value_decoder(
     common: &Common,
     value_format: &str,
 ) -> PyResult<Option<ValueDecoder>> {
-    if let Some(why) = value_format
-        .parse()
-        .ok()
-        .and_then(kbatch_trending::top::unsupported_format)
-    {
-        return Err(errors::usage(py, UsageError(why)));
-    }
     let timeout = call::config(py, common)?.timeout;
     // A body that does not decode is a record's verdict (`undecodable`): the decoder reports
     // it (`fail`) rather than nulling it.

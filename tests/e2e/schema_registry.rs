@@ -966,16 +966,97 @@ fn top_reads_paths_of_protobuf_values() {
             .all(|s| s["reason"] == "wrong_type"),
         "{r}"
     );
+}
 
+/// `top --value-format json-schema`: values written by confluent-kafka's own JSONSerializer are
+/// read as the JSON after the prefix; a value that is not framed is `not_framed`.
+#[test]
+fn top_reads_json_schema_values() {
+    let t = topic("json-schema-top");
+    create_topic(&t, 1, &[]);
+    let python = kbatch_testkit::s3::venv_bin("python");
+    let script = r#"
+import json, sys
+from confluent_kafka import Producer
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.json_schema import JSONSerializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+bootstrap, url, topic = sys.argv[1:4]
+schema = json.dumps({"type": "object", "title": "Click",
+                     "properties": {"page": {"type": "object", "properties": {"section": {"type": "string"}}},
+                                    "item": {"type": "string"}, "qty": {"type": "integer"}}})
+ser = JSONSerializer(schema, SchemaRegistryClient({"url": url}))
+p = Producer({"bootstrap.servers": bootstrap})
+ctx = SerializationContext(topic, MessageField.VALUE)
+for i in range(20):
+    v = {"page": {"section": ["home", "cart"][i % 2]}, "item": f"i{i % 3}", "qty": i}
+    p.produce(topic, value=ser(v, ctx), partition=0)
+p.produce(topic, value=b'{"page": {"section": "home"}, "item": "i0", "qty": 1}', partition=0)
+assert p.flush(30) == 0
+"#;
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            script,
+            &broker().bootstrap,
+            &shared_registry().url,
+            &t,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = format!("schema.registry.url={}", shared_registry().url);
     let run = kbatch(&[
-        "trending",
+        "top",
         "--topic",
         &t,
         "--value-format",
         "json-schema",
         "-X",
         &url,
+        "--format",
+        "json",
+        "--top",
+        "all",
+        "--group",
+        "page.section",
+        "--item",
+        "item",
+        "--metric",
+        "sum:qty",
     ]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("json-schema"), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r: Value = serde_json::from_str(&run.stdout).unwrap();
+    let mut want: std::collections::BTreeMap<(String, String), i64> = Default::default();
+    for i in 0..20i64 {
+        let key = (
+            ["home", "cart"][(i % 2) as usize].to_string(),
+            format!("i{}", i % 3),
+        );
+        *want.entry(key).or_default() += i;
+    }
+    let got: std::collections::BTreeMap<(String, String), i64> = r["top"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let key = (
+                row["page.section"].as_str().unwrap().to_string(),
+                row["item"].as_str().unwrap().to_string(),
+            );
+            (key, row["value"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        (r["records"].as_u64(), r["invalid"].as_u64()),
+        (Some(21), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["invalid_samples"][0]["reason"], "not_framed", "{r}");
+    assert_eq!(r["invalid_samples"][0]["offset"], 20, "{r}");
 }

@@ -102,9 +102,10 @@ pub struct TopArgs {
 /// How the values a job reads fields of (`trending`, `top`) are written.
 #[derive(Debug, Args)]
 pub struct ValueFormatArg {
-    /// raw: JSON events (the bytes as they are); avro or protobuf: Confluent-framed values,
-    /// schemas from the Schema Registry at -X schema.registry.url=... (paths name the decoded
-    /// record's fields; a value that is not framed is invalid, `not_framed`).
+    /// raw: JSON events (the bytes as they are); avro, protobuf or json-schema:
+    /// Confluent-framed values, schemas from the Schema Registry at -X schema.registry.url=...
+    /// (paths name the decoded record's fields; a value that is not framed is invalid,
+    /// `not_framed`).
     #[arg(long, default_value = "raw", value_parser = parse_format)]
     pub value_format: kbatch_schema::ValueFormat,
 }
@@ -116,9 +117,6 @@ impl ValueFormatArg {
         &self,
         built: &ClientConfig,
     ) -> Result<Option<kbatch_trending::ValueDecoder>, UsageError> {
-        if let Some(why) = kbatch_trending::top::unsupported_format(self.value_format) {
-            return Err(UsageError(why));
-        }
         // A body that does not decode is a record's verdict (`undecodable`), so the decoder
         // reports it (the default `fail`) rather than nulling it.
         let formats = kbatch_schema::Formats {

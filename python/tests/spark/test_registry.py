@@ -12,8 +12,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import kbatch
 import pytest
+
+import kbatch
 
 from .conftest import REPO, _bin, run
 
@@ -121,3 +122,37 @@ def test_a_value_that_is_not_framed_fails_the_read_or_becomes_null(
     df = _load(spark_local, kafka, registry, topic, valueFormat="avro", onUndecodable="null")
     values = [r["value"] for r in df.orderBy("offset").select("value").collect()]
     assert values[0]["id"] == producer.event(1, True)["id"] and values[1] is None
+
+
+def test_pushdowns_on_avro_values_equal_kbatch(spark_local, kafka, registry: str, avro_topic: str) -> None:
+    """``valueFormat=avro`` with the trending and top pushdowns: every shard decodes its Avro
+    values and Spark merges the partials into kbatch's own single-process answers."""
+    from kbatch.spark import top, trending
+
+    options = {
+        "kafka.bootstrap.servers": kafka.bootstrap,
+        "subscribe": avro_topic,
+        "valueFormat": "avro",
+        "schema.registry.url": registry,
+        "minPartitions": "4",
+    }
+    config = {"schema.registry.url": registry}
+    report, totals = trending(spark_local, top=2, options=options)
+    want = kbatch.trending(avro_topic, bootstrap=kafka.bootstrap, top=2, value_format="avro", config=config)
+    assert [r.asDict() for r in report.collect()] == want["top"]
+    assert totals["records"] == want["records"] == 60
+    report, totals = top(
+        spark_local, group="kind", item="channel", metric="distinct:user.name", top="all", options=options
+    )
+    want = kbatch.top(
+        avro_topic,
+        bootstrap=kafka.bootstrap,
+        group=["kind"],
+        item="channel",
+        metric="distinct:user.name",
+        top="all",
+        value_format="avro",
+        config=config,
+    )
+    got = sorted((r["kind"], r["channel"], int(r["value"]), r["rank"]) for r in report.collect())
+    assert got == sorted((r["kind"], r["channel"], r["value"], r["rank"]) for r in want["top"]) != []

@@ -31,8 +31,9 @@ use crate::extract::paths::Val;
 use crate::extract::Invalid;
 use crate::top::spec::Step;
 
-/// The decoder of registry-framed values: the schema crate's one column decoder (Avro,
-/// Protobuf), used here in `decode_framed` and `project` only.
+/// The decoder of registry-framed values: the schema crate's one column decoder, used here
+/// in `decode_framed` and `project` only (Avro and Protobuf; a JSON Schema value is JSON after
+/// the prefix, which `TopJob` reads with the JSON scanner instead).
 pub type ValueDecoder = kbatch_schema::ColumnDecoder;
 
 /// `decoder` decoding only the top-level `fields`: Avro's reader schema is projected (schema
@@ -44,17 +45,6 @@ pub(crate) fn project(decoder: ValueDecoder, fields: Vec<String>) -> ValueDecode
         }
         other => other,
     }
-}
-
-/// Why `format` cannot be read by `top` / `trending`, if it cannot: a JSON Schema value is
-/// JSON text after the prefix, which the paths over decoded records do not read.
-pub fn unsupported(format: kbatch_schema::ValueFormat) -> Option<String> {
-    (format == kbatch_schema::ValueFormat::JsonSchema).then(|| {
-        "--value-format json-schema is not read by trending/top yet (avro and protobuf are); \
-         its values are JSON after a 5-byte prefix: dump or kbatch.read them with \
-         --value-format json-schema"
-            .to_string()
-    })
 }
 
 /// One buffered record.

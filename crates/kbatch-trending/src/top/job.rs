@@ -109,6 +109,9 @@ pub struct TopJob {
     /// Group and item values must be strings (trending's question, which calls a number
     /// `wrong_type`).
     strings_only: bool,
+    /// JSON Schema values: the JSON after the Confluent prefix, read by the JSON scanner (a
+    /// value that is not framed is `not_framed`).
+    json_after_prefix: bool,
 }
 
 /// Per-metric cell tables: each (window+group, item) is one entry of the trending table.
@@ -215,6 +218,7 @@ impl TopJob {
             steps,
             topics: Vec::new(),
             strings_only: false,
+            json_after_prefix: false,
         })
     }
 
@@ -223,6 +227,12 @@ impl TopJob {
     /// `framed`); only the top-level fields the paths start with are decoded. Needs
     /// [`TopJob::bind`] (the decoder works per topic).
     pub fn with_decoder(mut self, decoder: ValueDecoder) -> TopJob {
+        if decoder.format() == kbatch_schema::ValueFormat::JsonSchema {
+            // Its values are JSON: the prefix is split off per record and the JSON path runs
+            // (the registry is not asked; the JSON is judged as any event is).
+            self.json_after_prefix = true;
+            return self;
+        }
         let mut fields: Vec<String> = Vec::new();
         for steps in &self.steps {
             if let Some(Step::Key(k)) = steps.first() {
@@ -989,6 +999,20 @@ impl Job for TopJob {
                 .push(partition, record.offset, record.timestamp, record.value);
             return Ok(());
         }
+        let mut body;
+        let record = match record.value {
+            Some(v) if self.json_after_prefix && !v.is_empty() => {
+                match kbatch_schema::framing::split(v) {
+                    Ok(f) => {
+                        body = *record;
+                        body.value = Some(f.body);
+                        &body
+                    }
+                    Err(_) => return self.invalid(p, partition, record.offset, Invalid::NotFramed),
+                }
+            }
+            _ => record,
+        };
         let Some(value) = record.value else {
             return self.invalid(p, partition, record.offset, Invalid::Tombstone);
         };

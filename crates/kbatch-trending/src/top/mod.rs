@@ -18,7 +18,7 @@ pub(crate) mod spec;
 mod tests;
 
 pub use decimal::{Decimal, MAX_SCALE};
-pub use framed::{unsupported as unsupported_format, ValueDecoder};
+pub use framed::ValueDecoder;
 pub use job::{Hll, TopError, TopJob, TopPartial, TopShardJob};
 pub use report::{
     render_top_csv, render_top_table, rfc3339, MetricValue, TopColumns, TopPartitionReport,
