@@ -230,16 +230,6 @@ fn row_err(row: usize, error: SchemaError) -> RowError {
     RowError { row, error }
 }
 
-fn not_avro(s: &RegistrySchema) -> Option<SchemaError> {
-    (s.schema_type != SchemaType::Avro).then(|| SchemaError::BadSchema {
-        id: s.id,
-        reason: format!(
-            "a {:?} schema, not Avro (choose the format that matches the topic)",
-            s.schema_type
-        ),
-    })
-}
-
 /// A record schema (JSON text) with only the top-level fields named in `keep`, in its order;
 /// `None` if it is not a record.
 fn project(schema: &str, keep: &[String]) -> Option<String> {
@@ -309,7 +299,7 @@ impl AvroDecoder {
     }
 
     /// Schema `s` with its references in place, once per id for the run.
-    /// (A schema of another type is given back as it is, for `not_avro` to name.)
+    /// (A schema of another type is given back as it is, for `RegistrySchema::not_of` to name.)
     fn whole(&self, s: Arc<RegistrySchema>) -> Result<Arc<RegistrySchema>, SchemaError> {
         if s.references.is_empty() || s.schema_type != SchemaType::Avro {
             return Ok(s);
@@ -383,7 +373,7 @@ impl AvroDecoder {
         chosen: &RegistrySchema,
         projection: Option<&[String]>,
     ) -> Result<Arc<Reader>, SchemaError> {
-        if let Some(e) = not_avro(chosen) {
+        if let Some(e) = chosen.not_of(SchemaType::Avro) {
             return Err(e);
         }
         let projected = projection
@@ -453,7 +443,7 @@ impl AvroDecoder {
         let mut schemas = BTreeMap::new();
         for (&id, &row) in &first_row {
             let s = self.registry.schema(id).map_err(|e| row_err(row, e))?;
-            if let Some(e) = not_avro(&s) {
+            if let Some(e) = s.not_of(SchemaType::Avro) {
                 return Err(row_err(row, e));
             }
             let s = self.whole(s).map_err(|e| row_err(row, e))?;

@@ -12,7 +12,7 @@ use arrow_schema::DataType;
 use serde::de::IgnoredAny;
 
 use crate::avro::{Decoded, Role, RowError, SchemaSource};
-use crate::registry::{RegistrySchema, SchemaType};
+use crate::registry::SchemaType;
 use crate::{framing, OnUndecodable, SchemaError};
 
 /// Why a JSON Schema value is not JSON text.
@@ -88,16 +88,6 @@ pub struct JsonSchemaColumn {
     role: Role,
 }
 
-fn not_json(s: &RegistrySchema) -> Option<SchemaError> {
-    (s.schema_type != SchemaType::Json).then(|| SchemaError::BadSchema {
-        id: s.id,
-        reason: format!(
-            "the schema is {:?}, not JSON Schema (choose the format that matches the topic)",
-            s.schema_type
-        ),
-    })
-}
-
 impl JsonSchemaColumn {
     /// A decoder of `role` fetching schemas from `registry`.
     pub fn new(
@@ -116,7 +106,7 @@ impl JsonSchemaColumn {
     /// `None` when it does not.
     pub fn prepare(&self, topic: &str) -> Result<Option<DataType>, SchemaError> {
         match self.registry.latest(&self.role.subject(topic), 0)? {
-            Some(s) => match not_json(&s) {
+            Some(s) => match s.not_of(SchemaType::Json) {
                 Some(e) => Err(e),
                 None => Ok(Some(DataType::Utf8)),
             },
@@ -143,7 +133,7 @@ impl JsonSchemaColumn {
                             .registry
                             .schema(f.id)
                             .map_err(|error| RowError { row, error })?;
-                        if let Some(error) = not_json(&s) {
+                        if let Some(error) = s.not_of(SchemaType::Json) {
                             return Err(RowError { row, error });
                         }
                     }

@@ -39,6 +39,26 @@ pub enum SchemaType {
     Json,
 }
 
+impl RegistrySchema {
+    /// `None` when the schema is of type `want`; else the error a decoder of that format gives
+    /// (the id, both types): the format given does not match the topic's.
+    pub fn not_of(&self, want: SchemaType) -> Option<SchemaError> {
+        let name = |t: SchemaType| match t {
+            SchemaType::Avro => "Avro",
+            SchemaType::Protobuf => "Protobuf",
+            SchemaType::Json => "JSON Schema",
+        };
+        (self.schema_type != want).then(|| SchemaError::BadSchema {
+            id: self.id,
+            reason: format!(
+                "the schema is {}, not {} (choose the format that matches the topic)",
+                name(self.schema_type),
+                name(want)
+            ),
+        })
+    }
+}
+
 /// A reference to a schema of another subject.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct Reference {

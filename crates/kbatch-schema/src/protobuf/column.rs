@@ -66,16 +66,6 @@ fn bad_schema(id: u32, e: ProtobufError) -> SchemaError {
     }
 }
 
-fn not_protobuf(s: &RegistrySchema) -> Option<SchemaError> {
-    (s.schema_type != SchemaType::Protobuf).then(|| SchemaError::BadSchema {
-        id: s.id,
-        reason: format!(
-            "the schema is {:?}, not Protobuf (choose the format that matches the topic)",
-            s.schema_type
-        ),
-    })
-}
-
 /// The message type of `schema`'s file that a column of it has when no value says: its only
 /// top-level message, else its only top-level message that no message of the file uses as
 /// a field type; `None` when that is not one message.
@@ -134,7 +124,7 @@ impl ProtobufColumn {
         if let Some(c) = compiled.get(&s.id) {
             return Ok(c.clone());
         }
-        if let Some(e) = not_protobuf(s) {
+        if let Some(e) = s.not_of(SchemaType::Protobuf) {
             return Err(e);
         }
         let mut files: Vec<(String, String)> = Vec::new();
