@@ -42,6 +42,14 @@ fn produce_avro_and_json(topic: &str, count: usize, json_topic: Option<&str>) ->
         .collect()
 }
 
+/// The `value` of each line `dump` printed.
+fn value_column(stdout: &str) -> Vec<Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
+        .collect()
+}
+
 fn dump_values(args: &[&str]) -> Vec<Value> {
     let run = kbatch(args);
     assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
@@ -106,11 +114,7 @@ fn unframed_values_and_unknown_ids_fail_naming_the_record() {
     let run = kbatch(&args);
     assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
     assert!(run.stderr.contains("1 undecodable"), "{}", run.stderr);
-    let values: Vec<Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
-        .collect();
+    let values = value_column(&run.stdout);
     let mut want = expected.clone();
     want.push(Value::Null);
     assert_eq!(values, want);
@@ -244,11 +248,7 @@ fn a_registry_that_is_down_then_up_is_waited_for_within_the_timeout() {
         started.elapsed() >= std::time::Duration::from_secs(2),
         "the dump cannot have decoded before the registry was up"
     );
-    let values: Vec<Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
-        .collect();
+    let values = value_column(&run.stdout);
     assert_eq!(values, expected);
     // At least one refused attempt before the one that got through.
     assert!(proxy.stats().connections >= 2, "{:?}", proxy.stats());
@@ -282,11 +282,7 @@ fn registry_basic_auth_is_sent_and_never_shown() {
         &good,
     ]);
     assert_eq!(run.code, 0, "kbatch dump failed: {}", run.stderr);
-    let values: Vec<Value> = run
-        .stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).expect("dump prints JSON lines")["value"].clone())
-        .collect();
+    let values = value_column(&run.stdout);
     assert_eq!(values, expected);
     let seen = front.seen();
     assert!(!seen.is_empty());
