@@ -10,9 +10,9 @@ use crate::extract::{Extractor, Invalid};
 use crate::invalids::{Invalids, PartitionInvalid};
 use crate::report::{rank, PartitionReport, Report};
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+pub(crate) const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
 /// 2^64 / golden ratio, odd: spreads the fold's input over the whole 128-bit product.
-const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
+pub(crate) const FOLD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 #[inline]
 fn mix(h: u64, word: u64) -> u64 {
@@ -56,7 +56,7 @@ fn absorb(mut h: u64, b: &[u8]) -> u64 {
 /// bits, which hashbrown uses to pick a bucket (a plain multiply only carries bits upwards, so
 /// the changing last digits of `PD000123`-style ids would never reach them).
 #[inline]
-fn fold(a: u64, b: u64) -> u64 {
+pub(crate) fn fold(a: u64, b: u64) -> u64 {
     let m = u128::from(a) * u128::from(b);
     (m as u64) ^ ((m >> 64) as u64)
 }
@@ -266,14 +266,6 @@ impl<V> Counts<V> {
     /// Every pair with its state, in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8], &V)> + '_ {
         self.0.iter().map(|p| (p.category(), p.product(), &p.views))
-    }
-
-    /// Every pair with its state, consumed.
-    pub(crate) fn into_pairs(self) -> impl Iterator<Item = (Box<[u8]>, usize, V)> {
-        self.0.into_iter().map(|p| {
-            let split = p.split();
-            (p.bytes, split, p.views)
-        })
     }
 
     /// Distinct pairs.

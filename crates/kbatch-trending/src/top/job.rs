@@ -20,7 +20,6 @@
 use std::borrow::Cow;
 
 use cardinality_estimator::CardinalityEstimator;
-use hashbrown::HashSet;
 use kbatch_engine::{Job, JobError, PartitionSpec, PartitionStats};
 use kbatch_records::{Record, TimeBounds};
 
@@ -29,6 +28,7 @@ use crate::extract::{Extractor, Invalid};
 use crate::invalids::Invalids;
 use crate::job::{Counts, Key};
 use crate::top::decimal::{cmp_number_texts, Decimal};
+use crate::top::distinct::DistinctSets;
 use crate::top::framed::{self, Pending, Resolved, ValueDecoder};
 use crate::top::report::{MetricValue, TopColumns, TopPartitionReport, TopReport, TopRow};
 use crate::top::shard::{CellState, ShardCell, TopShard};
@@ -119,7 +119,8 @@ pub struct TopJob {
 enum Cells {
     Count(Counts<u64>),
     Sum(Counts<Option<Decimal>>),
-    Distinct(Counts<HashSet<Box<[u8]>>>),
+    /// Each cell's number in the sets, and the sets.
+    Distinct(Counts<u32>, DistinctSets),
     Approx(Counts<Box<Hll>>),
 }
 
@@ -277,7 +278,7 @@ impl TopJob {
         match self.spec.metric {
             Metric::Count => Cells::Count(Counts::default()),
             Metric::Sum(_) => Cells::Sum(Counts::default()),
-            Metric::Distinct(_) => Cells::Distinct(Counts::default()),
+            Metric::Distinct(_) => Cells::Distinct(Counts::default(), DistinctSets::default()),
             Metric::ApproxDistinct(_) => Cells::Approx(Counts::default()),
         }
     }
@@ -399,12 +400,10 @@ impl TopJob {
                 let acc = c.entry(g, i, || Some(Decimal::default()));
                 *acc = acc.and_then(|a| a.checked_add(sum.unwrap_or_default()));
             }
-            Cells::Distinct(c) => {
-                let set = c.entry(g, i, HashSet::new);
-                let v = text(self.metric.unwrap_or(self.item));
-                if !set.contains(v) {
-                    set.insert(v.into());
-                }
+            Cells::Distinct(c, sets) => {
+                let next = c.len() as u32;
+                let cell = *c.entry(g, i, || next);
+                sets.insert(cell, text(self.metric.unwrap_or(self.item)));
             }
             Cells::Approx(c) => {
                 c.entry(g, i, || Box::new(Hll::new()))
@@ -462,9 +461,9 @@ impl TopJob {
             Cells::Count(c) => c
                 .iter()
                 .for_each(|(g, i, n)| push(g, i, MetricValue::Count(*n))),
-            Cells::Distinct(c) => c
+            Cells::Distinct(c, sets) => c
                 .iter()
-                .for_each(|(g, i, s)| push(g, i, MetricValue::Count(s.len() as u64))),
+                .for_each(|(g, i, cell)| push(g, i, MetricValue::Count(sets.size(*cell)))),
             Cells::Approx(c) => c
                 .iter()
                 .for_each(|(g, i, h)| push(g, i, MetricValue::Count(h.estimate() as u64))),
@@ -713,11 +712,17 @@ impl TopJob {
                     },
                 )
             }),
-            Cells::Distinct(c) => c.iter().for_each(|(g, i, s)| {
-                let mut v: Vec<String> = s.iter().map(|b| lossless(b)).collect();
-                v.sort_unstable();
-                push(g, i, CellState::Distinct(v))
-            }),
+            Cells::Distinct(c, sets) => {
+                let by_cell = sets.by_cell();
+                c.iter().for_each(|(g, i, cell)| {
+                    let mut v: Vec<String> = by_cell
+                        .get(*cell as usize)
+                        .map(|vs| vs.iter().map(|b| lossless(b)).collect())
+                        .unwrap_or_default();
+                    v.sort_unstable();
+                    push(g, i, CellState::Distinct(v))
+                })
+            }
             Cells::Approx(c) => c
                 .iter()
                 .for_each(|(g, i, h)| push(g, i, CellState::ApproxDistinct((**h).clone()))),
@@ -807,10 +812,11 @@ impl TopJob {
                 (Cells::Sum(t), CellState::SumOverflow) => {
                     *t.entry(g, i, || None) = None;
                 }
-                (Cells::Distinct(t), CellState::Distinct(vs)) => {
-                    let set = t.entry(g, i, HashSet::new);
+                (Cells::Distinct(t, sets), CellState::Distinct(vs)) => {
+                    let next = t.len() as u32;
+                    let cell = *t.entry(g, i, || next);
                     for v in vs {
-                        set.insert(v.as_bytes().into());
+                        sets.insert(cell, v.as_bytes());
                     }
                 }
                 (Cells::Approx(t), CellState::ApproxDistinct(h)) => {
@@ -953,7 +959,7 @@ impl TopPartial {
         match &self.cells {
             Cells::Count(c) => c.len(),
             Cells::Sum(c) => c.len(),
-            Cells::Distinct(c) => c.len(),
+            Cells::Distinct(c, _) => c.len(),
             Cells::Approx(c) => c.len(),
         }
     }
@@ -1087,15 +1093,15 @@ impl Job for TopJob {
                     };
                 }
             }
-            (Cells::Distinct(a), Cells::Distinct(b)) => {
-                for (bytes, split, set) in b.into_pairs() {
-                    let (g, i) = bytes.split_at(split);
-                    let into_set = a.entry(Key::within(g, g), Key::within(i, i), HashSet::new);
-                    if into_set.is_empty() {
-                        *into_set = set;
-                    } else {
-                        into_set.extend(set);
-                    }
+            (Cells::Distinct(a, into), Cells::Distinct(b, sets)) => {
+                // `other`'s cell numbers, in `into`'s numbering.
+                let mut cells = vec![0u32; b.len()];
+                for (g, i, cell) in b.iter() {
+                    let next = a.len() as u32;
+                    cells[*cell as usize] = *a.entry(Key::within(g, g), Key::within(i, i), || next);
+                }
+                for (cell, v) in sets.iter() {
+                    into.insert(cells[cell as usize], &v);
                 }
             }
             (Cells::Approx(a), Cells::Approx(b)) => {

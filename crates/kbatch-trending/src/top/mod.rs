@@ -8,6 +8,7 @@
 //! * `decimal`: exact number comparisons and sums.
 
 pub(crate) mod decimal;
+pub(crate) mod distinct;
 pub(crate) mod framed;
 pub(crate) mod job;
 pub(crate) mod report;
