@@ -7,9 +7,11 @@
 use std::borrow::Cow;
 
 use crate::extract::fast::{Found, Shapes, Verdict};
+use crate::extract::paths::{PathTree, Val};
 #[cfg(target_arch = "x86_64")]
 use crate::extract::simd::{avx2, avx512, sse2, Avx2, Avx512, Sse2};
 use crate::extract::simd::{portable, Isa, Portable};
+use crate::extract::Invalid;
 
 /// An instruction-set form this CPU runs.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -91,6 +93,29 @@ impl Form {
                 Kind::Avx2 => Avx2::extract(b),
                 #[cfg(target_arch = "x86_64")]
                 Kind::Avx512 => Avx512::extract(b),
+            }
+        }
+    }
+
+    /// `top`'s path tier in this form: the paths of `tree` in `b`, or `None` where it
+    /// declines (see `fast::paths`).
+    #[inline]
+    pub(crate) fn paths<'a>(
+        self,
+        b: &'a [u8],
+        tree: &PathTree,
+        out: &mut Vec<Val<'a>>,
+    ) -> Option<Result<(), Invalid>> {
+        // SAFETY: a `Form` is only made for a CPU that has its features.
+        unsafe {
+            match self.0 {
+                Kind::Portable => Portable::paths(b, tree, out),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Sse2 => Sse2::paths(b, tree, out),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx2 => Avx2::paths(b, tree, out),
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx512 => Avx512::paths(b, tree, out),
             }
         }
     }

@@ -11,6 +11,7 @@
 pub(crate) mod cache;
 pub(crate) mod isa;
 pub(crate) mod masks;
+pub(crate) mod paths;
 pub(crate) mod short;
 pub(crate) mod structural;
 

@@ -141,21 +141,104 @@ impl PathTree {
     pub(crate) fn slots(&self) -> usize {
         self.slots
     }
+
+    /// Key steps from node `n`: each key's bytes and its child node.
+    #[inline]
+    pub(crate) fn keys(&self, n: usize) -> &[(Box<[u8]>, usize)] {
+        &self.nodes[n].keys
+    }
+
+    /// Index steps from node `n`.
+    #[inline]
+    pub(crate) fn indices(&self, n: usize) -> &[(u32, usize)] {
+        &self.nodes[n].indices
+    }
+}
+
+/// What a scan found so far: one [`Val`] per slot of a tree. Both scanners (this module's and
+/// the fast tier's, `fast::paths`) record through it, so they mark found and blocked paths
+/// the same way.
+pub(crate) struct Sink<'a, 't, 'o> {
+    pub(crate) tree: &'t PathTree,
+    out: &'o mut Vec<Val<'a>>,
+}
+
+impl<'a, 't, 'o> Sink<'a, 't, 'o> {
+    /// Every slot `Missing` until found.
+    pub(crate) fn new(tree: &'t PathTree, out: &'o mut Vec<Val<'a>>) -> Self {
+        out.clear();
+        out.resize(tree.slots, Val::Missing);
+        Sink { tree, out }
+    }
+
+    /// Node `n` holds `v`: its path, if one ends there, found it.
+    #[inline]
+    pub(crate) fn set(&mut self, n: usize, v: Val<'a>) {
+        if let Some(slot) = self.tree.nodes[n].slot {
+            self.out[slot] = v;
+        }
+    }
+
+    /// Mark every path through child `c` as blocked.
+    fn block(&mut self, c: usize) {
+        for &slot in &self.tree.nodes[c].below {
+            self.out[slot] = Val::Blocked;
+        }
+    }
+
+    /// Node `n` is not an object: its key steps are blocked.
+    #[inline]
+    pub(crate) fn block_keys(&mut self, n: usize) {
+        for k in 0..self.tree.nodes[n].keys.len() {
+            self.block(self.tree.nodes[n].keys[k].1);
+        }
+    }
+
+    /// Node `n` is not an array: its index steps are blocked.
+    #[inline]
+    pub(crate) fn block_indices(&mut self, n: usize) {
+        for k in 0..self.tree.nodes[n].indices.len() {
+            self.block(self.tree.nodes[n].indices[k].1);
+        }
+    }
 }
 
 /// Find every path of `tree` in `b`: `out` gets one [`Val`] per slot, or the value's verdict.
+/// The fast tier (`fast::paths`, in the instruction-set form this CPU runs best) answers
+/// first; what it declines, the general scanner below settles.
+#[inline]
 pub(crate) fn extract_paths<'a>(
     b: &'a [u8],
     tree: &PathTree,
     out: &mut Vec<Val<'a>>,
 ) -> Result<(), Invalid> {
-    out.clear();
-    out.resize(tree.slots, Val::Missing);
+    extract_paths_in(super::dispatch::Form::best(), b, tree, out)
+}
+
+/// [`extract_paths`] with the fast tier in `form` (tests run every form).
+#[inline]
+pub(crate) fn extract_paths_in<'a>(
+    form: super::dispatch::Form,
+    b: &'a [u8],
+    tree: &PathTree,
+    out: &mut Vec<Val<'a>>,
+) -> Result<(), Invalid> {
+    match form.paths(b, tree, out) {
+        Some(verdict) => verdict,
+        None => extract_paths_general(b, tree, out),
+    }
+}
+
+/// The general scanner: any value, one byte at a time where it must.
+pub(crate) fn extract_paths_general<'a>(
+    b: &'a [u8],
+    tree: &PathTree,
+    out: &mut Vec<Val<'a>>,
+) -> Result<(), Invalid> {
     let s = open_object(b)?;
     let mut w = Walk {
         s,
-        tree,
-        out,
+        out: Sink::new(tree, out),
         duplicate: false,
     };
     let scanned = w.value(0, 0);
@@ -171,46 +254,20 @@ pub(crate) fn extract_paths<'a>(
 
 struct Walk<'a, 't, 'o> {
     s: Scanner<'a>,
-    tree: &'t PathTree,
-    out: &'o mut Vec<Val<'a>>,
+    out: Sink<'a, 't, 'o>,
     duplicate: bool,
 }
 
 impl<'a> Walk<'a, '_, '_> {
-    fn set(&mut self, n: usize, v: Val<'a>) {
-        if let Some(slot) = self.tree.nodes[n].slot {
-            self.out[slot] = v;
-        }
-    }
-
-    /// Mark every path through child `c` as blocked.
-    fn block(&mut self, c: usize) {
-        for &slot in &self.tree.nodes[c].below {
-            self.out[slot] = Val::Blocked;
-        }
-    }
-
-    fn block_keys(&mut self, n: usize) {
-        for k in 0..self.tree.nodes[n].keys.len() {
-            self.block(self.tree.nodes[n].keys[k].1);
-        }
-    }
-
-    fn block_indices(&mut self, n: usize) {
-        for k in 0..self.tree.nodes[n].indices.len() {
-            self.block(self.tree.nodes[n].indices[k].1);
-        }
-    }
-
     /// The value at node `n`, with `depth` containers open around it.
     fn value(&mut self, n: usize, depth: usize) -> Result<(), Bad> {
         let s = &mut self.s;
         s.ws();
         match s.peek().ok_or(Bad)? {
             b'{' => {
-                self.set(n, Val::Object);
-                self.block_indices(n);
-                if self.tree.nodes[n].keys.is_empty() {
+                self.out.set(n, Val::Object);
+                self.out.block_indices(n);
+                if self.out.tree.nodes[n].keys.is_empty() {
                     return self.s.skip_value(depth);
                 }
                 if depth + 1 > MAX_DEPTH {
@@ -220,9 +277,9 @@ impl<'a> Walk<'a, '_, '_> {
                 self.object(n, depth + 1)
             }
             b'[' => {
-                self.set(n, Val::Array);
-                self.block_keys(n);
-                if self.tree.nodes[n].indices.is_empty() {
+                self.out.set(n, Val::Array);
+                self.out.block_keys(n);
+                if self.out.tree.nodes[n].indices.is_empty() {
                     return self.s.skip_value(depth);
                 }
                 if depth + 1 > MAX_DEPTH {
@@ -252,9 +309,9 @@ impl<'a> Walk<'a, '_, '_> {
                         Val::Num(&bytes[start..s.i])
                     }
                 };
-                self.set(n, v);
-                self.block_keys(n);
-                self.block_indices(n);
+                self.out.set(n, v);
+                self.out.block_keys(n);
+                self.out.block_indices(n);
                 Ok(())
             }
         }
@@ -274,14 +331,14 @@ impl<'a> Walk<'a, '_, '_> {
             self.s.ws();
             self.s.expect(b':')?;
             self.s.ws();
-            let hit = self.tree.nodes[n]
+            let hit = self.out.tree.nodes[n]
                 .keys
                 .iter()
                 .position(|(k, _)| **k == *key);
             match hit {
                 Some(j) if seen & (1 << j) == 0 => {
                     seen |= 1 << j;
-                    let c = self.tree.nodes[n].keys[j].1;
+                    let c = self.out.tree.nodes[n].keys[j].1;
                     self.value(c, depth)?;
                 }
                 Some(_) => {
@@ -315,7 +372,7 @@ impl<'a> Walk<'a, '_, '_> {
         }
         let mut ix: u64 = 0;
         loop {
-            let hit = self.tree.nodes[n]
+            let hit = self.out.tree.nodes[n]
                 .indices
                 .iter()
                 .find(|(i, _)| u64::from(*i) == ix)

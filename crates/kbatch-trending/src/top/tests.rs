@@ -9,7 +9,8 @@ use kbatch_records::testenc::{Batch, Rec};
 use proptest::prelude::*;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::extract::paths::{extract_paths, PathTree, Val};
+use crate::extract::paths::{extract_paths, extract_paths_general, PathTree, Val};
+use crate::extract::Invalid;
 use crate::top::*;
 
 const NOW: i64 = 1_800_000_000_000;
@@ -492,13 +493,83 @@ fn oracle(b: &[u8], paths: &[Path]) -> Result<Vec<Found>, &'static str> {
     Ok(out)
 }
 
+/// What the path scanners find: the general scanner's answer, which `extract_paths` (the
+/// fast tier in the best form, then the general scanner) and the fast tier in every form this
+/// CPU has must give too, whenever they answer.
 fn scanned(b: &[u8], paths: &[Path]) -> Result<Vec<Found>, &'static str> {
     let steps: Vec<&[Step]> = paths.iter().map(|p| p.steps.as_slice()).collect();
     let tree = PathTree::new(&steps).unwrap();
     let mut vals = Vec::new();
-    extract_paths(b, &tree, &mut vals).map_err(|e| e.as_str())?;
-    Ok(vals
-        .iter()
+    let general = extract_paths_general(b, &tree, &mut vals).map(|()| vals.clone());
+    let mut vals = Vec::new();
+    let best = extract_paths(b, &tree, &mut vals).map(|()| vals.clone());
+    assert_eq!(
+        best,
+        general,
+        "extract_paths on {:?}",
+        String::from_utf8_lossy(b)
+    );
+    fast_tiers_agree(b, &tree, &general);
+    general.map(|vals| found_of(&vals)).map_err(|e| e.as_str())
+}
+
+/// The fast path tier in every form this CPU has gives `general` (values compared exactly:
+/// strings unescaped, numbers as written) whenever it answers; whether one answered.
+fn fast_tiers_agree(b: &[u8], tree: &PathTree, general: &Result<Vec<Val<'_>>, Invalid>) -> bool {
+    let mut answered = false;
+    for (name, form) in crate::extract::dispatch::Form::all() {
+        let Some(form) = form else { continue };
+        let mut vals = Vec::new();
+        if let Some(fast) = form.paths(b, tree, &mut vals) {
+            answered = true;
+            let fast = fast.map(|()| vals.clone());
+            assert_eq!(
+                &fast,
+                general,
+                "{name} form on {:?}",
+                String::from_utf8_lossy(b)
+            );
+        }
+    }
+    answered
+}
+
+/// On realistic events (every mix of `kbatch_testkit::events`, with their invalid ones), the
+/// fast tier answers for nearly all, and as the general scanner does.
+#[test]
+fn the_fast_path_tier_settles_realistic_events_as_the_general_scanner() {
+    use kbatch_testkit::events::{Mix, Packed};
+    let ps = paths(&[
+        "category",
+        "device.os.name",
+        "device.browser.name",
+        "customer_id",
+        "quantity",
+        "price",
+        "tags[0]",
+        "device.screen.w",
+    ]);
+    let steps: Vec<&[Step]> = ps.iter().map(|p| p.steps.as_slice()).collect();
+    let tree = PathTree::new(&steps).unwrap();
+    for mix in [Mix::Flat, Mix::Nested, Mix::Serializers] {
+        let packed = Packed::new(mix, 11, 3000);
+        let values = packed.values();
+        let mut answered = 0;
+        for v in &values {
+            let mut vals = Vec::new();
+            let general = extract_paths_general(v, &tree, &mut vals).map(|()| vals.clone());
+            answered += usize::from(fast_tiers_agree(v, &tree, &general));
+        }
+        assert!(
+            answered * 100 >= values.len() * 95,
+            "{mix:?}: the fast tier answered {answered} of {}",
+            values.len()
+        );
+    }
+}
+
+fn found_of(vals: &[Val<'_>]) -> Vec<Found> {
+    vals.iter()
         .map(|v| match v {
             Val::Missing => Found::Missing,
             Val::Blocked => Found::Blocked,
@@ -509,7 +580,7 @@ fn scanned(b: &[u8], paths: &[Path]) -> Result<Vec<Found>, &'static str> {
             Val::Num(n) => Found::Num(serde_json::from_slice::<f64>(n).unwrap()),
             Val::Bool(b) => Found::Bool(*b),
         })
-        .collect())
+        .collect()
 }
 
 fn paths(list: &[&str]) -> Vec<Path> {

@@ -4,6 +4,8 @@
 
 use super::masks::{Classes, Raw, BLOCK};
 use super::{Found, Verdict};
+use crate::extract::paths::{PathTree, Val};
+use crate::extract::Invalid;
 
 /// The block primitives of one instruction-set form. Every method is the same function of
 /// its input in every form (tests hold the vector forms to `Portable` byte for byte); only
@@ -46,4 +48,15 @@ pub(crate) trait Isa {
     /// # Safety
     /// The CPU must have the form's features.
     unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>>;
+
+    /// `top`'s path tier (`fast::paths`) compiled for this form, out of line: the paths of
+    /// `tree` in `b`, or `None` where the tier declines.
+    ///
+    /// # Safety
+    /// The CPU must have the form's features.
+    unsafe fn paths<'a>(
+        b: &'a [u8],
+        tree: &PathTree,
+        out: &mut Vec<Val<'a>>,
+    ) -> Option<Result<(), Invalid>>;
 }

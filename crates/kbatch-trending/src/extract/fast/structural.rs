@@ -29,7 +29,7 @@ pub(crate) unsafe fn extract<I: Isa>(b: &[u8]) -> Verdict<Found<'_>> {
 
 /// Stage 1 over a value, one block at a time as stage 2 asks for tokens, with the carries
 /// from block to block.
-struct Blocks<'a, I> {
+pub(crate) struct Blocks<'a, I> {
     b: &'a [u8],
     /// Start of the block whose tokens are being taken.
     start: usize,
@@ -52,14 +52,14 @@ struct Blocks<'a, I> {
     /// The second backslash of a surrogate pair checked with the first.
     pair_at: usize,
     /// The first and last non-ASCII byte.
-    high: Option<(usize, usize)>,
+    pub(crate) high: Option<(usize, usize)>,
     /// A block held something stage 1 declines.
-    failed: bool,
+    pub(crate) failed: bool,
     isa: PhantomData<I>,
 }
 
 impl<'a, I: Isa> Blocks<'a, I> {
-    fn new(b: &'a [u8]) -> Self {
+    pub(crate) fn new(b: &'a [u8]) -> Self {
         Blocks {
             b,
             start: 0,
@@ -83,7 +83,7 @@ impl<'a, I: Isa> Blocks<'a, I> {
     /// # Safety
     /// The CPU must have the features of `I`.
     #[inline(always)]
-    unsafe fn pop(&mut self) -> Option<usize> {
+    pub(crate) unsafe fn pop(&mut self) -> Option<usize> {
         while self.tokens == 0 {
             // SAFETY: passed on from our caller.
             if !unsafe { self.fill() } {
@@ -98,7 +98,7 @@ impl<'a, I: Isa> Blocks<'a, I> {
     /// Escaping backslashes before `at`, a position in the current block: two equal counts
     /// around a string mean it has no escape.
     #[inline(always)]
-    fn escapes_upto(&self, at: usize) -> u32 {
+    pub(crate) fn escapes_upto(&self, at: usize) -> u32 {
         if self.escapes_before | self.escapes as u32 | (self.escapes >> 32) as u32 == 0 {
             // No escape so far (most events have none): no mask to count.
             return 0;
@@ -183,7 +183,7 @@ impl<'a, I: Isa> Blocks<'a, I> {
     /// a loop whose length is the string's (its exit is a branch the predictor misses when
     /// fields vary in length); a byte loop only for a string that leaves the block.
     #[inline(always)]
-    fn string_end(&self, open: usize) -> Option<(usize, bool)> {
+    pub(crate) fn string_end(&self, open: usize) -> Option<(usize, bool)> {
         let k = open - self.start;
         // Bit `j`: byte `open + 1 + j` (two shifts: `k` may be 63).
         let after = |mask: u64| mask >> k >> 1;
@@ -268,7 +268,7 @@ fn hex4(b: &[u8], at: usize) -> Option<u32> {
 
 /// A number or literal starting at `b[at]` and ending where its run of bytes does.
 #[inline(always)]
-fn scalar_at(b: &[u8], at: usize) -> Option<()> {
+pub(crate) fn scalar_at(b: &[u8], at: usize) -> Option<()> {
     let end = scalar(b, at)?;
     match b.get(end) {
         None => Some(()),
@@ -332,7 +332,7 @@ unsafe fn object<'a, I: Isa>(s: &mut Blocks<'a, I>) -> Option<Verdict<Found<'a>>
                 b'{' | b'[' => {
                     wrong_type |= field.is_some();
                     // SAFETY: the CPU has the features of `I`, as our caller promised.
-                    unsafe { nested(s, v)? };
+                    unsafe { nested(s, v, 1)? };
                 }
                 _ => {
                     wrong_type |= field.is_some();
@@ -426,16 +426,24 @@ fn escaped_key(b: &[u8], open: usize) -> Option<Option<usize>> {
     Some(field_of(&unescape_at(b, open)?))
 }
 
-/// Cross the object or array opening at `b[open]` (a member's value at depth 1), token by
-/// token, checking its grammar and serde_json's depth limit; `None` where the tier declines.
+/// Cross the object or array opening at `b[open]` (a value inside `outer` open containers:
+/// 1 for a member of the top-level object), token by token, checking its grammar and
+/// serde_json's depth limit; `None` where the tier declines.
 ///
 /// # Safety
 /// The CPU must have the features of `I`.
 #[inline(always)]
-unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
+pub(crate) unsafe fn nested<I: Isa>(
+    s: &mut Blocks<'_, I>,
+    open: usize,
+    outer: usize,
+) -> Option<()> {
     let b = s.b;
     let mut stack = Open::default();
     stack.push(b[open] == b'{');
+    if outer + stack.len() > MAX_DEPTH {
+        return None;
+    }
     // SAFETY: the CPU has the features of `I`, as our caller promised.
     let mut t = unsafe { s.pop()? };
     let mut just_opened = true;
@@ -458,8 +466,8 @@ unsafe fn nested<I: Isa>(s: &mut Blocks<'_, I>, open: usize) -> Option<()> {
                 b'"' => {}
                 b'{' | b'[' => {
                     stack.push(b[t] == b'{');
-                    // The top-level object counts as one level.
-                    if 1 + stack.len() > MAX_DEPTH {
+                    // The containers around it count.
+                    if outer + stack.len() > MAX_DEPTH {
                         return None;
                     }
                     // SAFETY: the CPU has the features of `I`, as our caller promised.

@@ -13,6 +13,8 @@ use std::arch::x86_64::{
 use super::{lanes, Isa, OP_NIBBLES, SPACE_NIBBLES};
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
+use crate::extract::paths::{PathTree, Val};
+use crate::extract::Invalid;
 
 /// [`super::OP_NIBBLES`] in both 16-byte lanes.
 static OPS: [u8; 32] = lanes(OP_NIBBLES);
@@ -160,6 +162,17 @@ impl Isa for Avx2 {
     unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>> {
         // SAFETY: compiled for the form's features; our caller vouched for them.
         unsafe { fast::extract_in::<Avx2>(b) }
+    }
+
+    #[inline(never)]
+    #[target_feature(enable = "avx2,pclmulqdq,bmi1,bmi2,popcnt")]
+    unsafe fn paths<'a>(
+        b: &'a [u8],
+        tree: &PathTree,
+        out: &mut Vec<Val<'a>>,
+    ) -> Option<Result<(), Invalid>> {
+        // SAFETY: compiled for the form's features; our caller vouched for them.
+        unsafe { fast::paths::extract::<Avx2>(b, tree, out) }
     }
 }
 

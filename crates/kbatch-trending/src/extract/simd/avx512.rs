@@ -15,6 +15,8 @@ use std::arch::x86_64::{
 use super::{lanes, Avx2, Isa, OP_NIBBLES, SPACE_NIBBLES};
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
+use crate::extract::paths::{PathTree, Val};
+use crate::extract::Invalid;
 
 /// [`super::OP_NIBBLES`] in all four 16-byte lanes.
 static OPS: [u8; 64] = lanes(OP_NIBBLES);
@@ -130,6 +132,17 @@ impl Isa for Avx512 {
     unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>> {
         // SAFETY: compiled for the form's features; our caller vouched for them.
         unsafe { fast::extract_in::<Avx512>(b) }
+    }
+
+    #[inline(never)]
+    #[target_feature(enable = "avx512f,avx512bw,pclmulqdq,bmi1,bmi2,popcnt")]
+    unsafe fn paths<'a>(
+        b: &'a [u8],
+        tree: &PathTree,
+        out: &mut Vec<Val<'a>>,
+    ) -> Option<Result<(), Invalid>> {
+        // SAFETY: compiled for the form's features; our caller vouched for them.
+        unsafe { fast::paths::extract::<Avx512>(b, tree, out) }
     }
 }
 

@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use super::Isa;
 use crate::extract::fast::masks::{classify_portable, raw_class, unusual, Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
+use crate::extract::paths::{PathTree, Val};
+use crate::extract::Invalid;
 
 /// The portable form (any CPU).
 pub(crate) struct Portable;
@@ -57,6 +59,16 @@ impl Isa for Portable {
     unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>> {
         // SAFETY: the portable form runs on every CPU.
         unsafe { fast::extract_in::<Portable>(b) }
+    }
+
+    #[inline(never)]
+    unsafe fn paths<'a>(
+        b: &'a [u8],
+        tree: &PathTree,
+        out: &mut Vec<Val<'a>>,
+    ) -> Option<Result<(), Invalid>> {
+        // SAFETY: the portable form runs on every CPU.
+        unsafe { fast::paths::extract::<Portable>(b, tree, out) }
     }
 }
 

@@ -12,6 +12,8 @@ use std::arch::x86_64::{
 use super::{Isa, Portable};
 use crate::extract::fast::masks::{Classes, Raw, BLOCK};
 use crate::extract::fast::{self, Found, Shapes, Verdict};
+use crate::extract::paths::{PathTree, Val};
+use crate::extract::Invalid;
 
 /// The SSE2 form (every x86-64 CPU).
 pub(crate) struct Sse2;
@@ -141,6 +143,17 @@ impl Isa for Sse2 {
     unsafe fn extract(b: &[u8]) -> Verdict<Found<'_>> {
         // SAFETY: compiled for the form's features; our caller vouched for them.
         unsafe { fast::extract_in::<Sse2>(b) }
+    }
+
+    #[inline(never)]
+    #[target_feature(enable = "sse2")]
+    unsafe fn paths<'a>(
+        b: &'a [u8],
+        tree: &PathTree,
+        out: &mut Vec<Val<'a>>,
+    ) -> Option<Result<(), Invalid>> {
+        // SAFETY: compiled for the form's features; our caller vouched for them.
+        unsafe { fast::paths::extract::<Sse2>(b, tree, out) }
     }
 }
 

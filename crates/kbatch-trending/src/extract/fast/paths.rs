@@ -1,0 +1,238 @@
+//! The structural tier for `top`'s user paths: stage 1 is the two-field tier's
+//! ([`Blocks`]: masks of strings and structural bytes, 64 bytes at a time), stage 2 walks the
+//! tokens along a [`PathTree`], descending only into the members and elements the paths name
+//! and crossing everything else token by token ([`nested`]) — the general path scanner's walk
+//! (`extract::paths`) without its byte loops. It answers only for valid objects and declines
+//! whatever it is not sure of (anything invalid, escaped keys, exponents, very long integers,
+//! nesting beyond serde_json's limit) to the general scanner, so its answers are the general
+//! scanner's whenever it gives one; tests hold every form to that.
+
+use std::borrow::Cow;
+
+use super::isa::Isa;
+use super::structural::{nested, scalar_at, Blocks};
+use crate::extract::general::unescape_at;
+use crate::extract::paths::{PathTree, Sink, Val};
+use crate::extract::{Invalid, MAX_DEPTH};
+
+/// Containers open along the paths at once (deeper paths are declined to the general
+/// scanner): a fixed stack, so the walk is one loop compiled into the form's entry point, with
+/// no recursion and no allocation.
+const FRAMES: usize = 32;
+
+/// An object or array open along a path: its node, and the keys seen (objects) or the next
+/// element's index (arrays).
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    node: usize,
+    object: bool,
+    /// Objects: a bit per key step of the node already met; arrays: the element index.
+    count: u64,
+}
+
+/// The paths of `tree` in `b`, into `out`: `Some(Ok)` for a valid object, `Some(Err)` with
+/// `duplicate_field` for a valid object with a key twice on a path's way, `None` where the
+/// tier declines (`out` then holds nothing of use).
+///
+/// # Safety
+/// The CPU must have the features of `I`.
+#[inline(always)]
+pub(crate) unsafe fn extract<'a, I: Isa>(
+    b: &'a [u8],
+    tree: &PathTree,
+    out: &mut Vec<Val<'a>>,
+) -> Option<Result<(), Invalid>> {
+    let mut s = Blocks::<I>::new(b);
+    let mut out = Sink::new(tree, out);
+    let mut duplicate = false;
+    let mut frames = [Frame::default(); FRAMES];
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
+    let open = unsafe { s.pop()? };
+    if b[open] != b'{' {
+        return None;
+    }
+    out.set(0, Val::Object);
+    frames[0] = Frame {
+        node: 0,
+        object: true,
+        count: 0,
+    };
+    let mut depth = 1;
+    let mut just_opened = true;
+    'members: loop {
+        let f = &mut frames[depth - 1];
+        // SAFETY: the CPU has the features of `I`, as our caller promised.
+        let t = unsafe { s.pop()? };
+        let closed = if just_opened {
+            b[t] == if f.object { b'}' } else { b']' }
+        } else {
+            false
+        };
+        if !closed {
+            // The member's or element's value token, and the node it is at (if on a path).
+            let (v, child) = if f.object {
+                if b[t] != b'"' {
+                    return None;
+                }
+                let before = s.escapes_upto(t);
+                let (end, _) = s.string_end(t)?;
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
+                let colon = unsafe { s.pop()? };
+                if b[colon] != b':' || s.escapes_upto(colon) != before {
+                    // Not a key, or an escaped one (the general scanner compares it
+                    // unescaped).
+                    return None;
+                }
+                let key = &b[t + 1..end];
+                let keys = tree.keys(f.node);
+                let hit = keys
+                    .iter()
+                    .position(|(k, _)| k.len() == key.len() && **k == *key);
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
+                let v = unsafe { s.pop()? };
+                match hit {
+                    Some(j) if f.count & (1 << j) == 0 => {
+                        f.count |= 1 << j;
+                        (v, Some(keys[j].1))
+                    }
+                    Some(_) => {
+                        duplicate = true;
+                        (v, None)
+                    }
+                    None => (v, None),
+                }
+            } else {
+                let ix = f.count;
+                f.count += 1;
+                let hit = tree
+                    .indices(f.node)
+                    .iter()
+                    .find(|(i, _)| u64::from(*i) == ix)
+                    .map(|&(_, c)| c);
+                (t, hit)
+            };
+            match child {
+                None => match b[v] {
+                    // A string: its opening quote is its only token.
+                    b'"' => {}
+                    // SAFETY: the CPU has the features of `I`, as our caller promised.
+                    b'{' | b'[' => unsafe { nested(&mut s, v, depth)? },
+                    _ => scalar_at(b, v)?,
+                },
+                Some(c) => match b[v] {
+                    b'{' | b'[' => {
+                        let object = b[v] == b'{';
+                        if object {
+                            out.set(c, Val::Object);
+                            out.block_indices(c);
+                        } else {
+                            out.set(c, Val::Array);
+                            out.block_keys(c);
+                        }
+                        let steps = if object {
+                            !tree.keys(c).is_empty()
+                        } else {
+                            !tree.indices(c).is_empty()
+                        };
+                        if !steps {
+                            // SAFETY: the CPU has the features of `I`, as our caller promised.
+                            unsafe { nested(&mut s, v, depth)? };
+                        } else {
+                            if depth + 1 > MAX_DEPTH || depth == FRAMES {
+                                return None;
+                            }
+                            frames[depth] = Frame {
+                                node: c,
+                                object,
+                                count: 0,
+                            };
+                            depth += 1;
+                            just_opened = true;
+                            continue 'members;
+                        }
+                    }
+                    _ => {
+                        let val = scalar(&s, b, v)?;
+                        out.set(c, val);
+                        out.block_keys(c);
+                        out.block_indices(c);
+                    }
+                },
+            }
+        } else {
+            depth -= 1;
+            if depth == 0 {
+                break;
+            }
+        }
+        // After a value: close containers, or go on to the next member or element.
+        loop {
+            let object = frames[depth - 1].object;
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
+            match b[unsafe { s.pop()? }] {
+                b',' => {
+                    just_opened = false;
+                    continue 'members;
+                }
+                b'}' if object => {}
+                b']' if !object => {}
+                _ => return None,
+            }
+            depth -= 1;
+            if depth == 0 {
+                break 'members;
+            }
+        }
+    }
+    // Nothing but whitespace after the object, every block clean, the text valid UTF-8.
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
+    if unsafe { s.pop() }.is_some() || s.failed {
+        return None;
+    }
+    if let Some((first, last)) = s.high {
+        std::str::from_utf8(&b[first..=last]).ok()?;
+    }
+    Some(if duplicate {
+        Err(Invalid::DuplicateField)
+    } else {
+        Ok(())
+    })
+}
+
+/// The string, number or literal whose token is at `t` (the token just taken).
+#[inline(always)]
+fn scalar<'a, I: Isa>(s: &Blocks<'a, I>, b: &'a [u8], t: usize) -> Option<Val<'a>> {
+    Some(match b[t] {
+        b'"' => {
+            let (end, escaped) = s.string_end(t)?;
+            Val::Str(if escaped {
+                unescape_at(b, t)?
+            } else {
+                Cow::Borrowed(&b[t + 1..end])
+            })
+        }
+        c @ (b't' | b'f' | b'n') => {
+            scalar_at(b, t)?;
+            match c {
+                b't' => Val::Bool(true),
+                b'f' => Val::Bool(false),
+                _ => Val::Null,
+            }
+        }
+        _ => {
+            scalar_at(b, t)?;
+            Val::Num(&b[t..number_end(b, t)])
+        }
+    })
+}
+
+/// The end of the number starting at `b[at]`, which `scalar_at` accepted (so it has no
+/// exponent): a sign, digits, an optional fraction.
+#[inline(always)]
+fn number_end(b: &[u8], at: usize) -> usize {
+    let mut i = at + usize::from(b[at] == b'-');
+    while i < b.len() && matches!(b[i], b'0'..=b'9' | b'.') {
+        i += 1;
+    }
+    i
+}
