@@ -226,8 +226,29 @@ impl Normal {
 /// Compare two JSON number texts by value, exactly (any length, any exponent); `None` if
 /// either is not a number.
 pub fn cmp_number_texts(a: &[u8], b: &[u8]) -> Option<Ordering> {
+    // Most filters compare small integers (`quantity >= 2`): no normal form needed.
+    if let (Some(x), Some(y)) = (small_integer(a), small_integer(b)) {
+        return Some(x.cmp(&y));
+    }
     let (x, y) = (Normal::of(a)?, Normal::of(b)?);
     Some(cmp_normal(&x, &y))
+}
+
+/// An integer of at most 18 digits (an optional `-`, then digits only), whose value an `i64`
+/// holds exactly; `None` for anything else.
+#[inline]
+fn small_integer(t: &[u8]) -> Option<i64> {
+    let (negative, digits) = match t.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, t),
+    };
+    if digits.is_empty() || digits.len() > 18 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = digits
+        .iter()
+        .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0'));
+    Some(if negative { -v } else { v })
 }
 
 fn cmp_numbers(a: &[u8], b: &[u8]) -> Ordering {

@@ -75,7 +75,14 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                     return None;
                 }
                 let before = s.escapes_upto(t);
-                let (end, _) = s.string_end(t)?;
+                // The key is a path's step exactly when the step's bytes follow its opening
+                // quote and a quote follows them: a key without escapes (checked below) ends
+                // at its first quote. Its end is never looked for.
+                let inside = &b[t + 1..];
+                let keys = tree.keys(f.node);
+                let hit = keys.iter().position(|(k, _)| {
+                    inside.get(k.len()) == Some(&b'"') && same(&inside[..k.len()], k)
+                });
                 // SAFETY: the CPU has the features of `I`, as our caller promised.
                 let colon = unsafe { s.pop()? };
                 if b[colon] != b':' || s.escapes_upto(colon) != before {
@@ -83,11 +90,6 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                     // unescaped).
                     return None;
                 }
-                let key = &b[t + 1..end];
-                let keys = tree.keys(f.node);
-                let hit = keys
-                    .iter()
-                    .position(|(k, _)| k.len() == key.len() && **k == *key);
                 // SAFETY: the CPU has the features of `I`, as our caller promised.
                 let v = unsafe { s.pop()? };
                 match hit {
@@ -224,6 +226,25 @@ fn scalar<'a, I: Isa>(s: &Blocks<'a, I>, b: &'a [u8], t: usize) -> Option<Val<'a
             Val::Num(&b[t..number_end(b, t)])
         }
     })
+}
+
+/// Whether two keys are equal, without a call to `memcmp` for the short keys users name:
+/// their length first, then eight bytes at a time.
+#[inline(always)]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let (mut a, mut b) = (a, b);
+    while let (Some((x, ra)), Some((y, rb))) =
+        (a.split_first_chunk::<8>(), b.split_first_chunk::<8>())
+    {
+        if x != y {
+            return false;
+        }
+        (a, b) = (ra, rb);
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// The end of the number starting at `b[at]`, which `scalar_at` accepted (so it has no
