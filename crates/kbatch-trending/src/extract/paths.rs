@@ -63,12 +63,48 @@ impl Val<'_> {
 struct Node {
     /// Key steps from here: the key's bytes and the child node.
     keys: Vec<(Box<[u8]>, usize)>,
+    /// Each key step's first eight bytes as the fast tier compares them ([`KeyWord`]).
+    words: Vec<KeyWord>,
+    /// A bit per byte that starts a key step's string here (the quote for `""`): most keys
+    /// of an object start with none, and one test passes them by.
+    first: [u64; 4],
     /// Index steps from here.
     indices: Vec<(u32, usize)>,
     /// The path ending here, if any.
     slot: Option<usize>,
     /// Every path ending here or below (to mark them all when a step is blocked).
     below: Vec<usize>,
+}
+
+/// A key step as one 8-byte compare: the bytes a key's string starts with when it is this
+/// step. A key of up to 7 bytes is its bytes and the closing quote (`word` decides alone); a
+/// longer one is its first 8 bytes, and the rest is compared after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyWord {
+    pub(crate) word: u64,
+    pub(crate) mask: u64,
+}
+
+impl KeyWord {
+    fn of(key: &[u8]) -> KeyWord {
+        let mut w = [0u8; 8];
+        let n = key.len().min(8);
+        w[..n].copy_from_slice(&key[..n]);
+        let covered = if key.len() < 8 {
+            w[key.len()] = b'"';
+            key.len() + 1
+        } else {
+            8
+        };
+        KeyWord {
+            word: u64::from_le_bytes(w),
+            mask: if covered == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * covered)) - 1
+            },
+        }
+    }
 }
 
 /// Most key steps from one node: a bit each in a `u64` of seen keys.
@@ -115,6 +151,9 @@ impl PathTree {
                         match step {
                             Step::Key(k) => {
                                 nodes[n].keys.push((k.as_bytes().into(), c));
+                                nodes[n].words.push(KeyWord::of(k.as_bytes()));
+                                let f = k.as_bytes().first().copied().unwrap_or(b'"');
+                                nodes[n].first[usize::from(f >> 6)] |= 1 << (f & 63);
                                 if nodes[n].keys.len() > MAX_FANOUT {
                                     return None;
                                 }
@@ -148,6 +187,18 @@ impl PathTree {
         &self.nodes[n].keys
     }
 
+    /// The [`KeyWord`] of each key step from node `n`, in the order of [`PathTree::keys`].
+    #[inline]
+    pub(crate) fn words(&self, n: usize) -> &[KeyWord] {
+        &self.nodes[n].words
+    }
+
+    /// Whether a key step from node `n` may be the key whose string starts with `byte`.
+    #[inline(always)]
+    pub(crate) fn may_start(&self, n: usize, byte: u8) -> bool {
+        self.nodes[n].first[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0
+    }
+
     /// Index steps from node `n`.
     #[inline]
     pub(crate) fn indices(&self, n: usize) -> &[(u32, usize)] {
@@ -172,7 +223,7 @@ impl<'a, 't, 'o> Sink<'a, 't, 'o> {
     }
 
     /// Node `n` holds `v`: its path, if one ends there, found it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set(&mut self, n: usize, v: Val<'a>) {
         if let Some(slot) = self.tree.nodes[n].slot {
             self.out[slot] = v;
@@ -180,23 +231,31 @@ impl<'a, 't, 'o> Sink<'a, 't, 'o> {
     }
 
     /// Mark every path through child `c` as blocked.
+    #[cold]
+    #[inline(never)]
     fn block(&mut self, c: usize) {
         for &slot in &self.tree.nodes[c].below {
             self.out[slot] = Val::Blocked;
         }
     }
 
-    /// Node `n` is not an object: its key steps are blocked.
-    #[inline]
+    /// Node `n` is not an object: its key steps are blocked (a leaf has none: one test).
+    #[inline(always)]
     pub(crate) fn block_keys(&mut self, n: usize) {
+        if self.tree.nodes[n].keys.is_empty() {
+            return;
+        }
         for k in 0..self.tree.nodes[n].keys.len() {
             self.block(self.tree.nodes[n].keys[k].1);
         }
     }
 
-    /// Node `n` is not an array: its index steps are blocked.
-    #[inline]
+    /// Node `n` is not an array: its index steps are blocked (most nodes have none).
+    #[inline(always)]
     pub(crate) fn block_indices(&mut self, n: usize) {
+        if self.tree.nodes[n].indices.is_empty() {
+            return;
+        }
         for k in 0..self.tree.nodes[n].indices.len() {
             self.block(self.tree.nodes[n].indices[k].1);
         }

@@ -80,9 +80,22 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                 // at its first quote. Its end is never looked for.
                 let inside = &b[t + 1..];
                 let keys = tree.keys(f.node);
-                let hit = keys.iter().position(|(k, _)| {
-                    inside.get(k.len()) == Some(&b'"') && same(&inside[..k.len()], k)
-                });
+                let hit = match inside.first_chunk::<8>() {
+                    Some(w) if !tree.may_start(f.node, w[0]) => None,
+                    Some(w) => {
+                        let w = u64::from_le_bytes(*w);
+                        tree.words(f.node).iter().zip(keys).position(|(m, (k, _))| {
+                            w & m.mask == m.word
+                                && (k.len() < 8
+                                    || (inside.get(k.len()) == Some(&b'"')
+                                        && same(&inside[8..k.len()], &k[8..])))
+                        })
+                    }
+                    // Near the value's end.
+                    None => keys.iter().position(|(k, _)| {
+                        inside.get(k.len()) == Some(&b'"') && same(&inside[..k.len()], k)
+                    }),
+                };
                 // SAFETY: the CPU has the features of `I`, as our caller promised.
                 let colon = unsafe { s.pop()? };
                 if b[colon] != b':' || s.escapes_upto(colon) != before {
