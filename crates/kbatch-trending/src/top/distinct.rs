@@ -1,40 +1,71 @@
 //! `distinct:PATH`'s exact sets, for every cell of a partial in one table.
 //!
-//! A set per cell of boxed strings costs an allocation per new value and, when a set grows, a
+//! A set per cell of boxed strings cost an allocation per new value and, when a set grew, a
 //! pointer chase per value to hash it again; with values that are mostly new (customer ids
 //! over a million events) that was a third of `top`'s time per record. Here each (cell, value)
-//! is one 32-byte entry of one open-addressing table: the value's first 16 bytes inline (all of
-//! it, for the ids and codes users count), the rest in one shared byte arena, and the hash made
-//! from the entry alone (plus the arena for long values), so growing never allocates per value.
-//! Each cell's size is kept as values arrive: ranking reads it, and only shards and merges walk
-//! the values.
-
-use hashbrown::HashTable;
+//! is one 32-byte slot of one open-addressing table (linear probing, at most half full): the
+//! value's first 16 bytes inline (all of it, for the ids and codes users count), the rest in
+//! one shared byte arena, and the hash kept in the slot, so growing never allocates per value
+//! nor reads a value again. A short value's insert is deferred by one record: its slot is
+//! prefetched when the value arrives and probed when the next one does, so the cache miss of
+//! a table larger than the caches overlaps the next record's scan instead of stalling it.
+//! Each cell's size is kept as values arrive; ranking reads it, shards and merges walk the
+//! values.
 
 use crate::job::{fold, FOLD, SEED};
 
 /// Bytes of a value kept inline.
 const HEAD: usize = 16;
 
-/// One (cell, value).
+/// A slot's `len` when it is empty.
+const EMPTY: u32 = u32::MAX;
+
+/// One (cell, value), or an empty slot.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     /// The value's first bytes, little-endian, zero past its end.
     head: u128,
     cell: u32,
+    /// The value's length; [`EMPTY`] for an empty slot.
     len: u32,
-    /// Where the bytes past the head start in the arena (values longer than [`HEAD`]).
-    tail: u64,
+    /// A value of at most [`HEAD`] bytes: its hash (a quick test before the compare); a
+    /// longer one: where its bytes past the head start in the arena.
+    extra: u64,
+}
+
+impl Entry {
+    const VACANT: Entry = Entry {
+        head: 0,
+        cell: 0,
+        len: EMPTY,
+        extra: 0,
+    };
 }
 
 /// Exact distinct values per cell (cells are numbered by the caller from 0).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct DistinctSets {
-    table: HashTable<Entry>,
+    /// A power of two in length, at most half full.
+    slots: Vec<Entry>,
+    filled: usize,
     /// Bytes of long values past their heads.
     arena: Vec<u8>,
-    /// Distinct values per cell.
+    /// Distinct values per cell (the deferred insert not counted).
     sizes: Vec<u64>,
+    /// A short value whose insert waits for the next one (its slot prefetched), with its hash.
+    deferred: Option<(u64, Entry)>,
+}
+
+impl Default for DistinctSets {
+    fn default() -> Self {
+        DistinctSets {
+            slots: vec![Entry::VACANT; 64],
+            filled: 0,
+            arena: Vec::new(),
+            sizes: Vec::new(),
+            deferred: None,
+        }
+    }
 }
 
 fn head_of(value: &[u8]) -> u128 {
@@ -62,69 +93,162 @@ fn hash(head: u128, cell: u32, len: u32, tail: &[u8]) -> u64 {
     }
 }
 
+/// Ask the CPU to bring `slot`'s line into the cache (a hint; nothing is read).
+#[inline(always)]
+fn prefetch(slot: &Entry) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: SSE is part of every x86-64 CPU, and a prefetch is a hint that reads nothing
+        // (the address is a live slot's in any case).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const Entry).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = slot;
+}
+
 impl DistinctSets {
     fn tail<'s>(arena: &'s [u8], e: &Entry) -> &'s [u8] {
-        let n = (e.len as usize).saturating_sub(HEAD);
-        &arena[e.tail as usize..e.tail as usize + n]
+        if e.len as usize <= HEAD {
+            return &[];
+        }
+        let at = e.extra as usize;
+        &arena[at..at + e.len as usize - HEAD]
     }
 
-    /// Add `value` to `cell`'s set; whether it was new there.
+    /// The slot holding `e` (hash `h`), or the empty slot where it would go.
     #[inline]
-    pub(crate) fn insert(&mut self, cell: u32, value: &[u8]) -> bool {
+    fn probe(&self, h: u64, e: &Entry, tail: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        loop {
+            let s = &self.slots[i];
+            if s.len == EMPTY
+                || (s.head == e.head
+                    && s.cell == e.cell
+                    && s.len == e.len
+                    && if tail.is_empty() {
+                        s.extra == e.extra
+                    } else {
+                        Self::tail(&self.arena, s) == tail
+                    })
+            {
+                return i;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Put `e` (hash `h`, bytes past its head `tail`, already in the arena at `e.tail` if
+    /// any) in its set; whether it was new.
+    #[inline]
+    fn place(&mut self, h: u64, e: Entry, tail: &[u8]) -> bool {
+        let i = self.probe(h, &e, tail);
+        if self.slots[i].len != EMPTY {
+            return false;
+        }
+        self.slots[i] = e;
+        self.filled += 1;
+        let c = e.cell as usize;
+        if self.sizes.len() <= c {
+            self.sizes.resize(c + 1, 0);
+        }
+        self.sizes[c] += 1;
+        if self.filled * 2 > self.slots.len() {
+            self.grow();
+        }
+        true
+    }
+
+    /// Twice the slots (four times while small), every entry placed again by its kept hash.
+    #[cold]
+    fn grow(&mut self) {
+        let n = self.slots.len() * if self.slots.len() < 1 << 16 { 4 } else { 2 };
+        let old = std::mem::replace(&mut self.slots, vec![Entry::VACANT; n]);
+        let mask = n - 1;
+        for e in old.into_iter().filter(|e| e.len != EMPTY) {
+            let h = if e.len as usize <= HEAD {
+                e.extra
+            } else {
+                hash(e.head, e.cell, e.len, Self::tail(&self.arena, &e))
+            };
+            let mut i = h as usize & mask;
+            while self.slots[i].len != EMPTY {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = e;
+        }
+    }
+
+    /// Complete the deferred insert, if any.
+    #[inline]
+    fn settle(&mut self) {
+        if let Some((h, e)) = self.deferred.take() {
+            self.place(h, e, &[]);
+        }
+    }
+
+    /// Add `value` to `cell`'s set (a short value's insert completes with the next call, or
+    /// with any read).
+    #[inline]
+    pub(crate) fn insert(&mut self, cell: u32, value: &[u8]) {
         let len = u32::try_from(value.len()).expect("a record value is shorter than 4 GiB");
         let head = head_of(value);
         let rest = value.get(HEAD..).unwrap_or_default();
         let h = hash(head, cell, len, rest);
-        let arena = &self.arena;
-        let entry = self.table.entry(
-            h,
-            |e| {
-                e.head == head
-                    && e.cell == cell
-                    && e.len == len
-                    && (rest.is_empty() || Self::tail(arena, e) == rest)
-            },
-            |e| hash(e.head, e.cell, e.len, Self::tail(arena, e)),
-        );
-        match entry {
-            hashbrown::hash_table::Entry::Occupied(_) => false,
-            hashbrown::hash_table::Entry::Vacant(v) => {
-                let tail = self.arena.len() as u64;
-                v.insert(Entry {
-                    head,
-                    cell,
-                    len,
-                    tail,
-                });
-                self.arena.extend_from_slice(rest);
-                let c = cell as usize;
-                if self.sizes.len() <= c {
-                    self.sizes.resize(c + 1, 0);
-                }
-                self.sizes[c] += 1;
-                true
-            }
+        let mut e = Entry {
+            head,
+            cell,
+            len,
+            extra: h,
+        };
+        self.settle();
+        if rest.is_empty() {
+            prefetch(&self.slots[h as usize & (self.slots.len() - 1)]);
+            self.deferred = Some((h, e));
+            return;
         }
+        let i = self.probe(h, &e, rest);
+        if self.slots[i].len == EMPTY {
+            e.extra = self.arena.len() as u64;
+            self.arena.extend_from_slice(rest);
+            self.place(h, e, rest);
+        }
+    }
+
+    /// Whether the deferred value is new: it counts as if inserted.
+    fn deferred_new(&self) -> Option<&Entry> {
+        let (h, e) = self.deferred.as_ref()?;
+        let i = self.probe(*h, e, &[]);
+        (self.slots[i].len == EMPTY).then_some(e)
     }
 
     /// Distinct values of `cell`.
     pub(crate) fn size(&self, cell: u32) -> u64 {
-        self.sizes.get(cell as usize).copied().unwrap_or(0)
+        let waiting = self.deferred_new().is_some_and(|e| e.cell == cell);
+        self.sizes.get(cell as usize).copied().unwrap_or(0) + u64::from(waiting)
     }
 
     /// Every (cell, value), in no particular order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, Vec<u8>)> + '_ {
-        self.table.iter().map(|e| {
-            let mut v = e.head.to_le_bytes()[..(e.len as usize).min(HEAD)].to_vec();
-            v.extend_from_slice(Self::tail(&self.arena, e));
-            (e.cell, v)
-        })
+        self.slots
+            .iter()
+            .filter(|e| e.len != EMPTY)
+            .chain(self.deferred_new())
+            .map(|e| {
+                let mut v = e.head.to_le_bytes()[..(e.len as usize).min(HEAD)].to_vec();
+                v.extend_from_slice(Self::tail(&self.arena, e));
+                (e.cell, v)
+            })
     }
 
     /// Each cell's values (index: cell), for shards.
     pub(crate) fn by_cell(&self) -> Vec<Vec<Vec<u8>>> {
-        let mut out = vec![Vec::new(); self.sizes.len()];
+        let mut out = Vec::new();
         for (c, v) in self.iter() {
+            if out.len() <= c as usize {
+                out.resize(c as usize + 1, Vec::new());
+            }
             out[c as usize].push(v);
         }
         out
@@ -167,8 +291,11 @@ mod tests {
                 // Many values, to make the table grow several times.
                 v.extend_from_slice(&((x >> 45) % 3000).to_le_bytes()[..2]);
             }
-            let new = reference.entry(cell).or_default().insert(v.clone());
-            assert_eq!(sets.insert(cell, &v), new, "cell {cell}, value {v:?}");
+            reference.entry(cell).or_default().insert(v.clone());
+            sets.insert(cell, &v);
+            // Every read sees the deferred insert too.
+            let want = reference[&cell].len() as u64;
+            assert_eq!(sets.size(cell), want, "cell {cell}, value {v:?}");
         }
         for (cell, set) in &reference {
             assert_eq!(sets.size(*cell), set.len() as u64, "cell {cell}");
