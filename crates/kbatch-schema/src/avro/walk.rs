@@ -280,13 +280,41 @@ pub struct Walker {
     paths: usize,
 }
 
+/// A check over types, memoised (named types are shared, so a naive walk can be exponential),
+/// with the nodes being checked: one met again inside itself is a recursive type, which the
+/// walker leaves to the decoder.
+struct Memo<K> {
+    done: HashMap<K, bool>,
+    active: Vec<K>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> Memo<K> {
+    fn new() -> Memo<K> {
+        Memo {
+            done: HashMap::new(),
+            active: Vec::new(),
+        }
+    }
+
+    fn check(&mut self, k: K, f: impl FnOnce(&mut Self) -> bool) -> bool {
+        if let Some(&v) = self.done.get(&k) {
+            return v;
+        }
+        if self.active.contains(&k) || self.active.len() > MAX_DEPTH as usize {
+            return false;
+        }
+        self.active.push(k);
+        let v = f(self);
+        self.active.pop();
+        self.done.insert(k, v);
+        v
+    }
+}
+
 /// Whether the decoder reads a value of this type exactly as the walker does (see the
 /// module doc), in a field the reader keeps.
-fn readable(t: &Types, i: usize, depth: u32) -> bool {
-    if depth > MAX_DEPTH {
-        return false;
-    }
-    match &t.nodes[i] {
+fn readable(t: &Types, i: usize, m: &mut Memo<usize>) -> bool {
+    m.check(i, |m| match &t.nodes[i] {
         Ty::Null
         | Ty::Boolean
         | Ty::Int
@@ -297,11 +325,11 @@ fn readable(t: &Types, i: usize, depth: u32) -> bool {
         | Ty::String
         | Ty::Fixed(_)
         | Ty::Enum(_) => true,
-        Ty::Array(x) | Ty::Map(x) => readable(t, *x, depth + 1),
-        Ty::Record(fs) => fs.iter().all(|(_, f)| readable(t, *f, depth + 1)),
-        Ty::Union(_) => nullable(t, i).is_some_and(|x| readable(t, x, depth + 1)),
+        Ty::Array(x) | Ty::Map(x) => readable(t, *x, m),
+        Ty::Record(fs) => fs.iter().all(|(_, f)| readable(t, *f, m)),
+        Ty::Union(_) => nullable(t, i).is_some_and(|x| readable(t, x, m)),
         Ty::Logical(_) => false,
-    }
+    })
 }
 
 /// `T` of a `[null, T]` / `[T, null]` union (`T` not null, not a union).
@@ -318,26 +346,23 @@ fn nullable(t: &Types, i: usize) -> Option<usize> {
 }
 
 /// The same type in both schemas: the same shape, field names, symbols, sizes and branches.
-fn same(w: &Types, wi: usize, r: &Types, ri: usize, depth: u32) -> bool {
-    if depth > MAX_DEPTH {
-        return false;
-    }
-    match (&w.nodes[wi], &r.nodes[ri]) {
+fn same(w: &Types, wi: usize, r: &Types, ri: usize, m: &mut Memo<(usize, usize)>) -> bool {
+    m.check((wi, ri), |m| match (&w.nodes[wi], &r.nodes[ri]) {
         (Ty::Fixed(a), Ty::Fixed(b)) => a == b,
         (Ty::Enum(a), Ty::Enum(b)) => a == b,
-        (Ty::Array(a), Ty::Array(b)) | (Ty::Map(a), Ty::Map(b)) => same(w, *a, r, *b, depth + 1),
+        (Ty::Array(a), Ty::Array(b)) | (Ty::Map(a), Ty::Map(b)) => same(w, *a, r, *b, m),
         (Ty::Record(a), Ty::Record(b)) => {
             a.len() == b.len()
                 && a.iter()
                     .zip(b)
-                    .all(|((na, ta), (nb, tb))| na == nb && same(w, *ta, r, *tb, depth + 1))
+                    .all(|((na, ta), (nb, tb))| na == nb && same(w, *ta, r, *tb, m))
         }
         (Ty::Union(a), Ty::Union(b)) => {
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(w, *x, r, *y, depth + 1))
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(w, *x, r, *y, m))
         }
         (Ty::Logical(_), _) | (_, Ty::Logical(_)) => false,
         (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
-    }
+    })
 }
 
 /// Whether the reader schema text has `aliases` anywhere (resolution by alias is left to the
@@ -367,10 +392,13 @@ impl Walker {
         };
         // Every field the reader has: in the writer with the same type, or (from a default)
         // on no path.
+        let (mut same_memo, mut readable_memo) = (Memo::new(), Memo::new());
         for (name, rt) in rf {
             match wf.iter().find(|(n, _)| n == name) {
                 Some((_, wt)) => {
-                    if !same(&w, *wt, &r, *rt, 0) || !readable(&w, *wt, 0) {
+                    if !same(&w, *wt, &r, *rt, &mut same_memo)
+                        || !readable(&w, *wt, &mut readable_memo)
+                    {
                         return None;
                     }
                 }

@@ -249,6 +249,9 @@ fn paths_answer_as_the_decoded_record_would() {
 fn schemas_it_cannot_answer_for_surely_are_left_to_the_decoder() {
     let rec = |fields: &str| format!(r#"{{"type":"record","name":"R","fields":[{fields}]}}"#);
     let k = r#"{"name":"k","type":"string"}"#;
+    let tree = r#"{"name":"k","type":{"type":"record","name":"T","fields":[
+        {"name":"l","type":["null","T"]},{"name":"r","type":["null","T"]},
+        {"name":"m","type":["null","T"]}]}}"#;
     let cases: &[(String, String, &str)] = &[
         // A float, bytes or a logical type at a path's end.
         (
@@ -300,6 +303,9 @@ fn schemas_it_cannot_answer_for_surely_are_left_to_the_decoder() {
         ),
         // Not a record.
         (r#""string""#.to_string(), r#""string""#.to_string(), "k"),
+        // A recursive type in a kept field (a binary tree: checked once per type, not per
+        // path through it, so this answers at once).
+        (rec(tree), rec(tree), "k"),
         // Enum symbols that differ.
         (
             rec(r#"{"name":"k","type":{"type":"enum","name":"E","symbols":["A"]}}"#),
