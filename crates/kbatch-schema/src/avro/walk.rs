@@ -718,10 +718,16 @@ impl<'a> Cursor<'a> {
         Some((v >> 1) as i64 ^ -((v & 1) as i64))
     }
 
-    /// An int: its zig-zag varint fits 32 bits (the decoder's rule).
+    /// An int: its zig-zag varint fits 32 bits in at most 5 bytes (the decoder's skipper
+    /// refuses longer ones, even for small values).
     #[inline]
     fn int(&mut self) -> Option<i32> {
-        let v = u32::try_from(self.varint()?).ok()?;
+        let start = self.pos;
+        let v = self.varint()?;
+        if self.pos - start > 5 {
+            return None;
+        }
+        let v = u32::try_from(v).ok()?;
         Some((v >> 1) as i32 ^ -((v & 1) as i32))
     }
 
