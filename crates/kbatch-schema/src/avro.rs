@@ -16,6 +16,11 @@
 //! value that is not framed or has bytes left over is caught per record), one decoder per
 //! writer id; the rows are put back in input order with one `take`, and the types are then
 //! made Spark's, field metadata dropped (`normalize.rs`).
+//!
+//! Jobs that read a few fields of every record (`top`, `trending`) can instead read them
+//! straight from the Avro binary with a [`Walker`] ([`AvroDecoder::walker`], `walk.rs`) once
+//! a writer id has been resolved here: the same answers as the decoded column, or it
+//! declines.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -141,7 +146,12 @@ pub fn choose_reader(
 struct Reader {
     id: u32,
     schema: AvroSchema,
+    /// `schema`'s text (the projected one when projected).
+    text: String,
     data_type: DataType,
+    /// Writer schemas known to resolve to this one (a decoder of them was built), for
+    /// [`AvroDecoder::walker`].
+    resolved: Mutex<HashMap<u32, Arc<RegistrySchema>>>,
     /// Decoders of each writer id read as this schema, flushed and ready for reuse: building
     /// one parses and resolves both schemas, which costs as much as decoding a few thousand
     /// values. A decoder that failed is dropped (its builders are in an unknown state).
@@ -163,7 +173,13 @@ impl Reader {
         }
         drop(pool);
         // Room for at least a typical chunk, so the pooled decoder serves the next ones.
-        decoder_for(writer, &self.schema, self.id, rows.max(8192))
+        let d = decoder_for(writer, &self.schema, self.id, rows.max(8192))?;
+        self.resolved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(writer.id)
+            .or_insert_with(|| Arc::new(writer.clone()));
+        Ok(d)
     }
 
     /// Give a flushed decoder back.
@@ -387,17 +403,48 @@ impl AvroDecoder {
                 (decoder_for(chosen, &schema, chosen.id, 1)?, schema)
             }
         };
+        let text = schema.json_string.clone();
         let fields = decoder.schema().fields().clone();
         let empty: ArrayRef = new_empty_array(&DataType::Struct(fields));
         let data_type = crate::normalize::normalize(empty)?.data_type().clone();
         let reader = Arc::new(Reader {
             id: chosen.id,
             schema,
+            text,
             data_type,
+            resolved: Mutex::new(HashMap::new()),
             pool: Mutex::new(HashMap::new()),
         });
         readers.insert(topic.to_string(), reader.clone());
         Ok(reader)
+    }
+
+    /// A [`Walker`] of writer `writer`'s values of `topic` for `paths` (record field names
+    /// from the top level), from what this decoder already knows — no registry request: the
+    /// topic's reader and the writer resolved to it by an earlier [`AvroDecoder::decode`].
+    pub fn walker(&self, topic: &str, writer: u32, paths: &[Vec<String>]) -> Walk {
+        let reader = self
+            .readers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(topic)
+            .cloned();
+        let Some(reader) = reader else {
+            return Walk::NotYet;
+        };
+        let schema = reader
+            .resolved
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&writer)
+            .cloned();
+        let Some(schema) = schema else {
+            return Walk::NotYet;
+        };
+        match Walker::new(&schema.schema, &reader.text, paths) {
+            Some(w) => Walk::Ready(Arc::new(w)),
+            None => Walk::Unsupported,
+        }
     }
 
     /// Decode `values` of `topic` (`None`: a null value) into one column, in input order.
@@ -502,15 +549,31 @@ impl AvroDecoder {
             decoders.insert(w, decoder);
         }
         let mut parts: Vec<ArrayRef> = Vec::new();
-        let flush = |w: u32, dec: &mut arrow_avro::reader::Decoder, parts: &mut Vec<ArrayRef>| {
-            let decode = |reason: String| row_err(0, SchemaError::Decode { id: w, reason });
-            if let Some(batch) = dec.flush().map_err(|e| decode(e.to_string()))? {
-                let part = crate::normalize::normalize(Arc::new(StructArray::from(batch)))
-                    .map_err(|e| row_err(0, e))?;
-                parts.push(part);
+        // A part's column; `Some((row, why))` when it cannot be built: a value of the run
+        // decoded but fails only as the column is made (a string that is not UTF-8), so the
+        // run's values are decoded again one at a time to name the one that fails.
+        let flush = |w: u32,
+                     dec: &mut arrow_avro::reader::Decoder,
+                     parts: &mut Vec<ArrayRef>,
+                     run: &[usize]| {
+            match dec.flush() {
+                Ok(Some(batch)) => {
+                    let part = crate::normalize::normalize(Arc::new(StructArray::from(batch)))
+                        .map_err(|e| row_err(0, e))?;
+                    parts.push(part);
+                    Ok(None)
+                }
+                Ok(None) => Ok(None),
+                Err(e) => {
+                    let row = culprit(&schemas[&w], reader, values, run)
+                        .map_err(|e| row_err(run.first().copied().unwrap_or(0), e))?
+                        .or(run.first().copied())
+                        .unwrap_or(0);
+                    Ok::<_, RowError>(Some((row, e.to_string())))
+                }
             }
-            Ok::<(), RowError>(())
         };
+        let mut run: Vec<usize> = Vec::new();
         // Where each row lands in the concatenated parts (None: a null).
         let mut place: Vec<Option<u32>> = vec![None; values.len()];
         let mut decoded = 0u32;
@@ -522,11 +585,12 @@ impl AvroDecoder {
             }
             let Ok(f) = framing::split(v) else { continue };
             if let Some(c) = current.filter(|c| *c != f.id) {
-                flush(
-                    c,
-                    decoders.get_mut(&c).expect("a decoder per writer id"),
-                    &mut parts,
-                )?;
+                let dec = decoders.get_mut(&c).expect("a decoder per writer id");
+                if let Some((at, reason)) = flush(c, dec, &mut parts, &run)? {
+                    self.undecodable(bad, at, SchemaError::Decode { id: c, reason })?;
+                    return Ok(None);
+                }
+                run.clear();
             }
             current = Some(f.id);
             let dec = decoders.get_mut(&f.id).expect("a decoder per writer id");
@@ -546,13 +610,14 @@ impl AvroDecoder {
             }
             place[row] = Some(decoded);
             decoded += 1;
+            run.push(row);
         }
         if let Some(c) = current {
-            flush(
-                c,
-                decoders.get_mut(&c).expect("a decoder per writer id"),
-                &mut parts,
-            )?;
+            let dec = decoders.get_mut(&c).expect("a decoder per writer id");
+            if let Some((at, reason)) = flush(c, dec, &mut parts, &run)? {
+                self.undecodable(bad, at, SchemaError::Decode { id: c, reason })?;
+                return Ok(None);
+            }
         }
         for (w, dec) in decoders {
             reader.give_back(w, dec);
@@ -595,7 +660,43 @@ impl AvroDecoder {
     }
 }
 
+/// Which of `run`'s values (rows of `values`, all of `writer`) fails when its column is
+/// built: each decoded and flushed alone. Rare (a chunk with such a value), so a decoder of
+/// its own.
+fn culprit(
+    writer: &RegistrySchema,
+    reader: &Reader,
+    values: &[Option<&[u8]>],
+    run: &[usize],
+) -> Result<Option<usize>, SchemaError> {
+    let mut dec = decoder_for(writer, &reader.schema, reader.id, 1)?;
+    for &row in run {
+        let Some(Ok(f)) = values[row].map(framing::split) else {
+            continue;
+        };
+        if dec.decode(f.body).is_err() || dec.flush().is_err() {
+            return Ok(Some(row));
+        }
+    }
+    Ok(None)
+}
+
 mod references;
+pub mod walk;
+
+pub use walk::{Field, Walker};
+
+/// What [`AvroDecoder::walker`] can give for a writer id.
+#[derive(Debug, Clone)]
+pub enum Walk {
+    /// The topic's reader, or the writer resolved to it, is not known yet (ask again after
+    /// a value of that writer went through [`AvroDecoder::decode`]).
+    NotYet,
+    /// The walker would not surely answer as the decoder does, for this writer and paths.
+    Unsupported,
+    /// The walker.
+    Ready(Arc<Walker>),
+}
 
 #[cfg(test)]
 pub(crate) mod tests;

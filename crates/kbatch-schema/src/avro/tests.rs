@@ -293,3 +293,31 @@ fn a_projection_decodes_only_the_named_fields() {
     .unwrap();
     assert_eq!(kept, want);
 }
+
+/// A string that is not UTF-8 decodes but fails as its column is built: that value alone is
+/// named (the values before it in its run are fine), and under `--on-undecodable null` it
+/// alone is null.
+#[test]
+fn a_string_that_is_not_utf8_is_named_alone() {
+    let ok = |a| framed(2, a, Some("fine"));
+    let mut bad = framed(2, 3, Some("ab"));
+    let n = bad.len();
+    bad[n - 1] = 0xff;
+    let (v0, v1, v3) = (ok(0), ok(1), ok(4));
+    let values = [Some(&v0[..]), Some(&v1[..]), Some(&bad[..]), Some(&v3[..])];
+    let e = decoder(versions(), OnUndecodable::Fail)
+        .decode("t", &values)
+        .unwrap_err();
+    assert_eq!(e.row, 2, "{}", e.error);
+    assert!(
+        matches!(e.error, SchemaError::Decode { id: 2, .. }),
+        "{}",
+        e.error
+    );
+    let d = decoder(versions(), OnUndecodable::Null)
+        .decode("t", &values)
+        .unwrap();
+    assert_eq!(d.undecodable, 1);
+    let fine = |a| Some((a, "fine".to_string()));
+    assert_eq!(rows(d.array.as_ref()), [fine(0), fine(1), None, fine(4)]);
+}

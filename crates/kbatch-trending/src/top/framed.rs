@@ -3,10 +3,15 @@
 //!
 //! Roles:
 //!
+//! * Avro values whose writer schema the run has already resolved are read as they come, by
+//!   the schema crate's field reader (`kbatch_schema::avro::Walker`, in `TopJob::walk`):
+//!   the paths' values borrowed from the value's bytes, no column built, no copy — the same
+//!   answers as the decoded column, or it declines and the record waits below;
 //! * [`Pending`]: one partial's records of the current fetched chunk that passed the record
-//!   filters, copied (the chunk's bytes do not outlive it), each with its verdict so far
-//!   (tombstone, empty, not_framed) — kept in offset order so samples and `--strict` see
-//!   records in the order the JSON path would;
+//!   filters and could not be judged at once (no field reader yet for their writer id, a
+//!   declined value, or any record after such a one), copied (the chunk's bytes do not
+//!   outlive it), each with its verdict so far (tombstone, empty, not_framed) — kept in
+//!   offset order so samples and `--strict` see records in the order the JSON path would;
 //! * [`decode_framed`]: the one call into the schema crate's decoder ([`ValueDecoder`]), in
 //!   `chunk_done`, for the whole chunk at once; a body that does not decode is that record's
 //!   `undecodable` verdict, every other failure (registry down, unknown id, a schema that does

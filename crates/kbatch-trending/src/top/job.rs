@@ -18,10 +18,12 @@
 //! are scanned again by the general path scanner, whose verdicts are the reference.
 
 use std::borrow::Cow;
+use std::io::Write as _;
 
 use cardinality_estimator::CardinalityEstimator;
 use kbatch_engine::{Job, JobError, PartitionSpec, PartitionStats};
 use kbatch_records::{Record, TimeBounds};
+use kbatch_schema::avro::{Field, Walk, Walker};
 
 use crate::extract::paths::{extract_paths, PathTree, Val};
 use crate::extract::{Extractor, Invalid};
@@ -120,6 +122,9 @@ pub struct TopJob {
     /// JSON Schema values: the JSON after the Confluent prefix, read by the JSON scanner (a
     /// value that is not framed is `not_framed`).
     json_after_prefix: bool,
+    /// Avro values: the paths as record field names, for the schema crate's field reader
+    /// (`None`: a path has an index step, and every value is decoded).
+    pub(crate) walk_paths: Option<Vec<Vec<String>>>,
 }
 
 /// Per-metric cell tables: each (window+group, item) is one entry of the trending table.
@@ -150,6 +155,12 @@ pub struct TopPartial {
     shard_filtered: u64,
     /// Framed values of the current chunk, decoded at `chunk_done`.
     pending: Pending,
+    /// Avro field readers by (partition, writer id); `None`: that writer's values are decoded.
+    pub(crate) walkers: Vec<(usize, u32, Option<std::sync::Arc<Walker>>)>,
+    /// Reused per walked record (always empty between records, so any lifetime fits).
+    fields: Vec<Field<'static>>,
+    /// Reused per walked record: the text of its integers.
+    text: Vec<u8>,
 }
 
 impl TopJob {
@@ -231,6 +242,7 @@ impl TopJob {
             topics: Vec::new(),
             strings_only: false,
             json_after_prefix: false,
+            walk_paths: None,
         })
     }
 
@@ -252,6 +264,21 @@ impl TopJob {
                     fields.push(k.clone());
                 }
             }
+        }
+        if decoder.format() == kbatch_schema::ValueFormat::Avro {
+            self.walk_paths = self
+                .steps
+                .iter()
+                .map(|steps| {
+                    steps
+                        .iter()
+                        .map(|s| match s {
+                            Step::Key(k) => Some(k.clone()),
+                            Step::Index(_) => None,
+                        })
+                        .collect::<Option<Vec<String>>>()
+                })
+                .collect();
         }
         self.framed = Some(std::sync::Arc::new(framed::project(decoder, fields)));
         self
@@ -533,6 +560,131 @@ impl TopJob {
             k = end;
         }
         Ok(rows)
+    }
+
+    /// A framed record judged as it comes: its verdict before decoding (tombstone, empty,
+    /// not_framed), or its paths read from the Avro binary by the schema crate's field
+    /// reader, which answers exactly as the decoded column would or declines. `false`: the
+    /// record must wait for `chunk_done`'s decoder (no reader for its writer id yet, or a
+    /// declined value).
+    fn walk(
+        &self,
+        decoder: &ValueDecoder,
+        p: &mut TopPartial,
+        partition: usize,
+        record: &Record<'_>,
+    ) -> Result<bool, JobError> {
+        let value = match record.value {
+            None => Err(Invalid::Tombstone),
+            Some([]) => Err(Invalid::Empty),
+            Some(v) => Ok(v),
+        };
+        let framed = value.and_then(|v| {
+            kbatch_schema::framing::split(v)
+                .map(|f| (v, f))
+                .map_err(|_| Invalid::NotFramed)
+        });
+        let (value, f) = match framed {
+            Ok(vf) => vf,
+            Err(why) => {
+                self.invalid(p, partition, record.offset, why)?;
+                return Ok(true);
+            }
+        };
+        let (Some(paths), kbatch_schema::ColumnDecoder::Avro(avro)) = (&self.walk_paths, decoder)
+        else {
+            return Ok(false);
+        };
+        let known = p
+            .walkers
+            .iter()
+            .find(|(pt, id, _)| *pt == partition && *id == f.id)
+            .map(|(_, _, w)| w.clone());
+        let walker = match known {
+            Some(w) => w,
+            None => {
+                let Some(topic) = self.topics.get(partition) else {
+                    return Ok(false);
+                };
+                let w = match avro.walker(topic, f.id, paths) {
+                    Walk::NotYet => return Ok(false),
+                    Walk::Unsupported => None,
+                    Walk::Ready(w) => Some(w),
+                };
+                p.walkers.push((partition, f.id, w.clone()));
+                w
+            }
+        };
+        let Some(walker) = walker else {
+            return Ok(false);
+        };
+        let mut fields: Vec<Field<'_>> = std::mem::take(&mut p.fields)
+            .into_iter()
+            .map(|_| unreachable!("kept empty"))
+            .collect();
+        let read = walker.read(f.body, &mut fields);
+        let done = if read {
+            let at = At::of(record);
+            self.walked(p, partition, at, value, &fields).map(|()| true)
+        } else {
+            Ok(false)
+        };
+        fields.clear();
+        p.fields = fields
+            .into_iter()
+            .map(|_| unreachable!("cleared"))
+            .collect();
+        done
+    }
+
+    /// A walked record's paths (`fields`, by slot) into the cells, as `decode_pending` puts
+    /// a decoded one.
+    fn walked(
+        &self,
+        p: &mut TopPartial,
+        partition: usize,
+        at: At<'_>,
+        value: &[u8],
+        fields: &[Field<'_>],
+    ) -> Result<(), JobError> {
+        if let (Cells::Count(counts), true, [Field::Str(a), Field::Str(b)]) =
+            (&mut p.cells, self.pairs, fields)
+        {
+            // Trending's question: both strings, straight into the pair table.
+            let (g, i) = if self.group[0] == 0 { (a, b) } else { (b, a) };
+            counts.count(Key::within(value, g), Key::within(value, i), 1);
+            return Ok(());
+        }
+        let mut text = std::mem::take(&mut p.text);
+        text.clear();
+        let mut ends = Vec::with_capacity(fields.len());
+        for f in fields {
+            if let Field::Int(n) = f {
+                let _ = write!(text, "{n}");
+            }
+            ends.push(text.len());
+        }
+        let vals: Vec<Val<'_>> = fields
+            .iter()
+            .enumerate()
+            .map(|(k, f)| match *f {
+                Field::Missing => Val::Missing,
+                Field::Blocked => Val::Blocked,
+                Field::Null => Val::Null,
+                Field::Object => Val::Object,
+                Field::Array => Val::Array,
+                Field::Str(s) => Val::Str(Cow::Borrowed(s)),
+                Field::Bool(b) => Val::Bool(b),
+                Field::Int(_) => {
+                    let start = if k == 0 { 0 } else { ends[k - 1] };
+                    Val::Num(&text[start..ends[k]])
+                }
+            })
+            .collect();
+        let r = self.update_vals(p, partition, at, &vals);
+        drop(vals);
+        p.text = text;
+        r
     }
 
     /// The chunk's framed values: decoded at once, then each record, in offset order, gets
@@ -991,6 +1143,9 @@ impl Job for TopJob {
             shard_records: 0,
             shard_filtered: 0,
             pending: Pending::default(),
+            walkers: Vec::new(),
+            fields: Vec::new(),
+            text: Vec::new(),
         }
     }
 
@@ -1012,7 +1167,11 @@ impl Job for TopJob {
             p.filtered_mut(partition);
             return Ok(());
         }
-        if self.framed.is_some() {
+        if let Some(decoder) = &self.framed {
+            // Judged at once when nothing of the chunk waits before it (offset order).
+            if p.pending.rows.is_empty() && self.walk(decoder, p, partition, record)? {
+                return Ok(());
+            }
             p.pending
                 .push(partition, record.offset, record.timestamp, record.value);
             return Ok(());

@@ -17,6 +17,8 @@ pub(crate) mod spec;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod walk_tests;
 
 pub use decimal::{Decimal, MAX_SCALE};
 pub use framed::ValueDecoder;
