@@ -251,11 +251,17 @@ fn row_err(row: usize, error: SchemaError) -> RowError {
 fn project(schema: &str, keep: &[String]) -> Option<String> {
     let mut v: serde_json::Value = serde_json::from_str(schema).ok()?;
     let fields = v.get_mut("fields")?.as_array_mut()?;
+    let first = fields.first().cloned();
     fields.retain(|f| {
         f.get("name")
             .and_then(|n| n.as_str())
             .is_some_and(|n| keep.iter().any(|k| k == n))
     });
+    // A record needs a field for Arrow to build its column: when no name is one of the
+    // record's (a path the schema does not have), the first is kept, and paths find nothing.
+    if fields.is_empty() {
+        fields.extend(first);
+    }
     Some(v.to_string())
 }
 

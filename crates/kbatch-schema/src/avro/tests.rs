@@ -262,7 +262,7 @@ fn a_body_that_does_not_decode_fails_or_becomes_null() {
 
 /// A projected decoder reads only the named top-level fields, from every version (a v1
 /// value gets v2's default for a kept field v1 lacks); a projection naming no field of a
-/// record still decodes (an empty record), and a schema that is not a record is read whole.
+/// record still decodes (its first field kept), and a schema that is not a record is read whole.
 #[test]
 fn a_projection_decodes_only_the_named_fields() {
     let d = decoder(versions(), OnUndecodable::Fail).project(vec!["b".into()]);
@@ -283,6 +283,19 @@ fn a_projection_decodes_only_the_named_fields() {
         .as_primitive::<Int64Type>()
         .clone();
     assert_eq!(a.values().to_vec(), [8, 7]);
+
+    // Naming no field of the record: its first field is kept, so the column still builds.
+    let d = decoder(versions(), OnUndecodable::Fail).project(vec!["zz".into()]);
+    let got = d.decode("t", &[Some(&v1), Some(&v2)]).unwrap();
+    let names: Vec<&str> = got
+        .array
+        .as_struct()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["a"]);
+    assert_eq!(got.array.len(), 2);
 
     assert_eq!(project(r#""string""#, &["a".into()]), None);
     let kept: serde_json::Value =

@@ -371,11 +371,9 @@ fn the_field_reader_answers_as_the_decoded_column() {
                 .collect();
             let mut firsts: Vec<String> = names.iter().map(|n| n[0].clone()).collect();
             firsts.dedup();
-            if !firsts.iter().any(|f| vs[2].iter().any(|(n, _)| n == f)) {
-                // No field of the reader on any path: an empty projection, which the decoder
-                // does not build (a run error, not this test's subject).
-                continue;
-            }
+            let none_in_reader = !firsts.iter().any(|f| vs[2].iter().any(|(n, _)| n == f));
+            // (No field of the reader on any path is a case too: the projection keeps the
+            // record's first field, and every path is missing.)
             let decoder = ColumnDecoder::Avro(
                 AvroDecoder::new(source.clone(), OnUndecodable::Fail, Role::Value).project(firsts),
             );
@@ -405,6 +403,9 @@ fn the_field_reader_answers_as_the_decoded_column() {
                         false
                     }
                     ["tags", ..] if k == 0 => false,
+                    // No path in the reader: the projection keeps the record's first field,
+                    // whatever its type.
+                    _ if none_in_reader => false,
                     _ => true,
                 };
                 if expect_walker && walker.is_none() && !set.contains(&"product") {
