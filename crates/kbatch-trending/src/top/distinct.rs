@@ -338,4 +338,21 @@ mod tests {
         }
         assert_eq!(sets.size(99), 0);
     }
+
+    /// A table of tens of MiB (grown many times, advised huge pages on Linux): every value
+    /// counted once per cell, however often it comes again.
+    #[test]
+    fn large_tables_count_each_value_once() {
+        let mut sets = DistinctSets::default();
+        for round in 0..2 {
+            for i in 0..300_000u32 {
+                let v = format!("C{:08}", i.wrapping_mul(2_654_435_761) % 100_000_000);
+                sets.insert(i % 3, v.as_bytes());
+            }
+            for cell in 0..3 {
+                assert_eq!(sets.size(cell), 100_000, "round {round}, cell {cell}");
+            }
+        }
+        assert!(sets.slots.len() * std::mem::size_of::<Entry>() >= 16 << 20);
+    }
 }
