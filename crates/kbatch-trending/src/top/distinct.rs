@@ -107,33 +107,6 @@ fn prefetch(slot: &Entry) {
     let _ = slot;
 }
 
-/// Ask Linux to back a large table with 2 MiB pages, before its first write: probes land at
-/// random in tables of tens of MiB, where 4 KiB pages cost a TLB miss per probe and a page
-/// fault per 4 KiB as the table is first filled. A hint: where transparent huge pages are off
-/// it does nothing, and nothing else changes.
-fn advise_huge_pages<T>(table: &mut [std::mem::MaybeUninit<T>]) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = table.as_mut_ptr() as usize;
-        let bytes = std::mem::size_of_val(table);
-        let (first, end) = (
-            (start + HUGE - 1) & !(HUGE - 1),
-            (start + bytes) & !(HUGE - 1),
-        );
-        if end > first {
-            // SAFETY: `first..end` lies inside `table`'s allocation, which we hold mutably;
-            // MADV_HUGEPAGE only changes how the kernel backs those pages, never their
-            // contents (they are not written yet). A failure is ignored: it is a hint.
-            unsafe {
-                libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = table;
-}
-
 impl DistinctSets {
     fn tail<'s>(arena: &'s [u8], e: &Entry) -> &'s [u8] {
         if e.len as usize <= HEAD {
@@ -191,10 +164,7 @@ impl DistinctSets {
     #[cold]
     fn grow(&mut self) {
         let n = self.slots.len() * if self.slots.len() < 1 << 16 { 4 } else { 2 };
-        let mut slots = Vec::with_capacity(n);
-        advise_huge_pages(slots.spare_capacity_mut());
-        slots.resize(n, Entry::VACANT);
-        let old = std::mem::replace(&mut self.slots, slots);
+        let old = std::mem::replace(&mut self.slots, vec![Entry::VACANT; n]);
         let mask = n - 1;
         for e in old.into_iter().filter(|e| e.len != EMPTY) {
             let h = if e.len as usize <= HEAD {
