@@ -309,7 +309,7 @@ mod tests {
         assert_eq!(sets.size(99), 0);
     }
 
-    /// A table of tens of MiB (grown many times, advised huge pages on Linux): every value
+    /// A table of tens of MiB (grown many times): every value
     /// counted once per cell, however often it comes again.
     #[test]
     fn large_tables_count_each_value_once() {
