@@ -113,6 +113,10 @@ def main() -> None:
         out.append(natural(e))
         if json_topic:
             producer.produce(json_topic, value=json.dumps(out[-1]).encode(), partition=0)
+        if i % 10 == 9:
+            # Batches of ten: a read fetching one batch at a time sees several chunks, and
+            # the jobs' Avro field reader takes over after the first.
+            producer.flush(30)
     if producer.flush(30) != 0:
         raise SystemExit("records left unsent")
     for o in out:
