@@ -244,19 +244,7 @@ fn a_body_that_does_not_decode_fails_or_becomes_null() {
     let mut cut = framed(2, 8, Some("long text"));
     cut.truncate(cut.len() - 3);
     let values = [Some(&ok[..]), Some(&cut[..])];
-    let e = decoder(versions(), OnUndecodable::Fail)
-        .decode("t", &values)
-        .unwrap_err();
-    assert_eq!(e.row, 1);
-    assert!(
-        matches!(e.error, SchemaError::Decode { id: 2, .. }),
-        "{}",
-        e.error
-    );
-    let d = decoder(versions(), OnUndecodable::Null)
-        .decode("t", &values)
-        .unwrap();
-    assert_eq!(d.undecodable, 1);
+    let d = one_undecodable(&values, 1);
     assert_eq!(rows(d.array.as_ref()), [Some((7, "x".into())), None]);
 }
 
@@ -318,19 +306,26 @@ fn a_string_that_is_not_utf8_is_named_alone() {
     bad[n - 1] = 0xff;
     let (v0, v1, v3) = (ok(0), ok(1), ok(4));
     let values = [Some(&v0[..]), Some(&v1[..]), Some(&bad[..]), Some(&v3[..])];
+    let d = one_undecodable(&values, 2);
+    let fine = |a| Some((a, "fine".to_string()));
+    assert_eq!(rows(d.array.as_ref()), [fine(0), fine(1), None, fine(4)]);
+}
+
+/// `values` hold one value of writer 2 that does not decode, at `row`: the read fails naming
+/// that row and id, and under `--on-undecodable null` that value alone is null (returned).
+fn one_undecodable(values: &[Option<&[u8]>], row: usize) -> Decoded {
     let e = decoder(versions(), OnUndecodable::Fail)
-        .decode("t", &values)
+        .decode("t", values)
         .unwrap_err();
-    assert_eq!(e.row, 2, "{}", e.error);
+    assert_eq!(e.row, row, "{}", e.error);
     assert!(
         matches!(e.error, SchemaError::Decode { id: 2, .. }),
         "{}",
         e.error
     );
     let d = decoder(versions(), OnUndecodable::Null)
-        .decode("t", &values)
+        .decode("t", values)
         .unwrap();
     assert_eq!(d.undecodable, 1);
-    let fine = |a| Some((a, "fine".to_string()));
-    assert_eq!(rows(d.array.as_ref()), [fine(0), fine(1), None, fine(4)]);
+    d
 }
