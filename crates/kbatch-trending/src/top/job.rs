@@ -467,7 +467,9 @@ impl TopJob {
     }
 
     /// Records counted and the figures of a merged partial, ranked.
-    fn rank(&self, p: &TopPartial) -> Result<Vec<TopRow>, TopError> {
+    fn rank(&self, p: &mut TopPartial) -> Result<Vec<TopRow>, TopError> {
+        p.seal();
+        let p = &*p;
         let windowed = self.spec.window.is_some();
         let decode = |g: &[u8]| -> (Option<i64>, Vec<Vec<u8>>) {
             if self.raw_group {
@@ -825,7 +827,8 @@ impl TopJob {
     }
 
     /// The merged partial as plain data (see [`TopShard`]).
-    pub fn shard(&self, p: TopPartial, stats: &[PartitionStats]) -> TopShard {
+    pub fn shard(&self, mut p: TopPartial, stats: &[PartitionStats]) -> TopShard {
+        p.seal();
         let windowed = self.spec.window.is_some();
         let raw = self.raw_group;
         let decode = move |g: &[u8]| -> (Option<i64>, Vec<String>) {
@@ -1007,7 +1010,7 @@ impl TopJob {
             let p = self.partial_from_shard(&s)?;
             self.merge(&mut acc, p);
         }
-        let top = self.rank(&acc)?;
+        let top = self.rank(&mut acc)?;
         Ok(TopReport {
             records: acc.shard_records,
             invalid: acc.invalid.total_by_reason(),
@@ -1110,6 +1113,13 @@ fn int_test(v: i64, test: &Test) -> bool {
 }
 
 impl TopPartial {
+    /// Distinct sets made readable (see [`DistinctSets::seal`]): before ranking or shipping.
+    fn seal(&mut self) {
+        if let Cells::Distinct(_, sets) = &mut self.cells {
+            sets.seal();
+        }
+    }
+
     fn filtered_mut(&mut self, partition: usize) {
         if self.filtered.len() <= partition {
             self.filtered.resize(partition + 1, 0);
@@ -1266,7 +1276,8 @@ impl Job for TopJob {
                     };
                 }
             }
-            (Cells::Distinct(a, into), Cells::Distinct(b, sets)) => {
+            (Cells::Distinct(a, into), Cells::Distinct(b, mut sets)) => {
+                sets.seal();
                 // `other`'s cell numbers, in `into`'s numbering.
                 let mut cells = vec![0u32; b.len()];
                 for (g, i, cell) in b.iter() {
@@ -1302,8 +1313,8 @@ impl Job for TopJob {
         into.shard_filtered += other.shard_filtered;
     }
 
-    fn finish(&self, p: TopPartial, stats: &[PartitionStats]) -> Result<TopReport, TopError> {
-        let top = self.rank(&p)?;
+    fn finish(&self, mut p: TopPartial, stats: &[PartitionStats]) -> Result<TopReport, TopError> {
+        let top = self.rank(&mut p)?;
         let mut partitions = Vec::with_capacity(stats.len());
         for (i, s) in stats.iter().enumerate() {
             // Records of batches skipped by their header failed the timestamp filters.
