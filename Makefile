@@ -218,7 +218,8 @@ soak: kafka
 ## KBATCH_SIMD=portable|sse2|avx2|avx512 makes the trending target run one instruction-set form.
 FUZZ_CRATES     := kbatch-records kbatch-wire kbatch-trending kbatch-reader
 FUZZ_TARGETS    := kbatch-records:decode_batches kbatch-wire:responses \
-                   kbatch-wire:fetch_then_batches kbatch-trending:extract kbatch-reader:fetch_driver
+                   kbatch-wire:fetch_then_batches kbatch-trending:extract kbatch-trending:extract_paths \
+                   kbatch-reader:fetch_driver
 FUZZ_TARGET_DIR := $(CURDIR)/target/fuzz
 FUZZ_REQUIRE    := command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz is missing: run make setup"; exit 1; }
 

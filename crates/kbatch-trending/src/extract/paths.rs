@@ -476,4 +476,31 @@ impl PathScanner {
         extract_paths(value, &self.tree, &mut out)?;
         Ok(out.iter().filter(|v| v.text().is_some()).count())
     }
+
+    /// The general scanner's verdict on `value`, and each path's text (a string unescaped, a
+    /// number as written, `true`/`false`; `None` for anything else): the reference that the
+    /// fast tier answers as.
+    pub fn texts(&self, value: &[u8]) -> Result<Vec<Option<Vec<u8>>>, Invalid> {
+        let mut out = Vec::with_capacity(self.tree.slots);
+        extract_paths_general(value, &self.tree, &mut out)?;
+        Ok(out.iter().map(|v| v.text().map(<[u8]>::to_vec)).collect())
+    }
+
+    /// Every fast form this CPU runs against the general scanner on `value`: the first
+    /// disagreement in verdict or values, described; `None` if all agree (or declined).
+    pub fn disagreement(&self, value: &[u8]) -> Option<String> {
+        let mut want = Vec::with_capacity(self.tree.slots);
+        let general = extract_paths_general(value, &self.tree, &mut want);
+        for (name, form) in super::dispatch::Form::all() {
+            let Some(form) = form else { continue };
+            let mut got = Vec::with_capacity(self.tree.slots);
+            let verdict = extract_paths_in(form, value, &self.tree, &mut got);
+            if verdict != general || (general.is_ok() && got != want) {
+                return Some(format!(
+                    "{name}: {verdict:?} {got:?}; general scanner: {general:?} {want:?}"
+                ));
+            }
+        }
+        None
+    }
 }
