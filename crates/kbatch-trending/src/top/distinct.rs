@@ -628,6 +628,7 @@ mod tests {
 mod bench {
     use super::*;
 
+    /// The sets' speed on mostly new values, and their count checked:
     /// `cargo test --release -p kbatch-trending distinct_speed -- --ignored --nocapture`
     #[test]
     #[ignore]
@@ -641,6 +642,7 @@ mod bench {
                 (((x >> 20) % 300) as u32, format!("C{:08}", (x >> 33) % 100_000_000))
             })
             .collect();
+        let want: std::collections::HashSet<&(u32, String)> = vals.iter().collect();
         for _ in 0..5 {
             let t = std::time::Instant::now();
             let mut sets = DistinctSets::default();
@@ -649,6 +651,7 @@ mod bench {
             }
             let ins = t.elapsed();
             sets.seal();
+            assert_eq!((0..300).map(|c| sets.size(c)).sum::<u64>(), want.len() as u64);
             eprintln!(
                 "insert {:.1} ns/value, seal {:.1} ms, total {:.1} ns/value",
                 ins.as_nanos() as f64 / 8e5,
