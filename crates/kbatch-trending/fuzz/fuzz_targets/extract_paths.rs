@@ -16,10 +16,19 @@ use serde_json::Value;
 const PATHS: &[(&str, &[Step])] = &[
     ("category", &[Step::Key("category")]),
     ("page.category", &[Step::Key("page"), Step::Key("category")]),
-    ("device.os.name", &[Step::Key("device"), Step::Key("os"), Step::Key("name")]),
-    ("device.os.version", &[Step::Key("device"), Step::Key("os"), Step::Key("version")]),
+    (
+        "device.os.name",
+        &[Step::Key("device"), Step::Key("os"), Step::Key("name")],
+    ),
+    (
+        "device.os.version",
+        &[Step::Key("device"), Step::Key("os"), Step::Key("version")],
+    ),
     ("tags[0]", &[Step::Key("tags"), Step::Index(0)]),
-    ("items[1].sku", &[Step::Key("items"), Step::Index(1), Step::Key("sku")]),
+    (
+        "items[1].sku",
+        &[Step::Key("items"), Step::Index(1), Step::Key("sku")],
+    ),
     ("\"a.b\"", &[Step::Key("a.b")]),
     ("price", &[Step::Key("price")]),
 ];
@@ -33,7 +42,10 @@ enum Step {
 fn scanner() -> &'static PathScanner {
     static SCANNER: OnceLock<PathScanner> = OnceLock::new();
     SCANNER.get_or_init(|| {
-        let paths: Vec<Path> = PATHS.iter().map(|(p, _)| Path::parse(p).expect("a path")).collect();
+        let paths: Vec<Path> = PATHS
+            .iter()
+            .map(|(p, _)| Path::parse(p).expect("a path"))
+            .collect();
         PathScanner::new(&paths).expect("a scanner for the paths")
     })
 }
@@ -58,7 +70,9 @@ fn agrees(got: Option<&[u8]>, want: Option<&Value>) -> bool {
         (Some(g), Some(Value::String(s))) => g == s.as_bytes(),
         (Some(g), Some(Value::Bool(b))) => g == b.to_string().as_bytes(),
         // A number as written, which serde_json reads to the same number.
-        (Some(g), Some(n @ Value::Number(_))) => serde_json::from_slice::<Value>(g).ok().as_ref() == Some(n),
+        (Some(g), Some(n @ Value::Number(_))) => {
+            serde_json::from_slice::<Value>(g).ok().as_ref() == Some(n)
+        }
         (None, None | Some(Value::Null | Value::Object(_) | Value::Array(_))) => true,
         _ => false,
     }
@@ -67,7 +81,10 @@ fn agrees(got: Option<&[u8]>, want: Option<&Value>) -> bool {
 fuzz_target!(|data: &[u8]| {
     let scanner = scanner();
     if let Some(d) = scanner.disagreement(data) {
-        panic!("fast tier and general scanner disagree on {:?}: {d}", String::from_utf8_lossy(data));
+        panic!(
+            "fast tier and general scanner disagree on {:?}: {d}",
+            String::from_utf8_lossy(data)
+        );
     }
     let json = serde_json::from_slice::<Value>(data);
     match scanner.texts(data) {
@@ -76,7 +93,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(v.is_object());
             for ((path, steps), got) in PATHS.iter().zip(texts) {
                 let want = value_at(&v, steps);
-                assert!(agrees(got.as_deref(), want), "path {path}: scanner {got:?}, serde_json {want:?}");
+                assert!(
+                    agrees(got.as_deref(), want),
+                    "path {path}: scanner {got:?}, serde_json {want:?}"
+                );
             }
         }
         Err(Invalid::Empty | Invalid::BadUtf8 | Invalid::BadJson) => {

@@ -345,7 +345,9 @@ impl DistinctSets {
         let parts = &mut self.parts;
         for s in &mut self.front.slots {
             if s.len != EMPTY {
-                parts[(s.hash >> (64 - PART_BITS)) as usize].entries.push(*s);
+                parts[(s.hash >> (64 - PART_BITS)) as usize]
+                    .entries
+                    .push(*s);
                 *s = Entry::VACANT;
             }
         }
@@ -639,7 +641,10 @@ mod bench {
                 x = x
                     .wrapping_mul(6364136223846793005)
                     .wrapping_add(1442695040888963407);
-                (((x >> 20) % 300) as u32, format!("C{:08}", (x >> 33) % 100_000_000))
+                (
+                    ((x >> 20) % 300) as u32,
+                    format!("C{:08}", (x >> 33) % 100_000_000),
+                )
             })
             .collect();
         let want: std::collections::HashSet<&(u32, String)> = vals.iter().collect();
@@ -651,7 +656,10 @@ mod bench {
             }
             let ins = t.elapsed();
             sets.seal();
-            assert_eq!((0..300).map(|c| sets.size(c)).sum::<u64>(), want.len() as u64);
+            assert_eq!(
+                (0..300).map(|c| sets.size(c)).sum::<u64>(),
+                want.len() as u64
+            );
             eprintln!(
                 "insert {:.1} ns/value, seal {:.1} ms, total {:.1} ns/value",
                 ins.as_nanos() as f64 / 8e5,
