@@ -67,7 +67,7 @@ impl Entry {
         &arena[at..at + self.len as usize]
     }
 
-    /// The order of runs and of the front's clusters: by hash, then cell, length and bytes
+    /// The order of the front's clusters (and of a drain): by hash, then cell, length and bytes
     /// (equal only for the same value of the same cell).
     #[inline]
     fn cmp_in(&self, other: &Entry, arena: &[u8]) -> Ordering {
@@ -108,7 +108,7 @@ fn hash(cell: u32, value: &[u8]) -> u64 {
     })
 }
 
-/// The ordered linear-probing table in front of the runs.
+/// The ordered linear-probing table in front of the parts.
 #[derive(Debug, Clone)]
 struct Front {
     /// 2^bits homes and [`OVERFLOW`] more; every cluster sorted by [`Entry::cmp_in`].
