@@ -31,7 +31,9 @@
 //! `--spark`: also, in every round, Spark's Kafka source + SQL on `local[2]` (both cores,
 //! shared with the broker) answering trending's question (`benches/python/spark_top.py`:
 //! `bench_spark.py`'s trending SQL, one warm session, one unmeasured warm-up run), rows
-//! checked equal to `kbatch top`'s; the floor: kbatch ≥ 20× faster (wall).
+//! checked equal to `kbatch top`'s and `kbatch top` timed on the same two cores at
+//! `--threads 2`; the floor: kbatch ≥ 20× faster (wall) on the same resources (kbatch
+//! on one core is reported beside it).
 //!
 //! Usage: bench_top [--events N] [--rounds R] [--smoke] [--transcript] [--spark] [--out FILE]
 //!
@@ -451,6 +453,8 @@ fn run(o: &Opts) -> Result<(), String> {
         false => None,
     };
     let (mut spark_wall, mut spark_cpu) = (Vec::new(), Vec::new());
+    // `kbatch top --group category --item product` on both cores at `--threads 2`.
+    let mut both = Series::default();
     let mut tr = Series::default();
     // The nested query with `--metric count`: what the distinct sets cost (reported).
     let nested_count: Vec<String> = q_nested.args[..q_nested.args.len() - 2].to_vec();
@@ -510,7 +514,16 @@ fn run(o: &Opts) -> Result<(), String> {
         }
         if let Some(spark) = spark.as_mut() {
             let v = spark.ask("run")?;
-            let top = kbatch_run("top", &q_top.args)?;
+            // kbatch on the resources Spark's `local[2]` has: both cores, two threads.
+            let mut args = vec!["top".to_string()];
+            args.extend(common(&q_top.args));
+            let n = args.len();
+            args[n - 1] = "2".to_string();
+            let top = measure(
+                ALL_CORES,
+                &kbatch,
+                &args.iter().map(String::as_str).collect::<Vec<_>>(),
+            )?;
             let kj = json("kbatch top", &top)?;
             if v["top"] != kj["top"] {
                 return Err(format!(
@@ -521,9 +534,11 @@ fn run(o: &Opts) -> Result<(), String> {
             spark_wall.push(v["wall"].as_f64().unwrap_or(f64::NAN));
             spark_cpu.push(v["cpu"].as_f64().unwrap_or(f64::NAN));
             eprintln!(
-                "round {round}: Spark local[2] {:.2} s, rows equal",
-                v["wall"].as_f64().unwrap_or(f64::NAN)
+                "round {round}: Spark local[2] {:.2} s, kbatch on both cores {:.2} s, rows equal",
+                v["wall"].as_f64().unwrap_or(f64::NAN),
+                top.wall
             );
+            both.push(&top);
         }
         let c = kbatch_run("top", &nested_count)?;
         if json("kbatch top", &c)?["top"]
@@ -608,6 +623,12 @@ fn run(o: &Opts) -> Result<(), String> {
     if let Some((version, start_s)) = &spark_facts {
         let _ = writeln!(
             md,
+            "| `top --group category --item product` on cores {ALL_CORES} at `--threads 2` (the resources of Spark's `local[2]`) | {} | {} | | | | |",
+            spread(&both.wall, 2),
+            spread(&both.cpu, 2),
+        );
+        let _ = writeln!(
+            md,
             "| Spark {version} `local[2]` (cores {ALL_CORES}, shared with the broker), Kafka source + `bench_spark.py`'s trending SQL, warm session (up in {start_s:.1} s, not counted) | | | {} | {} (the Spark JVM, /proc) | | |",
             spread(&spark_wall, 2),
             spread(&spark_cpu, 2),
@@ -674,10 +695,13 @@ fn run(o: &Opts) -> Result<(), String> {
         );
     }
     if spark_facts.is_some() {
-        let w = median(&spark_wall) / kb[0].wall();
+        // The floor compares like with like: Spark's `local[2]` has both cores (and the
+        // broker), and so does kbatch here; kbatch on one core is reported beside it.
+        let w = median(&spark_wall) / both.wall();
+        let one = median(&spark_wall) / kb[0].wall();
         let _ = writeln!(
             floors,
-            "| wall Spark `local[2]` ÷ `kbatch top --group category --item product` (one core) | {w:.2}× | ≥ 20× | {} | |\n| CPU Spark ÷ kbatch, the same | {:.2}× | (reported) | | |",
+            "| wall Spark `local[2]` ÷ `kbatch top --group category --item product` on the same two cores (`--threads 2`) | {w:.2}× | ≥ 20× | {} | |\n| wall Spark `local[2]` ÷ the same on one core (`--threads 1`) | {one:.2}× | (reported) | | |\n| CPU Spark ÷ kbatch, the same | {:.2}× | (reported) | | |",
             met(w >= 20.0),
             median(&spark_cpu) / kb[0].cpu(),
         );

@@ -60,7 +60,7 @@ impl Val<'_> {
 
 /// Paths fanning out of one object member.
 #[derive(Debug, Clone, Default)]
-struct Node {
+pub(crate) struct Node {
     /// Key steps from here: the key's bytes and the child node.
     keys: Vec<(Box<[u8]>, usize)>,
     /// Each key step's first eight bytes as the fast tier compares them ([`KeyWord`]).
@@ -181,28 +181,36 @@ impl PathTree {
         self.slots
     }
 
-    /// Key steps from node `n`: each key's bytes and its child node.
-    #[inline]
-    pub(crate) fn keys(&self, n: usize) -> &[(Box<[u8]>, usize)] {
-        &self.nodes[n].keys
-    }
-
-    /// The [`KeyWord`] of each key step from node `n`, in the order of [`PathTree::keys`].
-    #[inline]
-    pub(crate) fn words(&self, n: usize) -> &[KeyWord] {
-        &self.nodes[n].words
-    }
-
-    /// Whether a key step from node `n` may be the key whose string starts with `byte`.
+    /// Node `n`, whose steps the fast tier reads once per container it enters.
     #[inline(always)]
-    pub(crate) fn may_start(&self, n: usize, byte: u8) -> bool {
-        self.nodes[n].first[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0
+    pub(crate) fn node(&self, n: usize) -> &Node {
+        &self.nodes[n]
+    }
+}
+
+impl Node {
+    /// Key steps from here: each key's bytes and its child node.
+    #[inline(always)]
+    pub(crate) fn keys(&self) -> &[(Box<[u8]>, usize)] {
+        &self.keys
     }
 
-    /// Index steps from node `n`.
-    #[inline]
-    pub(crate) fn indices(&self, n: usize) -> &[(u32, usize)] {
-        &self.nodes[n].indices
+    /// The [`KeyWord`] of each key step from here, in the order of [`Node::keys`].
+    #[inline(always)]
+    pub(crate) fn words(&self) -> &[KeyWord] {
+        &self.words
+    }
+
+    /// Whether a key step from here may be the key whose string starts with `byte`.
+    #[inline(always)]
+    pub(crate) fn may_start(&self, byte: u8) -> bool {
+        self.first[usize::from(byte >> 6)] & (1 << (byte & 63)) != 0
+    }
+
+    /// Index steps from here.
+    #[inline(always)]
+    pub(crate) fn indices(&self) -> &[(u32, usize)] {
+        &self.indices
     }
 }
 
@@ -225,16 +233,22 @@ impl<'a, 't, 'o> Sink<'a, 't, 'o> {
     /// Node `n` holds `v`: its path, if one ends there, found it.
     #[inline(always)]
     pub(crate) fn set(&mut self, n: usize, v: Val<'a>) {
-        if let Some(slot) = self.tree.nodes[n].slot {
+        self.set_at(self.tree.node(n), v);
+    }
+
+    /// [`Sink::set`] for a node already at hand.
+    #[inline(always)]
+    pub(crate) fn set_at(&mut self, node: &Node, v: Val<'a>) {
+        if let Some(slot) = node.slot {
             self.out[slot] = v;
         }
     }
 
-    /// Mark every path through child `c` as blocked.
+    /// Mark every path through `node` as blocked.
     #[cold]
     #[inline(never)]
-    fn block(&mut self, c: usize) {
-        for &slot in &self.tree.nodes[c].below {
+    fn block(&mut self, node: &Node) {
+        for &slot in &node.below {
             self.out[slot] = Val::Blocked;
         }
     }
@@ -242,22 +256,28 @@ impl<'a, 't, 'o> Sink<'a, 't, 'o> {
     /// Node `n` is not an object: its key steps are blocked (a leaf has none: one test).
     #[inline(always)]
     pub(crate) fn block_keys(&mut self, n: usize) {
-        if self.tree.nodes[n].keys.is_empty() {
-            return;
-        }
-        for k in 0..self.tree.nodes[n].keys.len() {
-            self.block(self.tree.nodes[n].keys[k].1);
+        self.block_keys_at(self.tree.node(n));
+    }
+
+    /// [`Sink::block_keys`] for a node already at hand.
+    #[inline(always)]
+    pub(crate) fn block_keys_at(&mut self, node: &Node) {
+        for &(_, c) in &node.keys {
+            self.block(self.tree.node(c));
         }
     }
 
     /// Node `n` is not an array: its index steps are blocked (most nodes have none).
     #[inline(always)]
     pub(crate) fn block_indices(&mut self, n: usize) {
-        if self.tree.nodes[n].indices.is_empty() {
-            return;
-        }
-        for k in 0..self.tree.nodes[n].indices.len() {
-            self.block(self.tree.nodes[n].indices[k].1);
+        self.block_indices_at(self.tree.node(n));
+    }
+
+    /// [`Sink::block_indices`] for a node already at hand.
+    #[inline(always)]
+    pub(crate) fn block_indices_at(&mut self, node: &Node) {
+        for &(_, c) in &node.indices {
+            self.block(self.tree.node(c));
         }
     }
 }

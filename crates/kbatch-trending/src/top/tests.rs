@@ -776,6 +776,52 @@ fn path_scanner_depth_limit_is_serde_jsons() {
     }
 }
 
+/// Paths as deep as the fast tier's stack of open containers and deeper: the tier answers up
+/// to its depth and declines beyond it, and the answers are serde_json's either way.
+#[test]
+fn deep_paths_are_answered_past_the_fast_tiers_stack() {
+    for steps in [3usize, 15, 16, 17, 40] {
+        let path = vec!["a"; steps].join(".");
+        let ps = paths(&[&path, "b"]);
+        for nesting in [steps - 1, steps, steps + 3] {
+            let mut s = String::new();
+            for _ in 0..nesting {
+                s.push_str("{\"a\":");
+            }
+            s.push_str("\"leaf\"");
+            for _ in 0..nesting {
+                s.push('}');
+            }
+            let want = oracle(s.as_bytes(), &ps);
+            assert_eq!(
+                scanned(s.as_bytes(), &ps),
+                want,
+                "{steps} steps, nesting {nesting}"
+            );
+            let found = want.unwrap();
+            assert_eq!(
+                found[0] == Found::Str("leaf".into()),
+                nesting == steps,
+                "{steps} steps, nesting {nesting}: {found:?}"
+            );
+            if nesting == steps {
+                let all: Vec<&[Step]> = ps.iter().map(|p| p.steps.as_slice()).collect();
+                let tree = PathTree::new(&all).unwrap();
+                let mut vals = Vec::new();
+                let general =
+                    extract_paths_general(s.as_bytes(), &tree, &mut vals).map(|()| vals.clone());
+                // The fast tier answers within its stack (every form this CPU has) and
+                // declines beyond it.
+                assert_eq!(
+                    fast_tiers_agree(s.as_bytes(), &tree, &general),
+                    steps <= 16,
+                    "{steps} steps"
+                );
+            }
+        }
+    }
+}
+
 // ----- the job -----
 
 /// One record: partition index, key, value, headers, timestamp.

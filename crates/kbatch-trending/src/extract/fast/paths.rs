@@ -12,20 +12,21 @@ use std::borrow::Cow;
 use super::isa::Isa;
 use super::structural::{nested, scalar_at, Blocks};
 use crate::extract::general::unescape_at;
-use crate::extract::paths::{PathTree, Sink, Val};
+use crate::extract::paths::{Node, PathTree, Sink, Val};
 use crate::extract::{Invalid, MAX_DEPTH};
 
 /// Containers open along the paths at once (deeper paths are declined to the general
 /// scanner): a fixed stack, so the walk is one loop compiled into the form's entry point, with
 /// no recursion and no allocation.
-const FRAMES: usize = 32;
+const FRAMES: usize = 16;
 
-/// An object or array open along a path: its node, and the keys seen (objects) or the next
-/// element's index (arrays).
-#[derive(Clone, Copy, Default)]
-struct Frame {
-    node: usize,
-    object: bool,
+/// An object or array open along a path: its node, the byte that closes it, and the keys seen
+/// (objects) or the next element's index (arrays). The innermost one lives in the walk's
+/// locals; the stack holds only those around it.
+#[derive(Clone, Copy)]
+struct Frame<'t> {
+    node: &'t Node,
+    close: u8,
     /// Objects: a bit per key step of the node already met; arrays: the element index.
     count: u64,
 }
@@ -45,32 +46,30 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
     let mut s = Blocks::<I>::new(b);
     let mut out = Sink::new(tree, out);
     let mut duplicate = false;
-    let mut frames = [Frame::default(); FRAMES];
     // SAFETY: the CPU has the features of `I`, as our caller promised.
     let open = unsafe { s.pop()? };
     if b[open] != b'{' {
         return None;
     }
-    out.set(0, Val::Object);
-    frames[0] = Frame {
-        node: 0,
-        object: true,
+    let root = tree.node(0);
+    out.set_at(root, Val::Object);
+    let mut cur = Frame {
+        node: root,
+        close: b'}',
         count: 0,
     };
+    let mut frames = [cur; FRAMES];
+    // Containers open, `cur` included.
     let mut depth = 1;
-    let mut just_opened = true;
-    'members: loop {
-        let f = &mut frames[depth - 1];
-        // SAFETY: the CPU has the features of `I`, as our caller promised.
-        let t = unsafe { s.pop()? };
-        let closed = if just_opened {
-            b[t] == if f.object { b'}' } else { b']' }
-        } else {
-            false
-        };
-        if !closed {
+    // SAFETY: the CPU has the features of `I`, as our caller promised.
+    let mut t = unsafe { s.pop()? };
+    // Whether `t` is the first token after `cur`'s opening bracket.
+    let mut first = true;
+    'walk: loop {
+        let mut closes = first && b[t] == cur.close;
+        if !closes {
             // The member's or element's value token, and the node it is at (if on a path).
-            let (v, child) = if f.object {
+            let (v, child) = if cur.close == b'}' {
                 if b[t] != b'"' {
                     return None;
                 }
@@ -79,12 +78,12 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                 // quote and a quote follows them: a key without escapes (checked below) ends
                 // at its first quote. Its end is never looked for.
                 let inside = &b[t + 1..];
-                let keys = tree.keys(f.node);
+                let keys = cur.node.keys();
                 let hit = match inside.first_chunk::<8>() {
-                    Some(w) if !tree.may_start(f.node, w[0]) => None,
+                    Some(w) if !cur.node.may_start(w[0]) => None,
                     Some(w) => {
                         let w = u64::from_le_bytes(*w);
-                        tree.words(f.node).iter().zip(keys).position(|(m, (k, _))| {
+                        cur.node.words().iter().zip(keys).position(|(m, (k, _))| {
                             w & m.mask == m.word
                                 && (k.len() < 8
                                     || (inside.get(k.len()) == Some(&b'"')
@@ -106,8 +105,8 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                 // SAFETY: the CPU has the features of `I`, as our caller promised.
                 let v = unsafe { s.pop()? };
                 match hit {
-                    Some(j) if f.count & (1 << j) == 0 => {
-                        f.count |= 1 << j;
+                    Some(j) if cur.count & (1 << j) == 0 => {
+                        cur.count |= 1 << j;
                         (v, Some(keys[j].1))
                     }
                     Some(_) => {
@@ -117,10 +116,11 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                     None => (v, None),
                 }
             } else {
-                let ix = f.count;
-                f.count += 1;
-                let hit = tree
-                    .indices(f.node)
+                let ix = cur.count;
+                cur.count += 1;
+                let hit = cur
+                    .node
+                    .indices()
                     .iter()
                     .find(|(i, _)| u64::from(*i) == ix)
                     .map(|&(_, c)| c);
@@ -137,17 +137,18 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                 Some(c) => match b[v] {
                     b'{' | b'[' => {
                         let object = b[v] == b'{';
+                        let node = tree.node(c);
                         if object {
-                            out.set(c, Val::Object);
-                            out.block_indices(c);
+                            out.set_at(node, Val::Object);
+                            out.block_indices_at(node);
                         } else {
-                            out.set(c, Val::Array);
-                            out.block_keys(c);
+                            out.set_at(node, Val::Array);
+                            out.block_keys_at(node);
                         }
                         let steps = if object {
-                            !tree.keys(c).is_empty()
+                            !node.keys().is_empty()
                         } else {
-                            !tree.indices(c).is_empty()
+                            !node.indices().is_empty()
                         };
                         if !steps {
                             // SAFETY: the CPU has the features of `I`, as our caller promised.
@@ -156,47 +157,51 @@ pub(crate) unsafe fn extract<'a, I: Isa>(
                             if depth + 1 > MAX_DEPTH || depth == FRAMES {
                                 return None;
                             }
-                            frames[depth] = Frame {
-                                node: c,
-                                object,
+                            frames[depth - 1] = cur;
+                            cur = Frame {
+                                node,
+                                close: if object { b'}' } else { b']' },
                                 count: 0,
                             };
                             depth += 1;
-                            just_opened = true;
-                            continue 'members;
+                            // SAFETY: the CPU has the features of `I`, as our caller promised.
+                            t = unsafe { s.pop()? };
+                            first = true;
+                            continue 'walk;
                         }
                     }
                     _ => {
+                        let node = tree.node(c);
                         let val = scalar(&s, b, v)?;
-                        out.set(c, val);
-                        out.block_keys(c);
-                        out.block_indices(c);
+                        out.set_at(node, val);
+                        out.block_keys_at(node);
+                        out.block_indices_at(node);
                     }
                 },
             }
-        } else {
-            depth -= 1;
-            if depth == 0 {
-                break;
-            }
         }
-        // After a value: close containers, or go on to the next member or element.
+        // After a value, or as `cur` closes: close containers, or go on to the next member or
+        // element.
         loop {
-            let object = frames[depth - 1].object;
-            // SAFETY: the CPU has the features of `I`, as our caller promised.
-            match b[unsafe { s.pop()? }] {
-                b',' => {
-                    just_opened = false;
-                    continue 'members;
+            if closes {
+                depth -= 1;
+                if depth == 0 {
+                    break 'walk;
                 }
-                b'}' if object => {}
-                b']' if !object => {}
-                _ => return None,
+                cur = frames[depth - 1];
             }
-            depth -= 1;
-            if depth == 0 {
-                break 'members;
+            // SAFETY: the CPU has the features of `I`, as our caller promised.
+            let sep = b[unsafe { s.pop()? }];
+            if sep == b',' {
+                // SAFETY: the CPU has the features of `I`, as our caller promised.
+                t = unsafe { s.pop()? };
+                first = false;
+                continue 'walk;
             }
+            if sep != cur.close {
+                return None;
+            }
+            closes = true;
         }
     }
     // Nothing but whitespace after the object, every block clean, the text valid UTF-8.

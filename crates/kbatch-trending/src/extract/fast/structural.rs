@@ -43,6 +43,8 @@ pub(crate) struct Blocks<'a, I> {
     escapes: u64,
     /// Escaping backslashes in the blocks before it.
     escapes_before: u32,
+    /// Some block so far had an escaping backslash (most values have none: one test).
+    any_escape: bool,
     /// All ones if the block before ended inside a string.
     in_string: u64,
     /// The block before ended with an escaping backslash.
@@ -68,6 +70,7 @@ impl<'a, I: Isa> Blocks<'a, I> {
             closing: 0,
             escapes: 0,
             escapes_before: 0,
+            any_escape: false,
             in_string: 0,
             escaped: false,
             scalar: false,
@@ -99,7 +102,7 @@ impl<'a, I: Isa> Blocks<'a, I> {
     /// around a string mean it has no escape.
     #[inline(always)]
     pub(crate) fn escapes_upto(&self, at: usize) -> u32 {
-        if self.escapes_before | self.escapes as u32 | (self.escapes >> 32) as u32 == 0 {
+        if !self.any_escape {
             // No escape so far (most events have none): no mask to count.
             return 0;
         }
@@ -173,6 +176,7 @@ impl<'a, I: Isa> Blocks<'a, I> {
         self.closing = quotes & !strings;
         self.escapes_before += self.escapes.count_ones();
         self.escapes = escapes;
+        self.any_escape |= escapes != 0;
         self.start = start;
         self.next = start + BLOCK;
         true
