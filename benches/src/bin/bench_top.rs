@@ -386,7 +386,7 @@ fn run(o: &Opts) -> Result<(), String> {
         return transcript(o, &kbatch, &python, &script, &bootstrap, t, &started_at);
     }
     let [q_top, q_nested, q_recent] = queries(t);
-    let common = |args: &[String]| -> Vec<String> {
+    let common = |args: &[String], threads: &str| -> Vec<String> {
         let mut v: Vec<String> = args.to_vec();
         v.extend(
             [
@@ -399,7 +399,7 @@ fn run(o: &Opts) -> Result<(), String> {
                 "--format",
                 "json",
                 "--threads",
-                "1",
+                threads,
             ]
             .map(String::from),
         );
@@ -407,7 +407,7 @@ fn run(o: &Opts) -> Result<(), String> {
     };
     let kbatch_run = |sub: &str, args: &[String]| -> Result<Measure, String> {
         let mut v = vec![sub.to_string()];
-        v.extend(common(args));
+        v.extend(common(args, "1"));
         measure(
             READER_CORE,
             &kbatch,
@@ -516,9 +516,7 @@ fn run(o: &Opts) -> Result<(), String> {
             let v = spark.ask("run")?;
             // kbatch on the resources Spark's `local[2]` has: both cores, two threads.
             let mut args = vec!["top".to_string()];
-            args.extend(common(&q_top.args));
-            let n = args.len();
-            args[n - 1] = "2".to_string();
+            args.extend(common(&q_top.args, "2"));
             let top = measure(
                 ALL_CORES,
                 &kbatch,
